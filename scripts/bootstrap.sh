@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set-up and run on a fresh Debian/Ubuntu machine that has Node.js and npm.
+#
+#   bash scripts/bootstrap.sh demo    # install what is missing, then `deno task demo`
+#   bash scripts/bootstrap.sh test    # install what is missing, then `deno task test`
+#   bash scripts/bootstrap.sh check   # install what is missing, then `deno task check`
+#
+# Installs, only when missing: Deno 2.9.x from the npm registry (into .tools/,
+# no root needed) and Mesa's software Vulkan driver (Debian packages
+# mesa-vulkan-drivers and libvulkan1) when Deno finds no WebGPU adapter.
+set -euo pipefail
+
+DENO_VERSION="2.9.6"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# 1. Deno 2.9.x: a matching one on PATH, else the project's own copy in .tools/.
+deno_ok() { "$1" --version 2>/dev/null | head -n 1 | grep -q '^deno 2\.9\.'; }
+DENO=""
+if command -v deno >/dev/null 2>&1 && deno_ok deno; then
+  DENO="$(command -v deno)"
+elif [ -x .tools/node_modules/.bin/deno ] && deno_ok .tools/node_modules/.bin/deno; then
+  DENO="$root/.tools/node_modules/.bin/deno"
+else
+  command -v npm >/dev/null 2>&1 || { say "npm is needed to install Deno; install Node.js and npm first"; exit 1; }
+  say "installing deno@$DENO_VERSION from the npm registry into .tools/"
+  npm install --prefix .tools --no-save --no-audit --no-fund --loglevel=error "deno@$DENO_VERSION" >&2
+  DENO="$root/.tools/node_modules/.bin/deno"
+  deno_ok "$DENO" || { say "the installed Deno does not run: $("$DENO" --version 2>&1 | head -n 1)"; exit 1; }
+fi
+export PATH="$(dirname "$DENO"):$PATH"
+say "using $("$DENO" --version | head -n 1) at $DENO"
+
+# 2. A WebGPU adapter: install Mesa's software Vulkan driver (lavapipe) when there is none.
+has_adapter() {
+  "$DENO" eval --unstable-webgpu \
+    'Deno.exit((await navigator.gpu?.requestAdapter()) ? 0 : 1)' >/dev/null 2>&1
+}
+if ! has_adapter; then
+  say "no WebGPU adapter: installing mesa-vulkan-drivers and libvulkan1"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    say "cannot install packages: not root and no sudo; run: apt-get install mesa-vulkan-drivers libvulkan1"
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1 >&2
+  has_adapter || { say "still no WebGPU adapter after installing lavapipe"; exit 1; }
+fi
+
+# Mesa prints a warning when XDG_RUNTIME_DIR is unset; give it a private one.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
+  export XDG_RUNTIME_DIR="$(mktemp -d)"
+fi
+
+task="${1:-demo}"
+shift || true
+case "$task" in
+  demo | test | check | bench | ok) exec "$DENO" task "$task" "$@" ;;
+  *) say "unknown task \"$task\": use demo, test, check, bench or ok"; exit 2 ;;
+esac

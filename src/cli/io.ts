@@ -1,0 +1,41 @@
+/**
+ * Output to stdout that ends quietly when the reader goes away (`| head`).
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Thrown (and caught by the CLI runner) when stdout's reader has closed the pipe. */
+export class StdoutClosed extends Error {
+  constructor() {
+    super("stdout closed");
+    this.name = "StdoutClosed";
+  }
+}
+
+/**
+ * Writes all of `text` to stdout.
+ *
+ * @throws {StdoutClosed} when the pipe's reader has gone away
+ */
+export async function writeStdout(text: string | Uint8Array): Promise<void> {
+  const bytes = typeof text === "string" ? encoder.encode(text) : text;
+  let off = 0;
+  try {
+    while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
+    throw error;
+  }
+}
+
+/** Whether stdout is an interactive terminal (colours, progress bars). */
+export function stdoutIsTerminal(): boolean {
+  return Deno.stdout.isTerminal();
+}
+
+/** Whether stderr is an interactive terminal. */
+export function stderrIsTerminal(): boolean {
+  return Deno.stderr.isTerminal();
+}

@@ -1,0 +1,66 @@
+/**
+ * The `d2o` command tree: subcommands, global flags, and the one place that
+ * turns errors into one line on stderr and an exit code.
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { infoCommand } from "./info.ts";
+import { reportError } from "./report_error.ts";
+import { ExitCode } from "../errors.ts";
+import { StdoutClosed } from "./io.ts";
+
+/** Version printed by `d2o --version`. */
+export const VERSION = "0.1.0";
+
+/**
+ * Builds the `d2o` command tree.
+ *
+ * @returns the root command, configured to throw instead of exiting
+ */
+export function buildProgram(): Command {
+  const program = new Command("d2o")
+    .description(
+      "Run LLaMA-family GGUF models on WebGPU, with a D2O-compressed KV cache",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--debug", "print stack traces for errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => writeSync(Deno.stdout, s),
+      writeErr: (s) => writeSync(Deno.stderr, s),
+    });
+  program.addCommand(infoCommand());
+  for (const sub of program.commands) sub.exitOverride().showHelpAfterError();
+  return program;
+}
+
+/**
+ * Runs the CLI on `args` and returns the process exit code; never throws.
+ *
+ * @param args command-line arguments without the program name
+ */
+export async function runCli(args: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = args.includes("--debug");
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit with code 0; usage errors are already printed.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    // The reader of a pipe went away (`d2o ... | head`): end quietly.
+    if (error instanceof StdoutClosed) return ExitCode.ok;
+    return reportError(error, debug);
+  }
+}
+
+function writeSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+}

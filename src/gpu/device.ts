@@ -1,0 +1,118 @@
+/**
+ * WebGPU adapter and device acquisition through Deno's `navigator.gpu`, with
+ * the limits a model needs and clear errors when there is no adapter or the
+ * device is lost.
+ *
+ * @module
+ */
+
+import { GpuError } from "../errors.ts";
+
+/** How to get a software WebGPU adapter on a machine without a GPU. */
+export const NO_ADAPTER_HINT =
+  "no WebGPU adapter found; on Debian/Ubuntu install Mesa's software Vulkan driver: " +
+  "sudo apt-get install mesa-vulkan-drivers libvulkan1";
+
+/** An acquired device with what we learned about its adapter. */
+export interface GpuContext {
+  /** The device all buffers and pipelines belong to. */
+  readonly device: GPUDevice;
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
+  readonly description: string;
+  /** Whether the adapter is a software fallback (lavapipe). */
+  readonly isFallback: boolean;
+  /** Whether `timestamp-query` was enabled. */
+  readonly hasTimestamps: boolean;
+  /** Whether `shader-f16` was enabled. */
+  readonly hasF16: boolean;
+}
+
+/** Options for {@linkcode acquireGpu}. */
+export interface AcquireOptions {
+  /** Storage-binding size the caller needs; defaults to the adapter's maximum. */
+  readonly maxStorageBufferBindingSize?: number;
+  /** Largest single buffer the caller needs; defaults to the adapter's maximum. */
+  readonly maxBufferSize?: number;
+}
+
+/**
+ * Requests an adapter and a device with the adapter's best limits for compute.
+ *
+ * @param options limits the caller needs
+ * @returns the device and adapter facts
+ * @throws {GpuError} when WebGPU is unavailable, no adapter exists, or the
+ *   adapter cannot meet the requested limits
+ */
+export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    throw new GpuError("WebGPU is not available in this Deno build (run with --unstable-webgpu)");
+  }
+  const adapter = await withRuntimeDir(() =>
+    navigator.gpu.requestAdapter({ powerPreference: "high-performance" })
+  );
+  if (!adapter) throw new GpuError(NO_ADAPTER_HINT);
+  const lim = adapter.limits;
+  const wantBinding = options.maxStorageBufferBindingSize ?? lim.maxStorageBufferBindingSize;
+  const wantBuffer = options.maxBufferSize ?? lim.maxBufferSize;
+  if (wantBinding > lim.maxStorageBufferBindingSize || wantBuffer > lim.maxBufferSize) {
+    throw new GpuError(
+      `Cannot use this WebGPU adapter: it allows storage bindings of ${lim.maxStorageBufferBindingSize} ` +
+        `bytes and buffers of ${lim.maxBufferSize} bytes, the model needs ${wantBinding} and ${wantBuffer}`,
+    );
+  }
+  const features: GPUFeatureName[] = [];
+  const hasTimestamps = adapter.features.has("timestamp-query");
+  const hasF16 = adapter.features.has("shader-f16");
+  if (hasTimestamps) features.push("timestamp-query");
+  if (hasF16) features.push("shader-f16");
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({
+      requiredFeatures: features,
+      requiredLimits: {
+        maxStorageBufferBindingSize: wantBinding,
+        maxBufferSize: wantBuffer,
+        maxStorageBuffersPerShaderStage: lim.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: lim.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupsPerDimension: lim.maxComputeWorkgroupsPerDimension,
+      },
+    });
+  } catch (error) {
+    throw new GpuError(`Cannot create a WebGPU device: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const info = adapter.info;
+  return {
+    device,
+    description: info.description || info.vendor || "unknown adapter",
+    isFallback: info.isFallbackAdapter,
+    hasTimestamps,
+    hasF16,
+  };
+}
+
+/**
+ * Runs `fn` with `XDG_RUNTIME_DIR` set to a private temporary folder when it is
+ * unset: Mesa's drivers print a warning on stderr without it, which would
+ * pollute the CLI's one-line-error contract. The folder is removed afterwards.
+ */
+async function withRuntimeDir<T>(fn: () => Promise<T>): Promise<T> {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("XDG_RUNTIME_DIR");
+  } catch {
+    return await fn(); // no --allow-env: leave the environment alone
+  }
+  if (env) return await fn();
+  const dir = await Deno.makeTempDir({ prefix: "d2o-xdg-" });
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+  try {
+    return await fn();
+  } finally {
+    Deno.env.delete("XDG_RUNTIME_DIR");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
