@@ -6,7 +6,9 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { generateCommand } from "./generate.ts";
 import { infoCommand } from "./info.ts";
+import { tokenizeCommand } from "./tokenize.ts";
 import { reportError } from "./report_error.ts";
 import { ExitCode } from "../errors.ts";
 import { StdoutClosed } from "./io.ts";
@@ -32,7 +34,9 @@ export function buildProgram(): Command {
       writeOut: (s) => writeSync(Deno.stdout, s),
       writeErr: (s) => writeSync(Deno.stderr, s),
     });
+  program.addCommand(generateCommand());
   program.addCommand(infoCommand());
+  program.addCommand(tokenizeCommand());
   for (const sub of program.commands) sub.exitOverride().showHelpAfterError();
   return program;
 }

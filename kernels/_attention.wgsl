@@ -1,0 +1,161 @@
+// _attention: shared core of attention_prefill.wgsl and attention_decode.wgsl
+// (split-K "flash decoding": partial softmax per slot chunk, then a combine).
+// One `partial` workgroup serves the G query heads of one KV head, for one query
+// token and one chunk of CHUNK slots: it walks the chunk in tiles of WG slots,
+// one invocation per slot, with a numerically safe online softmax (running max
+// m, running sum l, rescale α), and writes (acc, m, l) per head to the scratch.
+// `combine` merges a row's chunks: M = max m_c, L = Σ l_c·e^(m_c−M),
+// out = Σ acc_c·e^(m_c−M) / L, lse = M + log L.
+// Chunks keep every invocation's loop count small: Mesa's lavapipe silently
+// stops any invocation after 65,535 loop iterations in total.
+// Needs module-scope bindings q, k_cache, v_cache, out, lse, part_acc, part_ml,
+// step, params (Params { n_head, n_slots, scale, n_chunks }) from the kernel file.
+// Overrides: WG (tile = workgroup size, default 64, a multiple of 4), G (query
+// heads per KV head), HEAD_DIM (a multiple of 4), CHUNK (slots per partial
+// workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
+// Scratch: part_acc [T][n_head][n_chunks][HEAD_DIM], part_ml [T][n_head][n_chunks][2].
+
+override WG: u32 = 64u;
+override G: u32 = 1u;
+override HEAD_DIM: u32 = 64u;
+override CHUNK: u32 = 512u;
+
+const NEG_BIG: f32 = -3.0e38;
+
+struct Params { n_head: u32, n_slots: u32, scale: f32, n_chunks: u32 }
+
+var<workgroup> q_s: array<f32, G * HEAD_DIM>;
+var<workgroup> acc: array<f32, G * HEAD_DIM>;
+var<workgroup> s_tile: array<f32, G * WG>;
+var<workgroup> m_s: array<f32, G>;
+var<workgroup> l_s: array<f32, G>;
+var<workgroup> alpha_s: array<f32, G>;
+
+// scale · q_h · k for query head h (of the group) against the key row at k_row.
+fn score(h: u32, k_row: u32) -> f32 {
+  var dot = 0.0;
+  let qb = h * HEAD_DIM;
+  for (var d = 0u; d < HEAD_DIM; d += 4u) {
+    dot += q_s[qb + d] * k_cache[k_row + d] + q_s[qb + d + 1u] * k_cache[k_row + d + 1u] +
+      q_s[qb + d + 2u] * k_cache[k_row + d + 2u] + q_s[qb + d + 3u] * k_cache[k_row + d + 3u];
+  }
+  return dot * params.scale;
+}
+
+// Loads the G query heads at q[q_base ..] into workgroup memory.
+fn load_q(lid: u32, q_base: u32) {
+  for (var i = lid; i < G * HEAD_DIM; i += WG) {
+    q_s[i] = q[q_base + i];
+  }
+}
+
+// Online softmax of the loaded queries over slots [start, end) of the KV head
+// whose rows start at element kv_base. Leaves acc, m_s, l_s set.
+fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
+  for (var i = lid; i < G * HEAD_DIM; i += WG) {
+    acc[i] = 0.0;
+  }
+  if (lid < G) {
+    m_s[lid] = NEG_BIG;
+    l_s[lid] = 0.0;
+  }
+  workgroupBarrier();
+  for (var t0 = start; t0 < end; t0 += WG) {
+    let slot = t0 + lid;
+    let valid = slot < end;
+    for (var h = 0u; h < G; h++) {
+      var s = NEG_BIG;
+      if (valid) {
+        s = score(h, kv_base + slot * HEAD_DIM);
+      }
+      s_tile[h * WG + lid] = s;
+    }
+    workgroupBarrier();
+    // New running max per head and the factor that rescales the old sums.
+    if (lid < G) {
+      let b = lid * WG;
+      var mx = m_s[lid];
+      for (var i = 0u; i < WG; i += 4u) {
+        mx = max(max(mx, max(s_tile[b + i], s_tile[b + i + 1u])), max(s_tile[b + i + 2u], s_tile[b + i + 3u]));
+      }
+      alpha_s[lid] = exp(m_s[lid] - mx);
+      m_s[lid] = mx;
+    }
+    workgroupBarrier();
+    for (var h = 0u; h < G; h++) {
+      s_tile[h * WG + lid] = select(0.0, exp(s_tile[h * WG + lid] - m_s[h]), valid);
+    }
+    workgroupBarrier();
+    if (lid < G) {
+      let b = lid * WG;
+      var sum = 0.0;
+      for (var i = 0u; i < WG; i += 4u) {
+        sum += (s_tile[b + i] + s_tile[b + i + 1u]) + (s_tile[b + i + 2u] + s_tile[b + i + 3u]);
+      }
+      l_s[lid] = l_s[lid] * alpha_s[lid] + sum;
+    }
+    let count = min(WG, end - t0);
+    for (var o = lid; o < G * HEAD_DIM; o += WG) {
+      let h = o / HEAD_DIM;
+      let pb = h * WG;
+      let vb = kv_base + t0 * HEAD_DIM + o % HEAD_DIM;
+      var a = acc[o] * alpha_s[h];
+      var i = 0u;
+      for (; i + 4u <= count; i += 4u) {
+        a += s_tile[pb + i] * v_cache[vb + i * HEAD_DIM] +
+          s_tile[pb + i + 1u] * v_cache[vb + (i + 1u) * HEAD_DIM] +
+          s_tile[pb + i + 2u] * v_cache[vb + (i + 2u) * HEAD_DIM] +
+          s_tile[pb + i + 3u] * v_cache[vb + (i + 3u) * HEAD_DIM];
+      }
+      for (; i < count; i++) {
+        a += s_tile[pb + i] * v_cache[vb + i * HEAD_DIM];
+      }
+      acc[o] = a;
+    }
+    workgroupBarrier();
+  }
+}
+
+// Partial attention of (KV head kvh, token row t, chunk c) over valid slots [0, n_valid).
+fn partial_main(kvh: u32, t: u32, c: u32, lid: u32, n_valid: u32) {
+  let start = c * CHUNK;
+  if (start >= n_valid) {
+    return;
+  }
+  let head0 = t * params.n_head + kvh * G;
+  load_q(lid, head0 * HEAD_DIM);
+  attend(lid, kvh * params.n_slots * HEAD_DIM, start, min(start + CHUNK, n_valid));
+  for (var o = lid; o < G * HEAD_DIM; o += WG) {
+    let row = (head0 + o / HEAD_DIM) * params.n_chunks + c;
+    part_acc[row * HEAD_DIM + o % HEAD_DIM] = acc[o];
+  }
+  if (lid < G) {
+    let row = (head0 + lid) * params.n_chunks + c;
+    part_ml[2u * row] = m_s[lid];
+    part_ml[2u * row + 1u] = l_s[lid];
+  }
+}
+
+// Merges the chunks of (query head h, token row t) into out and lse.
+fn combine_main(h: u32, t: u32, lid: u32, n_valid: u32) {
+  let n_used = (n_valid + CHUNK - 1u) / CHUNK;
+  let base = (t * params.n_head + h) * params.n_chunks;
+  var mx = NEG_BIG;
+  for (var c = 0u; c < n_used; c++) {
+    mx = max(mx, part_ml[2u * (base + c)]);
+  }
+  var sum = 0.0;
+  for (var c = 0u; c < n_used; c++) {
+    sum += part_ml[2u * (base + c) + 1u] * exp(part_ml[2u * (base + c)] - mx);
+  }
+  for (var d = lid; d < HEAD_DIM; d += WG) {
+    var o = 0.0;
+    for (var c = 0u; c < n_used; c++) {
+      o += part_acc[(base + c) * HEAD_DIM + d] * exp(part_ml[2u * (base + c)] - mx);
+    }
+    out[(t * params.n_head + h) * HEAD_DIM + d] = o / sum;
+  }
+  if (lid == 0u) {
+    lse[t * params.n_head + h] = mx + log(sum);
+  }
+}

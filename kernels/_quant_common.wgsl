@@ -1,0 +1,83 @@
+// _quant_common.wgsl — byte-level readers over a raw GGUF tensor, shared by
+// every quant snippet (_quant_<type>.wgsl) and op body (matvec_blocks,
+// matmul_tiled, get_rows_blocks).
+//
+// Requires the op body to declare the weight binding
+//   `var<storage, read> wq: array<u32>` — the tensor's bytes exactly as stored
+//   in the GGUF file (blocks packed back to back, little-endian), padded with
+//   zeros to a multiple of 4 bytes.
+// Blocks are generally not 4-byte aligned (18, 22, 34, 210-byte blocks), so
+// multi-byte fields are read by loading the covering u32 words and shifting.
+// Every helper takes a byte offset into `wq`.
+// Invariants: f16 fields are 2-byte aligned (true for every ggml block type
+// since all block sizes are even); reads past the end land in the padding or
+// are clamped by robust buffer access and are never used.
+
+/** Eight consecutive dequantized elements: `lo` = elements 0..3, `hi` = 4..7. */
+struct V8 {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
+}
+
+/** The byte at `byte`, zero-extended. */
+fn wq_u8(byte: u32) -> u32 {
+  return (wq[byte >> 2u] >> ((byte & 3u) * 8u)) & 0xFFu;
+}
+
+/** The signed byte at `byte`. */
+fn wq_i8(byte: u32) -> i32 {
+  return bitcast<i32>(wq_u8(byte) << 24u) >> 24u;
+}
+
+/** The little-endian f16 at `byte` (2-byte aligned), widened to f32. */
+fn wq_f16(byte: u32) -> f32 {
+  return unpack2x16float(wq[byte >> 2u])[(byte >> 1u) & 1u];
+}
+
+/** The four bytes at any byte offset, little-endian. */
+fn wq_u32(byte: u32) -> u32 {
+  let i = byte >> 2u;
+  let s = (byte & 3u) * 8u;
+  let w0 = wq[i];
+  let w1 = wq[i + 1u];
+  return select((w0 >> s) | (w1 << (32u - s)), w0, s == 0u);
+}
+
+/** The eight bytes at any byte offset as two little-endian words. */
+fn wq_u32x2(byte: u32) -> vec2<u32> {
+  let i = byte >> 2u;
+  let s = (byte & 3u) * 8u;
+  let w0 = wq[i];
+  let w1 = wq[i + 1u];
+  let w2 = wq[i + 2u];
+  let shifted = vec2<u32>((w0 >> s) | (w1 << (32u - s)), (w1 >> s) | (w2 << (32u - s)));
+  return select(shifted, vec2<u32>(w0, w1), s == 0u);
+}
+
+/** Four nibbles: bits `shift..shift+3` of each byte of `q`, as floats. */
+fn nib4(q: u32, shift: u32) -> vec4<f32> {
+  return vec4<f32>(unpack4xU8((q >> shift) & 0x0F0F0F0Fu));
+}
+
+/** Bits `bit` of each byte of `q` (0 or 1), as floats. */
+fn bit4(q: u32, bit: u32) -> vec4<f32> {
+  return vec4<f32>(unpack4xU8((q >> bit) & 0x01010101u));
+}
+
+/** Bits 0..3 of `h` (one bit per element, lowest first) as four 0/1 floats. */
+fn lowbits4(h: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(h) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u));
+}
+
+/**
+ * The 6-bit scale and min of sub-block `j` (0..7) of a Q4_K/Q5_K super-block
+ * whose 12 packed scale bytes start at `at` (4-byte aligned): (scale, min).
+ */
+fn k_scale_min(at: u32, j: u32) -> vec2<f32> {
+  let lo = wq_u8(at + (j & 3u));             // s[j] or s[j-4]
+  let mid = wq_u8(at + 4u + (j & 3u));       // s[j+4] or s[j]
+  let hi = wq_u8(at + 8u + (j & 3u));        // s[j+4] for j >= 4
+  let first = vec2<u32>(lo & 63u, mid & 63u);
+  let second = vec2<u32>((hi & 15u) | ((lo >> 6u) << 4u), (hi >> 4u) | ((mid >> 6u) << 4u));
+  return vec2<f32>(select(first, second, j >= 4u));
+}

@@ -1,0 +1,18 @@
+// _quant_q4_1.wgsl — Q4_1: f16 d, f16 m, 16 bytes of nibbles; value = code·d + m
+//
+// Defines for the op bodies: QK (elements per block), QB (bytes per block) and
+// deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
+// byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.2.
+// Matches the CPU dequantizer up to f32 rounding of the scale products.
+// Nibble order as Q4_0. Blocks are 20 bytes, so `base` is 4-byte aligned.
+
+const QK: u32 = 32u;
+const QB: u32 = 20u;
+
+fn deq8(base: u32, sub: u32) -> V8 {
+  let dm = unpack2x16float(wq[base >> 2u]);
+  let q = wq_u32x2(base + 4u + 8u * (sub & 1u));
+  let shift = 4u * (sub >> 1u);
+  return V8(nib4(q.x, shift) * dm.x + dm.y, nib4(q.y, shift) * dm.x + dm.y);
+}

@@ -1,0 +1,22 @@
+// _quant_q5_0.wgsl — Q5_0: f16 d, u32 qh (fifth bits), 16 bytes of nibbles; value = (code − 16)·d
+//
+// Defines for the op bodies: QK (elements per block), QB (bytes per block) and
+// deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
+// byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.3.
+// Matches the CPU dequantizer up to f32 rounding of the scale products.
+// Nibble order as Q4_0; bit e of qh is the fifth bit of element e, and the
+// eight elements of sub are 8·sub .. 8·sub+7.
+
+const QK: u32 = 32u;
+const QB: u32 = 22u;
+
+fn deq8(base: u32, sub: u32) -> V8 {
+  let d = wq_f16(base);
+  let h = wq_u32(base + 2u) >> (8u * sub);
+  let q = wq_u32x2(base + 6u + 8u * (sub & 1u));
+  let shift = 4u * (sub >> 1u);
+  let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
+  let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
+  return V8((lo - 16.0) * d, (hi - 16.0) * d);
+}

@@ -1,0 +1,21 @@
+// _quant_q5_1.wgsl — Q5_1: f16 d, f16 m, u32 qh, 16 bytes of nibbles; value = code·d + m
+//
+// Defines for the op bodies: QK (elements per block), QB (bytes per block) and
+// deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
+// byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.4.
+// Matches the CPU dequantizer up to f32 rounding of the scale products.
+// Codes as Q5_0. Blocks are 24 bytes, so `base` is 4-byte aligned.
+
+const QK: u32 = 32u;
+const QB: u32 = 24u;
+
+fn deq8(base: u32, sub: u32) -> V8 {
+  let dm = unpack2x16float(wq[base >> 2u]);
+  let h = wq[(base >> 2u) + 1u] >> (8u * sub);
+  let q = wq_u32x2(base + 8u + 8u * (sub & 1u));
+  let shift = 4u * (sub >> 1u);
+  let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
+  let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
+  return V8(lo * dm.x + dm.y, hi * dm.x + dm.y);
+}

@@ -1,0 +1,16 @@
+// _quant_q8_0.wgsl — Q8_0: f16 d, 32 signed bytes; value = q·d
+//
+// Defines for the op bodies: QK (elements per block), QB (bytes per block) and
+// deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
+// byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.5.
+// Matches the CPU dequantizer up to f32 rounding of the scale products.
+
+const QK: u32 = 32u;
+const QB: u32 = 34u;
+
+fn deq8(base: u32, sub: u32) -> V8 {
+  let d = wq_f16(base);
+  let q = wq_u32x2(base + 2u + 8u * sub);
+  return V8(vec4<f32>(unpack4xI8(q.x)) * d, vec4<f32>(unpack4xI8(q.y)) * d);
+}

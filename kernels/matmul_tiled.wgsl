@@ -1,0 +1,124 @@
+// matmul_tiled.wgsl — prompt mat-mul straight from GGUF blocks:
+//   Y[t][first_row + r] (+)= Σ_c W[r, c] · X[t][c]   for t < n_tokens, r < rows
+// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
+// deq8) and STEP_WGSL (struct Step, src/gpu/step.ts).
+// Each workgroup dequantizes a TR×KC tile of W into workgroup memory
+// once and reuses it for TT tokens.
+//
+// @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
+//   weight: `rows` rows of `row_bytes` bytes, as stored in the file
+// @group(0) @binding(1) x: array<vec4<f32>>, read — X, [max_tokens][cols] f32
+// @group(0) @binding(2) y: array<f32>, read_write — Y, [max_tokens][y_stride]
+//   f32; this chunk writes columns first_row .. first_row + rows
+// @group(0) @binding(3) step: Step, uniform — n_tokens = tokens of this step
+//   (clamped to max_tokens); the other fields are unused here
+// @group(0) @binding(4) params: Params, uniform
+//   rows, cols (multiple of QK and 8), row_bytes, first_row as in matvec;
+//   y_stride: elements per row of Y (the weight's total rows);
+//   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR)
+//
+// Overrides: ACC (true: Y += X·Wᵀ, fusing the residual add).
+// Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i and tokens
+//   tx + 8j (i, j < 4) of a TR = 32 row × TT = 32 token tile; K advances KC = 32
+//   columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
+//   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
+//   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
+// Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
+
+@group(0) @binding(0) var<storage, read> wq: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@group(0) @binding(3) var<uniform> step: Step;
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  row_bytes: u32,
+  first_row: u32,
+  y_stride: u32,
+  max_tokens: u32,
+  row_tiles: u32,
+  pad: u32,
+}
+@group(0) @binding(4) var<uniform> params: Params;
+
+override ACC: bool = false;
+const TR: u32 = 32u;
+const TT: u32 = 32u;
+const KC: u32 = 32u;
+const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against bank conflicts
+
+var<workgroup> w_tile: array<vec4<f32>, TR * KS>;
+var<workgroup> x_tile: array<vec4<f32>, TT * KS>;
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let tile = wid.y * nwg.x + wid.x;
+  let row0 = (tile % params.row_tiles) * TR;
+  let tok0 = (tile / params.row_tiles) * TT;
+  let n_tokens = min(step.n_tokens, params.max_tokens);
+  if (tok0 >= n_tokens || tile >= params.row_tiles * ((params.max_tokens + TT - 1u) / TT)) {
+    return;
+  }
+  let tx = tid % 8u;
+  let ty = tid / 8u;
+  let groups = params.cols / 8u;
+  let cols4 = params.cols / 4u;
+  let per_block = QK / 8u;
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < params.cols; k0 += KC) {
+    // W tile: TR rows × KC/8 groups of 8, two groups per thread.
+    for (var p = 0u; p < 2u; p++) {
+      let item = tid + 64u * p;
+      let r = item / 4u;
+      let gi = item % 4u;
+      let g = k0 / 8u + gi;
+      var v = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+      if (g < groups) {
+        let row = min(row0 + r, params.rows - 1u);
+        v = deq8(row * params.row_bytes + (g / per_block) * QB, g % per_block);
+      }
+      w_tile[r * KS + 2u * gi] = v.lo;
+      w_tile[r * KS + 2u * gi + 1u] = v.hi;
+    }
+    // X tile: TT tokens × KC/4 vec4, four per thread.
+    for (var p = 0u; p < 4u; p++) {
+      let item = tid + 64u * p;
+      let t = item / 8u;
+      let c4 = k0 / 4u + item % 8u;
+      let token = min(tok0 + t, n_tokens - 1u);
+      var v = vec4<f32>(0.0);
+      if (c4 < cols4) {
+        v = x[token * cols4 + c4];
+      }
+      x_tile[t * KS + item % 8u] = v;
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < KC / 4u; c++) {
+      let x0 = x_tile[tx * KS + c];
+      let x1 = x_tile[(tx + 8u) * KS + c];
+      let x2 = x_tile[(tx + 16u) * KS + c];
+      let x3 = x_tile[(tx + 24u) * KS + c];
+      for (var i = 0u; i < 4u; i++) {
+        let w = w_tile[(ty + 8u * i) * KS + c];
+        acc[i] += vec4<f32>(dot(w, x0), dot(w, x1), dot(w, x2), dot(w, x3));
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let r = row0 + ty + 8u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let t = tok0 + tx + 8u * j;
+      if (r < params.rows && t < n_tokens) {
+        let at = t * params.y_stride + params.first_row + r;
+        y[at] = select(acc[i][j], y[at] + acc[i][j], ACC);
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * `d2o generate`: streams a model's continuation of a prompt to stdout.
+ * Reads like llama.cpp's `simple` example: load → tokenize → context →
+ * sampler → loop → report → release. Only the generated text goes to stdout;
+ * progress, timings and warnings go to stderr.
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { LimitError } from "../errors.ts";
+import { Session } from "../model/session.ts";
+import type { SamplerParams } from "../model/token_sampler.ts";
+import { writeStdout } from "./io.ts";
+import { collect, integerIn, numberIn } from "./options.ts";
+import { createProgress } from "./progress.ts";
+import { readPrompt } from "./prompt_input.ts";
+import { StopStringFilter } from "./stop_strings.ts";
+
+interface GenerateOptions {
+  model: string;
+  file?: string;
+  maxTokens: number;
+  temp: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  repeatLastN: number;
+  seed: number;
+  stop?: string[];
+  ctx?: number;
+  batch: number;
+  ignoreEos?: boolean;
+  parseSpecial?: boolean;
+  echo?: boolean;
+  json?: boolean;
+  jsonl?: boolean;
+  verbose?: boolean;
+}
+
+/** What `--json` prints at the end, and the last `--jsonl` event. */
+export interface GenerateResult {
+  /** The generated text (without the prompt). */
+  text: string;
+  /** Prompt token ids, BOS included. */
+  promptTokens: number[];
+  /** Generated token ids, including a final EOS if one was sampled. */
+  tokens: number[];
+  /** Why generation ended. */
+  stopReason: "eos" | "stop_string" | "max_tokens" | "context_full";
+  /** Seed used for sampling. */
+  seed: number;
+  /** Timings in milliseconds and tokens per second. */
+  timings: {
+    loadMs: number;
+    promptMs: number;
+    promptTokensPerSecond: number;
+    decodeMs: number;
+    decodeTokensPerSecond: number;
+  };
+  /** GPU memory in bytes. */
+  memory: { weights: number; kvCache: number; scratch: number };
+}
+
+/** Builds the `generate` subcommand. */
+export function generateCommand(): Command {
+  return new Command("generate")
+    .description("stream a model's continuation of a prompt to stdout")
+    .argument("[prompt]", "prompt text; - (or no prompt with piped stdin) reads stdin")
+    .requiredOption("-m, --model <path>", "path to a .gguf model")
+    .option("-f, --file <path>", "read the prompt from a file")
+    .option("-n, --max-tokens <n>", "tokens to generate, -1 = until EOS or the context is full", integerIn(-1), -1)
+    .option("--temp <t>", "temperature; 0 = greedy", numberIn(0), 0.8)
+    .option("--top-k <k>", "keep the k most likely tokens; 0 = off", integerIn(0), 40)
+    .option("--top-p <p>", "keep the smallest set with probability ≥ p; 1 = off", numberIn(0, 1), 0.95)
+    .option("--min-p <p>", "drop tokens below p × the top probability; 0 = off", numberIn(0, 1), 0.05)
+    .option("--repeat-penalty <x>", "penalise repeats of the last tokens; 1 = off", numberIn(0), 1)
+    .option("--repeat-last-n <n>", "tokens the repeat penalty looks back over", integerIn(0, 4096), 64)
+    .option("--seed <n>", "random seed; -1 = random", integerIn(-1, 0xffffffff), -1)
+    .option("--stop <text>", "stop when this text is generated (repeatable)", collect)
+    .option("-c, --ctx <n>", "context size in tokens (default: the model's, at most 4096)", integerIn(1))
+    .option("-b, --batch <n>", "prompt tokens per prefill chunk", integerIn(1, 4096), 128)
+    .option("--ignore-eos", "keep generating past end-of-sequence tokens")
+    .option("--parse-special", "recognise special tokens such as <s> written in the prompt")
+    .option("--echo", "print the prompt before the generated text")
+    .option("--json", "print one JSON object at the end instead of streaming text")
+    .option("--jsonl", "print one JSON event per token, then a final result event")
+    .option("--verbose", "print speed and GPU memory to stderr")
+    .action(async (prompt: string | undefined, options: GenerateOptions) => {
+      await runGenerate(prompt, options);
+    });
+}
+
+async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
+  const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
+  const seed = o.seed === -1 ? crypto.getRandomValues(new Uint32Array(1))[0]! : o.seed;
+  const sampler: SamplerParams = {
+    temperature: o.temp,
+    topK: o.topK,
+    topP: o.topP,
+    minP: o.minP,
+    repeatPenalty: o.repeatPenalty,
+    repeatLastN: o.repeatLastN,
+    seed,
+  };
+
+  // load
+  const t0 = performance.now();
+  const progress = createProgress("loading weights");
+  const session = await Session.open(o.model, {
+    ...(o.ctx ? { nCtx: o.ctx } : {}),
+    maxBatch: o.batch,
+    sampler,
+    onProgress: progress.update,
+  }).finally(progress.done);
+  try {
+    const loadMs = performance.now() - t0;
+    const tok = session.tokenizer;
+    const hp = session.hparams;
+
+    // tokenize
+    const promptTokens = tok.encode(prompt, { parseSpecial: o.parseSpecial ?? false });
+    if (promptTokens.length === 0) promptTokens.push(tok.bosId ?? 0);
+    if (promptTokens.length >= session.nCtx) {
+      throw new LimitError(
+        `Cannot fit a prompt of ${promptTokens.length} tokens in a context of ${session.nCtx}: ` +
+          `shorten it or raise -c/--ctx (the model was trained with ${hp.nCtxTrain})`,
+      );
+    }
+    if (o.verbose) {
+      console.error(
+        `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
+          `prompt ${promptTokens.length} tokens, context ${session.nCtx}, seed ${seed}`,
+      );
+    }
+    const emit = o.json ? async (_: string) => {} : o.jsonl
+      ? async (_: string) => {}
+      : writeStdout;
+    if (o.echo) await emit(prompt);
+
+    // prompt
+    const tp = performance.now();
+    let next = await session.prefill(promptTokens);
+    const promptMs = performance.now() - tp;
+
+    // loop
+    const decoder = tok.streamDecoder({ stripLeadingSpace: prompt.length === 0 });
+    const stops = new StopStringFilter(o.stop ?? []);
+    const tokens: number[] = [];
+    let text = "";
+    let stopReason: GenerateResult["stopReason"] = "max_tokens";
+    const td = performance.now();
+    let decodeSteps = 0;
+    for (;;) {
+      tokens.push(next);
+      if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
+        stopReason = "eos";
+        break;
+      }
+      const piece = stops.push(decoder.push(next));
+      text += piece;
+      if (o.jsonl) {
+        await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
+      } else if (piece) await emit(piece);
+      if (stops.stopped) {
+        stopReason = "stop_string";
+        break;
+      }
+      if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) break;
+      if (session.position >= session.nCtx) {
+        stopReason = "context_full";
+        break;
+      }
+      next = await session.decode(next);
+      decodeSteps++;
+    }
+    const decodeMs = performance.now() - td;
+    const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
+    text += tail;
+    if (tail && !o.jsonl) await emit(tail);
+    if (!o.json && !o.jsonl && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
+      await emit("\n");
+    }
+
+    // report
+    const mem = session.memory;
+    const result: GenerateResult = {
+      text,
+      promptTokens,
+      tokens,
+      stopReason,
+      seed,
+      timings: {
+        loadMs,
+        promptMs,
+        promptTokensPerSecond: promptTokens.length / (promptMs / 1000),
+        decodeMs,
+        decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,
+      },
+      memory: { weights: mem.weightBytes, kvCache: mem.kvBytes, scratch: mem.scratchBytes },
+    };
+    if (o.json) await writeStdout(JSON.stringify(result) + "\n");
+    if (o.jsonl) await writeStdout(JSON.stringify({ type: "done", ...result }) + "\n");
+    if (o.verbose) reportTimings(result);
+    if (session.position >= hp.nCtxTrain) {
+      console.error(`d2o: warning: generation ran past the trained context of ${hp.nCtxTrain}`);
+    }
+  } finally {
+    // release
+    session.close();
+  }
+}
+
+function reportTimings(r: GenerateResult): void {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const t = r.timings;
+  console.error(
+    [
+      `d2o: load ${t.loadMs.toFixed(0)} ms`,
+      `prompt ${r.promptTokens.length} tokens in ${t.promptMs.toFixed(1)} ms ` +
+      `(${t.promptTokensPerSecond.toFixed(1)} tokens/s)`,
+      `decode ${Math.max(0, r.tokens.length - 1)} tokens in ${t.decodeMs.toFixed(1)} ms ` +
+      `(${t.decodeTokensPerSecond.toFixed(1)} tokens/s)`,
+      `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)}, ` +
+      `scratch ${mib(r.memory.scratch)}`,
+      `stop: ${r.stopReason}`,
+    ].join("\nd2o: "),
+  );
+}

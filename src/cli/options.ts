@@ -1,0 +1,50 @@
+/**
+ * Parsers for numeric command-line values: each names its flag and the valid
+ * range in the error, so a bad value gets one clear line and exit code 2.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "commander";
+
+/**
+ * A commander parser for an integer within `[min, max]`.
+ *
+ * @param min smallest accepted value
+ * @param max largest accepted value
+ * @returns a parser that throws commander's InvalidArgumentError (exit code 2)
+ */
+export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${rangeEnd(max)}`);
+    }
+    return n;
+  };
+}
+
+/**
+ * A commander parser for a finite number within `[min, max]`.
+ *
+ * @param min smallest accepted value
+ * @param max largest accepted value
+ */
+export function numberIn(min: number, max = Infinity): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a number from ${min} to ${rangeEnd(max)}`);
+    }
+    return n;
+  };
+}
+
+/** Collects a repeatable string option into an array. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function rangeEnd(max: number): string {
+  return max === Infinity || max === Number.MAX_SAFE_INTEGER ? "any" : String(max);
+}

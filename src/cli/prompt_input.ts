@@ -1,0 +1,69 @@
+/**
+ * Where a prompt comes from: the positional argument, `-f/--file`, or stdin
+ * (`-`, or when stdin is piped). Never waits on a terminal.
+ *
+ * @module
+ */
+
+import { InputError, UsageError } from "../errors.ts";
+
+/** Options that select a prompt source. */
+export interface PromptSource {
+  /** The positional prompt argument; `-` means stdin. */
+  readonly text?: string | undefined;
+  /** `-f/--file`: read the prompt from this file (`-` means stdin). */
+  readonly file?: string | undefined;
+}
+
+/** How to read stdin; injectable for tests. */
+export interface StdinLike {
+  isTerminal(): boolean;
+  readable: ReadableStream<Uint8Array>;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+/**
+ * Resolves the prompt text.
+ *
+ * @param source the positional text and `--file`
+ * @param options `allowEmpty`: accept no prompt at all (then returns `""`);
+ *   `stdin`: the stream to read (defaults to `Deno.stdin`)
+ * @returns the prompt text
+ * @throws {UsageError} when both a text and a file are given, or no prompt is given and stdin is a terminal
+ * @throws {InputError} when the file cannot be read
+ */
+export async function readPrompt(
+  source: PromptSource,
+  options: { allowEmpty?: boolean; stdin?: StdinLike } = {},
+): Promise<string> {
+  const stdin = options.stdin ?? Deno.stdin;
+  const { text, file } = source;
+  if (text !== undefined && file !== undefined) {
+    throw new UsageError("Cannot take a prompt from both an argument and --file: give one");
+  }
+  if (text === "-" || file === "-") {
+    if (stdin.isTerminal()) {
+      throw new UsageError("Cannot read the prompt from stdin: it is a terminal, pipe text in");
+    }
+    return await readAll(stdin.readable);
+  }
+  if (text !== undefined) return text;
+  if (file !== undefined) {
+    try {
+      return await Deno.readTextFile(file);
+    } catch (error) {
+      const why = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : error instanceof Deno.errors.IsADirectory
+        ? "it is a directory"
+        : (error as Error).message;
+      throw new InputError(`Cannot read prompt file "${file}": ${why}`, { cause: error });
+    }
+  }
+  if (!stdin.isTerminal()) return await readAll(stdin.readable);
+  if (options.allowEmpty) return "";
+  throw new UsageError("No prompt given: pass it as an argument, with -f FILE, or on stdin");
+}

@@ -1,0 +1,297 @@
+/**
+ * Host side of `kernels/attention_prefill.wgsl` and `kernels/attention_decode.wgsl`:
+ * causal attention over a layer's KV cache with grouped-query heads, split over
+ * slot chunks (partial softmax per chunk, then a combine).
+ *
+ * @module
+ */
+
+import core from "../../../kernels/_attention.wgsl" with { type: "text" };
+import decodeSrc from "../../../kernels/attention_decode.wgsl" with { type: "text" };
+import prefillSrc from "../../../kernels/attention_prefill.wgsl" with { type: "text" };
+import type { AttentionShape } from "../../reference/attention.ts";
+import { createStorage } from "../buffers.ts";
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { STEP_WGSL } from "../step.ts";
+import { createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+
+/** Slots per tile = workgroup size. */
+const TILE = 64;
+/** Loop iterations one invocation may spend on its chunk (lavapipe stops at 65,535). */
+const ITERATION_BUDGET = 40000;
+
+/** Scratch of the split-K passes, shareable by every layer of the same shape. */
+export interface AttentionScratch {
+  /** Partial outputs (tokens × nHead × nChunks × headDim). */
+  readonly partAcc: GPUBuffer;
+  /** Partial max and sum (tokens × nHead × nChunks × 2). */
+  readonly partMl: GPUBuffer;
+  /** Slots per chunk. */
+  readonly chunk: number;
+  /** Chunks covering the cache. */
+  readonly nChunks: number;
+  /** Token rows the scratch holds. */
+  readonly tokens: number;
+}
+
+/** Buffers shared by both attention ops. */
+interface AttentionBuffers {
+  /** Rotated queries (tokens × nHead × headDim). */
+  readonly q: GPUBuffer;
+  /** Key cache ([nHeadKv][nSlots][headDim]), rotated. */
+  readonly kCache: GPUBuffer;
+  /** Value cache ([nHeadKv][nSlots][headDim]). */
+  readonly vCache: GPUBuffer;
+  /** Output (tokens × nHead × headDim). */
+  readonly out: GPUBuffer;
+  /** Head layout; headDim must be a multiple of 4. */
+  readonly shape: AttentionShape;
+  /** The step uniform. */
+  readonly step: GPUBuffer;
+  /** Scratch from {@linkcode createAttentionScratch} with the same shape and
+   * variant, shared across layers; created per op when omitted. */
+  readonly scratch?: AttentionScratch;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
+
+/** Buffers and sizes of a prefill attention dispatch. */
+export interface AttentionPrefillOptions extends AttentionBuffers {
+  /** Receives each row's log-sum-exp (maxTokens × nHead). */
+  readonly lse: GPUBuffer;
+  /** Most tokens in one step; rows past `step.n_tokens` are skipped. */
+  readonly maxTokens: number;
+}
+
+/** Buffers and sizes of a decode attention dispatch. */
+export interface AttentionDecodeOptions extends AttentionBuffers {
+  /** When given, each slot's attention summed over its query heads is added
+   * here ([nHeadKv][nSlots]); the plain variant skips that pass. */
+  readonly scores?: GPUBuffer;
+}
+
+/**
+ * Slots per partial workgroup: as many tiles as keep one invocation well under
+ * lavapipe's loop limit, capped (decode: 8 tiles, for parallelism; prefill:
+ * 32 tiles, to bound the scratch).
+ */
+function chunkSlots(shape: AttentionShape, decode: boolean): number {
+  const group = shape.nHead / shape.nHeadKv;
+  const perTile = group * (shape.headDim / 4 + 2) + TILE / 2 +
+    Math.ceil((group * shape.headDim) / TILE) * (TILE / 4 + 2) + 8;
+  const tiles = Math.max(1, Math.min(decode ? 8 : 32, Math.floor(ITERATION_BUDGET / perTile)));
+  return tiles * TILE;
+}
+
+/**
+ * Creates the split-K scratch for attention of `shape` over up to `tokens`
+ * query rows (1 for decode). Share it between the layers of a model.
+ *
+ * @param rt GPU runtime
+ * @param shape head layout
+ * @param tokens query rows per step (prefill: maxTokens; decode: 1)
+ * @returns the scratch buffers and their chunking
+ * @example
+ * ```ts ignore
+ * const scratch = createAttentionScratch(rt, shape, 1);
+ * ```
+ */
+export function createAttentionScratch(
+  rt: GpuRuntime,
+  shape: AttentionShape,
+  tokens: number,
+): AttentionScratch {
+  const chunk = chunkSlots(shape, tokens === 1);
+  const nChunks = Math.ceil(shape.nSlots / chunk);
+  const rows = tokens * shape.nHead * nChunks;
+  return {
+    partAcc: createStorage(rt.device, rows * shape.headDim * 4, "attention.part_acc"),
+    partMl: createStorage(rt.device, rows * 2 * 4, "attention.part_ml"),
+    chunk,
+    nChunks,
+    tokens,
+  };
+}
+
+/**
+ * Creates causal prefill attention: token `t` of the step (position
+ * `step.pos + t`) attends to slots `0 .. step.pos + t`; writes the outputs and
+ * the per-row log-sum-exp.
+ *
+ * @param rt GPU runtime
+ * @param options buffers and sizes
+ * @returns the recorded dispatches (partial, then combine)
+ * @throws {RangeError} when the heads do not group, headDim is not a multiple
+ *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
+ * @example
+ * ```ts ignore
+ * createAttentionPrefill(rt, { q, kCache, vCache, out, lse, shape, step, maxTokens: 512 });
+ * ```
+ */
+export function createAttentionPrefill(
+  rt: GpuRuntime,
+  options: AttentionPrefillOptions,
+): Dispatch {
+  const { lse, maxTokens } = options;
+  const { nHead, nHeadKv } = options.shape;
+  const op = "attention_prefill";
+  if (maxTokens < 1 || maxTokens > MAX_GROUPS_PER_DIM) {
+    throw new RangeError(
+      `Cannot run ${op}: ${maxTokens} tokens, expected 1 to ${MAX_GROUPS_PER_DIM}`,
+    );
+  }
+  requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
+  const s = prepare(rt, op, prefillSrc, options, maxTokens);
+  const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
+  const partial = s.pipeline("partial");
+  const combine = s.pipeline("combine");
+  const partialGroup = bind(rt.device, partial, `${s.label}.partial`, buffers);
+  const combineGroup = bind(rt.device, combine, `${s.label}.combine`, buffers);
+  return {
+    encode(pass) {
+      pass.setPipeline(partial);
+      pass.setBindGroup(0, partialGroup);
+      pass.dispatchWorkgroups(nHeadKv, maxTokens, s.scratch.nChunks);
+      pass.setPipeline(combine);
+      pass.setBindGroup(0, combineGroup);
+      pass.dispatchWorkgroups(nHead, maxTokens);
+    },
+  };
+}
+
+/**
+ * Creates single-query decode attention over the `step.n_kv` valid slots,
+ * optionally accumulating each slot's attention into `scores`.
+ *
+ * @param rt GPU runtime
+ * @param options buffers and sizes
+ * @returns the recorded dispatches (partial, combine, and add_scores when asked)
+ * @throws {RangeError} when the heads do not group, headDim is not a multiple
+ *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
+ * @example
+ * ```ts ignore
+ * createAttentionDecode(rt, { q, kCache, vCache, out, shape, step, scores });
+ * ```
+ */
+export function createAttentionDecode(
+  rt: GpuRuntime,
+  options: AttentionDecodeOptions,
+): Dispatch {
+  const { scores } = options;
+  const { nHead, nHeadKv, nSlots } = options.shape;
+  const op = "attention_decode";
+  if (scores) requireElements(op, "scores", scores, nHeadKv * nSlots, `${nHeadKv}×${nSlots}`);
+  const s = prepare(rt, op, decodeSrc, options, 1);
+  const lse = createStorage(rt.device, nHead * 4, `${s.label}.lse`);
+  const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
+  if (scores) buffers.push(scores);
+  const partial = s.pipeline("partial");
+  const combine = s.pipeline("combine");
+  const partialGroup = bind(rt.device, partial, `${s.label}.partial`, buffers);
+  const combineGroup = bind(rt.device, combine, `${s.label}.combine`, buffers);
+  const addScores = scores ? s.pipeline("add_scores") : undefined;
+  const scoresGroup = addScores && bind(rt.device, addScores, `${s.label}.add_scores`, buffers);
+  const nChunks = s.scratch.nChunks;
+  return {
+    encode(pass) {
+      pass.setPipeline(partial);
+      pass.setBindGroup(0, partialGroup);
+      pass.dispatchWorkgroups(nHeadKv, 1, nChunks);
+      pass.setPipeline(combine);
+      pass.setBindGroup(0, combineGroup);
+      pass.dispatchWorkgroups(nHead);
+      if (addScores && scoresGroup) {
+        pass.setPipeline(addScores);
+        pass.setBindGroup(0, scoresGroup);
+        pass.dispatchWorkgroups(nHeadKv, 1, nChunks);
+      }
+    },
+  };
+}
+
+/** Binds the buffers an entry point's auto layout uses (binding i = buffers[i]). */
+function bind(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  label: string,
+  buffers: readonly GPUBuffer[],
+): GPUBindGroup {
+  const used: Record<string, readonly number[]> = {
+    partial: [0, 1, 2, 5, 6, 7, 8],
+    combine: [3, 4, 5, 6, 7, 8],
+    add_scores: [0, 1, 4, 7, 8, 9],
+  };
+  const entry = label.slice(label.lastIndexOf(".") + 1);
+  return device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: (used[entry] ?? []).map((binding) => ({
+      binding,
+      resource: { buffer: buffers[binding]! },
+    })),
+  });
+}
+
+/** Validates the shared inputs and prepares pipelines, params and scratch. */
+function prepare(
+  rt: GpuRuntime,
+  op: string,
+  src: string,
+  options: AttentionBuffers,
+  tokens: number,
+) {
+  const { shape } = options;
+  const { nHead, nHeadKv, headDim, nSlots } = shape;
+  if (nHeadKv < 1 || nHead % nHeadKv !== 0) {
+    throw new RangeError(
+      `Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv} KV heads`,
+    );
+  }
+  if (headDim % 4 !== 0) {
+    throw new RangeError(`Cannot run ${op}: head size ${headDim} is not a multiple of 4`);
+  }
+  const group = nHead / nHeadKv;
+  const wgBytes = 4 * (2 * group * headDim + group * TILE + 3 * group);
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  if (wgBytes > limit) {
+    throw new RangeError(
+      `Cannot run ${op}: ${group} query heads per KV head × head size ${headDim} need ` +
+        `${wgBytes} bytes of workgroup memory, the device allows ${limit}`,
+    );
+  }
+  const rowShape = `${tokens}×${nHead}×${headDim}`;
+  const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
+  requireElements(op, "q", options.q, tokens * nHead * headDim, rowShape);
+  requireElements(op, "out", options.out, tokens * nHead * headDim, rowShape);
+  requireElements(op, "k_cache", options.kCache, nHeadKv * nSlots * headDim, cacheShape);
+  requireElements(op, "v_cache", options.vCache, nHeadKv * nSlots * headDim, cacheShape);
+  const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
+  if (scratch.tokens < tokens || scratch.chunk !== chunkSlots(shape, tokens === 1)) {
+    throw new RangeError(
+      `Cannot run ${op}: the scratch was made for ${scratch.tokens} rows of another shape`,
+    );
+  }
+  requireElements(
+    op,
+    "part_acc",
+    scratch.partAcc,
+    tokens * nHead * scratch.nChunks * headDim,
+    `${tokens}×${nHead}×${scratch.nChunks}×${headDim}`,
+  );
+  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const code = STEP_WGSL + core + src;
+  const constants = { WG: TILE, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };
+  const params = createParams(rt.device, `${label}.params`, [
+    ["u", nHead],
+    ["u", nSlots],
+    ["f", 1 / Math.sqrt(headDim)],
+    ["u", scratch.nChunks],
+  ]);
+  return {
+    label,
+    params,
+    scratch,
+    inputs: [options.q, options.kCache, options.vCache, options.out],
+    pipeline: (entryPoint: string) => rt.pipelines.get({ label: op, code, entryPoint, constants }),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Embedding lookup on GGUF blocks as uploaded: row `ids[t]` of the token
+ * table, dequantized to f32, for each token of a step; one dispatch per table
+ * chunk (each writes the tokens whose ids fall in its rows). Kernel:
+ * kernels/get_rows_blocks.wgsl.
+ *
+ * @module
+ */
+
+import body from "../../../kernels/get_rows_blocks.wgsl" with { type: "text" };
+import type { GpuRuntime } from "../runtime.ts";
+import { STEP_WGSL } from "../step.ts";
+import type { GpuWeight } from "../weights.ts";
+import {
+  checkBufferSize,
+  checkQuantWeight,
+  createUniform,
+  type OwnedDispatch,
+  quantKernelSource,
+  quantLabel,
+} from "./quant_kernel.ts";
+
+/** Inputs of {@linkcode createGetRows}. */
+export interface GetRowsOptions {
+  /** The table, `nVocab rows × nEmbd cols`. */
+  readonly table: GpuWeight;
+  /** Token ids (u32); token t's id is at element `idsOffset + t`. */
+  readonly ids: GPUBuffer;
+  /** Element index of token 0's id in `ids` (default 0). */
+  readonly idsOffset?: number;
+  /** Output, `maxTokens × cols` f32. */
+  readonly out: GPUBuffer;
+  /** Tokens the output holds; the dispatch covers this many. */
+  readonly maxTokens: number;
+  /**
+   * The shared per-step uniform (`Step` struct); its `n_tokens` says how many
+   * tokens this step has. When omitted, every dispatch processes `maxTokens`.
+   */
+  readonly step?: GPUBuffer;
+}
+
+/**
+ * Builds the lookup `out[t] = table[ids[idsOffset + t]]`: pipeline, uniforms
+ * and one bind group per table chunk, created once. Ids past the table leave
+ * their output row untouched.
+ *
+ * @example Record the embedding of the sampled token
+ * ```ts ignore
+ * const embed = createGetRows(rt, { table: tokEmbd, ids: sampled, out: x, maxTokens: 1 });
+ * embed.encode(pass);
+ * ```
+ *
+ * @param rt runtime (device and pipeline cache)
+ * @param options table, ids, output and token count
+ * @returns the dispatch (one per chunk)
+ * @throws {RangeError} if the columns are not a whole number of 8-element
+ *   groups and blocks, `maxTokens` is out of range, or a buffer is too small
+ */
+export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDispatch {
+  const { table, ids, out, maxTokens } = options;
+  const idsOffset = options.idsOffset ?? 0;
+  const label = quantLabel("get_rows", table.type);
+  checkQuantWeight(label, table);
+  const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > maxPerDim) {
+    throw new RangeError(
+      `Cannot run ${label}: maxTokens is ${maxTokens}, expected an integer in 1..${maxPerDim}`,
+    );
+  }
+  checkBufferSize(label, `token ids for table "${table.name}"`, ids, (idsOffset + maxTokens) * 4);
+  checkBufferSize(label, `output for table "${table.name}"`, out, maxTokens * table.cols * 4);
+  const pipeline = rt.pipelines.get({
+    label,
+    code: quantKernelSource(table.type, STEP_WGSL + body),
+  });
+  const uniforms: GPUBuffer[] = [];
+  let step = options.step;
+  if (step === undefined) {
+    step = createUniform(rt.device, [0, maxTokens, 0, 0], `${label}:step:${table.name}`);
+    uniforms.push(step);
+  }
+  const groupsX = Math.ceil(table.cols / 8 / 64);
+  const steps = table.chunks.map((chunk) => {
+    const params = createUniform(rt.device, [
+      chunk.rowCount,
+      table.cols,
+      table.rowBytes,
+      chunk.firstRow,
+      idsOffset,
+      maxTokens,
+      0,
+      0,
+    ], `${label}:params:${table.name}`);
+    uniforms.push(params);
+    return rt.device.createBindGroup({
+      label: `${label}:${table.name}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: chunk.buffer } },
+        { binding: 1, resource: { buffer: ids } },
+        { binding: 2, resource: { buffer: out } },
+        { binding: 3, resource: { buffer: step } },
+        { binding: 4, resource: { buffer: params } },
+      ],
+    });
+  });
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      for (const bindGroup of steps) {
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(groupsX, maxTokens);
+      }
+    },
+    destroy() {
+      for (const buffer of uniforms) buffer.destroy();
+    },
+  };
+}

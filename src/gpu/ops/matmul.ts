@@ -1,0 +1,125 @@
+/**
+ * Prompt mat-mul on GGUF blocks as uploaded: `Y[t] (+)= W·X[t]` for the
+ * tokens of one prefill step, one dispatch per weight chunk. Kernel:
+ * kernels/matmul_tiled.wgsl (32 rows × 32 tokens per workgroup).
+ *
+ * @module
+ */
+
+import body from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
+import type { GpuRuntime } from "../runtime.ts";
+import { STEP_WGSL } from "../step.ts";
+import type { GpuWeight } from "../weights.ts";
+import {
+  checkBufferSize,
+  checkQuantWeight,
+  createUniform,
+  foldGrid,
+  type OwnedDispatch,
+  quantKernelSource,
+  quantLabel,
+} from "./quant_kernel.ts";
+
+/** Weight rows per workgroup tile (TR in the kernel). */
+export const MATMUL_TILE_ROWS = 32;
+/** Tokens per workgroup tile (TT in the kernel). */
+export const MATMUL_TILE_TOKENS = 32;
+
+/** Inputs of {@linkcode createMatmul}. */
+export interface MatmulOptions {
+  /** The weight, `rows × cols`. */
+  readonly weight: GpuWeight;
+  /** Input X, `maxTokens × cols` f32, row-major. */
+  readonly x: GPUBuffer;
+  /** Output Y, `maxTokens × rows` f32, row-major. */
+  readonly y: GPUBuffer;
+  /** Token rows X and Y hold; the dispatch covers this many. */
+  readonly maxTokens: number;
+  /**
+   * The shared per-step uniform (`Step` struct); its `n_tokens` says how many
+   * tokens this step has. When omitted, every dispatch processes `maxTokens`.
+   */
+  readonly step?: GPUBuffer;
+  /** Add into Y instead of overwriting it (fuses the residual add). */
+  readonly accumulate?: boolean;
+}
+
+/**
+ * Builds the mat-mul `Y = X·Wᵀ` (or `Y += X·Wᵀ`): pipeline, uniforms and one
+ * bind group per weight chunk, created once.
+ *
+ * @example Record the prompt's Q projection
+ * ```ts ignore
+ * const q = createMatmul(rt, { weight: wq, x: xNorm, y: qBuf, maxTokens: 64, step });
+ * q.encode(pass);
+ * ```
+ *
+ * @param rt runtime (device and pipeline cache)
+ * @param options weight, activations, token count and flags
+ * @returns the dispatch (one per chunk)
+ * @throws {RangeError} if the columns are not a whole number of 8-element
+ *   groups and blocks, `maxTokens` is not a positive integer, or a buffer is too small
+ */
+export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispatch {
+  const { weight, x, y, maxTokens } = options;
+  const label = quantLabel("matmul", weight.type);
+  checkQuantWeight(label, weight);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new RangeError(
+      `Cannot run ${label}: maxTokens is ${maxTokens}, expected a positive integer`,
+    );
+  }
+  checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, maxTokens * weight.cols * 4);
+  checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, maxTokens * weight.rows * 4);
+  const pipeline = rt.pipelines.get({
+    label,
+    code: quantKernelSource(weight.type, STEP_WGSL + body),
+    constants: { ACC: options.accumulate ? 1 : 0 },
+  });
+  const uniforms: GPUBuffer[] = [];
+  let step = options.step;
+  if (step === undefined) {
+    step = createUniform(rt.device, [0, maxTokens, 0, 0], `${label}:step:${weight.name}`);
+    uniforms.push(step);
+  }
+  const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  const tokenTiles = Math.ceil(maxTokens / MATMUL_TILE_TOKENS);
+  const steps = weight.chunks.map((chunk) => {
+    const rowTiles = Math.ceil(chunk.rowCount / MATMUL_TILE_ROWS);
+    const params = createUniform(rt.device, [
+      chunk.rowCount,
+      weight.cols,
+      weight.rowBytes,
+      chunk.firstRow,
+      weight.rows,
+      maxTokens,
+      rowTiles,
+      0,
+    ], `${label}:params:${weight.name}`);
+    uniforms.push(params);
+    const bindGroup = rt.device.createBindGroup({
+      label: `${label}:${weight.name}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: chunk.buffer } },
+        { binding: 1, resource: { buffer: x } },
+        { binding: 2, resource: { buffer: y } },
+        { binding: 3, resource: { buffer: step } },
+        { binding: 4, resource: { buffer: params } },
+      ],
+    });
+    return { bindGroup, grid: foldGrid(rowTiles * tokenTiles, maxPerDim) };
+  });
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      for (const { bindGroup, grid } of steps) {
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(grid[0], grid[1]);
+      }
+    },
+    destroy() {
+      for (const buffer of uniforms) buffer.destroy();
+    },
+  };
+}

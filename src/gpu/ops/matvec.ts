@@ -1,0 +1,109 @@
+/**
+ * Decode mat-vec on GGUF blocks as uploaded: `y (+)= W·x` for one token, one
+ * dispatch per weight chunk. Kernel: kernels/matvec_blocks.wgsl.
+ *
+ * @module
+ */
+
+import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
+import type { GpuRuntime } from "../runtime.ts";
+import type { GpuWeight } from "../weights.ts";
+import {
+  checkBufferSize,
+  checkQuantWeight,
+  createUniform,
+  foldGrid,
+  type OwnedDispatch,
+  quantKernelSource,
+  quantLabel,
+} from "./quant_kernel.ts";
+
+/** Rows one workgroup computes (NR in the kernel). */
+export const MATVEC_ROWS_PER_WORKGROUP = 8;
+
+/** Inputs of {@linkcode createMatvec}. */
+export interface MatvecOptions {
+  /** The weight, `rows × cols`. */
+  readonly weight: GpuWeight;
+  /** Input vector, at least `cols` f32. */
+  readonly x: GPUBuffer;
+  /** Output vector, at least `rows` f32. */
+  readonly y: GPUBuffer;
+  /** Add into `y` instead of overwriting it (fuses the residual add). */
+  readonly accumulate?: boolean;
+  /**
+   * Threads per workgroup, a power of two; default 8 on a CPU fallback adapter
+   * (one SIMD group, the fastest there) and 64 elsewhere.
+   */
+  readonly workgroupSize?: number;
+}
+
+/**
+ * Builds the mat-vec `y = W·x` (or `y += W·x`): pipeline, one uniform and one
+ * bind group per weight chunk, created once. No bias: qwen2's Q/K/V biases go
+ * through the residual-add kernel.
+ *
+ * @example Record a projection in a compute pass
+ * ```ts ignore
+ * const q = createMatvec(rt, { weight: wq, x: xNorm, y: qBuf });
+ * q.encode(pass);
+ * ```
+ *
+ * @param rt runtime (device and pipeline cache)
+ * @param options weight, vectors and flags
+ * @returns the dispatch (one per chunk)
+ * @throws {RangeError} if the columns are not a whole number of 8-element
+ *   groups and blocks, or a vector buffer is too small
+ */
+export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispatch {
+  const { weight, x, y } = options;
+  const label = quantLabel("matvec", weight.type);
+  checkQuantWeight(label, weight);
+  checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, weight.cols * 4);
+  checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, weight.rows * 4);
+  const wg = options.workgroupSize ?? (rt.ctx.isFallback ? 8 : 64);
+  if (!Number.isInteger(Math.log2(wg)) || wg > rt.device.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new RangeError(
+      `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
+    );
+  }
+  const pipeline = rt.pipelines.get({
+    label,
+    code: quantKernelSource(weight.type, body),
+    constants: { WG: wg, ACC: options.accumulate ? 1 : 0 },
+  });
+  const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  const uniforms: GPUBuffer[] = [];
+  const steps = weight.chunks.map((chunk) => {
+    const params = createUniform(
+      rt.device,
+      [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow],
+      `${label}:params:${weight.name}`,
+    );
+    uniforms.push(params);
+    const bindGroup = rt.device.createBindGroup({
+      label: `${label}:${weight.name}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: chunk.buffer } },
+        { binding: 1, resource: { buffer: x } },
+        { binding: 2, resource: { buffer: y } },
+        { binding: 3, resource: { buffer: params } },
+      ],
+    });
+    const grid = foldGrid(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim);
+    return { bindGroup, grid };
+  });
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      for (const { bindGroup, grid } of steps) {
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(grid[0], grid[1]);
+      }
+    },
+    destroy() {
+      for (const buffer of uniforms) buffer.destroy();
+    },
+  };
+}

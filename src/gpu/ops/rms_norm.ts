@@ -1,0 +1,61 @@
+/**
+ * Host side of `kernels/rms_norm.wgsl`: RMS normalisation of rows times a weight.
+ *
+ * @module
+ */
+
+import src from "../../../kernels/rms_norm.wgsl" with { type: "text" };
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+
+/** Buffers and sizes of one RMS-norm dispatch. */
+export interface RmsNormOptions {
+  /** Input rows (rows × n). */
+  readonly x: GPUBuffer;
+  /** Weight (n). */
+  readonly weight: GPUBuffer;
+  /** Output rows (rows × n); a different buffer from `x`. */
+  readonly out: GPUBuffer;
+  /** Number of rows. */
+  readonly rows: number;
+  /** Row length. */
+  readonly n: number;
+  /** Added to the mean square. */
+  readonly eps: number;
+  /** GPU label suffix naming the call site, e.g. `"blk.0.attn_norm"`. */
+  readonly label?: string;
+}
+
+/**
+ * Creates an RMS-norm dispatch: `out = x / sqrt(mean(x²) + eps) * weight` per row.
+ *
+ * @param rt GPU runtime
+ * @param options buffers and sizes
+ * @returns the recorded dispatch (one workgroup per row)
+ * @throws {RangeError} when a buffer is too small or rows exceed 65535
+ * @example
+ * ```ts ignore
+ * const norm = createRmsNorm(rt, { x, weight, out, rows: 1, n: 4096, eps: 1e-5 });
+ * norm.encode(pass);
+ * ```
+ */
+export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch {
+  const { x, weight, out, rows, n, eps } = options;
+  const label = `rms_norm${options.label ? `:${options.label}` : ""}`;
+  requireElements("rms_norm", "x", x, rows * n, `${rows}×${n}`);
+  requireElements("rms_norm", "weight", weight, n, `${n}`);
+  requireElements("rms_norm", "out", out, rows * n, `${rows}×${n}`);
+  if (rows < 1 || rows > MAX_GROUPS_PER_DIM) {
+    throw new RangeError(`Cannot run rms_norm: ${rows} rows, expected 1 to ${MAX_GROUPS_PER_DIM}`);
+  }
+  const pipeline = rt.pipelines.get({ label: "rms_norm", code: src });
+  const params = createParams(rt.device, `${label}.params`, [["u", n], ["f", eps]]);
+  const bindGroup = bindBuffers(rt.device, pipeline, label, [x, weight, out, params]);
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(rows);
+    },
+  };
+}

@@ -1,0 +1,293 @@
+/**
+ * The GPU forward pass: every dispatch of one decode step and of one prompt
+ * chunk, recorded from ops whose pipelines, bind groups and buffers were
+ * created once here. Reads like llama2.c's `forward()`; the CPU reference in
+ * `src/reference/forward.ts` has the same step comments in the same order.
+ *
+ * @module
+ */
+
+import { createStorage } from "../gpu/buffers.ts";
+import { createAddBias } from "../gpu/ops/add.ts";
+import { createAttentionDecode, createAttentionPrefill } from "../gpu/ops/attention.ts";
+import { createGetRows } from "../gpu/ops/get_rows.ts";
+import { createKvWrite } from "../gpu/ops/kv_write.ts";
+import { createMatmul } from "../gpu/ops/matmul.ts";
+import { createMatvec } from "../gpu/ops/matvec.ts";
+import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
+import { createRope } from "../gpu/ops/rope.ts";
+import { createSiluMul } from "../gpu/ops/silu_mul.ts";
+import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
+import { createStepBuffer, writeStep } from "../gpu/step.ts";
+import type { GpuWeight } from "../gpu/weights.ts";
+import type { AttentionShape } from "../reference/attention.ts";
+import type { GpuModelWeights } from "./gpu_weights.ts";
+import type { ModelHParams } from "./hparams.ts";
+import { ropeOptionsFor } from "./rope_options.ts";
+
+/** Sizes of a forward pass's buffers. */
+export interface ForwardOptions {
+  /** KV cache slots per layer: the longest sequence. */
+  readonly nCtx: number;
+  /** Most prompt tokens per prefill chunk (default 128). */
+  readonly maxBatch?: number;
+  /** Keep a (max_batch, n_vocab) buffer so a chunk can return every row's logits. */
+  readonly allLogits?: boolean;
+}
+
+/** GPU bytes a forward pass holds, by purpose. */
+export interface ForwardMemory {
+  /** K and V caches of every layer. */
+  readonly kvBytes: number;
+  /** Activations, logits and the step uniform. */
+  readonly scratchBytes: number;
+}
+
+/** Records the dispatches of a forward pass into command encoders. */
+export class GpuForward {
+  /** The model's hyper-parameters. */
+  readonly hparams: ModelHParams;
+  /** KV cache slots per layer. */
+  readonly nCtx: number;
+  /** Most tokens per prefill chunk. */
+  readonly maxBatch: number;
+  /** Step uniform: position, token count, cache fill, seed. */
+  readonly step: GPUBuffer;
+  /** (max_batch) u32: the prompt chunk's token ids. */
+  readonly ids: GPUBuffer;
+  /** (4) u32: [0] is the decode step's input token, and the sampler's output. */
+  readonly token: GPUBuffer;
+  /** (n_vocab) f32: logits of the last token of the step. */
+  readonly logits: GPUBuffer;
+  /** (max_batch, n_vocab) f32: every row's logits, with `allLogits`. */
+  readonly logitsAll: GPUBuffer | undefined;
+  /** Per layer: K cache (n_kv_heads, n_ctx, head_dim), rotated. */
+  readonly kCache: readonly GPUBuffer[];
+  /** Per layer: V cache (n_kv_heads, n_ctx, head_dim). */
+  readonly vCache: readonly GPUBuffer[];
+  /** GPU memory held, by purpose. */
+  readonly memory: ForwardMemory;
+
+  readonly #rt: GpuRuntime;
+  readonly #normed: GPUBuffer;
+  readonly #last: GPUBuffer;
+  readonly #decode: Dispatch[];
+  readonly #prefill: Dispatch[];
+  readonly #prefillHead: Dispatch[];
+  readonly #prefillAllHead: Dispatch[];
+  readonly #owned: GPUBuffer[] = [];
+
+  /**
+   * Creates every buffer and op of the forward pass.
+   *
+   * @param rt GPU runtime
+   * @param hp the model's hyper-parameters
+   * @param w the model's weights on the GPU
+   * @param options cache and batch sizes
+   */
+  constructor(rt: GpuRuntime, hp: ModelHParams, w: GpuModelWeights, options: ForwardOptions) {
+    this.#rt = rt;
+    this.hparams = hp;
+    this.nCtx = options.nCtx;
+    const B = this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 128, options.nCtx));
+    const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, rmsEps: eps } = hp;
+    const qDim = nHead * headDim;
+    const kvDim = nHeadKv * headDim;
+    const dev = rt.device;
+    const buf = (bytes: number, label: string) => {
+      const b = createStorage(dev, bytes, label);
+      this.#owned.push(b);
+      return b;
+    };
+
+    // Buffers, sized for the largest step (B tokens).
+    this.step = createStepBuffer(dev);
+    this.#owned.push(this.step);
+    this.ids = buf(B * 4, "ids"); // (B) u32
+    this.token = buf(16, "token"); // (4) u32
+    const x = buf(B * nEmbd * 4, "x"); // (B, n_embd) residual stream
+    const xb = this.#normed = buf(B * nEmbd * 4, "xb"); // (B, n_embd) normed
+    const q = buf(B * qDim * 4, "q"); // (B, n_head, head_dim)
+    const k = buf(B * kvDim * 4, "k"); // (B, n_kv_heads, head_dim)
+    const v = buf(B * kvDim * 4, "v"); // (B, n_kv_heads, head_dim)
+    const att = buf(B * qDim * 4, "attn"); // (B, n_head, head_dim)
+    const lse = buf(B * nHead * 4, "lse"); // (B, n_head)
+    const gate = buf(B * nFf * 4, "gate"); // (B, n_ff)
+    const up = buf(B * nFf * 4, "up"); // (B, n_ff)
+    const hb = buf(B * nFf * 4, "hidden"); // (B, n_ff)
+    const last = this.#last = buf(nEmbd * 4, "last"); // (n_embd) final-normed last row
+    this.logits = buf(nVocab * 4, "logits"); // (n_vocab)
+    this.logitsAll = options.allLogits ? buf(B * nVocab * 4, "logits_all") : undefined;
+    const cacheBytes = nHeadKv * this.nCtx * headDim * 4;
+    this.kCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `k_cache.${l}`));
+    this.vCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `v_cache.${l}`));
+    const kvBytes = 2 * hp.nLayer * cacheBytes;
+    const allBytes = this.#owned.reduce((s, b) => s + b.size, 0);
+    this.memory = { kvBytes, scratchBytes: allBytes - kvBytes };
+
+    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
+    const rope = ropeOptionsFor(hp, w.ropeFreqs);
+    const step = this.step;
+    const proj = (weight: GpuWeight, input: GPUBuffer, output: GPUBuffer, T: number, acc = false) =>
+      T === 1
+        ? createMatvec(rt, { weight, x: input, y: output, accumulate: acc })
+        : createMatmul(rt, { weight, x: input, y: output, maxTokens: T, step, accumulate: acc });
+
+    /** The ops of one step of up to T tokens, through the final norm. */
+    const body = (T: number, idsBuffer: GPUBuffer): Dispatch[] => {
+      const ops: Dispatch[] = [];
+      // embedding
+      ops.push(
+        createGetRows(rt, { table: w.tokenEmbd, ids: idsBuffer, out: x, maxTokens: T, step }),
+      );
+      for (let l = 0; l < hp.nLayer; l++) {
+        const L = w.layers[l]!;
+        const kC = this.kCache[l]!;
+        const vC = this.vCache[l]!;
+        const label = `blk.${l}`;
+        // rmsnorm
+        ops.push(
+          createRmsNorm(rt, { x, weight: L.attnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
+        );
+        // qkv (+ bias)
+        ops.push(proj(L.wq, xb, q, T), proj(L.wk, xb, k, T), proj(L.wv, xb, v, T));
+        if (L.bq) ops.push(createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
+        if (L.bk) ops.push(createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
+        if (L.bv) ops.push(createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
+        // rope
+        ops.push(createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
+        // kv write
+        ops.push(createKvWrite(rt, {
+          k,
+          v,
+          kCache: kC,
+          vCache: vC,
+          nHeadKv,
+          headDim,
+          nSlots: this.nCtx,
+          maxTokens: T,
+          step,
+          label,
+        }));
+        // attention
+        ops.push(
+          T === 1
+            ? createAttentionDecode(rt, { q, kCache: kC, vCache: vC, out: att, shape, step, label })
+            : createAttentionPrefill(rt, {
+              q,
+              kCache: kC,
+              vCache: vC,
+              out: att,
+              lse,
+              shape,
+              step,
+              maxTokens: T,
+              label,
+            }),
+        );
+        // wo + residual
+        ops.push(proj(L.wo, att, x, T, true));
+        // ffn norm
+        ops.push(
+          createRmsNorm(rt, { x, weight: L.ffnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
+        );
+        // gate/up
+        ops.push(proj(L.wGate, xb, gate, T), proj(L.wUp, xb, up, T));
+        // silu·mul
+        ops.push(createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
+        // down + residual
+        ops.push(proj(L.wDown, hb, x, T, true));
+      }
+      // final norm
+      ops.push(createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }));
+      return ops;
+    };
+
+    // lm_head: decode reads row 0 of xb; a prompt chunk's last row is copied to `last`.
+    this.#decode = [...body(1, this.token), proj(w.output, xb, this.logits, 1)];
+    this.#prefill = B > 1 ? body(B, this.ids) : [];
+    this.#prefillHead = [proj(w.output, last, this.logits, 1)];
+    this.#prefillAllHead = this.logitsAll && B > 1
+      ? [proj(w.output, xb, this.logitsAll, B)]
+      : this.#prefillHead;
+  }
+
+  /**
+   * Writes one step's inputs: its token ids and the step uniform. Queue writes
+   * land before the next submitted command buffer.
+   *
+   * @param tokens the step's token ids (1 for decode, ≤ max_batch for a chunk)
+   * @param pos position of the first token
+   * @param seed sampling seed for this step
+   */
+  writeInputs(tokens: readonly number[], pos: number, seed: number): void {
+    const T = tokens.length;
+    if (T < 1 || T > this.maxBatch) {
+      throw new RangeError(`Cannot run a step of ${T} tokens: expected 1 to ${this.maxBatch}`);
+    }
+    if (pos + T > this.nCtx) {
+      throw new RangeError(
+        `Cannot run positions ${pos}..${pos + T - 1}: the cache holds ${this.nCtx}`,
+      );
+    }
+    const dev = this.#rt.device;
+    writeStep(dev, this.step, { pos, nTokens: T, nKv: pos + T, seed });
+    dev.queue.writeBuffer(T === 1 ? this.token : this.ids, 0, new Uint32Array(tokens));
+  }
+
+  /**
+   * Records one step's forward pass up to the logits of its last token in
+   * {@linkcode logits} (and, for a chunk with `allLogits`, every row's logits
+   * in {@linkcode logitsAll}; a one-token step has only {@linkcode logits}).
+   *
+   * @param encoder the step's command encoder
+   * @param T tokens in the step, as passed to {@linkcode writeInputs}
+   * @param options `allLogits`: fill {@linkcode logitsAll} too; `timestampWrites` for the pass
+   * @returns the open compute pass, for the caller to add the sampler and end
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    T: number,
+    options: { allLogits?: boolean; timestampWrites?: GPUComputePassTimestampWrites } = {},
+  ): GPUComputePassEncoder {
+    const desc = (label: string): GPUComputePassDescriptor =>
+      options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
+    if (T === 1) {
+      const pass = encoder.beginComputePass(desc("decode"));
+      for (const op of this.#decode) op.encode(pass);
+      return pass;
+    }
+    if (this.#prefill.length === 0) {
+      throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
+    }
+    const body = encoder.beginComputePass({ label: "prefill" });
+    for (const op of this.#prefill) op.encode(body);
+    body.end();
+    if (options.allLogits) {
+      if (!this.logitsAll) {
+        throw new RangeError("Cannot return every row's logits: allLogits is off");
+      }
+      encoder.copyBufferToBuffer(
+        this.#normed,
+        (T - 1) * this.hparams.nEmbd * 4,
+        this.#last,
+        0,
+        this.hparams.nEmbd * 4,
+      );
+      const pass = encoder.beginComputePass(desc("lm_head"));
+      for (const op of this.#prefillAllHead) op.encode(pass);
+      for (const op of this.#prefillHead) op.encode(pass);
+      return pass;
+    }
+    const nEmbd = this.hparams.nEmbd;
+    encoder.copyBufferToBuffer(this.#normed, (T - 1) * nEmbd * 4, this.#last, 0, nEmbd * 4);
+    const pass = encoder.beginComputePass(desc("lm_head"));
+    for (const op of this.#prefillHead) op.encode(pass);
+    return pass;
+  }
+
+  /** Frees the buffers this forward pass created (not the weights). */
+  destroy(): void {
+    for (const b of this.#owned) b.destroy();
+  }
+}

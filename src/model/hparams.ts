@@ -1,0 +1,258 @@
+/**
+ * Model hyper-parameters read from GGUF metadata and the tensor table, with
+ * llama.cpp's defaults, and validated before anything is allocated.
+ *
+ * @module
+ */
+
+import { InputError, UnsupportedError } from "../errors.ts";
+import { archKey, KV } from "../gguf/keys.ts";
+import type { GgufMetadata } from "../gguf/metadata.ts";
+import type { GgufTensorInfo } from "../gguf/types.ts";
+import { blockTensorName, TN } from "./tensor_names.ts";
+import { checkTensorShapes } from "./tensor_shapes.ts";
+
+/** Architectures d2o runs. */
+export type ModelArch = "llama" | "mistral" | "qwen2";
+
+/** RoPE pairing: `norm` rotates adjacent pairs (llama), `neox` the two halves (qwen2). */
+export type RopeStyle = "norm" | "neox";
+
+/** Linear RoPE scaling: positions are divided by `factor`. */
+export interface RopeScaling {
+  /** The only scaling kind d2o supports. */
+  readonly type: "linear";
+  /** Context extension factor (> 0, ≠ 1). */
+  readonly factor: number;
+}
+
+/** Everything the forward pass needs to know about a model's shape. */
+export interface ModelHParams {
+  /** Architecture (a llama file whose name says Mistral is reported as `mistral`). */
+  readonly arch: ModelArch;
+  /** `general.name`, else `general.basename`, else the architecture. */
+  readonly name: string;
+  /** Vocabulary size: rows of `token_embd` and of the logits. */
+  readonly nVocab: number;
+  /** Context length the model was trained with. */
+  readonly nCtxTrain: number;
+  /** Hidden size. */
+  readonly nEmbd: number;
+  /** Number of transformer blocks. */
+  readonly nLayer: number;
+  /** Query heads. */
+  readonly nHead: number;
+  /** Key/value heads (divides `nHead`; fewer means grouped-query attention). */
+  readonly nHeadKv: number;
+  /** Size of one attention head. */
+  readonly headDim: number;
+  /** Feed-forward hidden size. */
+  readonly nFf: number;
+  /** Rotated dimensions per head (even, at most `headDim`). */
+  readonly ropeDim: number;
+  /** RoPE pairing style. */
+  readonly ropeStyle: RopeStyle;
+  /** RoPE θ base. */
+  readonly ropeFreqBase: number;
+  /** Linear RoPE scaling, when the model asks for it. */
+  readonly ropeScaling?: RopeScaling;
+  /** Whether `rope_freqs.weight` (per-frequency divisors) is present. */
+  readonly hasRopeFreqs: boolean;
+  /** RMSNorm epsilon. */
+  readonly rmsEps: number;
+  /** Whether the lm_head reuses `token_embd.weight` (no `output.weight`). */
+  readonly tiedEmbeddings: boolean;
+  /** Whether the Q, K and V projections have biases (qwen2). */
+  readonly hasQkvBias: boolean;
+}
+
+/** Where the metadata comes from, for messages. */
+export interface ReadHParamsOptions {
+  /** File name or path of the model. */
+  readonly file?: string;
+}
+
+const ARCHS: ReadonlySet<string> = new Set(["llama", "mistral", "qwen2"]);
+const ROPE_STYLE: Readonly<Record<ModelArch, RopeStyle>> = {
+  llama: "norm",
+  mistral: "norm",
+  qwen2: "neox",
+};
+const DEFAULT_ROPE_FREQ_BASE = 10000;
+
+/**
+ * Reads and validates a model's hyper-parameters, then checks every tensor
+ * the forward pass uses against them (names and dims).
+ *
+ * @example Hyper-parameters of a tiny llama described in memory
+ * ```ts
+ * import { GgufMetadata } from "../gguf/metadata.ts";
+ * import { type GgufEntry, GgufValueType } from "../gguf/types.ts";
+ * import { readHParams } from "./hparams.ts";
+ * import { GgmlType } from "../gguf/ggml_type.ts";
+ * const u32 = (value: number) => ({ type: GgufValueType.U32, value });
+ * const meta = new GgufMetadata(new Map<string, GgufEntry>([
+ *   ["general.architecture", { type: GgufValueType.STRING, value: "llama" }],
+ *   ["llama.context_length", u32(64)],
+ *   ["llama.embedding_length", u32(8)],
+ *   ["llama.block_count", u32(0)],
+ *   ["llama.feed_forward_length", u32(16)],
+ *   ["llama.attention.head_count", u32(2)],
+ *   ["llama.attention.layer_norm_rms_epsilon", { type: GgufValueType.F32, value: 1e-5 }],
+ * ]));
+ * const tensor = (name: string, dims: number[]) => ({
+ *   name, dims, type: GgmlType.F32, relativeOffset: 0, offset: 0, elementCount: 0, byteSize: 0,
+ * });
+ * const hp = readHParams(meta, [tensor("token_embd.weight", [8, 10]), tensor("output_norm.weight", [8])]);
+ * console.assert(hp.headDim === 4 && hp.nVocab === 10 && hp.tiedEmbeddings);
+ * ```
+ *
+ * @param metadata the file's metadata
+ * @param tensors the file's tensor table
+ * @param options file name for messages
+ * @returns the hyper-parameters
+ * @throws {UnsupportedError} for an architecture, RoPE scaling or block layout d2o does not run
+ * @throws {InputError} for missing or inconsistent keys and missing or misshapen tensors
+ */
+export function readHParams(
+  metadata: GgufMetadata,
+  tensors: readonly GgufTensorInfo[],
+  options: ReadHParamsOptions = {},
+): ModelHParams {
+  const where = options.file === undefined ? "Cannot load model" : `Cannot load "${options.file}"`;
+  const invalid = (detail: string) => new InputError(`${where}: ${detail}`);
+  const unsupported = (detail: string) => new UnsupportedError(`${where}: ${detail}`);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+
+  const fileArch = metadata.optionalString(KV.architecture);
+  if (fileArch === undefined) throw invalid(`metadata key "${KV.architecture}" is missing`);
+  if (!ARCHS.has(fileArch)) {
+    throw unsupported(
+      `unsupported architecture "${fileArch}": d2o runs llama, mistral and qwen2`,
+    );
+  }
+  const name = metadata.optionalString(KV.name) ?? metadata.optionalString(KV.basename) ??
+    fileArch;
+  const arch = (fileArch === "llama" && /mistral/i.test(name) ? "mistral" : fileArch) as ModelArch;
+
+  const key = (template: string) => archKey(template, fileArch);
+  const optionalCount = (template: string): number | undefined => {
+    const value = metadata.optionalNumber(key(template));
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive integer`);
+    }
+    return value;
+  };
+  const count = (template: string): number => {
+    const value = optionalCount(template);
+    if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
+    return value;
+  };
+  const positive = (template: string, fallback?: number): number => {
+    const value = metadata.optionalNumber(key(template)) ?? fallback;
+    if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
+    if (!(value > 0) || !Number.isFinite(value)) {
+      throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive number`);
+    }
+    return value;
+  };
+
+  const nCtxTrain = count(KV.contextLength);
+  const nEmbd = count(KV.embeddingLength);
+  const nFf = count(KV.feedForwardLength);
+  const nHead = count(KV.attentionHeadCount);
+  const nHeadKv = optionalCount(KV.attentionHeadCountKv) ?? nHead;
+  const nLayer = metadata.optionalNumber(key(KV.blockCount));
+  if (nLayer === undefined) throw invalid(`metadata key "${key(KV.blockCount)}" is missing`);
+  if (!Number.isInteger(nLayer) || nLayer < 0) {
+    throw invalid(`metadata key "${key(KV.blockCount)}" is ${nLayer}, expected an integer ≥ 0`);
+  }
+  if (nHead % nHeadKv !== 0) {
+    throw invalid(`${nHead} attention heads cannot be shared by ${nHeadKv} KV heads`);
+  }
+  const keyLength = optionalCount(KV.attentionKeyLength);
+  if (keyLength === undefined && nEmbd % nHead !== 0) {
+    throw invalid(`embedding length ${nEmbd} is not a multiple of the ${nHead} attention heads`);
+  }
+  const headDim = keyLength ?? nEmbd / nHead;
+  const valueLength = optionalCount(KV.attentionValueLength);
+  if (valueLength !== undefined && valueLength !== headDim) {
+    throw unsupported(
+      `value head size ${valueLength} differs from key head size ${headDim}, which d2o does not run`,
+    );
+  }
+  const ropeDim = optionalCount(KV.ropeDimensionCount) ?? headDim;
+  if (ropeDim % 2 !== 0 || ropeDim > headDim) {
+    throw invalid(
+      `RoPE dimension count ${ropeDim} must be even and at most the head size ${headDim}`,
+    );
+  }
+  const ropeFreqBase = positive(KV.ropeFreqBase, DEFAULT_ROPE_FREQ_BASE);
+  const rmsEps = positive(KV.attentionLayerNormRmsEpsilon);
+  const ropeScaling = readRopeScaling(metadata, fileArch, invalid, unsupported);
+
+  const embd = byName.get(TN.tokenEmbd);
+  if (!embd) throw invalid(`tensor "${TN.tokenEmbd}" is missing`);
+  const nVocab = metadata.optionalNumber(key(KV.vocabSize)) ??
+    metadata.optionalStringArray(KV.tokenizerTokens)?.length ?? embd.dims[1] ?? 1;
+
+  if (byName.has(blockTensorName(0, "attnOutputBias"))) {
+    throw unsupported(
+      `tensor "${blockTensorName(0, "attnOutputBias")}": d2o does not run an attention output bias`,
+    );
+  }
+  if (byName.has(blockTensorName(0, "ffnGateInp"))) {
+    throw unsupported(
+      `tensor "${blockTensorName(0, "ffnGateInp")}": d2o does not run mixture-of-experts models`,
+    );
+  }
+  const hasQkvBias = nLayer > 0 && byName.has(blockTensorName(0, "attnQBias"));
+  if (arch === "qwen2" && nLayer > 0 && !hasQkvBias) {
+    throw invalid(
+      `tensor "${blockTensorName(0, "attnQBias")}" is missing (qwen2 has Q/K/V biases)`,
+    );
+  }
+
+  const hp: ModelHParams = {
+    arch,
+    name,
+    nVocab,
+    nCtxTrain,
+    nEmbd,
+    nLayer,
+    nHead,
+    nHeadKv,
+    headDim,
+    nFf,
+    ropeDim,
+    ropeStyle: ROPE_STYLE[arch],
+    ropeFreqBase,
+    ...(ropeScaling ? { ropeScaling } : {}),
+    hasRopeFreqs: byName.has(TN.ropeFreqs),
+    rmsEps,
+    tiedEmbeddings: !byName.has(TN.output),
+    hasQkvBias,
+  };
+  checkTensorShapes(hp, byName, where);
+  return hp;
+}
+
+/** llama.cpp's rule: the factor comes from `rope.scaling.factor` or `rope.scale_linear`; type defaults to linear. */
+function readRopeScaling(
+  metadata: GgufMetadata,
+  arch: string,
+  invalid: (detail: string) => InputError,
+  unsupported: (detail: string) => UnsupportedError,
+): RopeScaling | undefined {
+  const type = metadata.optionalString(archKey(KV.ropeScalingType, arch)) ?? "linear";
+  const factor = metadata.optionalNumber(archKey(KV.ropeScalingFactor, arch)) ??
+    metadata.optionalNumber(archKey(KV.ropeScaleLinear, arch));
+  if (type === "none" || factor === undefined || factor === 0 || factor === 1) return undefined;
+  if (type !== "linear") {
+    throw unsupported(`RoPE scaling "${type}" is not supported: d2o runs none and linear`);
+  }
+  if (!(factor > 0) || !Number.isFinite(factor)) {
+    throw invalid(`RoPE scaling factor ${factor} is not a positive number`);
+  }
+  return { type: "linear", factor };
+}

@@ -1,0 +1,255 @@
+/**
+ * An inference session: a model's weights on the GPU, its forward pass, KV
+ * cache and sampler, fed a prompt and then one token at a time. One command
+ * submission and one read-back of 4 bytes per token.
+ *
+ * @module
+ */
+
+import { LimitError } from "../errors.ts";
+import { acquireGpu } from "../gpu/device.ts";
+import { createRuntime, type Dispatch, type GpuRuntime } from "../gpu/runtime.ts";
+import { readBuffer } from "../gpu/buffers.ts";
+import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import { GpuForward } from "./forward.ts";
+import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
+import type { ModelHParams } from "./hparams.ts";
+import { type ModelFile, openModel } from "./model_file.ts";
+import { createTokenSampler, type SamplerParams } from "./token_sampler.ts";
+
+/** Options of {@linkcode Session.open}. */
+export interface SessionOptions {
+  /** Context size: KV cache slots (default: the trained context length, at most 4096). */
+  readonly nCtx?: number;
+  /** Most prompt tokens per prefill chunk (default 128). */
+  readonly maxBatch?: number;
+  /** Keep every prompt row's logits available ({@linkcode Session.evaluate}). */
+  readonly allLogits?: boolean;
+  /** Sampling settings (default: greedy). */
+  readonly sampler?: Partial<SamplerParams>;
+  /** A runtime to share (tests); by default the session acquires its own device. */
+  readonly runtime?: GpuRuntime;
+  /** Called as weights upload: (tensors done, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** GPU memory a session holds, in bytes. */
+export interface SessionMemory {
+  /** Model weights. */
+  readonly weightBytes: number;
+  /** K and V caches. */
+  readonly kvBytes: number;
+  /** Activations, logits, step uniform. */
+  readonly scratchBytes: number;
+}
+
+/** A loaded model ready to generate. */
+export class Session {
+  /** The model file (kept open for its metadata). */
+  readonly model: ModelFile;
+  /** The model's hyper-parameters. */
+  readonly hparams: ModelHParams;
+  /** The model's tokenizer. */
+  readonly tokenizer: Tokenizer;
+  /** The GPU runtime. */
+  readonly runtime: GpuRuntime;
+  /** KV cache slots. */
+  readonly nCtx: number;
+  /** Position of the next token fed. */
+  position = 0;
+
+  readonly #weights: GpuModelWeights;
+  readonly #forward: GpuForward;
+  readonly #sampler: Dispatch;
+  readonly #readback: GPUBuffer;
+  readonly #ownsDevice: boolean;
+  #seed: number;
+
+  private constructor(
+    model: ModelFile,
+    tokenizer: Tokenizer,
+    runtime: GpuRuntime,
+    weights: GpuModelWeights,
+    forward: GpuForward,
+    sampler: SamplerParams,
+    ownsDevice: boolean,
+  ) {
+    this.model = model;
+    this.hparams = model.hparams;
+    this.tokenizer = tokenizer;
+    this.runtime = runtime;
+    this.nCtx = forward.nCtx;
+    this.#weights = weights;
+    this.#forward = forward;
+    this.#sampler = createTokenSampler(runtime, forward, sampler);
+    this.#seed = sampler.seed;
+    this.#ownsDevice = ownsDevice;
+    this.#readback = runtime.device.createBuffer({
+      label: "token_readback",
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /**
+   * Opens a model file and uploads it to the GPU.
+   *
+   * @param path a GGUF file
+   * @param options context, batch, sampler and device
+   * @throws {InputError} for a missing or malformed file
+   * @throws {UnsupportedError} for a model d2o cannot run
+   * @throws {GpuError} when there is no WebGPU adapter
+   */
+  static async open(path: string, options: SessionOptions = {}): Promise<Session> {
+    const model = await openModel(path);
+    try {
+      const hp = model.hparams;
+      const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
+      const nCtx = options.nCtx ?? Math.min(hp.nCtxTrain, 4096);
+      if (!Number.isInteger(nCtx) || nCtx < 1) {
+        throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
+      }
+      const runtime = options.runtime ?? createRuntime(await acquireGpu());
+      const weights = await uploadModelWeights(runtime, model, options.onProgress);
+      const forward = new GpuForward(runtime, hp, weights, {
+        nCtx,
+        maxBatch: options.maxBatch ?? 128,
+        allLogits: options.allLogits ?? false,
+      });
+      const sampler = { ...GREEDY, ...options.sampler };
+      return new Session(model, tokenizer, runtime, weights, forward, sampler, !options.runtime);
+    } catch (error) {
+      model.close();
+      throw error;
+    }
+  }
+
+  /** GPU memory held, by purpose. */
+  get memory(): SessionMemory {
+    return {
+      weightBytes: this.#weights.byteSize,
+      kvBytes: this.#forward.memory.kvBytes,
+      scratchBytes: this.#forward.memory.scratchBytes,
+    };
+  }
+
+  /**
+   * Runs the prompt from the current position (in chunks) and samples the token after it.
+   *
+   * @param tokens prompt token ids (at least one)
+   * @returns the sampled next token
+   * @throws {LimitError} when the prompt does not fit in the context
+   */
+  async prefill(tokens: readonly number[]): Promise<number> {
+    if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
+    this.#checkFits(tokens.length);
+    const B = this.#forward.maxBatch;
+    for (let start = 0; start < tokens.length; start += B) {
+      const chunk = tokens.slice(start, start + B);
+      const lastChunk = start + B >= tokens.length;
+      if (lastChunk) return await this.#step(chunk);
+      this.#forward.writeInputs(chunk, this.position, this.#seed);
+      const encoder = this.runtime.device.createCommandEncoder({ label: "prefill" });
+      this.#forward.encode(encoder, chunk.length).end();
+      this.runtime.device.queue.submit([encoder.finish()]);
+      this.position += chunk.length;
+    }
+    throw new Error("unreachable: the last chunk returns");
+  }
+
+  /**
+   * Feeds one token at the current position and samples the next.
+   *
+   * @param token the token to feed
+   * @returns the sampled next token
+   * @throws {LimitError} when the context is full
+   */
+  async decode(token: number): Promise<number> {
+    this.#checkFits(1);
+    return await this.#step([token]);
+  }
+
+  /**
+   * Runs `tokens` from the current position and returns every row's logits
+   * (row t predicts the token after `tokens[t]`). Needs `allLogits`.
+   *
+   * @param tokens token ids
+   * @returns (tokens.length, n_vocab) logits
+   */
+  async evaluate(tokens: readonly number[]): Promise<Float32Array> {
+    this.#checkFits(tokens.length);
+    const nVocab = this.hparams.nVocab;
+    const out = new Float32Array(tokens.length * nVocab);
+    const B = this.#forward.maxBatch;
+    const dev = this.runtime.device;
+    for (let start = 0; start < tokens.length; start += B) {
+      const chunk = tokens.slice(start, start + B);
+      this.#forward.writeInputs(chunk, this.position, this.#seed);
+      const encoder = dev.createCommandEncoder({ label: "evaluate" });
+      this.#forward.encode(encoder, chunk.length, { allLogits: true }).end();
+      dev.queue.submit([encoder.finish()]);
+      const source = chunk.length === 1 ? this.#forward.logits : this.#forward.logitsAll!;
+      const bytes = await readBuffer(dev, source, chunk.length * nVocab * 4);
+      out.set(new Float32Array(bytes), start * nVocab);
+      this.position += chunk.length;
+    }
+    return out;
+  }
+
+  /** Reads back the logits of the last token run (opt-in: costs a large read-back). */
+  async logits(): Promise<Float32Array> {
+    const bytes = await readBuffer(this.runtime.device, this.#forward.logits, this.hparams.nVocab * 4);
+    return new Float32Array(bytes);
+  }
+
+  /** Forgets the sequence: the next token goes to position 0. */
+  reset(): void {
+    this.position = 0;
+  }
+
+  /** Frees GPU memory and closes the model file. */
+  close(): void {
+    this.#forward.destroy();
+    this.#weights.destroy();
+    this.#readback.destroy();
+    if (this.#ownsDevice) this.runtime.device.destroy();
+    this.model.close();
+  }
+
+  async #step(tokens: readonly number[]): Promise<number> {
+    const dev = this.runtime.device;
+    this.#forward.writeInputs(tokens, this.position, this.#seed);
+    const encoder = dev.createCommandEncoder({ label: tokens.length === 1 ? "decode" : "prefill" });
+    const pass = this.#forward.encode(encoder, tokens.length);
+    this.#sampler.encode(pass);
+    pass.end();
+    encoder.copyBufferToBuffer(this.#forward.token, 0, this.#readback, 0, 4);
+    dev.queue.submit([encoder.finish()]);
+    await this.#readback.mapAsync(GPUMapMode.READ);
+    const token = new Uint32Array(this.#readback.getMappedRange(0, 4))[0]!;
+    this.#readback.unmap();
+    this.position += tokens.length;
+    return token;
+  }
+
+  #checkFits(n: number): void {
+    if (this.position + n > this.nCtx) {
+      throw new LimitError(
+        `Cannot fit ${n} more tokens at position ${this.position}: the context holds ${this.nCtx} ` +
+          `(raise -c/--ctx up to the model's ${this.hparams.nCtxTrain})`,
+      );
+    }
+  }
+}
+
+/** Greedy decoding: the default sampler of a session. */
+const GREEDY: SamplerParams = {
+  temperature: 0,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repeatPenalty: 1,
+  repeatLastN: 64,
+  seed: 0,
+};

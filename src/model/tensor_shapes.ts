@@ -1,0 +1,95 @@
+/**
+ * The tensors a model's forward pass reads, with the dims its
+ * hyper-parameters imply, and the check that a file's tensors match them.
+ *
+ * @module
+ */
+
+import { InputError } from "../errors.ts";
+import type { GgufTensorInfo } from "../gguf/types.ts";
+import type { ModelHParams } from "./hparams.ts";
+import { type BlockTensor, blockTensorName, TN } from "./tensor_names.ts";
+
+/** One tensor the forward pass reads. */
+export interface ExpectedTensor {
+  /** Full tensor name. */
+  readonly name: string;
+  /** Dims, innermost first (ggml's `ne`). */
+  readonly dims: readonly number[];
+}
+
+/**
+ * Lists every tensor the forward pass reads, with its expected dims (optional
+ * tensors only when the hyper-parameters say they are present).
+ *
+ * @example The tensors of a model with no blocks
+ * ```ts ignore
+ * expectedTensors(hp).map((t) => t.name); // ["token_embd.weight", "output_norm.weight", ...]
+ * ```
+ *
+ * @param hp hyper-parameters
+ * @returns names and dims, global tensors first, then block by block
+ */
+export function expectedTensors(hp: ModelHParams): ExpectedTensor[] {
+  const q = hp.nHead * hp.headDim;
+  const kv = hp.nHeadKv * hp.headDim;
+  const list: ExpectedTensor[] = [
+    { name: TN.tokenEmbd, dims: [hp.nEmbd, hp.nVocab] },
+    { name: TN.outputNorm, dims: [hp.nEmbd] },
+  ];
+  if (!hp.tiedEmbeddings) list.push({ name: TN.output, dims: [hp.nEmbd, hp.nVocab] });
+  if (hp.hasRopeFreqs) list.push({ name: TN.ropeFreqs, dims: [hp.ropeDim / 2] });
+  for (let layer = 0; layer < hp.nLayer; layer++) {
+    const add = (kind: BlockTensor, dims: number[]) =>
+      list.push({ name: blockTensorName(layer, kind), dims });
+    add("attnNorm", [hp.nEmbd]);
+    add("attnQ", [hp.nEmbd, q]);
+    add("attnK", [hp.nEmbd, kv]);
+    add("attnV", [hp.nEmbd, kv]);
+    if (hp.hasQkvBias) {
+      add("attnQBias", [q]);
+      add("attnKBias", [kv]);
+      add("attnVBias", [kv]);
+    }
+    add("attnOutput", [q, hp.nEmbd]);
+    add("ffnNorm", [hp.nEmbd]);
+    add("ffnGate", [hp.nEmbd, hp.nFf]);
+    add("ffnUp", [hp.nEmbd, hp.nFf]);
+    add("ffnDown", [hp.nFf, hp.nEmbd]);
+  }
+  return list;
+}
+
+/**
+ * Checks that every tensor of {@linkcode expectedTensors} exists with the
+ * expected dims (trailing dims of 1 are ignored, as ggml does).
+ *
+ * @param hp hyper-parameters
+ * @param tensors the file's tensors by name
+ * @param where message prefix naming the file, e.g. `Cannot load "m.gguf"`
+ * @throws {InputError} naming the first missing tensor, or the tensor with its expected and actual dims
+ */
+export function checkTensorShapes(
+  hp: ModelHParams,
+  tensors: ReadonlyMap<string, GgufTensorInfo>,
+  where: string,
+): void {
+  for (const { name, dims } of expectedTensors(hp)) {
+    const tensor = tensors.get(name);
+    if (!tensor) throw new InputError(`${where}: tensor "${name}" is missing`);
+    const actual = trimOnes(tensor.dims);
+    if (actual.length !== dims.length || actual.some((d, i) => d !== dims[i])) {
+      throw new InputError(
+        `${where}: tensor "${name}" has dims [${tensor.dims.join(", ")}], expected [${
+          dims.join(", ")
+        }]`,
+      );
+    }
+  }
+}
+
+function trimOnes(dims: readonly number[]): readonly number[] {
+  let n = dims.length;
+  while (n > 1 && dims[n - 1] === 1) n--;
+  return dims.slice(0, n);
+}

@@ -1,0 +1,116 @@
+/**
+ * CPU twin of `kernels/attention_prefill.wgsl` and `kernels/attention_decode.wgsl`:
+ * causal scaled dot-product attention over the KV cache with grouped-query heads.
+ *
+ * @module
+ */
+
+/** Head layout of one attention layer and its cache. */
+export interface AttentionShape {
+  /** Query heads. */
+  nHead: number;
+  /** Key/value heads; divides nHead (query head h reads KV head ⌊h / (nHead/nHeadKv)⌋). */
+  nHeadKv: number;
+  /** Values per head. */
+  headDim: number;
+  /** Slots per KV head in the cache. */
+  nSlots: number;
+}
+
+/**
+ * Causal attention for `tokens` new tokens whose keys and values already sit in
+ * the cache at slots `pos0 .. pos0+tokens-1` (slot = position): token `t` attends
+ * to slots `0 .. pos0+t` with scale `1/sqrt(headDim)`. Decode is `tokens = 1`,
+ * `pos0 = n_kv - 1`.
+ *
+ * @param q queries (tokens × nHead × headDim), already rotated
+ * @param kCache keys ([nHeadKv][nSlots][headDim]), already rotated
+ * @param vCache values ([nHeadKv][nSlots][headDim])
+ * @param tokens number of query tokens
+ * @param pos0 position of the first query token
+ * @param shape head layout
+ * @returns `out` (tokens × nHead × headDim) and `lse` (tokens × nHead), the
+ *   natural log of each row's softmax denominator including its max
+ * @throws {RangeError} when the heads do not group evenly or the rows run past the cache
+ * @example One token, one slot: the output is that slot's value
+ * ```ts
+ * import { attention } from "./attention.ts";
+ * const shape = { nHead: 1, nHeadKv: 1, headDim: 2, nSlots: 1 };
+ * const r = attention(new Float32Array([1, 0]), new Float32Array([1, 0]), new Float32Array([5, 6]), 1, 0, shape);
+ * console.log([...r.out]); // [5, 6]
+ * ```
+ */
+export function attention(
+  q: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  tokens: number,
+  pos0: number,
+  shape: AttentionShape,
+): { out: Float32Array; lse: Float32Array } {
+  const { nHead, nHeadKv, headDim, nSlots } = checkAttentionShape(shape, tokens, pos0);
+  const group = nHead / nHeadKv;
+  const scale = 1 / Math.sqrt(headDim);
+  const out = new Float32Array(tokens * nHead * headDim); // (tokens, n_head, head_dim)
+  const lse = new Float32Array(tokens * nHead); // (tokens, n_head)
+  const s = new Float64Array(pos0 + tokens); // scores of one row over its valid slots
+  for (let t = 0; t < tokens; t++) {
+    const nValid = pos0 + t + 1;
+    for (let h = 0; h < nHead; h++) {
+      const qBase = (t * nHead + h) * headDim;
+      const kvBase = Math.floor(h / group) * nSlots * headDim;
+      let max = -Infinity;
+      for (let j = 0; j < nValid; j++) {
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache[kvBase + j * headDim + d]!;
+        s[j] = dot * scale;
+        if (s[j]! > max) max = s[j]!;
+      }
+      let sum = 0;
+      for (let j = 0; j < nValid; j++) {
+        s[j] = Math.exp(s[j]! - max);
+        sum += s[j]!;
+      }
+      for (let d = 0; d < headDim; d++) {
+        let acc = 0;
+        for (let j = 0; j < nValid; j++) acc += s[j]! * vCache[kvBase + j * headDim + d]!;
+        out[qBase + d] = acc / sum;
+      }
+      lse[t * nHead + h] = max + Math.log(sum);
+    }
+  }
+  return { out, lse };
+}
+
+/**
+ * Validates an attention shape for `tokens` rows starting at `pos0`.
+ *
+ * @param shape head layout
+ * @param tokens query rows
+ * @param pos0 position of the first row
+ * @returns `shape`
+ * @throws {RangeError} when the heads do not group evenly or the rows run past the cache
+ * @example
+ * ```ts
+ * import { checkAttentionShape } from "./attention.ts";
+ * checkAttentionShape({ nHead: 4, nHeadKv: 2, headDim: 8, nSlots: 16 }, 3, 2);
+ * ```
+ */
+export function checkAttentionShape(
+  shape: AttentionShape,
+  tokens: number,
+  pos0: number,
+): AttentionShape {
+  const { nHead, nHeadKv, nSlots } = shape;
+  if (nHeadKv <= 0 || nHead % nHeadKv !== 0) {
+    throw new RangeError(
+      `Cannot run attention: ${nHead} query heads do not group over ${nHeadKv} KV heads`,
+    );
+  }
+  if (pos0 + tokens > nSlots) {
+    throw new RangeError(
+      `Cannot run attention: positions ${pos0}..${pos0 + tokens - 1} run past ${nSlots} cache slots`,
+    );
+  }
+  return shape;
+}

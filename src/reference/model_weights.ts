@@ -1,0 +1,131 @@
+/**
+ * A model's weights in CPU memory for the reference forward pass: matrices
+ * stay packed as stored (the mat-vec twins decode them, as the GPU kernels
+ * do), vectors (norm weights, biases, RoPE divisors) are dequantized to f32.
+ *
+ * @module
+ */
+
+import { dequantize } from "./dequantize.ts";
+import type { GgmlType } from "../gguf/ggml_type.ts";
+import type { ModelHParams } from "../model/hparams.ts";
+import type { ModelFile } from "../model/model_file.ts";
+import { type BlockTensor, blockTensorName, TN } from "../model/tensor_names.ts";
+
+/** A weight matrix as stored: `rows` rows of `cols` elements in `type`. */
+export interface PackedMatrix {
+  /** Tensor name, for messages. */
+  readonly name: string;
+  /** Element type of the packed data. */
+  readonly type: GgmlType;
+  /** The packed rows. */
+  readonly bytes: Uint8Array;
+  /** Output size (ggml `ne1`). */
+  readonly rows: number;
+  /** Input size (ggml `ne0`). */
+  readonly cols: number;
+}
+
+/** One transformer block's weights. */
+export interface LayerWeights {
+  /** (n_embd) */
+  readonly attnNorm: Float32Array;
+  /** (n_head·head_dim rows, n_embd cols) */
+  readonly wq: PackedMatrix;
+  /** (n_head_kv·head_dim rows, n_embd cols) */
+  readonly wk: PackedMatrix;
+  /** (n_head_kv·head_dim rows, n_embd cols) */
+  readonly wv: PackedMatrix;
+  /** (n_head·head_dim), qwen2 only */
+  readonly bq?: Float32Array;
+  /** (n_head_kv·head_dim), qwen2 only */
+  readonly bk?: Float32Array;
+  /** (n_head_kv·head_dim), qwen2 only */
+  readonly bv?: Float32Array;
+  /** (n_embd rows, n_head·head_dim cols) */
+  readonly wo: PackedMatrix;
+  /** (n_embd) */
+  readonly ffnNorm: Float32Array;
+  /** (n_ff rows, n_embd cols) */
+  readonly wGate: PackedMatrix;
+  /** (n_ff rows, n_embd cols) */
+  readonly wUp: PackedMatrix;
+  /** (n_embd rows, n_ff cols) */
+  readonly wDown: PackedMatrix;
+}
+
+/** Every weight the reference forward pass reads. */
+export interface ReferenceWeights {
+  /** The model's hyper-parameters. */
+  readonly hparams: ModelHParams;
+  /** (n_vocab rows, n_embd cols) */
+  readonly tokenEmbd: PackedMatrix;
+  /** (n_embd) */
+  readonly outputNorm: Float32Array;
+  /** (n_vocab rows, n_embd cols): `output.weight`, or the token embedding when tied. */
+  readonly output: PackedMatrix;
+  /** (rope_dim / 2) per-frequency divisors, when the model has `rope_freqs.weight`. */
+  readonly ropeFreqs?: Float32Array;
+  /** The blocks, in order. */
+  readonly layers: readonly LayerWeights[];
+}
+
+/**
+ * Reads every weight of a model into memory.
+ *
+ * @example Loading stories260K
+ * ```ts ignore
+ * const model = await openModel("stories260K.gguf");
+ * const weights = await loadReferenceWeights(model);
+ * model.close();
+ * console.log(weights.layers.length); // 5
+ * ```
+ *
+ * @param model an open, validated model
+ * @returns the weights
+ * @throws {InputError} if a tensor cannot be read
+ */
+export async function loadReferenceWeights(model: ModelFile): Promise<ReferenceWeights> {
+  const hp = model.hparams;
+  const matrix = async (name: string): Promise<PackedMatrix> => {
+    const info = model.tensor(name);
+    const bytes = await model.readTensor(name);
+    return { name, type: info.type, bytes, rows: info.dims[1] ?? 1, cols: info.dims[0]! };
+  };
+  const vector = async (name: string): Promise<Float32Array> => {
+    const info = model.tensor(name);
+    return dequantize(info.type, await model.readTensor(name), info.elementCount);
+  };
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < hp.nLayer; l++) {
+    const name = (kind: BlockTensor) => blockTensorName(l, kind);
+    const biases = hp.hasQkvBias
+      ? {
+        bq: await vector(name("attnQBias")),
+        bk: await vector(name("attnKBias")),
+        bv: await vector(name("attnVBias")),
+      }
+      : {};
+    layers.push({
+      attnNorm: await vector(name("attnNorm")),
+      wq: await matrix(name("attnQ")),
+      wk: await matrix(name("attnK")),
+      wv: await matrix(name("attnV")),
+      ...biases,
+      wo: await matrix(name("attnOutput")),
+      ffnNorm: await vector(name("ffnNorm")),
+      wGate: await matrix(name("ffnGate")),
+      wUp: await matrix(name("ffnUp")),
+      wDown: await matrix(name("ffnDown")),
+    });
+  }
+  const tokenEmbd = await matrix(TN.tokenEmbd);
+  return {
+    hparams: hp,
+    tokenEmbd,
+    outputNorm: await vector(TN.outputNorm),
+    output: hp.tiedEmbeddings ? tokenEmbd : await matrix(TN.output),
+    ...(hp.hasRopeFreqs ? { ropeFreqs: await vector(TN.ropeFreqs) } : {}),
+    layers,
+  };
+}

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
+import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import { createMatmul } from "../../src/gpu/ops/matmul.ts";
+import { createUniform } from "../../src/gpu/ops/quant_kernel.ts";
+import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
+import { matmul } from "../../src/reference/matmul.ts";
+import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import {
+  columnGrid,
+  compare,
+  randomValues,
+  randomWeight,
+  readF32,
+  storageOf,
+  submitPass,
+  typeTag,
+  WEIGHT_TYPES,
+} from "./_quant_cases.ts";
+
+// Tolerances as for matvec: same f32 weights, f32 sums in tile order vs f64
+// sums in the twin (measured NMSE ~1e-14).
+const MAX_NMSE = 1e-10;
+const MAX_ABS_PER_SCALE = 1e-5;
+const SENTINEL = 12345;
+
+interface Case {
+  rows: number;
+  cols: number;
+  tokens: number;
+  /** Tokens of the step when smaller than `tokens` (buffers hold `tokens`). */
+  stepTokens?: number;
+  accumulate?: boolean;
+  maxChunkBytes?: number;
+}
+
+async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+  const { rows, cols, tokens } = c;
+  const active = c.stepTokens ?? tokens;
+  const bytes = randomWeight(type, rows, cols, seed);
+  const x = randomValues(seed + 1, tokens * cols);
+  const y0 = c.accumulate ? randomValues(seed + 2, tokens * rows) : new Float32Array(tokens * rows);
+  if (!c.accumulate) y0.fill(SENTINEL);
+  const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
+    ...(c.maxChunkBytes === undefined ? {} : { maxChunkBytes: c.maxChunkBytes }),
+  });
+  const xBuf = storageOf(rt.device, x, "x");
+  const yBuf = storageOf(rt.device, y0, "y");
+  const step = c.stepTokens === undefined
+    ? undefined
+    : createUniform(rt.device, [0, c.stepTokens, 0, 0], "step");
+  const op = createMatmul(rt, {
+    weight,
+    x: xBuf,
+    y: yBuf,
+    maxTokens: tokens,
+    accumulate: c.accumulate ?? false,
+    ...(step === undefined ? {} : { step }),
+  });
+  submitPass(rt.device, [op]);
+  const got = await readF32(rt.device, yBuf, tokens * rows);
+  op.destroy();
+  step?.destroy();
+  destroyGpuWeight(weight);
+  xBuf.destroy();
+  yBuf.destroy();
+  const want = matmul(type, bytes, rows, cols, x, active);
+  if (c.accumulate) { for (let i = 0; i < want.length; i++) want[i] = want[i]! + y0[i]!; }
+  return { got, want, active, chunks: weight.chunks.length };
+}
+
+async function check(rt: GpuRuntime, type: GgmlType, c: Case, seed: number, label: string) {
+  const { got, want, active, chunks } = await runCase(rt, type, c, seed);
+  const { nmse, maxAbs, scale } = compare(got.subarray(0, active * c.rows), want);
+  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
+  assert.ok(
+    maxAbs <= MAX_ABS_PER_SCALE * (scale + 1),
+    `${label}: max-abs error ${maxAbs} > ${MAX_ABS_PER_SCALE}·(${scale}+1)`,
+  );
+  for (let i = active * c.rows; i < got.length; i++) {
+    assert.equal(got[i], SENTINEL, `${label}: Y[${i}] past the step's tokens was written`);
+  }
+  return chunks;
+}
+
+for (const type of WEIGHT_TYPES) {
+  const tag = typeTag(type);
+  const cols = columnGrid(type);
+  const shapes: Case[] = [
+    { rows: 1, cols: cols[0]!, tokens: 1 },
+    { rows: 3, cols: 2048, tokens: 5 },
+    { rows: 17, cols: cols[1]!, tokens: 33 },
+    { rows: 255, cols: 256, tokens: 33 },
+    { rows: 40, cols: 768, tokens: 5, accumulate: true },
+  ];
+  Deno.test({
+    name: `matmul_${tag} matches the CPU twin over a grid of shapes`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = createRuntime(await testGpu());
+      for (const [i, c] of shapes.entries()) {
+        const name = `matmul_${tag}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
+          c.accumulate ? ", acc" : ""
+        })`;
+        await t.step(name, () => check(rt, type, c, 100 * type + i, name).then(() => {}));
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "matmul_q8_0(rows=17, cols=96, T=33) with n_tokens = 5 in the step writes only 5 tokens",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const c = { rows: 17, cols: 96, tokens: 33, stepTokens: 5 };
+    await check(rt, GgmlType.Q8_0, c, 11, "matmul_q8_0 step");
+  },
+});
+
+Deno.test({
+  name: "matmul_q5_0 on a weight split into 4-row chunks matches the unsplit twin",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    // 3 blocks of 22 bytes = 66-byte rows: 4 rows take 264 bytes per chunk.
+    const c = { rows: 37, cols: 96, tokens: 5, maxChunkBytes: 4 * rowBytes(GgmlType.Q5_0, 96) };
+    assert.equal(await check(rt, GgmlType.Q5_0, c, 13, "matmul_q5_0 chunked"), 10);
+  },
+});
+
+Deno.test({
+  name: "dbg_matmul_f32(rows=2, cols=8, T=2) gives the hand-computed products",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    // W rows: all ones, then 0..7; X rows: all ones, then all twos.
+    const w = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : i - 8));
+    const x = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : 2));
+    const bytes = new Uint8Array(w.buffer);
+    const expected = [8, 28, 16, 56];
+    assert.deepEqual([...matmul(GgmlType.F32, bytes, 2, 8, x, 2)], expected);
+    const weight = createGpuWeight(rt, bytes, {
+      name: "dbg",
+      type: GgmlType.F32,
+      rows: 2,
+      cols: 8,
+    });
+    const xBuf = storageOf(rt.device, x, "x");
+    const yBuf = storageOf(rt.device, new Float32Array(4), "y");
+    const op = createMatmul(rt, { weight, x: xBuf, y: yBuf, maxTokens: 2 });
+    submitPass(rt.device, [op]);
+    assert.deepEqual([...(await readF32(rt.device, yBuf, 4))], expected);
+    op.destroy();
+    destroyGpuWeight(weight);
+    xBuf.destroy();
+    yBuf.destroy();
+  },
+});
+
+Deno.test({
+  name: "createMatmul() rejects an output buffer smaller than tokens × rows",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const bytes = randomWeight(GgmlType.Q8_0, 4, 32, 1);
+    const weight = createGpuWeight(rt, bytes, {
+      name: "blk.0.attn_q.weight",
+      type: GgmlType.Q8_0,
+      rows: 4,
+      cols: 32,
+    });
+    const x = storageOf(rt.device, new Float32Array(3 * 32), "x");
+    const y = storageOf(rt.device, new Float32Array(4), "y");
+    assert.throws(
+      () => createMatmul(rt, { weight, x, y, maxTokens: 3 }),
+      /Cannot run matmul_q8_0: output "y" for weight "blk\.0\.attn_q\.weight" holds 16 bytes, expected at least 48/,
+    );
+    destroyGpuWeight(weight);
+    x.destroy();
+    y.destroy();
+  },
+});

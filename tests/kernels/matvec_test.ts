@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
+import { quantize } from "../../src/gguf/quantize.ts";
+import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import { createMatvec, MATVEC_ROWS_PER_WORKGROUP } from "../../src/gpu/ops/matvec.ts";
+import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
+import { matvec } from "../../src/reference/matvec.ts";
+import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import {
+  columnGrid,
+  compare,
+  randomValues,
+  randomWeight,
+  readF32,
+  storageOf,
+  submitPass,
+  typeTag,
+  WEIGHT_TYPES,
+} from "./_quant_cases.ts";
+
+// Tolerances: the GPU dequantizes to the same f32 values as the twin (up to
+// f32 rounding of scale products) and sums in f32 in another order, while the
+// twin sums in f64. Measured NMSE is ~1e-14; max-abs error ~1e-7 of the
+// largest output.
+const MAX_NMSE = 1e-10;
+const MAX_ABS_PER_SCALE = 1e-5;
+
+interface Case {
+  rows: number;
+  cols: number;
+  accumulate?: boolean;
+  maxChunkBytes?: number;
+  workgroupSize?: number;
+}
+
+async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+  const { rows, cols } = c;
+  const bytes = randomWeight(type, rows, cols, seed);
+  const x = randomValues(seed + 1, cols);
+  const y0 = randomValues(seed + 2, rows);
+  const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
+    ...(c.maxChunkBytes === undefined ? {} : { maxChunkBytes: c.maxChunkBytes }),
+  });
+  const xBuf = storageOf(rt.device, x, "x");
+  const yBuf = storageOf(rt.device, y0, "y");
+  const op = createMatvec(rt, {
+    weight,
+    x: xBuf,
+    y: yBuf,
+    accumulate: c.accumulate ?? false,
+    ...(c.workgroupSize === undefined ? {} : { workgroupSize: c.workgroupSize }),
+  });
+  submitPass(rt.device, [op]);
+  const got = await readF32(rt.device, yBuf, rows);
+  op.destroy();
+  destroyGpuWeight(weight);
+  xBuf.destroy();
+  yBuf.destroy();
+  const want = matvec(type, bytes, rows, cols, x);
+  if (c.accumulate) { for (let r = 0; r < rows; r++) want[r] = want[r]! + y0[r]!; }
+  return { got, want, chunks: weight.chunks.length };
+}
+
+function assertClose(got: Float32Array, want: Float32Array, label: string) {
+  const { nmse, maxAbs, scale } = compare(got, want);
+  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
+  assert.ok(
+    maxAbs <= MAX_ABS_PER_SCALE * (scale + 1),
+    `${label}: max-abs error ${maxAbs} > ${MAX_ABS_PER_SCALE}·(${scale}+1)`,
+  );
+}
+
+for (const type of WEIGHT_TYPES) {
+  const tag = typeTag(type);
+  const cols = columnGrid(type);
+  const shapes: Case[] = [
+    { rows: 1, cols: 2048 },
+    { rows: 3, cols: cols[0]! },
+    { rows: 17, cols: cols[1]! },
+    { rows: 255, cols: 256 },
+    { rows: 1000, cols: cols[0]! },
+    { rows: 5, cols: 768, accumulate: true },
+  ];
+  Deno.test({
+    name: `matvec_${tag} matches the CPU twin over a grid of shapes`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = createRuntime(await testGpu());
+      for (const [i, c] of shapes.entries()) {
+        const name = `matvec_${tag}(rows=${c.rows}, cols=${c.cols}${c.accumulate ? ", acc" : ""})`;
+        await t.step(name, async () => {
+          const { got, want } = await runCase(rt, type, c, 100 * type + i);
+          assertClose(got, want, name);
+        });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "matvec_q6_k on a weight split into 3-row chunks matches the unsplit twin",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    // 210-byte rows: 3 rows take 630 bytes, padded to 632 in each chunk buffer.
+    const c = { rows: 17, cols: 256, maxChunkBytes: 3 * rowBytes(GgmlType.Q6_K, 256) + 2 };
+    const { got, want, chunks } = await runCase(rt, GgmlType.Q6_K, c, 7);
+    assert.equal(chunks, 6);
+    assertClose(got, want, "matvec_q6_k chunked");
+  },
+});
+
+const FOLDED_ROWS = 65535 * MATVEC_ROWS_PER_WORKGROUP + 3;
+Deno.test({
+  name: `matvec_f32(rows=${FOLDED_ROWS}, cols=8) folds its 65536 workgroups into a 2-D dispatch`,
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const { got, want } = await runCase(rt, GgmlType.F32, { rows: FOLDED_ROWS, cols: 8 }, 9);
+    assertClose(got, want, "matvec_f32 2-D");
+    assert.ok(Math.abs(got[FOLDED_ROWS - 1]! - want[FOLDED_ROWS - 1]!) < 1e-5);
+  },
+});
+
+Deno.test({
+  name: "matvec_q4_1 with 64-thread workgroups matches the CPU twin",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const { got, want } = await runCase(rt, GgmlType.Q4_1, {
+      rows: 19,
+      cols: 2048,
+      workgroupSize: 64,
+    }, 12);
+    assertClose(got, want, "matvec_q4_1 wg=64");
+  },
+});
+
+Deno.test({
+  name: "dbg_matvec_q4_0(rows=1, cols=32) sums codes −8..7 twice at d = 0.5 to −8",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const values = Float32Array.from({ length: 32 }, (_, j) => ((j % 16) - 8) * 0.5);
+    const bytes = quantize(GgmlType.Q4_0, values);
+    const x = new Float32Array(32).fill(1);
+    assert.deepEqual([...matvec(GgmlType.Q4_0, bytes, 1, 32, x)], [-8]);
+    const weight = createGpuWeight(rt, bytes, {
+      name: "dbg",
+      type: GgmlType.Q4_0,
+      rows: 1,
+      cols: 32,
+    });
+    const xBuf = storageOf(rt.device, x, "x");
+    const yBuf = storageOf(rt.device, new Float32Array(1), "y");
+    const op = createMatvec(rt, { weight, x: xBuf, y: yBuf });
+    submitPass(rt.device, [op]);
+    assert.deepEqual([...(await readF32(rt.device, yBuf, 1))], [-8]);
+    op.destroy();
+    destroyGpuWeight(weight);
+    xBuf.destroy();
+    yBuf.destroy();
+  },
+});
+
+Deno.test({
+  name: "createMatvec() rejects a Q4_K weight whose columns are not a multiple of 256",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    const buffer = storageOf(rt.device, new Float32Array(64), "v");
+    const weight = {
+      name: "blk.0.ffn_up.weight",
+      type: GgmlType.Q4_K,
+      rows: 1,
+      cols: 128,
+      rowBytes: 72,
+      chunks: [],
+      byteSize: 72,
+    };
+    assert.throws(
+      () => createMatvec(rt, { weight, x: buffer, y: buffer }),
+      /weight "blk\.0\.ffn_up\.weight" has 128 columns, expected a positive multiple of 256/,
+    );
+    buffer.destroy();
+  },
+});
