@@ -12,6 +12,14 @@
 // Invariants: f16 fields are 2-byte aligned (true for every ggml block type
 // since all block sizes are even); reads past the end land in the padding or
 // are clamped by robust buffer access and are never used.
+// Rows of F16/BF16 tensors with an odd column count start at 2-byte offsets,
+// so those snippets read through wq_u32x4 (any offset). Only float types may
+// have a partial last 8-element group in a row; op bodies cut it with mask8.
+//
+// Override: ROWS_ALIGNED (true when row_bytes is a multiple of 4, so every row
+//   starts 4-byte aligned: compiles wq_u32x4's cross-word path out).
+
+override ROWS_ALIGNED: bool = false;
 
 /** Eight consecutive dequantized elements: `lo` = elements 0..3, `hi` = 4..7. */
 struct V8 {
@@ -52,6 +60,31 @@ fn wq_u32x2(byte: u32) -> vec2<u32> {
   let w2 = wq[i + 2u];
   let shifted = vec2<u32>((w0 >> s) | (w1 << (32u - s)), (w1 >> s) | (w2 << (32u - s)));
   return select(shifted, vec2<u32>(w0, w1), s == 0u);
+}
+
+/**
+ * The sixteen bytes at byte offset `byte` as four little-endian words; any
+ * offset unless ROWS_ALIGNED promises a multiple of 4 (the fast path).
+ */
+fn wq_u32x4(byte: u32) -> vec4<u32> {
+  let i = byte >> 2u;
+  let w = vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
+  let s = (byte & 3u) * 8u;
+  if (ROWS_ALIGNED || s == 0u) {
+    return w;
+  }
+  let next = vec4<u32>(w.yzw, wq[i + 4u]);
+  return (w >> vec4<u32>(s)) | (next << vec4<u32>(32u - s));
+}
+
+/**
+ * `v` with elements n..7 set to zero (without arithmetic, so whatever lies
+ * past a row's end, even a NaN pattern, never reaches a sum).
+ */
+fn mask8(v: V8, n: u32) -> V8 {
+  let k = vec4<u32>(0u, 1u, 2u, 3u);
+  let zero = vec4<f32>(0.0);
+  return V8(select(zero, v.lo, k < vec4<u32>(n)), select(zero, v.hi, k + 4u < vec4<u32>(n)));
 }
 
 /** Four nibbles: bits `shift..shift+3` of each byte of `q`, as floats. */

@@ -5,15 +5,17 @@
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.12.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
-// Invariant: cols is a multiple of 8 (so every row starts 16-byte aligned).
+// Any column count: a row of odd length ends mid-word, so the next row starts
+// at a 2-byte offset (wq_u32x4 reads across the word boundary); the op bodies
+// cut a partial last group of 8 with mask8.
 
 const QK: u32 = 8u;
 const QB: u32 = 16u;
 
 fn deq8(base: u32, sub: u32) -> V8 {
-  let i = base >> 2u;
+  let w = wq_u32x4(base);
   return V8(
-    vec4<f32>(unpack2x16float(wq[i]), unpack2x16float(wq[i + 1u])),
-    vec4<f32>(unpack2x16float(wq[i + 2u]), unpack2x16float(wq[i + 3u])),
+    vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)),
+    vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)),
   );
 }

@@ -5,7 +5,8 @@
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.12.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
-// Invariant: cols is a multiple of 8 (so every row starts 32-byte aligned).
+// Any column count: rows are 4-byte aligned; the op bodies cut a partial last
+// group of 8 with mask8 (its reads past the row end are never used).
 
 const QK: u32 = 8u;
 const QB: u32 = 32u;

@@ -8,20 +8,21 @@
 // @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
 //   table: `rows` rows of `row_bytes` bytes, as stored in the file
 // @group(0) @binding(1) ids: array<u32>, read — token ids
-// @group(0) @binding(2) out: array<vec4<f32>>, read_write — [max_tokens][cols] f32
+// @group(0) @binding(2) out: array<f32>, read_write — [max_tokens][cols] f32
 // @group(0) @binding(3) step: Step, uniform — n_tokens = tokens of this step
 //   (clamped to max_tokens); the other fields are unused here
 // @group(0) @binding(4) params: Params, uniform
-//   rows, cols (multiple of QK and 8), row_bytes, first_row: the chunk;
+//   rows, cols (a multiple of QK; any count for the float types), row_bytes,
+//   first_row: the chunk;
 //   ids_offset: index in `ids` of token 0; max_tokens: rows `out` holds
 //
-// Workgroup: 64 threads, one 8-element group each. Dispatch: x =
-//   ceil(cols / 8 / 64) workgroups along the row, y = max_tokens (one per token).
+// Workgroup: 64 threads, one 8-element group each (the last one may be
+//   partial). Dispatch: x = ceil(ceil(cols / 8) / 64) workgroups along the row, y = max_tokens (one per token).
 // Exact: values equal the CPU dequantizer up to f32 rounding of scale products.
 
 @group(0) @binding(0) var<storage, read> wq: array<u32>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @group(0) @binding(3) var<uniform> step: Step;
 
@@ -41,7 +42,7 @@ struct Params {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let t = wid.y;
   let g = wid.x * 64u + tid;
-  if (t >= min(step.n_tokens, params.max_tokens) || g >= params.cols / 8u) {
+  if (t >= min(step.n_tokens, params.max_tokens) || 8u * g >= params.cols) {
     return;
   }
   let id = ids[params.ids_offset + t];
@@ -50,7 +51,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let per_block = QK / 8u;
   let v = deq8((id - params.first_row) * params.row_bytes + (g / per_block) * QB, g % per_block);
-  let at = (t * params.cols) / 4u + 2u * g;
-  out[at] = v.lo;
-  out[at + 1u] = v.hi;
+  let at = t * params.cols + 8u * g;
+  let n = min(params.cols - 8u * g, 8u);
+  for (var k = 0u; k < n; k++) {
+    out[at + k] = select(v.hi[k & 3u], v.lo[k & 3u], k < 4u);
+  }
 }

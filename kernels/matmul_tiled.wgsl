@@ -7,13 +7,14 @@
 //
 // @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
 //   weight: `rows` rows of `row_bytes` bytes, as stored in the file
-// @group(0) @binding(1) x: array<vec4<f32>>, read — X, [max_tokens][cols] f32
+// @group(0) @binding(1) x: array<f32>, read — X, [max_tokens][cols] f32
 // @group(0) @binding(2) y: array<f32>, read_write — Y, [max_tokens][y_stride]
 //   f32; this chunk writes columns first_row .. first_row + rows
 // @group(0) @binding(3) step: Step, uniform — n_tokens = tokens of this step
 //   (clamped to max_tokens); the other fields are unused here
 // @group(0) @binding(4) params: Params, uniform
-//   rows, cols (multiple of QK and 8), row_bytes, first_row as in matvec;
+//   rows, cols (a multiple of QK; any count for the float types: tile
+//   entries past cols are zero), row_bytes, first_row as in matvec;
 //   y_stride: elements per row of Y (the weight's total rows);
 //   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR)
 //
@@ -26,7 +27,7 @@
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
 
 @group(0) @binding(0) var<storage, read> wq: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 @group(0) @binding(3) var<uniform> step: Step;
@@ -67,8 +68,6 @@ fn main(
   }
   let tx = tid % 8u;
   let ty = tid / 8u;
-  let groups = params.cols / 8u;
-  let cols4 = params.cols / 4u;
   let per_block = QK / 8u;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < params.cols; k0 += KC) {
@@ -79,9 +78,12 @@ fn main(
       let gi = item % 4u;
       let g = k0 / 8u + gi;
       var v = V8(vec4<f32>(0.0), vec4<f32>(0.0));
-      if (g < groups) {
+      if (8u * g < params.cols) {
         let row = min(row0 + r, params.rows - 1u);
         v = deq8(row * params.row_bytes + (g / per_block) * QB, g % per_block);
+        if (8u * g + 8u > params.cols) {
+          v = mask8(v, params.cols - 8u * g);
+        }
       }
       w_tile[r * KS + 2u * gi] = v.lo;
       w_tile[r * KS + 2u * gi + 1u] = v.hi;
@@ -90,11 +92,16 @@ fn main(
     for (var p = 0u; p < 4u; p++) {
       let item = tid + 64u * p;
       let t = item / 8u;
-      let c4 = k0 / 4u + item % 8u;
-      let token = min(tok0 + t, n_tokens - 1u);
+      let c = k0 + 4u * (item % 8u);
+      let at = min(tok0 + t, n_tokens - 1u) * params.cols + c;
       var v = vec4<f32>(0.0);
-      if (c4 < cols4) {
-        v = x[token * cols4 + c4];
+      if (c + 4u <= params.cols) {
+        v = vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+      } else if (c < params.cols) {
+        let k = vec4<u32>(0u, 1u, 2u, 3u);
+        let i = min(vec4<u32>(at) + k, vec4<u32>(at + params.cols - c - 1u));
+        let inside = vec4<u32>(c) + k < vec4<u32>(params.cols);
+        v = select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), inside);
       }
       x_tile[t * KS + item % 8u] = v;
     }

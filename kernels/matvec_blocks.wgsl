@@ -5,25 +5,27 @@
 //
 // @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
 //   weight: `rows` rows of `row_bytes` bytes each, as stored in the file
-// @group(0) @binding(1) x: array<vec4<f32>>, read — the input vector, cols f32
+// @group(0) @binding(1) x: array<f32>, read — the input vector, cols f32
 // @group(0) @binding(2) y: array<f32>, read_write — the output vector; this
 //   chunk writes y[first_row .. first_row + rows)
 // @group(0) @binding(3) params: Params, uniform
-//   rows: rows in this chunk; cols: elements per row (multiple of QK and 8);
+//   rows: rows in this chunk; cols: elements per row (a multiple of QK; any
+//   count for the float types, whose partial last group of 8 is masked);
 //   row_bytes: bytes per row; first_row: index of the chunk's first row in y
 //
 // Overrides: WG (threads per workgroup, a power of two; the host picks 8 on
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
 //   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
 // Workgroup: WG threads compute NR = 8 consecutive rows; thread t handles the
-//   8-element groups t, t+WG, ... of those rows (one x load serves NR rows),
+//   8-element groups t, t+WG, ... of those rows (one x load serves NR rows;
+//   a partial last group, float types only, is done after the loop),
 //   then a shared-memory tree reduction. Dispatch: ceil(rows / NR) workgroups,
 //   folded into x·y when above 65535 (linear id = wid.y·nwg.x + wid.x).
 // Tolerance: f32 accumulation in a different order than the CPU twin
 //   (NMSE ≲ 1e-12 relative to the f64 reference on random data).
 
 @group(0) @binding(0) var<storage, read> wq: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 struct Params {
@@ -39,6 +41,28 @@ override ACC: bool = false;
 const NR: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * WG>;
+
+/** x[c .. c+4) (c + 4 <= cols). */
+fn x4(c: u32) -> vec4<f32> {
+  return vec4<f32>(x[c], x[c + 1u], x[c + 2u], x[c + 3u]);
+}
+
+/** Σ of the eight products of `w` and `v`. */
+fn dot8(w: V8, v: V8) -> f32 {
+  return dot(w.lo, v.lo) + dot(w.hi, v.hi);
+}
+
+/** x[c .. c+8) with elements at or past `cols` zeroed. */
+fn x8_masked(c: u32) -> V8 {
+  let k = vec4<u32>(0u, 1u, 2u, 3u);
+  let last = vec4<u32>(params.cols - 1u);
+  let i = min(vec4<u32>(c) + k, last);
+  let j = min(vec4<u32>(c + 4u) + k, last);
+  return mask8(
+    V8(vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), vec4<f32>(x[j.x], x[j.y], x[j.z], x[j.w])),
+    params.cols - c,
+  );
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -63,29 +87,40 @@ fn main(
   var acc_a = vec4<f32>(0.0);
   var acc_b = vec4<f32>(0.0);
   for (var g = tid; g < groups; g += WG) {
-    let xa = x[2u * g];
-    let xb = x[2u * g + 1u];
+    let xs = V8(x4(8u * g), x4(8u * g + 4u));
     let offset = (g / per_block) * QB;
     let sub = g % per_block;
-    let v0 = deq8(b0 + offset, sub);
-    let v1 = deq8(b1 + offset, sub);
-    let v2 = deq8(b2 + offset, sub);
-    let v3 = deq8(b3 + offset, sub);
-    let v4 = deq8(b4 + offset, sub);
-    let v5 = deq8(b5 + offset, sub);
-    let v6 = deq8(b6 + offset, sub);
-    let v7 = deq8(b7 + offset, sub);
     acc_a += vec4<f32>(
-      dot(v0.lo, xa) + dot(v0.hi, xb),
-      dot(v1.lo, xa) + dot(v1.hi, xb),
-      dot(v2.lo, xa) + dot(v2.hi, xb),
-      dot(v3.lo, xa) + dot(v3.hi, xb),
+      dot8(deq8(b0 + offset, sub), xs),
+      dot8(deq8(b1 + offset, sub), xs),
+      dot8(deq8(b2 + offset, sub), xs),
+      dot8(deq8(b3 + offset, sub), xs),
     );
     acc_b += vec4<f32>(
-      dot(v4.lo, xa) + dot(v4.hi, xb),
-      dot(v5.lo, xa) + dot(v5.hi, xb),
-      dot(v6.lo, xa) + dot(v6.hi, xb),
-      dot(v7.lo, xa) + dot(v7.hi, xb),
+      dot8(deq8(b4 + offset, sub), xs),
+      dot8(deq8(b5 + offset, sub), xs),
+      dot8(deq8(b6 + offset, sub), xs),
+      dot8(deq8(b7 + offset, sub), xs),
+    );
+  }
+  // The partial last group of a float-type row (cols % 8 = n ≠ 0), on the
+  // thread next in turn; x and W past cols are cut to zero.
+  let n = params.cols % 8u;
+  if (n != 0u && tid == groups % WG) {
+    let xs = x8_masked(8u * groups);
+    let offset = (groups / per_block) * QB;
+    let sub = groups % per_block;
+    acc_a += vec4<f32>(
+      dot8(mask8(deq8(b0 + offset, sub), n), xs),
+      dot8(mask8(deq8(b1 + offset, sub), n), xs),
+      dot8(mask8(deq8(b2 + offset, sub), n), xs),
+      dot8(mask8(deq8(b3 + offset, sub), n), xs),
+    );
+    acc_b += vec4<f32>(
+      dot8(mask8(deq8(b4 + offset, sub), n), xs),
+      dot8(mask8(deq8(b5 + offset, sub), n), xs),
+      dot8(mask8(deq8(b6 + offset, sub), n), xs),
+      dot8(mask8(deq8(b7 + offset, sub), n), xs),
     );
   }
   partial[tid] = acc_a.x;

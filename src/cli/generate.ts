@@ -9,7 +9,9 @@
 
 import { Command } from "commander";
 import { LimitError } from "../errors.ts";
-import { Session } from "../model/session.ts";
+import { openModel } from "../model/model_file.ts";
+import { defaultContext, Session } from "../model/session.ts";
+import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { SamplerParams } from "../model/token_sampler.ts";
 import { writeStdout } from "./io.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
@@ -105,54 +107,64 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     seed,
   };
 
-  // load
+  // load: the file and tokenizer first, so a prompt that cannot fit fails before the upload
   const t0 = performance.now();
-  const progress = createProgress("loading weights");
-  const session = await Session.open(o.model, {
-    ...(o.ctx ? { nCtx: o.ctx } : {}),
-    maxBatch: o.batch,
-    sampler,
-    onProgress: progress.update,
-  }).finally(progress.done);
+  const model = await openModel(o.model);
+  let session: Session;
+  let promptTokens: number[];
+  try {
+    const tok = tokenizerFromMetadata(model.gguf.metadata);
+    const nCtx = o.ctx ?? defaultContext(model.hparams);
+
+    // tokenize
+    promptTokens = tok.encode(prompt, { parseSpecial: o.parseSpecial ?? false });
+    if (promptTokens.length === 0) promptTokens.push(tok.bosId ?? 0);
+    if (promptTokens.length >= nCtx) {
+      throw new LimitError(
+        `Cannot fit a prompt of ${promptTokens.length} tokens in a context of ${nCtx}: ` +
+          `shorten it or raise -c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
+      );
+    }
+    const progress = createProgress("loading weights");
+    session = await Session.load(model, tok, {
+      nCtx,
+      maxBatch: o.batch,
+      sampler,
+      onProgress: progress.update,
+    }).finally(progress.done);
+  } catch (error) {
+    model.close();
+    throw error;
+  }
   try {
     const loadMs = performance.now() - t0;
     const tok = session.tokenizer;
     const hp = session.hparams;
-
-    // tokenize
-    const promptTokens = tok.encode(prompt, { parseSpecial: o.parseSpecial ?? false });
-    if (promptTokens.length === 0) promptTokens.push(tok.bosId ?? 0);
-    if (promptTokens.length >= session.nCtx) {
-      throw new LimitError(
-        `Cannot fit a prompt of ${promptTokens.length} tokens in a context of ${session.nCtx}: ` +
-          `shorten it or raise -c/--ctx (the model was trained with ${hp.nCtxTrain})`,
-      );
-    }
     if (o.verbose) {
       console.error(
         `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
           `prompt ${promptTokens.length} tokens, context ${session.nCtx}, seed ${seed}`,
       );
     }
-    const emit = o.json ? async (_: string) => {} : o.jsonl
-      ? async (_: string) => {}
-      : writeStdout;
+    const streamText = !o.json && !o.jsonl;
+    const emit = streamText ? writeStdout : async (_: string) => {};
     if (o.echo) await emit(prompt);
 
-    // prompt
-    const tp = performance.now();
-    let next = await session.prefill(promptTokens);
-    const promptMs = performance.now() - tp;
-
-    // loop
+    // prompt, then the loop: the session runs decode steps ahead of the read-backs
     const decoder = tok.streamDecoder({ stripLeadingSpace: prompt.length === 0 });
     const stops = new StopStringFilter(o.stop ?? []);
+    const limit = o.maxTokens < 0 ? Infinity : o.maxTokens;
     const tokens: number[] = [];
     let text = "";
-    let stopReason: GenerateResult["stopReason"] = "max_tokens";
-    const td = performance.now();
-    let decodeSteps = 0;
-    for (;;) {
+    let stopReason: GenerateResult["stopReason"] | undefined;
+    const tp = performance.now();
+    let td = tp;
+    let promptMs = 0;
+    for await (const next of session.generate(promptTokens, limit)) {
+      if (tokens.length === 0) {
+        promptMs = performance.now() - tp;
+        td = performance.now();
+      }
       tokens.push(next);
       if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
         stopReason = "eos";
@@ -167,14 +179,9 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
         stopReason = "stop_string";
         break;
       }
-      if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) break;
-      if (session.position >= session.nCtx) {
-        stopReason = "context_full";
-        break;
-      }
-      next = await session.decode(next);
-      decodeSteps++;
     }
+    stopReason ??= tokens.length >= limit ? "max_tokens" : "context_full";
+    const decodeSteps = Math.max(0, tokens.length - 1);
     const decodeMs = performance.now() - td;
     const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
     text += tail;

@@ -33,7 +33,7 @@ export interface StepValues {
  *
  * @param device owning device
  * @param label GPU label
- * @returns a 16-byte uniform buffer that `writeStep` fills
+ * @returns a 16-byte uniform buffer (also copyable, for inspection) that `writeStep` fills
  * @example
  * ```ts ignore
  * const step = createStepBuffer(device);
@@ -44,7 +44,7 @@ export function createStepBuffer(device: GPUDevice, label = "step"): GPUBuffer {
   return device.createBuffer({
     label,
     size: STEP_BYTES,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
   });
 }
 

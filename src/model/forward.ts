@@ -216,12 +216,13 @@ export class GpuForward {
    * Writes one step's inputs: its token ids and the step uniform. Queue writes
    * land before the next submitted command buffer.
    *
-   * @param tokens the step's token ids (1 for decode, ≤ max_batch for a chunk)
+   * @param tokens the step's token ids (1 for decode, ≤ max_batch for a chunk), or
+   *   `"sampled"` for a decode step fed by the token the last sampler wrote on the GPU
    * @param pos position of the first token
    * @param seed sampling seed for this step
    */
-  writeInputs(tokens: readonly number[], pos: number, seed: number): void {
-    const T = tokens.length;
+  writeInputs(tokens: readonly number[] | "sampled", pos: number, seed: number): void {
+    const T = tokens === "sampled" ? 1 : tokens.length;
     if (T < 1 || T > this.maxBatch) {
       throw new RangeError(`Cannot run a step of ${T} tokens: expected 1 to ${this.maxBatch}`);
     }
@@ -232,7 +233,10 @@ export class GpuForward {
     }
     const dev = this.#rt.device;
     writeStep(dev, this.step, { pos, nTokens: T, nKv: pos + T, seed });
-    dev.queue.writeBuffer(T === 1 ? this.token : this.ids, 0, new Uint32Array(tokens));
+    // "sampled": the decode step reads the token the previous step's sampler left on the GPU.
+    if (tokens !== "sampled") {
+      dev.queue.writeBuffer(T === 1 ? this.token : this.ids, 0, new Uint32Array(tokens));
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ import { createTokenSampler, type SamplerParams } from "./token_sampler.ts";
 
 /** Options of {@linkcode Session.open}. */
 export interface SessionOptions {
-  /** Context size: KV cache slots (default: the trained context length, at most 4096). */
+  /** Context size: KV cache slots (default: {@linkcode defaultContext}). */
   readonly nCtx?: number;
   /** Most prompt tokens per prefill chunk (default 128). */
   readonly maxBatch?: number;
@@ -62,7 +62,7 @@ export class Session {
   readonly #weights: GpuModelWeights;
   readonly #forward: GpuForward;
   readonly #sampler: Dispatch;
-  readonly #readback: GPUBuffer;
+  readonly #readback: GPUBuffer[];
   readonly #ownsDevice: boolean;
   #seed: number;
 
@@ -85,11 +85,13 @@ export class Session {
     this.#sampler = createTokenSampler(runtime, forward, sampler);
     this.#seed = sampler.seed;
     this.#ownsDevice = ownsDevice;
-    this.#readback = runtime.device.createBuffer({
-      label: "token_readback",
-      size: 16,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    this.#readback = Array.from({ length: LOOKAHEAD }, (_, i) =>
+      runtime.device.createBuffer({
+        label: `token_readback.${i}`,
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      })
+    );
   }
 
   /**
@@ -104,25 +106,41 @@ export class Session {
   static async open(path: string, options: SessionOptions = {}): Promise<Session> {
     const model = await openModel(path);
     try {
-      const hp = model.hparams;
-      const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
-      const nCtx = options.nCtx ?? Math.min(hp.nCtxTrain, 4096);
-      if (!Number.isInteger(nCtx) || nCtx < 1) {
-        throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
-      }
-      const runtime = options.runtime ?? createRuntime(await acquireGpu());
-      const weights = await uploadModelWeights(runtime, model, options.onProgress);
-      const forward = new GpuForward(runtime, hp, weights, {
-        nCtx,
-        maxBatch: options.maxBatch ?? 128,
-        allLogits: options.allLogits ?? false,
-      });
-      const sampler = { ...GREEDY, ...options.sampler };
-      return new Session(model, tokenizer, runtime, weights, forward, sampler, !options.runtime);
+      return await Session.load(model, tokenizerFromMetadata(model.gguf.metadata), options);
     } catch (error) {
       model.close();
       throw error;
     }
+  }
+
+  /**
+   * Uploads an opened model to the GPU; the session takes ownership of `model`.
+   *
+   * @param model an opened, validated model
+   * @param tokenizer the model's tokenizer
+   * @param options context, batch, sampler and device
+   * @throws {GpuError} when there is no WebGPU adapter
+   * @throws {LimitError} for a context size below 1
+   */
+  static async load(
+    model: ModelFile,
+    tokenizer: Tokenizer,
+    options: SessionOptions = {},
+  ): Promise<Session> {
+    const hp = model.hparams;
+    const nCtx = options.nCtx ?? defaultContext(hp);
+    if (!Number.isInteger(nCtx) || nCtx < 1) {
+      throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
+    }
+    const runtime = options.runtime ?? createRuntime(await acquireGpu());
+    const weights = await uploadModelWeights(runtime, model, options.onProgress);
+    const forward = new GpuForward(runtime, hp, weights, {
+      nCtx,
+      maxBatch: options.maxBatch ?? 128,
+      allLogits: options.allLogits ?? false,
+    });
+    const sampler = { ...GREEDY, ...options.sampler };
+    return new Session(model, tokenizer, runtime, weights, forward, sampler, !options.runtime);
   }
 
   /** GPU memory held, by purpose. */
@@ -212,25 +230,80 @@ export class Session {
   close(): void {
     this.#forward.destroy();
     this.#weights.destroy();
-    this.#readback.destroy();
+    for (const b of this.#readback) b.destroy();
     if (this.#ownsDevice) this.runtime.device.destroy();
     this.model.close();
   }
 
-  async #step(tokens: readonly number[]): Promise<number> {
+  /**
+   * Generates up to `maxTokens` tokens after `prompt` (run from the current
+   * position), yielding each as soon as it is read back. Steps run ahead of
+   * the read-backs: each decode step reads the token the previous step's
+   * sampler left on the GPU, so up to {@linkcode LOOKAHEAD} steps are in
+   * flight and the read-back latency is hidden. When the consumer stops early
+   * (end of sequence, a stop string), the steps already submitted have still
+   * run: {@linkcode position} counts them.
+   *
+   * @param prompt prompt token ids (at least one)
+   * @param maxTokens most tokens to generate (the context may end it sooner)
+   */
+  async *generate(prompt: readonly number[], maxTokens: number): AsyncGenerator<number> {
+    if (maxTokens < 1) return;
+    const first = await this.prefill(prompt);
+    yield first;
     const dev = this.runtime.device;
+    const pending: { buffer: GPUBuffer; done: Promise<void> }[] = [];
+    let submitted = 1;
+    let ring = 0;
+    // The prompt's sampled token is in the token buffer already; write it too so
+    // the chain does not depend on how the prefill left it.
+    dev.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([first]));
+    try {
+      for (;;) {
+        while (
+          pending.length < LOOKAHEAD && submitted < maxTokens && this.position < this.nCtx
+        ) {
+          const buffer = this.#readback[ring++ % LOOKAHEAD]!;
+          this.#submitStep("sampled", buffer);
+          pending.push({ buffer, done: buffer.mapAsync(GPUMapMode.READ) });
+          submitted++;
+        }
+        const next = pending.shift();
+        if (!next) return;
+        await next.done;
+        const token = new Uint32Array(next.buffer.getMappedRange(0, 4))[0]!;
+        next.buffer.unmap();
+        yield token;
+      }
+    } finally {
+      for (const p of pending) {
+        await p.done;
+        p.buffer.unmap();
+      }
+    }
+  }
+
+  async #step(tokens: readonly number[]): Promise<number> {
+    const buffer = this.#readback[0]!;
+    this.#submitStep(tokens, buffer);
+    await buffer.mapAsync(GPUMapMode.READ);
+    const token = new Uint32Array(buffer.getMappedRange(0, 4))[0]!;
+    buffer.unmap();
+    return token;
+  }
+
+  /** Submits one step (forward pass and sampler) whose sampled token is copied to `readback`. */
+  #submitStep(tokens: readonly number[] | "sampled", readback: GPUBuffer): void {
+    const dev = this.runtime.device;
+    const T = tokens === "sampled" ? 1 : tokens.length;
     this.#forward.writeInputs(tokens, this.position, this.#seed);
-    const encoder = dev.createCommandEncoder({ label: tokens.length === 1 ? "decode" : "prefill" });
-    const pass = this.#forward.encode(encoder, tokens.length);
+    const encoder = dev.createCommandEncoder({ label: T === 1 ? "decode" : "prefill" });
+    const pass = this.#forward.encode(encoder, T);
     this.#sampler.encode(pass);
     pass.end();
-    encoder.copyBufferToBuffer(this.#forward.token, 0, this.#readback, 0, 4);
+    encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
     dev.queue.submit([encoder.finish()]);
-    await this.#readback.mapAsync(GPUMapMode.READ);
-    const token = new Uint32Array(this.#readback.getMappedRange(0, 4))[0]!;
-    this.#readback.unmap();
-    this.position += tokens.length;
-    return token;
+    this.position += T;
   }
 
   #checkFits(n: number): void {
@@ -242,6 +315,19 @@ export class Session {
     }
   }
 }
+
+/**
+ * The context a session gets when none is asked for: the trained context
+ * length, at most 4096 tokens.
+ *
+ * @param hp the model's hyper-parameters
+ */
+export function defaultContext(hp: ModelHParams): number {
+  return Math.min(hp.nCtxTrain, 4096);
+}
+
+/** Decode steps in flight ahead of their read-backs in {@linkcode Session.generate}. */
+export const LOOKAHEAD = 8;
 
 /** Greedy decoding: the default sampler of a session. */
 const GREEDY: SamplerParams = {

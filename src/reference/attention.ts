@@ -109,7 +109,9 @@ export function checkAttentionShape(
   }
   if (pos0 + tokens > nSlots) {
     throw new RangeError(
-      `Cannot run attention: positions ${pos0}..${pos0 + tokens - 1} run past ${nSlots} cache slots`,
+      `Cannot run attention: positions ${pos0}..${
+        pos0 + tokens - 1
+      } run past ${nSlots} cache slots`,
     );
   }
   return shape;

@@ -50,7 +50,8 @@ export function attentionScores(
         let dot = 0;
         const kBase = (g * nSlots + j) * headDim;
         for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache[kBase + d]!;
-        scores[g * nSlots + j] = scores[g * nSlots + j]! + Math.exp(dot * scale - lse[t * nHead + h]!);
+        scores[g * nSlots + j] = scores[g * nSlots + j]! +
+          Math.exp(dot * scale - lse[t * nHead + h]!);
       }
     }
   }

@@ -20,7 +20,7 @@
  * ```ts
  * import { rmsNorm } from "./rms_norm.ts";
  * const y = rmsNorm(new Float32Array([3, 4]), new Float32Array([1, 1]), 2, 0);
- * console.log(y[0].toFixed(3)); // 0.849
+ * console.log(y[0]!.toFixed(3)); // 0.849
  * ```
  */
 export function rmsNorm(

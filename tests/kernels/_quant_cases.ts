@@ -8,6 +8,7 @@
  */
 
 import { GgmlType, ggmlTypeName } from "../../src/gguf/ggml_type.ts";
+import { openGguf } from "../../src/gguf/reader.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { createStorageFrom, readBuffer } from "../../src/gpu/buffers.ts";
@@ -27,6 +28,16 @@ export const WEIGHT_TYPES: readonly GgmlType[] = [
   GgmlType.Q5_K,
   GgmlType.Q6_K,
 ];
+
+/** The float types, whose rows may have any length. */
+export const FLOAT_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+
+/**
+ * Row lengths that are not multiples of 8 (or of 4, or even of 2) plus one
+ * long odd one: 172 is stories260K's feed-forward length; odd lengths put
+ * every other F16/BF16 row at a 2-byte offset.
+ */
+export const ANY_COLUMNS: readonly number[] = [1, 3, 172, 173, 4095];
 
 /** Whether a type uses 256-element super-blocks. */
 export function isKQuant(type: GgmlType): boolean {
@@ -106,4 +117,31 @@ export function submitPass(device: GPUDevice, dispatches: readonly Dispatch[]): 
   for (const dispatch of dispatches) dispatch.encode(pass);
   pass.end();
   device.queue.submit([encoder.finish()]);
+}
+
+/** A weight tensor read from one of the shared test models. */
+export interface ModelTensor {
+  /** Its bytes as stored in the file. */
+  bytes: Uint8Array;
+  /** Element type. */
+  type: GgmlType;
+  /** Rows (product of the outer dims). */
+  rows: number;
+  /** Elements per row. */
+  cols: number;
+}
+
+/** Reads tensor `name` of the test model `file` (in ../shared/models). */
+export async function readModelTensor(file: string, name: string): Promise<ModelTensor> {
+  const url = new URL(`../../../shared/models/${file}`, import.meta.url);
+  const gguf = await openGguf(url.pathname);
+  try {
+    const info = gguf.tensor(name);
+    if (info === undefined) throw new Error(`Test model ${file} has no tensor "${name}"`);
+    const cols = info.dims[0]!;
+    const bytes = await gguf.readTensor(info);
+    return { bytes, type: info.type, rows: info.elementCount / cols, cols };
+  } finally {
+    gguf.close();
+  }
 }

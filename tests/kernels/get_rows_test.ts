@@ -7,8 +7,10 @@ import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { embedding } from "../../src/reference/embedding.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
+  ANY_COLUMNS,
   columnGrid,
   compare,
+  FLOAT_TYPES,
   randomWeight,
   readF32,
   storageOf,
@@ -88,6 +90,33 @@ for (const type of WEIGHT_TYPES) {
           assertRows(got, embedding(type, bytes, cols, ids), name);
         });
       }
+    },
+  });
+}
+
+for (const type of FLOAT_TYPES) {
+  const tag = typeTag(type);
+  Deno.test({
+    name: `get_rows_${tag} matches the CPU twin for any row length`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = createRuntime(await testGpu());
+      // Odd and even ids: with odd F16/BF16 rows, odd ids start at 2-byte offsets.
+      const ids = [0, 36, 5, 5, 17, 8];
+      for (const [i, cols] of ANY_COLUMNS.entries()) {
+        const name = `get_rows_${tag}(vocab=37, cols=${cols}, T=${ids.length})`;
+        await t.step(name, async () => {
+          const { got, bytes } = await runCase(rt, type, { vocab: 37, cols, ids }, 30 * type + i);
+          assertRows(got, embedding(type, bytes, cols, ids), name);
+        });
+      }
+      const name = `get_rows_${tag}(vocab=37, cols=173, T=${ids.length}, 3-row chunks)`;
+      await t.step(name, async () => {
+        const c = { vocab: 37, cols: 173, ids, maxChunkBytes: 3 * rowBytes(type, 173) + 2 };
+        const { got, bytes, chunks } = await runCase(rt, type, c, 30 * type + 9);
+        assert.equal(chunks, 13);
+        assertRows(got, embedding(type, bytes, 173, ids), name);
+      });
     },
   });
 }

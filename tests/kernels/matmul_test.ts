@@ -7,11 +7,14 @@ import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matmul } from "../../src/reference/matmul.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
+  ANY_COLUMNS,
   columnGrid,
   compare,
+  FLOAT_TYPES,
   randomValues,
   randomWeight,
   readF32,
+  readModelTensor,
   storageOf,
   submitPass,
   typeTag,
@@ -34,10 +37,15 @@ interface Case {
   maxChunkBytes?: number;
 }
 
-async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+async function runCase(
+  rt: GpuRuntime,
+  type: GgmlType,
+  c: Case,
+  seed: number,
+  bytes = randomWeight(type, c.rows, c.cols, seed),
+) {
   const { rows, cols, tokens } = c;
   const active = c.stepTokens ?? tokens;
-  const bytes = randomWeight(type, rows, cols, seed);
   const x = randomValues(seed + 1, tokens * cols);
   const y0 = c.accumulate ? randomValues(seed + 2, tokens * rows) : new Float32Array(tokens * rows);
   if (!c.accumulate) y0.fill(SENTINEL);
@@ -69,8 +77,15 @@ async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
   return { got, want, active, chunks: weight.chunks.length };
 }
 
-async function check(rt: GpuRuntime, type: GgmlType, c: Case, seed: number, label: string) {
-  const { got, want, active, chunks } = await runCase(rt, type, c, seed);
+async function check(
+  rt: GpuRuntime,
+  type: GgmlType,
+  c: Case,
+  seed: number,
+  label: string,
+  bytes?: Uint8Array,
+) {
+  const { got, want, active, chunks } = await runCase(rt, type, c, seed, bytes);
   const { nmse, maxAbs, scale } = compare(got.subarray(0, active * c.rows), want);
   assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
   assert.ok(
@@ -104,6 +119,49 @@ for (const type of WEIGHT_TYPES) {
         })`;
         await t.step(name, () => check(rt, type, c, 100 * type + i, name).then(() => {}));
       }
+    },
+  });
+}
+
+for (const type of FLOAT_TYPES) {
+  const tag = typeTag(type);
+  Deno.test({
+    name: `matmul_${tag} matches the CPU twin for any row length`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = createRuntime(await testGpu());
+      // 33 tokens span two token tiles; with cols % 4 ≠ 0 the X rows are not vec4-aligned.
+      const shapes: Case[] = ANY_COLUMNS.map((cols, i) => ({
+        rows: 13,
+        cols,
+        tokens: cols > 1000 ? 5 : 33,
+        accumulate: i === 1,
+      }));
+      // 3 rows per chunk: with odd F16/BF16 rows a chunk's byte length is not a multiple of 4.
+      shapes.push({ rows: 13, cols: 173, tokens: 7, maxChunkBytes: 3 * rowBytes(type, 173) + 2 });
+      shapes.push({ rows: 37, cols: 173, tokens: 33, stepTokens: 30 });
+      for (const [i, c] of shapes.entries()) {
+        const name = `matmul_${tag}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
+          c.accumulate ? ", acc" : ""
+        }${c.maxChunkBytes ? ", 3-row chunks" : ""}${
+          c.stepTokens ? `, n_tokens=${c.stepTokens}` : ""
+        })`;
+        await t.step(name, () => check(rt, type, c, 40 * type + i, name).then(() => {}));
+      }
+    },
+  });
+}
+
+for (const file of ["stories260K.gguf", "stories260K-F16.gguf"]) {
+  Deno.test({
+    name: `matmul on ${file} blk.0.ffn_down (64 rows of 172, T=9) matches the CPU twin`,
+    ...gpuTestOptions,
+    fn: async () => {
+      const rt = createRuntime(await testGpu());
+      const w = await readModelTensor(file, "blk.0.ffn_down.weight");
+      assert.deepEqual([w.rows, w.cols], [64, 172]);
+      const c = { rows: w.rows, cols: w.cols, tokens: 9 };
+      await check(rt, w.type, c, 3, `matmul ${file} ffn_down`, w.bytes);
     },
   });
 }

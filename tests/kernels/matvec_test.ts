@@ -7,11 +7,14 @@ import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matvec } from "../../src/reference/matvec.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
+  ANY_COLUMNS,
   columnGrid,
   compare,
+  FLOAT_TYPES,
   randomValues,
   randomWeight,
   readF32,
+  readModelTensor,
   storageOf,
   submitPass,
   typeTag,
@@ -33,9 +36,14 @@ interface Case {
   workgroupSize?: number;
 }
 
-async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+async function runCase(
+  rt: GpuRuntime,
+  type: GgmlType,
+  c: Case,
+  seed: number,
+  bytes = randomWeight(type, c.rows, c.cols, seed),
+) {
   const { rows, cols } = c;
-  const bytes = randomWeight(type, rows, cols, seed);
   const x = randomValues(seed + 1, cols);
   const y0 = randomValues(seed + 2, rows);
   const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
@@ -93,6 +101,49 @@ for (const type of WEIGHT_TYPES) {
           assertClose(got, want, name);
         });
       }
+    },
+  });
+}
+
+for (const type of FLOAT_TYPES) {
+  const tag = typeTag(type);
+  Deno.test({
+    name: `matvec_${tag} matches the CPU twin for any row length`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = createRuntime(await testGpu());
+      const shapes: Case[] = ANY_COLUMNS.map((cols, i) => ({
+        rows: 13,
+        cols,
+        accumulate: i === 1,
+      }));
+      // 3 rows per chunk: with odd F16/BF16 rows a chunk's byte length is not a multiple of 4.
+      shapes.push({ rows: 13, cols: 173, maxChunkBytes: 3 * rowBytes(type, 173) + 2 });
+      // 64 threads: the partial last group (4095 = 511·8 + 7) falls on thread 511 % 64.
+      shapes.push({ rows: 9, cols: 4095, workgroupSize: 64 });
+      for (const [i, c] of shapes.entries()) {
+        const name = `matvec_${tag}(rows=${c.rows}, cols=${c.cols}${c.accumulate ? ", acc" : ""}${
+          c.maxChunkBytes ? ", 3-row chunks" : ""
+        }${c.workgroupSize ? `, wg=${c.workgroupSize}` : ""})`;
+        await t.step(name, async () => {
+          const { got, want } = await runCase(rt, type, c, 40 * type + i);
+          assertClose(got, want, name);
+        });
+      }
+    },
+  });
+}
+
+for (const file of ["stories260K.gguf", "stories260K-F16.gguf"]) {
+  Deno.test({
+    name: `matvec on ${file} blk.0.ffn_down (64 rows of 172) matches the CPU twin`,
+    ...gpuTestOptions,
+    fn: async () => {
+      const rt = createRuntime(await testGpu());
+      const w = await readModelTensor(file, "blk.0.ffn_down.weight");
+      assert.deepEqual([w.rows, w.cols], [64, 172]);
+      const { got, want } = await runCase(rt, w.type, { rows: w.rows, cols: w.cols }, 3, w.bytes);
+      assertClose(got, want, `matvec ${file} ffn_down`);
     },
   });
 }
@@ -156,6 +207,35 @@ Deno.test({
     const op = createMatvec(rt, { weight, x: xBuf, y: yBuf });
     submitPass(rt.device, [op]);
     assert.deepEqual([...(await readF32(rt.device, yBuf, 1))], [-8]);
+    op.destroy();
+    destroyGpuWeight(weight);
+    xBuf.destroy();
+    yBuf.destroy();
+  },
+});
+
+Deno.test({
+  name: "dbg_matvec_f16(rows=2, cols=3) reads the second row from a 2-byte offset",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = createRuntime(await testGpu());
+    // f16 1 = 0x3C00, 2 = 0x4000, 3 = 0x4200, −1 = 0xBC00; rows (1, 2, 3) and (−1, 3, 2).
+    const halves = Uint16Array.of(0x3c00, 0x4000, 0x4200, 0xbc00, 0x4200, 0x4000);
+    const bytes = new Uint8Array(halves.buffer);
+    const x = Float32Array.of(1, 10, 100);
+    const expected = [321, 229];
+    assert.deepEqual([...matvec(GgmlType.F16, bytes, 2, 3, x)], expected);
+    const weight = createGpuWeight(rt, bytes, {
+      name: "dbg",
+      type: GgmlType.F16,
+      rows: 2,
+      cols: 3,
+    });
+    const xBuf = storageOf(rt.device, x, "x");
+    const yBuf = storageOf(rt.device, new Float32Array(2), "y");
+    const op = createMatvec(rt, { weight, x: xBuf, y: yBuf });
+    submitPass(rt.device, [op]);
+    assert.deepEqual([...(await readF32(rt.device, yBuf, 2))], expected);
     op.destroy();
     destroyGpuWeight(weight);
     xBuf.destroy();

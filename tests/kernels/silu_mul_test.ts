@@ -45,7 +45,10 @@ Deno.test({
   name: "dbg_silu_mul(n=4): silu(0)=0, silu(±large) saturates",
   ...gpuTestOptions,
   async fn() {
-    const got = await gpuSiluMul(new Float32Array([0, 1, -100, 100]), new Float32Array([7, 2, 1, 3]));
+    const got = await gpuSiluMul(
+      new Float32Array([0, 1, -100, 100]),
+      new Float32Array([7, 2, 1, 3]),
+    );
     const want = [0, 2 / (1 + Math.exp(-1)), 0, 300];
     want.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `${i}: ${got[i]} vs ${v}`));
   },

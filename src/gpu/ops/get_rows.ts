@@ -16,6 +16,7 @@ import {
   checkQuantWeight,
   createUniform,
   type OwnedDispatch,
+  quantConstants,
   quantKernelSource,
   quantLabel,
 } from "./quant_kernel.ts";
@@ -53,8 +54,8 @@ export interface GetRowsOptions {
  * @param rt runtime (device and pipeline cache)
  * @param options table, ids, output and token count
  * @returns the dispatch (one per chunk)
- * @throws {RangeError} if the columns are not a whole number of 8-element
- *   groups and blocks, `maxTokens` is out of range, or a buffer is too small
+ * @throws {RangeError} if the columns are not a whole number of blocks,
+ *   `maxTokens` is out of range, or a buffer is too small
  */
 export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDispatch {
   const { table, ids, out, maxTokens } = options;
@@ -72,6 +73,7 @@ export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDis
   const pipeline = rt.pipelines.get({
     label,
     code: quantKernelSource(table.type, STEP_WGSL + body),
+    constants: quantConstants(table),
   });
   const uniforms: GPUBuffer[] = [];
   let step = options.step;
@@ -79,7 +81,7 @@ export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDis
     step = createUniform(rt.device, [0, maxTokens, 0, 0], `${label}:step:${table.name}`);
     uniforms.push(step);
   }
-  const groupsX = Math.ceil(table.cols / 8 / 64);
+  const groupsX = Math.ceil(Math.ceil(table.cols / 8) / 64);
   const steps = table.chunks.map((chunk) => {
     const params = createUniform(rt.device, [
       chunk.rowCount,

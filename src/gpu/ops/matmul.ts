@@ -16,6 +16,7 @@ import {
   createUniform,
   foldGrid,
   type OwnedDispatch,
+  quantConstants,
   quantKernelSource,
   quantLabel,
 } from "./quant_kernel.ts";
@@ -57,8 +58,7 @@ export interface MatmulOptions {
  * @param rt runtime (device and pipeline cache)
  * @param options weight, activations, token count and flags
  * @returns the dispatch (one per chunk)
- * @throws {RangeError} if the columns are not a whole number of 8-element
- *   groups and blocks, `maxTokens` is not a positive integer, or a buffer is too small
+ * @throws {RangeError} if the columns are not a whole number of blocks, `maxTokens` is not a positive integer, or a buffer is too small
  */
 export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispatch {
   const { weight, x, y, maxTokens } = options;
@@ -74,7 +74,7 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   const pipeline = rt.pipelines.get({
     label,
     code: quantKernelSource(weight.type, STEP_WGSL + body),
-    constants: { ACC: options.accumulate ? 1 : 0 },
+    constants: { ...quantConstants(weight), ACC: options.accumulate ? 1 : 0 },
   });
   const uniforms: GPUBuffer[] = [];
   let step = options.step;

@@ -14,6 +14,7 @@ import {
   createUniform,
   foldGrid,
   type OwnedDispatch,
+  quantConstants,
   quantKernelSource,
   quantLabel,
 } from "./quant_kernel.ts";
@@ -52,8 +53,7 @@ export interface MatvecOptions {
  * @param rt runtime (device and pipeline cache)
  * @param options weight, vectors and flags
  * @returns the dispatch (one per chunk)
- * @throws {RangeError} if the columns are not a whole number of 8-element
- *   groups and blocks, or a vector buffer is too small
+ * @throws {RangeError} if the columns are not a whole number of blocks, or a vector buffer is too small
  */
 export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispatch {
   const { weight, x, y } = options;
@@ -70,7 +70,7 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
   const pipeline = rt.pipelines.get({
     label,
     code: quantKernelSource(weight.type, body),
-    constants: { WG: wg, ACC: options.accumulate ? 1 : 0 },
+    constants: { ...quantConstants(weight), WG: wg, ACC: options.accumulate ? 1 : 0 },
   });
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
   const uniforms: GPUBuffer[] = [];

@@ -40,7 +40,7 @@ export interface MatvecBandwidth {
  * @param rt runtime
  * @param type weight type
  * @param rows weight rows
- * @param cols weight columns (a multiple of the type's block size and 8)
+ * @param cols weight columns (a multiple of the type's block size)
  * @param iters mat-vecs to time
  * @returns the bandwidth and time per mat-vec
  */

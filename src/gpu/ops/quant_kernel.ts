@@ -67,12 +67,24 @@ export function quantLabel(op: string, type: GgmlType): string {
 
 /**
  * The element count a row must be a multiple of for the block kernels: the
- * type's block size, and at least 8 (kernels read 8 elements at a time).
+ * type's block size (1 for F32, F16 and BF16, whose rows may have any length).
  *
  * @param type weight element type
  */
 export function quantColumnMultiple(type: GgmlType): number {
-  return Math.max(8, ggmlTypeInfo(type).blockElems);
+  return ggmlTypeInfo(type).blockElems;
+}
+
+/**
+ * The override constants every block kernel takes from its weight:
+ * `ROWS_ALIGNED` is 1 when each row starts 4-byte aligned (row bytes a
+ * multiple of 4), which lets F16/BF16 reads skip the cross-word path.
+ *
+ * @param weight the uploaded weight
+ * @returns the constants, to merge into the pipeline key
+ */
+export function quantConstants(weight: GpuWeight): Record<string, number> {
+  return { ROWS_ALIGNED: weight.rowBytes % 4 === 0 ? 1 : 0 };
 }
 
 /**
@@ -80,11 +92,11 @@ export function quantColumnMultiple(type: GgmlType): number {
  *
  * @param op kernel label for messages, e.g. `matvec_q4_0`
  * @param weight the uploaded weight
- * @throws {RangeError} if its columns are not a multiple of {@linkcode quantColumnMultiple}
+ * @throws {RangeError} if its columns are not a positive multiple of {@linkcode quantColumnMultiple}
  */
 export function checkQuantWeight(op: string, weight: GpuWeight): void {
   const multiple = quantColumnMultiple(weight.type);
-  if (weight.cols % multiple !== 0 || weight.cols === 0) {
+  if (weight.cols % multiple !== 0 || weight.cols < 1) {
     throw new RangeError(
       `Cannot run ${op}: weight "${weight.name}" has ${weight.cols} columns, expected a positive multiple of ${multiple}`,
     );

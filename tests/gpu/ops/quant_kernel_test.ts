@@ -16,8 +16,10 @@ Deno.test("foldGrid() keeps small counts 1-D and folds large ones within the lim
   assert.deepEqual(foldGrid(10, 4), [4, 3]);
 });
 
-Deno.test("quantColumnMultiple() is the block size, at least 8", () => {
-  assert.equal(quantColumnMultiple(GgmlType.F16), 8);
+Deno.test("quantColumnMultiple() is the block size: any row length for float types", () => {
+  assert.equal(quantColumnMultiple(GgmlType.F32), 1);
+  assert.equal(quantColumnMultiple(GgmlType.F16), 1);
+  assert.equal(quantColumnMultiple(GgmlType.BF16), 1);
   assert.equal(quantColumnMultiple(GgmlType.Q5_1), 32);
   assert.equal(quantColumnMultiple(GgmlType.Q6_K), 256);
 });

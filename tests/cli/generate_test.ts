@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+import { runD2o, sharedModel } from "./_run.ts";
+
+const STORIES = sharedModel("stories260K.gguf");
+const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
+const PROMPT = "Once upon a time";
+
+async function generateJson(args: string[], stdin?: string) {
+  const r = await runD2o(["generate", "-m", FIXTURE, "--temp", "0", "--json", ...args], stdin);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test("d2o generate --json reports text, ids, timings and memory", async () => {
+  const result = await generateJson([PROMPT, "-n", "8"]);
+  assert.equal(result.tokens.length, 8);
+  assert.equal(result.stopReason, "max_tokens");
+  assert.equal(result.promptTokens[0], 1, "BOS first");
+  assert.ok(result.timings.decodeTokensPerSecond > 0);
+  assert.ok(result.memory.weights > 0 && result.memory.kvCache > 0 && result.memory.scratch > 0);
+});
+
+Deno.test("d2o generate takes the prompt from an argument, a file, - and piped stdin alike", async () => {
+  const fromArg = await generateJson([PROMPT, "-n", "6"]);
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, PROMPT);
+    const fromFile = await generateJson(["-f", file, "-n", "6"]);
+    const fromDash = await generateJson(["-", "-n", "6"], PROMPT);
+    const fromPipe = await generateJson(["-n", "6"], PROMPT);
+    for (const other of [fromFile, fromDash, fromPipe]) {
+      assert.deepEqual(other.promptTokens, fromArg.promptTokens);
+      assert.deepEqual(other.tokens, fromArg.tokens);
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("d2o generate streams only the generated text to stdout", async () => {
+  const json = await generateJson([PROMPT, "-n", "12"]);
+  const plain = await runD2o(["generate", "-m", FIXTURE, "--temp", "0", PROMPT, "-n", "12"]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(plain.stdout, json.text);
+  assert.equal(plain.stderr, "", "nothing on stderr without --verbose");
+});
+
+Deno.test("d2o generate --jsonl prints one event per token and a final result", async () => {
+  const r = await runD2o(["generate", "-m", FIXTURE, "--temp", "0", "--jsonl", PROMPT, "-n", "5"]);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(events.length, 6);
+  assert.ok(events.slice(0, 5).every((e) => e.type === "token" && Number.isInteger(e.id)));
+  const done = events[5];
+  assert.equal(done.type, "done");
+  assert.deepEqual(events.slice(0, 5).map((e) => e.id), done.tokens);
+  assert.equal(events.slice(0, 5).map((e) => e.text).join(""), done.text);
+});
+
+Deno.test("d2o generate --stop cuts the text before the stop string", async () => {
+  const full = await generateJson([PROMPT, "-n", "40"]);
+  // Stop at a piece of the text the model is known to produce.
+  const stop = full.text.slice(10, 14);
+  const cut = await generateJson([PROMPT, "-n", "40", "--stop", stop]);
+  assert.equal(cut.stopReason, "stop_string");
+  assert.equal(cut.text, full.text.slice(0, full.text.indexOf(stop)));
+});
+
+Deno.test("d2o generate | head -c 20 ends quietly with exit 0", async () => {
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const cmd = `"${Deno.execPath()}" run -A "${main}" generate -m "${FIXTURE}" --temp 0 ` +
+    `--ignore-eos -n 400 "${PROMPT}" | head -c 20; echo " status=\${PIPESTATUS[0]}"`;
+  const out = await new Deno.Command("bash", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
+    .output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.match(stdout, / status=0$/m, new TextDecoder().decode(out.stderr));
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+});
+
+Deno.test("d2o generate rejects a prompt longer than the context with exit 6", async () => {
+  const r = await runD2o(["generate", "-m", STORIES, "-c", "8", "--temp", "0", PROMPT.repeat(5)]);
+  assert.equal(r.code, 6);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /prompt of \d+ tokens .* context of 8/);
+});
+
+Deno.test("d2o generate names the flag and range of a bad value, exit 2", async () => {
+  const r = await runD2o(["generate", "-m", FIXTURE, "-n", "many", PROMPT]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--max-tokens/);
+  assert.match(r.stderr, /integer from -1/);
+  const t = await runD2o(["generate", "-m", FIXTURE, "--top-p", "1.5", PROMPT]);
+  assert.equal(t.code, 2);
+  assert.match(t.stderr, /--top-p/);
+});
+
+Deno.test("d2o generate on a missing model exits 3 with one line", async () => {
+  const r = await runD2o(["generate", "-m", "/nonexistent.gguf", PROMPT]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+});
