@@ -8,7 +8,8 @@
 //   zeros to a multiple of 4 bytes.
 // Blocks are generally not 4-byte aligned (18, 22, 34, 210-byte blocks), so
 // multi-byte fields are read by loading the covering u32 words and shifting.
-// Every helper takes a byte offset into `wq`.
+// Every helper takes a byte offset into `wq`. Bytes are unpacked with plain
+// shifts and masks (no packed_4x8_integer_dot_product language feature needed).
 // Invariants: f16 fields are 2-byte aligned (true for every ggml block type
 // since all block sizes are even); reads past the end land in the padding or
 // are clamped by robust buffer access and are never used.
@@ -87,14 +88,25 @@ fn mask8(v: V8, n: u32) -> V8 {
   return V8(select(zero, v.lo, k < vec4<u32>(n)), select(zero, v.hi, k + 4u < vec4<u32>(n)));
 }
 
+/** The four bytes of `q` (lowest first), zero-extended, as floats. */
+fn u8x4(q: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xFFu));
+}
+
+/** The four bytes of `q` (lowest first), sign-extended, as floats. */
+fn i8x4(q: u32) -> vec4<f32> {
+  let high = bitcast<vec4<i32>>(vec4<u32>(q) << vec4<u32>(24u, 16u, 8u, 0u));
+  return vec4<f32>(high >> vec4<u32>(24u));
+}
+
 /** Four nibbles: bits `shift..shift+3` of each byte of `q`, as floats. */
 fn nib4(q: u32, shift: u32) -> vec4<f32> {
-  return vec4<f32>(unpack4xU8((q >> shift) & 0x0F0F0F0Fu));
+  return u8x4((q >> shift) & 0x0F0F0F0Fu);
 }
 
 /** Bits `bit` of each byte of `q` (0 or 1), as floats. */
 fn bit4(q: u32, bit: u32) -> vec4<f32> {
-  return vec4<f32>(unpack4xU8((q >> bit) & 0x01010101u));
+  return u8x4((q >> bit) & 0x01010101u);
 }
 
 /** Bits 0..3 of `h` (one bit per element, lowest first) as four 0/1 floats. */

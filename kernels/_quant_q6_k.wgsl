@@ -24,5 +24,5 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let c0 = ((ql.x >> lshift) & 0x0F0F0F0Fu) | (((qh.x >> hshift) & 0x03030303u) << 4u);
   let c1 = ((ql.y >> lshift) & 0x0F0F0F0Fu) | (((qh.y >> hshift) & 0x03030303u) << 4u);
   let scale = wq_f16(base + 208u) * f32(wq_i8(base + 192u + (sub >> 1u)));
-  return V8((vec4<f32>(unpack4xU8(c0)) - 32.0) * scale, (vec4<f32>(unpack4xU8(c1)) - 32.0) * scale);
+  return V8((u8x4(c0) - 32.0) * scale, (u8x4(c1) - 32.0) * scale);
 }

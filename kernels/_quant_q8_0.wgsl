@@ -12,5 +12,5 @@ const QB: u32 = 34u;
 fn deq8(base: u32, sub: u32) -> V8 {
   let d = wq_f16(base);
   let q = wq_u32x2(base + 2u + 8u * sub);
-  return V8(vec4<f32>(unpack4xI8(q.x)) * d, vec4<f32>(unpack4xI8(q.y)) * d);
+  return V8(i8x4(q.x) * d, i8x4(q.y) * d);
 }

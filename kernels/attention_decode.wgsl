@@ -25,7 +25,7 @@
 //   7 step:     uniform Step (n_kv used)
 //   8 params:   uniform Params { n_head, n_slots, scale, n_chunks }
 //   9 scores:   storage, read_write  array<f32>  n_head_kv × n_slots (`add_scores` only)
-// Tolerance vs the f64 CPU twin: NMSE ~1e-13, max abs ~1e-6 for unit-scale inputs;
+// Tolerance vs the f64 CPU twin: NMSE ≤ ~3e-12 (measured up to n_kv = 8k), max abs ~1e-6 for unit-scale inputs;
 // scores: relative ~1e-6.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;

@@ -20,7 +20,7 @@
 //   6 part_ml:  storage, read_write  array<f32>  T × n_head × n_chunks × 2 (scratch)
 //   7 step:     uniform Step (pos, n_tokens used)
 //   8 params:   uniform Params { n_head, n_slots, scale, n_chunks }
-// Tolerance vs the f64 CPU twin: NMSE ~1e-13, max abs ~1e-6 for unit-scale inputs.
+// Tolerance vs the f64 CPU twin: NMSE ≤ ~3e-12 (measured up to n_kv = 8k), max abs ~1e-6 for unit-scale inputs.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k_cache: array<f32>;

@@ -95,7 +95,10 @@ async function benchEngine(
 ): Promise<EngineFigures> {
   const s = await Session.open(path, { runtime: rt, nCtx: pp + tg + 8, maxBatch: 128 });
   try {
-    const prompt = Array.from({ length: pp }, (_, i) => (i === 0 ? (s.tokenizer.bosId ?? 1) : 3 + (i * 7) % 200));
+    const prompt = Array.from(
+      { length: pp },
+      (_, i) => (i === 0 ? (s.tokenizer.bosId ?? 1) : 3 + (i * 7) % 200),
+    );
     await s.prefill(prompt.slice(0, 8)); // warm up the pipelines
     s.reset();
     const ppTimes: number[] = [];

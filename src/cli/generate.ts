@@ -12,7 +12,12 @@ import { LimitError } from "../errors.ts";
 import { openModel } from "../model/model_file.ts";
 import { defaultContext, Session } from "../model/session.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
-import type { SamplerParams } from "../model/token_sampler.ts";
+import {
+  describeSampler,
+  MAX_REPEAT_LAST_N,
+  resolveSeed,
+  samplerParams,
+} from "../sample/params.ts";
 import { writeStdout } from "./io.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
 import { createProgress } from "./progress.ts";
@@ -72,16 +77,40 @@ export function generateCommand(): Command {
     .argument("[prompt]", "prompt text; - (or no prompt with piped stdin) reads stdin")
     .requiredOption("-m, --model <path>", "path to a .gguf model")
     .option("-f, --file <path>", "read the prompt from a file")
-    .option("-n, --max-tokens <n>", "tokens to generate, -1 = until EOS or the context is full", integerIn(-1), -1)
+    .option(
+      "-n, --max-tokens <n>",
+      "tokens to generate, -1 = until EOS or the context is full",
+      integerIn(-1),
+      -1,
+    )
     .option("--temp <t>", "temperature; 0 = greedy", numberIn(0), 0.8)
     .option("--top-k <k>", "keep the k most likely tokens; 0 = off", integerIn(0), 40)
-    .option("--top-p <p>", "keep the smallest set with probability ≥ p; 1 = off", numberIn(0, 1), 0.95)
-    .option("--min-p <p>", "drop tokens below p × the top probability; 0 = off", numberIn(0, 1), 0.05)
+    .option(
+      "--top-p <p>",
+      "keep the smallest set with probability ≥ p; 1 = off",
+      numberIn(0, 1),
+      0.95,
+    )
+    .option(
+      "--min-p <p>",
+      "drop tokens below p × the top probability; 0 = off",
+      numberIn(0, 1),
+      0.05,
+    )
     .option("--repeat-penalty <x>", "penalise repeats of the last tokens; 1 = off", numberIn(0), 1)
-    .option("--repeat-last-n <n>", "tokens the repeat penalty looks back over", integerIn(0, 4096), 64)
-    .option("--seed <n>", "random seed; -1 = random", integerIn(-1, 0xffffffff), -1)
+    .option(
+      "--repeat-last-n <n>",
+      "tokens the repeat penalty looks back over",
+      integerIn(0, MAX_REPEAT_LAST_N),
+      64,
+    )
+    .option("--seed <n>", "random seed; -1 = random", integerIn(-1, 0xfffffffe), -1)
     .option("--stop <text>", "stop when this text is generated (repeatable)", collect)
-    .option("-c, --ctx <n>", "context size in tokens (default: the model's, at most 4096)", integerIn(1))
+    .option(
+      "-c, --ctx <n>",
+      "context size in tokens (default: the model's, at most 4096)",
+      integerIn(1),
+    )
     .option("-b, --batch <n>", "prompt tokens per prefill chunk", integerIn(1, 4096), 128)
     .option("--ignore-eos", "keep generating past end-of-sequence tokens")
     .option("--parse-special", "recognise special tokens such as <s> written in the prompt")
@@ -96,8 +125,8 @@ export function generateCommand(): Command {
 
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
-  const seed = o.seed === -1 ? crypto.getRandomValues(new Uint32Array(1))[0]! : o.seed;
-  const sampler: SamplerParams = {
+  const seed = resolveSeed(o.seed === -1 ? 0xffffffff : o.seed);
+  const sampler = samplerParams({
     temperature: o.temp,
     topK: o.topK,
     topP: o.topP,
@@ -105,7 +134,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     repeatPenalty: o.repeatPenalty,
     repeatLastN: o.repeatLastN,
     seed,
-  };
+  });
 
   // load: the file and tokenizer first, so a prompt that cannot fit fails before the upload
   const t0 = performance.now();
@@ -143,8 +172,9 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     if (o.verbose) {
       console.error(
         `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
-          `prompt ${promptTokens.length} tokens, context ${session.nCtx}, seed ${seed}`,
+          `prompt ${promptTokens.length} tokens, context ${session.nCtx}`,
       );
+      console.error(`d2o: sampler: ${describeSampler(sampler)}`);
     }
     const streamText = !o.json && !o.jsonl;
     const emit = streamText ? writeStdout : async (_: string) => {};
@@ -186,7 +216,9 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
     text += tail;
     if (tail && !o.jsonl) await emit(tail);
-    if (!o.json && !o.jsonl && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
+    if (
+      !o.json && !o.jsonl && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()
+    ) {
       await emit("\n");
     }
 

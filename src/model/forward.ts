@@ -9,7 +9,11 @@
 
 import { createStorage } from "../gpu/buffers.ts";
 import { createAddBias } from "../gpu/ops/add.ts";
-import { createAttentionDecode, createAttentionPrefill } from "../gpu/ops/attention.ts";
+import {
+  createAttentionDecode,
+  createAttentionPrefill,
+  createAttentionScratch,
+} from "../gpu/ops/attention.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createKvWrite } from "../gpu/ops/kv_write.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
@@ -121,11 +125,17 @@ export class GpuForward {
     const cacheBytes = nHeadKv * this.nCtx * headDim * 4;
     this.kCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `k_cache.${l}`));
     this.vCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `v_cache.${l}`));
+    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
+    // Split-K attention partials, shared by every layer.
+    const decodeScratch = createAttentionScratch(rt, shape, 1);
+    const prefillScratch = B > 1 ? createAttentionScratch(rt, shape, B) : decodeScratch;
+    for (const sc of new Set([decodeScratch, prefillScratch])) {
+      this.#owned.push(sc.partAcc, sc.partMl);
+    }
     const kvBytes = 2 * hp.nLayer * cacheBytes;
     const allBytes = this.#owned.reduce((s, b) => s + b.size, 0);
     this.memory = { kvBytes, scratchBytes: allBytes - kvBytes };
 
-    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
     const rope = ropeOptionsFor(hp, w.ropeFreqs);
     const step = this.step;
     const proj = (weight: GpuWeight, input: GPUBuffer, output: GPUBuffer, T: number, acc = false) =>
@@ -172,7 +182,16 @@ export class GpuForward {
         // attention
         ops.push(
           T === 1
-            ? createAttentionDecode(rt, { q, kCache: kC, vCache: vC, out: att, shape, step, label })
+            ? createAttentionDecode(rt, {
+              q,
+              kCache: kC,
+              vCache: vC,
+              out: att,
+              shape,
+              step,
+              scratch: decodeScratch,
+              label,
+            })
             : createAttentionPrefill(rt, {
               q,
               kCache: kC,
@@ -182,6 +201,7 @@ export class GpuForward {
               shape,
               step,
               maxTokens: T,
+              scratch: prefillScratch,
               label,
             }),
         );

@@ -8,7 +8,7 @@
 
 import { LimitError } from "../errors.ts";
 import { acquireGpu } from "../gpu/device.ts";
-import { createRuntime, type Dispatch, type GpuRuntime } from "../gpu/runtime.ts";
+import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
@@ -16,7 +16,8 @@ import { GpuForward } from "./forward.ts";
 import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
-import { createTokenSampler, type SamplerParams } from "./token_sampler.ts";
+import { type SamplerParams, samplerParams } from "../sample/params.ts";
+import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
 
 /** Options of {@linkcode Session.open}. */
 export interface SessionOptions {
@@ -26,7 +27,7 @@ export interface SessionOptions {
   readonly maxBatch?: number;
   /** Keep every prompt row's logits available ({@linkcode Session.evaluate}). */
   readonly allLogits?: boolean;
-  /** Sampling settings (default: greedy). */
+  /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
   readonly sampler?: Partial<SamplerParams>;
   /** A runtime to share (tests); by default the session acquires its own device. */
   readonly runtime?: GpuRuntime;
@@ -61,9 +62,10 @@ export class Session {
 
   readonly #weights: GpuModelWeights;
   readonly #forward: GpuForward;
-  readonly #sampler: Dispatch;
+  readonly #sampler: TokenSampler;
   readonly #readback: GPUBuffer[];
   readonly #ownsDevice: boolean;
+  #logitRing: GPUBuffer[] | undefined;
   #seed: number;
 
   private constructor(
@@ -90,8 +92,7 @@ export class Session {
         label: `token_readback.${i}`,
         size: 16,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      })
-    );
+      }));
   }
 
   /**
@@ -139,7 +140,7 @@ export class Session {
       maxBatch: options.maxBatch ?? 128,
       allLogits: options.allLogits ?? false,
     });
-    const sampler = { ...GREEDY, ...options.sampler };
+    const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
     return new Session(model, tokenizer, runtime, weights, forward, sampler, !options.runtime);
   }
 
@@ -162,6 +163,7 @@ export class Session {
   async prefill(tokens: readonly number[]): Promise<number> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
     this.#checkFits(tokens.length);
+    if (this.position === 0) this.#sampler.setHistory(tokens);
     const B = this.#forward.maxBatch;
     for (let start = 0; start < tokens.length; start += B) {
       const chunk = tokens.slice(start, start + B);
@@ -217,7 +219,11 @@ export class Session {
 
   /** Reads back the logits of the last token run (opt-in: costs a large read-back). */
   async logits(): Promise<Float32Array> {
-    const bytes = await readBuffer(this.runtime.device, this.#forward.logits, this.hparams.nVocab * 4);
+    const bytes = await readBuffer(
+      this.runtime.device,
+      this.#forward.logits,
+      this.hparams.nVocab * 4,
+    );
     return new Float32Array(bytes);
   }
 
@@ -230,7 +236,7 @@ export class Session {
   close(): void {
     this.#forward.destroy();
     this.#weights.destroy();
-    for (const b of this.#readback) b.destroy();
+    for (const b of [...this.#readback, ...this.#logitRing ?? []]) b.destroy();
     if (this.#ownsDevice) this.runtime.device.destroy();
     this.model.close();
   }
@@ -274,6 +280,54 @@ export class Session {
         const token = new Uint32Array(next.buffer.getMappedRange(0, 4))[0]!;
         next.buffer.unmap();
         yield token;
+      }
+    } finally {
+      for (const p of pending) {
+        await p.done;
+        p.buffer.unmap();
+      }
+    }
+  }
+
+  /**
+   * Feeds `tokens` one at a time from the current position (teacher forcing)
+   * and yields the logits after each, as a fresh (n_vocab) array. Like
+   * {@linkcode generate}, steps run ahead of their read-backs.
+   *
+   * @param tokens the tokens to feed
+   */
+  async *teacherForce(tokens: readonly number[]): AsyncGenerator<Float32Array> {
+    this.#checkFits(tokens.length);
+    const dev = this.runtime.device;
+    const bytes = this.hparams.nVocab * 4;
+    this.#logitRing ??= Array.from({ length: LOOKAHEAD }, (_, i) =>
+      dev.createBuffer({
+        label: `logits_readback.${i}`,
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }));
+    const ring = this.#logitRing;
+    const pending: { buffer: GPUBuffer; done: Promise<void> }[] = [];
+    let next = 0;
+    try {
+      for (;;) {
+        while (pending.length < LOOKAHEAD && next < tokens.length) {
+          const buffer = ring[next % LOOKAHEAD]!;
+          this.#forward.writeInputs([tokens[next]!], this.position, this.#seed);
+          const encoder = dev.createCommandEncoder({ label: "teacher_force" });
+          this.#forward.encode(encoder, 1).end();
+          encoder.copyBufferToBuffer(this.#forward.logits, 0, buffer, 0, bytes);
+          dev.queue.submit([encoder.finish()]);
+          this.position++;
+          next++;
+          pending.push({ buffer, done: buffer.mapAsync(GPUMapMode.READ) });
+        }
+        const head = pending.shift();
+        if (!head) return;
+        await head.done;
+        const logits = new Float32Array(head.buffer.getMappedRange().slice(0));
+        head.buffer.unmap();
+        yield logits;
       }
     } finally {
       for (const p of pending) {
@@ -328,14 +382,3 @@ export function defaultContext(hp: ModelHParams): number {
 
 /** Decode steps in flight ahead of their read-backs in {@linkcode Session.generate}. */
 export const LOOKAHEAD = 8;
-
-/** Greedy decoding: the default sampler of a session. */
-const GREEDY: SamplerParams = {
-  temperature: 0,
-  topK: 40,
-  topP: 0.95,
-  minP: 0.05,
-  repeatPenalty: 1,
-  repeatLastN: 64,
-  seed: 0,
-};

@@ -1,30 +1,21 @@
 /**
- * The GPU op that turns the step's logits into the next token id, chosen from
- * the sampling settings: greedy argmax at temperature 0.
+ * The GPU op that turns a step's logits into the next token id: argmax when
+ * decoding greedily without penalties, else the full sampler chain
+ * (penalties → top-k → top-p → min-p → temperature → draw).
  *
  * @module
  */
 
 import { createArgmax } from "../gpu/ops/argmax.ts";
+import { createSample } from "../gpu/ops/sample.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
+import type { SamplerParams } from "../sample/params.ts";
 import type { GpuForward } from "./forward.ts";
 
-/** Sampling settings, with llama.cpp's meanings. */
-export interface SamplerParams {
-  /** Softmax temperature; 0 or less means greedy. */
-  readonly temperature: number;
-  /** Keep the k most likely tokens (0: off). */
-  readonly topK: number;
-  /** Keep the smallest set whose probability reaches p (1: off). */
-  readonly topP: number;
-  /** Drop tokens less likely than minP × the top probability (0: off). */
-  readonly minP: number;
-  /** Repetition penalty over the last `repeatLastN` tokens (1: off). */
-  readonly repeatPenalty: number;
-  /** How many recent tokens the repetition penalty looks at. */
-  readonly repeatLastN: number;
-  /** Random seed: the same seed gives the same text. */
-  readonly seed: number;
+/** A sampler dispatch, told the sequence so far before each prompt. */
+export interface TokenSampler extends Dispatch {
+  /** Sets the tokens the repetition penalty and the random stream start from. */
+  setHistory(tokens: ArrayLike<number>): void;
 }
 
 /**
@@ -32,19 +23,19 @@ export interface SamplerParams {
  *
  * @param rt GPU runtime
  * @param forward the forward pass whose logits are sampled
- * @param params sampling settings
+ * @param params validated sampling settings
  */
 export function createTokenSampler(
   rt: GpuRuntime,
   forward: GpuForward,
   params: SamplerParams,
-): Dispatch {
-  if (params.temperature > 0) {
-    throw new RangeError("Cannot sample at a temperature above 0 yet: only greedy decoding runs");
+): TokenSampler {
+  const { logits, token: out, step } = forward;
+  const nVocab = forward.hparams.nVocab;
+  const penalised = params.repeatPenalty !== 1 && params.repeatLastN > 0;
+  if (params.temperature <= 0 && !penalised) {
+    const argmax = createArgmax(rt, { logits, out, nVocab });
+    return { encode: (pass) => argmax.encode(pass), setHistory: () => {} };
   }
-  return createArgmax(rt, {
-    logits: forward.logits,
-    out: forward.token,
-    nVocab: forward.hparams.nVocab,
-  });
+  return createSample(rt, { logits, out, nVocab, step, params });
 }

@@ -71,7 +71,11 @@ Deno.test("d2o generate | head -c 20 ends quietly with exit 0", async () => {
   const main = new URL("../../main.ts", import.meta.url).pathname;
   const cmd = `"${Deno.execPath()}" run -A "${main}" generate -m "${FIXTURE}" --temp 0 ` +
     `--ignore-eos -n 400 "${PROMPT}" | head -c 20; echo " status=\${PIPESTATUS[0]}"`;
-  const out = await new Deno.Command("bash", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command("bash", {
+    args: ["-c", cmd],
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const stdout = new TextDecoder().decode(out.stdout);
   assert.match(stdout, / status=0$/m, new TextDecoder().decode(out.stderr));
@@ -100,4 +104,28 @@ Deno.test("d2o generate on a missing model exits 3 with one line", async () => {
   const r = await runD2o(["generate", "-m", "/nonexistent.gguf", PROMPT]);
   assert.equal(r.code, 3);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+});
+
+Deno.test("d2o generate with the same --seed samples the same text, another seed differs", async () => {
+  const run = async (seed: string) => {
+    const r = await runD2o([
+      "generate",
+      "-m",
+      STORIES,
+      "--json",
+      "--seed",
+      seed,
+      "-n",
+      "40",
+      PROMPT,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const a = await run("42");
+  const b = await run("42");
+  const c = await run("7");
+  assert.equal(a.seed, 42);
+  assert.deepEqual(a.tokens, b.tokens);
+  assert.notDeepEqual(a.tokens, c.tokens);
 });

@@ -48,7 +48,12 @@ for (const fixture of STANDARD_FIXTURES) {
     async fn() {
       const path = fixtures.get(fixture.name)!;
       runtime ??= createRuntime(await testGpu());
-      const session = await Session.open(path, { nCtx: 64, allLogits: true, maxBatch: 16, runtime });
+      const session = await Session.open(path, {
+        nCtx: 64,
+        allLogits: true,
+        maxBatch: 16,
+        runtime,
+      });
       const reference = new ReferenceModel(await loadReferenceWeights(await openModel(path)), {
         nCtx: 64,
       });
@@ -65,7 +70,11 @@ for (const fixture of STANDARD_FIXTURES) {
         );
         for (const token of [5, 300, 17]) {
           const pos = session.position;
-          compare(`decode at ${pos}`, await session.evaluate([token]), reference.forward([token], pos));
+          compare(
+            `decode at ${pos}`,
+            await session.evaluate([token]),
+            reference.forward([token], pos),
+          );
         }
       } finally {
         session.close();

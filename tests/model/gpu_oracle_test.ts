@@ -27,7 +27,10 @@ const oracle: Oracle = JSON.parse(
 const F32_LOGIT_TOLERANCE = 1e-3;
 
 let runtime: GpuRuntime | undefined;
-async function open(name: string, options: { nCtx: number; allLogits?: boolean; maxBatch?: number }) {
+async function open(
+  name: string,
+  options: { nCtx: number; allLogits?: boolean; maxBatch?: number },
+) {
   runtime ??= createRuntime(await testGpu());
   return await Session.open(model(name), { ...options, runtime });
 }
@@ -46,7 +49,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 Deno.test({
-  name: "GPU logits of the 5 prompt positions of \"Once upon a time\" match llama.cpp within 1e-3",
+  name: 'GPU logits of the 5 prompt positions of "Once upon a time" match llama.cpp within 1e-3',
   ...gpuTestOptions,
   async fn() {
     const { prompt_ids, positions } = oracle.logits_once_upon_a_time;
@@ -68,7 +71,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "GPU greedy decoding reproduces llama.cpp's 64 tokens after \"Once upon a time\"",
+  name: 'GPU greedy decoding reproduces llama.cpp\'s 64 tokens after "Once upon a time"',
   ...gpuTestOptions,
   async fn() {
     const { prompt_ids, generated_ids } = oracle.greedy_once_upon_a_time;

@@ -1,0 +1,262 @@
+/**
+ * Layer budget planning shared by the policies: the base budget and its
+ * bounds, the split of a layer budget into heavy hitters and a recent window,
+ * the skip set, uniform plans (streaming, h2o) and the exact-budget
+ * water-filling d2o uses (d2o-method.md §3, §9 Q2).
+ *
+ * Planning runs once per sequence on the CPU, so it uses f64.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { KvOptions } from "./options.ts";
+import type { KvPlan, KvShape, LayerBudget, PlanStats } from "./policy.ts";
+
+/** The per-layer base budget and the bounds every layer budget stays within. */
+export interface BudgetBounds {
+  /** Uniform per-layer budget before rounding: `ρ·T'` (fraction) or the token count. */
+  readonly base: number;
+  /** Smallest layer budget: `max(1, min(kvMin, T'))`. */
+  readonly lo: number;
+  /** Largest layer budget: `T'` for a fraction (`ρ_ℓ ≤ 1`), the capacity for a token count. */
+  readonly hi: number;
+}
+
+/**
+ * Computes the base budget and its bounds.
+ *
+ * @param options validated KV options
+ * @param stats prompt length `T'` and capacity
+ * @returns base, lo and hi
+ * @throws {RangeError} when the prompt is empty or longer than the capacity
+ * @example A 20% budget of a 1000-token prompt
+ * ```ts
+ * import { budgetBounds } from "./budget.ts";
+ * import { resolveKvOptions } from "./options.ts";
+ * const b = budgetBounds(resolveKvOptions({ kvBudget: 0.2 }), { promptLength: 1000, capacity: 2048 });
+ * console.log(b.base, b.lo, b.hi); // 200 128 1000
+ * ```
+ */
+export function budgetBounds(options: KvOptions, stats: PlanStats): BudgetBounds {
+  const { promptLength: t, capacity } = stats;
+  if (!Number.isSafeInteger(t) || t < 1 || !Number.isSafeInteger(capacity) || capacity < t) {
+    throw new RangeError(
+      `Cannot plan KV budgets: prompt length ${t} must be a whole number from 1 to the capacity ${capacity}`,
+    );
+  }
+  const fraction = options.budget.kind === "fraction";
+  const base = fraction ? options.budget.value * t : options.budget.value;
+  return { base, lo: Math.max(1, Math.min(options.kvMin, t)), hi: fraction ? t : capacity };
+}
+
+/**
+ * Builds a layer budget from its heavy and recent parts; sinks are clipped
+ * to the heavy part.
+ *
+ * @param heavy `N_ℓ` (sinks included)
+ * @param recent `M_ℓ`
+ * @param sinks requested sinks
+ * @returns the compressed layer's budget
+ * @example
+ * ```ts
+ * import { layerBudget } from "./budget.ts";
+ * console.log(layerBudget(3, 5, 4)); // { slots: 8, heavy: 3, recent: 5, sinks: 3, compressed: true }
+ * ```
+ */
+export function layerBudget(heavy: number, recent: number, sinks: number): LayerBudget {
+  return { slots: heavy + recent, heavy, recent, sinks: Math.min(sinks, heavy), compressed: true };
+}
+
+/**
+ * Splits a layer budget: `M = ⌊C·r⌋` recent, the rest heavy, with the heavy
+ * part at least `min(sinks, C)` so the sinks fit. A `recentRatio` of 1 with
+ * sinks gives the streaming split (sinks + window).
+ *
+ * @param slots `C_ℓ ≥ 1`
+ * @param recentRatio share of the recent window in [0, 1]
+ * @param sinks requested sinks
+ * @returns the layer budget
+ * @example Heavy:recent 3:1 with 4 sinks
+ * ```ts
+ * import { splitBudget } from "./budget.ts";
+ * const b = splitBudget(100, 0.25, 4);
+ * console.log(b.heavy, b.recent, b.sinks); // 75 25 4
+ * ```
+ */
+export function splitBudget(slots: number, recentRatio: number, sinks: number): LayerBudget {
+  const sinkCount = Math.min(sinks, slots);
+  const recent = Math.min(Math.floor(slots * recentRatio + 1e-9), slots - sinkCount);
+  return layerBudget(slots - recent, recent, sinks);
+}
+
+/**
+ * The budget of a layer that is never compressed: the whole capacity.
+ *
+ * @param capacity most tokens the sequence will hold
+ * @returns an uncompressed layer budget
+ * @example
+ * ```ts
+ * import { fullLayer } from "./budget.ts";
+ * console.log(fullLayer(64).compressed); // false
+ * ```
+ */
+export function fullLayer(capacity: number): LayerBudget {
+  return { slots: capacity, heavy: 0, recent: capacity, sinks: 0, compressed: false };
+}
+
+/**
+ * Resolves the layers kept full: the explicit `--skip-layers`, or the
+ * default (none; {0, 1, L−1} for d2o in parity mode).
+ *
+ * @param options validated KV options
+ * @param nLayer layers in the model
+ * @returns the set of skipped layer indices
+ * @throws {UsageError} naming `--skip-layers` when an index is past the last layer
+ * @example
+ * ```ts
+ * import { skipLayerSet } from "./budget.ts";
+ * import { resolveKvOptions } from "./options.ts";
+ * console.log([...skipLayerSet(resolveKvOptions({ parity: true }), 5)]); // [ 0, 1, 4 ]
+ * ```
+ */
+export function skipLayerSet(options: KvOptions, nLayer: number): Set<number> {
+  if (options.skipLayers === null) {
+    return new Set(options.parity && options.policy === "d2o" ? [0, 1, nLayer - 1] : []);
+  }
+  for (const layer of options.skipLayers) {
+    if (layer >= nLayer) {
+      throw new UsageError(
+        `Cannot use --skip-layers "${layer}": the model has ${nLayer} layers (valid 0 to ${
+          nLayer - 1
+        })`,
+      );
+    }
+  }
+  return new Set(options.skipLayers);
+}
+
+/**
+ * A plan with the same budget `clamp(round(base), lo, hi)` in every
+ * compressed layer (streaming, h2o).
+ *
+ * @param options validated KV options
+ * @param shape model shape
+ * @param stats prompt length and capacity
+ * @param recentRatio share of the window (1 for streaming: sinks + window)
+ * @returns the plan
+ * @throws {UsageError} when a skipped layer does not exist
+ * @example
+ * ```ts
+ * import { uniformPlan } from "./budget.ts";
+ * import { resolveKvOptions } from "./options.ts";
+ * const o = resolveKvOptions({ kv: "h2o", kvBudget: 0.5, kvMin: 1 });
+ * const p = uniformPlan(o, { nLayer: 2, nHead: 1, nHeadKv: 1, headDim: 4 }, { promptLength: 10, capacity: 20 }, 0.5);
+ * console.log(p.layers.map((l) => l.slots)); // [ 5, 5 ]
+ * ```
+ */
+export function uniformPlan(
+  options: KvOptions,
+  shape: KvShape,
+  stats: PlanStats,
+  recentRatio: number,
+): KvPlan {
+  const { base, lo, hi } = budgetBounds(options, stats);
+  const skip = skipLayerSet(options, shape.nLayer);
+  const slots = clamp(Math.round(base), lo, hi);
+  const layers = Array.from(
+    { length: shape.nLayer },
+    (_, l) =>
+      skip.has(l) ? fullLayer(stats.capacity) : splitBudget(slots, recentRatio, options.sinks),
+  );
+  return {
+    layers,
+    statistic: null,
+    share: null,
+    nominalSlots: slots * (shape.nLayer - skip.size),
+  };
+}
+
+/**
+ * Distributes exactly `total` slots over layers in proportion to `weights`,
+ * each within `[lo, hi]` (water-filling): finds λ with
+ * `Σ clamp(λ·w_ℓ, lo, hi) = total`, then rounds by largest remainder (ties to
+ * the lower layer index). A larger weight never gets fewer slots.
+ *
+ * @param weights positive weights, one per layer
+ * @param total slots to hand out, within `[n·lo, n·hi]`
+ * @param lo smallest budget (integer)
+ * @param hi largest budget (integer)
+ * @returns integer budgets summing to `total`
+ * @throws {RangeError} when the total cannot fit the bounds
+ * @example
+ * ```ts
+ * import { waterFill } from "./budget.ts";
+ * console.log([...waterFill([3, 1], 8, 1, 5)]); // [ 5, 3 ]
+ * ```
+ */
+export function waterFill(
+  weights: ArrayLike<number>,
+  total: number,
+  lo: number,
+  hi: number,
+): Int32Array {
+  const n = weights.length;
+  if (!(lo <= hi) || total < n * lo || total > n * hi || !Number.isSafeInteger(total)) {
+    throw new RangeError(
+      `Cannot distribute ${total} slots over ${n} layers of ${lo} to ${hi} slots each`,
+    );
+  }
+  let wMin = Infinity;
+  for (let l = 0; l < n; l++) wMin = Math.min(wMin, weights[l]!);
+  const filled = (lambda: number) => {
+    const x = new Float64Array(n);
+    for (let l = 0; l < n; l++) x[l] = clamp(lambda * weights[l]!, lo, hi);
+    return x;
+  };
+  const sum = (x: Float64Array) => x.reduce((a, b) => a + b, 0);
+  let a = 0;
+  let b = hi / wMin;
+  for (let i = 0; i < 200 && a < b; i++) {
+    const mid = (a + b) / 2;
+    if (sum(filled(mid)) < total) a = mid;
+    else b = mid;
+  }
+  const x = filled(b);
+  const out = new Int32Array(n);
+  for (let l = 0; l < n; l++) out[l] = Math.floor(x[l]!);
+  let rest = total - out.reduce((s, v) => s + v, 0);
+  const byRemainder = [...out.keys()].sort((i, j) =>
+    (x[j]! - out[j]!) - (x[i]! - out[i]!) || i - j
+  );
+  for (const l of byRemainder) {
+    if (rest > 0 && out[l]! < hi) {
+      out[l]!++;
+      rest--;
+    }
+  }
+  for (const l of byRemainder.reverse()) {
+    if (rest < 0 && out[l]! > lo) {
+      out[l]!--;
+      rest++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Clamps `x` to `[lo, hi]`.
+ *
+ * @param x value
+ * @param lo lower bound
+ * @param hi upper bound
+ * @returns the clamped value
+ * @example
+ * ```ts
+ * import { clamp } from "./budget.ts";
+ * console.log(clamp(7, 0, 5)); // 5
+ * ```
+ */
+export function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
