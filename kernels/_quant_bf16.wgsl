@@ -6,7 +6,7 @@
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.12.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Any column count: a row of odd length ends mid-word, so the next row starts
-// at a 2-byte offset (wq_u32x4 reads across the word boundary); the op bodies
+// at a 2-byte offset (wq_row_u32x4 reads across the word boundary); the op bodies
 // cut a partial last group of 8 with mask8.
 
 const QK: u32 = 8u;
@@ -18,9 +18,13 @@ fn bf16x2(w: u32) -> vec2<f32> {
 }
 
 fn deq8(base: u32, sub: u32) -> V8 {
-  let w = wq_u32x4(base);
+  let w = wq_row_u32x4(base);
   return V8(
     vec4<f32>(bf16x2(w.x), bf16x2(w.y)),
     vec4<f32>(bf16x2(w.z), bf16x2(w.w)),
   );
+}
+
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  return dot32_by_deq8(base, sub, xs);
 }

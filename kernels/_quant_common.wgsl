@@ -14,11 +14,15 @@
 // since all block sizes are even); reads past the end land in the padding or
 // are clamped by robust buffer access and are never used.
 // Rows of F16/BF16 tensors with an odd column count start at 2-byte offsets,
-// so those snippets read through wq_u32x4 (any offset). Only float types may
-// have a partial last 8-element group in a row; op bodies cut it with mask8.
+// so those snippets read through wq_row_u32x4. Only float types may have a
+// partial last 8-element group in a row; op bodies cut it with mask8.
+//
+// Every snippet defines, besides QK, QB and deq8 (for the tiled mat-mul and
+// the lookup), dot32(base, sub, xs) for the mat-vec: the dot product of 32
+// consecutive elements with xs, decoding scales once per 32 elements.
 //
 // Override: ROWS_ALIGNED (true when row_bytes is a multiple of 4, so every row
-//   starts 4-byte aligned: compiles wq_u32x4's cross-word path out).
+//   starts 4-byte aligned: compiles wq_row_u32x4's cross-word path out).
 
 override ROWS_ALIGNED: bool = false;
 
@@ -26,6 +30,34 @@ override ROWS_ALIGNED: bool = false;
 struct V8 {
   lo: vec4<f32>,
   hi: vec4<f32>,
+}
+
+/**
+ * Thirty-two consecutive input values for dot32: columns lo[k] = x[4k .. 4k+3],
+ * hi[k] = x[16+4k .. 16+4k+3]; `sum` = Σ of all 32 (for block offsets and mins).
+ */
+struct X32 {
+  lo: mat4x4<f32>,
+  hi: mat4x4<f32>,
+  sum: f32,
+}
+
+/** Σ of the products of four vec4 with the columns of `x`. */
+fn dot16(w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: mat4x4<f32>) -> f32 {
+  return dot(w0, x[0]) + dot(w1, x[1]) + dot(w2, x[2]) + dot(w3, x[3]);
+}
+
+/**
+ * dot32 through deq8, for snippets without a faster decode: elements
+ * 32·sub .. 32·sub+31 from the block at `base` (for QK = 8, four blocks).
+ */
+fn dot32_by_deq8(base: u32, sub: u32, xs: X32) -> f32 {
+  let e = 32u * sub;
+  let v0 = deq8(base + (e / QK) * QB, (e % QK) / 8u);
+  let v1 = deq8(base + ((e + 8u) / QK) * QB, ((e + 8u) % QK) / 8u);
+  let v2 = deq8(base + ((e + 16u) / QK) * QB, ((e + 16u) % QK) / 8u);
+  let v3 = deq8(base + ((e + 24u) / QK) * QB, ((e + 24u) % QK) / 8u);
+  return dot16(v0.lo, v0.hi, v1.lo, v1.hi, xs.lo) + dot16(v2.lo, v2.hi, v3.lo, v3.hi, xs.hi);
 }
 
 /** The byte at `byte`, zero-extended. */
@@ -63,19 +95,23 @@ fn wq_u32x2(byte: u32) -> vec2<u32> {
   return select(shifted, vec2<u32>(w0, w1), s == 0u);
 }
 
-/**
- * The sixteen bytes at byte offset `byte` as four little-endian words; any
- * offset unless ROWS_ALIGNED promises a multiple of 4 (the fast path).
- */
+/** The sixteen bytes at any byte offset as four little-endian words (branch-free). */
 fn wq_u32x4(byte: u32) -> vec4<u32> {
   let i = byte >> 2u;
   let w = vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
-  let s = (byte & 3u) * 8u;
-  if (ROWS_ALIGNED || s == 0u) {
-    return w;
-  }
   let next = vec4<u32>(w.yzw, wq[i + 4u]);
-  return (w >> vec4<u32>(s)) | (next << vec4<u32>(32u - s));
+  let s = vec4<u32>((byte & 3u) * 8u);
+  // (next << 1) << (31 − s) is next << (32 − s), and 0 when s = 0.
+  return (w >> s) | ((next << vec4<u32>(1u)) << (vec4<u32>(31u) - s));
+}
+
+/** wq_u32x4 inside a row: four plain loads when ROWS_ALIGNED. */
+fn wq_row_u32x4(byte: u32) -> vec4<u32> {
+  if (ROWS_ALIGNED) {
+    let i = byte >> 2u;
+    return vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
+  }
+  return wq_u32x4(byte);
 }
 
 /**

@@ -18,3 +18,7 @@ fn deq8(base: u32, sub: u32) -> V8 {
     bitcast<vec4<f32>>(vec4<u32>(wq[i + 4u], wq[i + 5u], wq[i + 6u], wq[i + 7u])),
   );
 }
+
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  return dot32_by_deq8(base, sub, xs);
+}

@@ -17,3 +17,11 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let shift = 4u * (sub >> 1u);
   return V8((nib4(q.x, shift) - 8.0) * d, (nib4(q.y, shift) - 8.0) * d);
 }
+
+// dot32: elements 0..15 are the low nibbles of the 16 code bytes, 16..31 the high ones.
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let q = wq_u32x4(base + 2u);
+  let lo = dot16(nib4(q.x, 0u), nib4(q.y, 0u), nib4(q.z, 0u), nib4(q.w, 0u), xs.lo);
+  let hi = dot16(nib4(q.x, 4u), nib4(q.y, 4u), nib4(q.z, 4u), nib4(q.w, 4u), xs.hi);
+  return wq_f16(base) * (lo + hi - 8.0 * xs.sum);
+}

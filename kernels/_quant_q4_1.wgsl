@@ -16,3 +16,13 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let shift = 4u * (sub >> 1u);
   return V8(nib4(q.x, shift) * dm.x + dm.y, nib4(q.y, shift) * dm.x + dm.y);
 }
+
+// dot32: elements 0..15 are the low nibbles of the 16 code bytes, 16..31 the high ones.
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let dm = unpack2x16float(wq[base >> 2u]);
+  let i = (base >> 2u) + 1u;
+  let q = vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
+  let lo = dot16(nib4(q.x, 0u), nib4(q.y, 0u), nib4(q.z, 0u), nib4(q.w, 0u), xs.lo);
+  let hi = dot16(nib4(q.x, 4u), nib4(q.y, 4u), nib4(q.z, 4u), nib4(q.w, 4u), xs.hi);
+  return dm.x * (lo + hi) + dm.y * xs.sum;
+}

@@ -23,3 +23,15 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let shift = 4u * (j & 1u);
   return V8(nib4(q.x, shift) * scale - offset, nib4(q.y, shift) * scale - offset);
 }
+
+// dot32: sub-block j = sub (0..7) is one 32-element scale group: its scale
+// and min are decoded once, and the min term uses Σx.
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let dm = unpack2x16float(wq[base >> 2u]);
+  let sm = k_scale_min(base + 4u, sub);
+  let i = (base + 16u + 32u * (sub >> 1u)) >> 2u;
+  let shift = 4u * (sub & 1u);
+  let lo = dot16(nib4(wq[i], shift), nib4(wq[i + 1u], shift), nib4(wq[i + 2u], shift), nib4(wq[i + 3u], shift), xs.lo);
+  let hi = dot16(nib4(wq[i + 4u], shift), nib4(wq[i + 5u], shift), nib4(wq[i + 6u], shift), nib4(wq[i + 7u], shift), xs.hi);
+  return dm.x * sm.x * (lo + hi) - dm.y * sm.y * xs.sum;
+}

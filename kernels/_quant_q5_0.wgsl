@@ -20,3 +20,25 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
   return V8((lo - 16.0) * d, (hi - 16.0) * d);
 }
+
+// dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
+// element 16 + l the high nibble plus 16·(bit 16 + l).
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let h = wq_u32(base + 2u);
+  let q = wq_u32x4(base + 6u);
+  let lo = dot16(
+    nib4(q.x, 0u) + 16.0 * lowbits4(h),
+    nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),
+    nib4(q.z, 0u) + 16.0 * lowbits4(h >> 8u),
+    nib4(q.w, 0u) + 16.0 * lowbits4(h >> 12u),
+    xs.lo,
+  );
+  let hi = dot16(
+    nib4(q.x, 4u) + 16.0 * lowbits4(h >> 16u),
+    nib4(q.y, 4u) + 16.0 * lowbits4(h >> 20u),
+    nib4(q.z, 4u) + 16.0 * lowbits4(h >> 24u),
+    nib4(q.w, 4u) + 16.0 * lowbits4(h >> 28u),
+    xs.hi,
+  );
+  return wq_f16(base) * (lo + hi - 16.0 * xs.sum);
+}

@@ -19,3 +19,27 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
   return V8(lo * dm.x + dm.y, hi * dm.x + dm.y);
 }
+
+// dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
+// element 16 + l the high nibble plus 16·(bit 16 + l).
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let i = base >> 2u;
+  let dm = unpack2x16float(wq[i]);
+  let h = wq[i + 1u];
+  let q = vec4<u32>(wq[i + 2u], wq[i + 3u], wq[i + 4u], wq[i + 5u]);
+  let lo = dot16(
+    nib4(q.x, 0u) + 16.0 * lowbits4(h),
+    nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),
+    nib4(q.z, 0u) + 16.0 * lowbits4(h >> 8u),
+    nib4(q.w, 0u) + 16.0 * lowbits4(h >> 12u),
+    xs.lo,
+  );
+  let hi = dot16(
+    nib4(q.x, 4u) + 16.0 * lowbits4(h >> 16u),
+    nib4(q.y, 4u) + 16.0 * lowbits4(h >> 20u),
+    nib4(q.z, 4u) + 16.0 * lowbits4(h >> 24u),
+    nib4(q.w, 4u) + 16.0 * lowbits4(h >> 28u),
+    xs.hi,
+  );
+  return dm.x * (lo + hi) + dm.y * xs.sum;
+}

@@ -27,3 +27,28 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let hi = nib4(q.y, shift) + 16.0 * bit4(h.y, j);
   return V8(lo * scale - offset, hi * scale - offset);
 }
+
+// dot32: sub-block j = sub (0..7) is one 32-element scale group: its scale
+// and min are decoded once, and the min term uses Σx.
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let dm = unpack2x16float(wq[base >> 2u]);
+  let sm = k_scale_min(base + 4u, sub);
+  let h = (base + 16u) >> 2u;
+  let i = (base + 48u + 32u * (sub >> 1u)) >> 2u;
+  let shift = 4u * (sub & 1u);
+  let lo = dot16(
+    nib4(wq[i], shift) + 16.0 * bit4(wq[h], sub),
+    nib4(wq[i + 1u], shift) + 16.0 * bit4(wq[h + 1u], sub),
+    nib4(wq[i + 2u], shift) + 16.0 * bit4(wq[h + 2u], sub),
+    nib4(wq[i + 3u], shift) + 16.0 * bit4(wq[h + 3u], sub),
+    xs.lo,
+  );
+  let hi = dot16(
+    nib4(wq[i + 4u], shift) + 16.0 * bit4(wq[h + 4u], sub),
+    nib4(wq[i + 5u], shift) + 16.0 * bit4(wq[h + 5u], sub),
+    nib4(wq[i + 6u], shift) + 16.0 * bit4(wq[h + 6u], sub),
+    nib4(wq[i + 7u], shift) + 16.0 * bit4(wq[h + 7u], sub),
+    xs.hi,
+  );
+  return dm.x * sm.x * (lo + hi) - dm.y * sm.y * xs.sum;
+}

@@ -14,3 +14,11 @@ fn deq8(base: u32, sub: u32) -> V8 {
   let q = wq_u32x2(base + 2u + 8u * sub);
   return V8(i8x4(q.x) * d, i8x4(q.y) * d);
 }
+
+fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
+  let a = wq_u32x4(base + 2u);
+  let b = wq_u32x4(base + 18u);
+  let lo = dot16(i8x4(a.x), i8x4(a.y), i8x4(a.z), i8x4(a.w), xs.lo);
+  let hi = dot16(i8x4(b.x), i8x4(b.y), i8x4(b.z), i8x4(b.w), xs.hi);
+  return wq_f16(base) * (lo + hi);
+}

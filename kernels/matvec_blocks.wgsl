@@ -17,8 +17,10 @@
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
 //   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
 // Workgroup: WG threads compute NR = 8 consecutive rows; thread t handles the
-//   8-element groups t, t+WG, ... of those rows (one x load serves NR rows;
-//   a partial last group, float types only, is done after the loop),
+//   groups t, t+WG, ... of those rows (one x load serves NR rows): 32-element
+//   groups through dot32 for the quantized types (scales decoded once per
+//   group), 8-element groups through deq8 for the float types (a partial last
+//   group is masked),
 //   then a shared-memory tree reduction. Dispatch: ceil(rows / NR) workgroups,
 //   folded into x·y when above 65535 (linear id = wid.y·nwg.x + wid.x).
 // Tolerance: f32 accumulation in a different order than the CPU twin
@@ -47,12 +49,20 @@ fn x4(c: u32) -> vec4<f32> {
   return vec4<f32>(x[c], x[c + 1u], x[c + 2u], x[c + 3u]);
 }
 
+/** x[c .. c+32) and its sum (c + 32 <= cols). */
+fn x32(c: u32) -> X32 {
+  let lo = mat4x4<f32>(x4(c), x4(c + 4u), x4(c + 8u), x4(c + 12u));
+  let hi = mat4x4<f32>(x4(c + 16u), x4(c + 20u), x4(c + 24u), x4(c + 28u));
+  let one = vec4<f32>(1.0);
+  return X32(lo, hi, dot(one, lo * one) + dot(one, hi * one));
+}
+
 /** Σ of the eight products of `w` and `v`. */
 fn dot8(w: V8, v: V8) -> f32 {
   return dot(w.lo, v.lo) + dot(w.hi, v.hi);
 }
 
-/** x[c .. c+8) with elements at or past `cols` zeroed. */
+/** x[c .. c+8) with elements at or past `cols` zeroed (c < cols). */
 fn x8_masked(c: u32) -> V8 {
   let k = vec4<u32>(0u, 1u, 2u, 3u);
   let last = vec4<u32>(params.cols - 1u);
@@ -64,6 +74,42 @@ fn x8_masked(c: u32) -> V8 {
   );
 }
 
+/** dot32 at byte `offset`, sub-block `sub`, of the rows at `ba` (rows 0..3) and `bb` (4..7). */
+fn rows_dot32(ba: vec4<u32>, bb: vec4<u32>, offset: u32, sub: u32, xs: X32) -> V8 {
+  return V8(
+    vec4<f32>(
+      dot32(ba.x + offset, sub, xs),
+      dot32(ba.y + offset, sub, xs),
+      dot32(ba.z + offset, sub, xs),
+      dot32(ba.w + offset, sub, xs),
+    ),
+    vec4<f32>(
+      dot32(bb.x + offset, sub, xs),
+      dot32(bb.y + offset, sub, xs),
+      dot32(bb.z + offset, sub, xs),
+      dot32(bb.w + offset, sub, xs),
+    ),
+  );
+}
+
+/** Like rows_dot32 for one 8-element group through deq8, elements n..7 cut. */
+fn rows_dot8(ba: vec4<u32>, bb: vec4<u32>, offset: u32, sub: u32, xs: V8, n: u32) -> V8 {
+  return V8(
+    vec4<f32>(
+      dot8(mask8(deq8(ba.x + offset, sub), n), xs),
+      dot8(mask8(deq8(ba.y + offset, sub), n), xs),
+      dot8(mask8(deq8(ba.z + offset, sub), n), xs),
+      dot8(mask8(deq8(ba.w + offset, sub), n), xs),
+    ),
+    vec4<f32>(
+      dot8(mask8(deq8(bb.x + offset, sub), n), xs),
+      dot8(mask8(deq8(bb.y + offset, sub), n), xs),
+      dot8(mask8(deq8(bb.z + offset, sub), n), xs),
+      dot8(mask8(deq8(bb.w + offset, sub), n), xs),
+    ),
+  );
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -71,66 +117,42 @@ fn main(
   @builtin(local_invocation_index) tid: u32,
 ) {
   let row0 = (wid.y * nwg.x + wid.x) * NR;
-  let groups = params.cols / 8u;
-  let per_block = QK / 8u;
-  // Rows past the end re-read the last row; their sums are never stored.
-  // Unrolled over the NR = 8 rows: dynamically indexed arrays spill on CPU drivers.
+  // Byte offsets of the NR = 8 rows (vectors, not an array: dynamically
+  // indexed arrays spill on CPU drivers). Rows past the end re-read the last
+  // row; their sums are never stored.
   let last = params.rows - 1u;
-  let b0 = min(row0, last) * params.row_bytes;
-  let b1 = min(row0 + 1u, last) * params.row_bytes;
-  let b2 = min(row0 + 2u, last) * params.row_bytes;
-  let b3 = min(row0 + 3u, last) * params.row_bytes;
-  let b4 = min(row0 + 4u, last) * params.row_bytes;
-  let b5 = min(row0 + 5u, last) * params.row_bytes;
-  let b6 = min(row0 + 6u, last) * params.row_bytes;
-  let b7 = min(row0 + 7u, last) * params.row_bytes;
-  var acc_a = vec4<f32>(0.0);
-  var acc_b = vec4<f32>(0.0);
-  for (var g = tid; g < groups; g += WG) {
-    let xs = V8(x4(8u * g), x4(8u * g + 4u));
-    let offset = (g / per_block) * QB;
-    let sub = g % per_block;
-    acc_a += vec4<f32>(
-      dot8(deq8(b0 + offset, sub), xs),
-      dot8(deq8(b1 + offset, sub), xs),
-      dot8(deq8(b2 + offset, sub), xs),
-      dot8(deq8(b3 + offset, sub), xs),
-    );
-    acc_b += vec4<f32>(
-      dot8(deq8(b4 + offset, sub), xs),
-      dot8(deq8(b5 + offset, sub), xs),
-      dot8(deq8(b6 + offset, sub), xs),
-      dot8(deq8(b7 + offset, sub), xs),
-    );
+  let ba = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;
+  let bb = min(vec4<u32>(row0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last)) * params.row_bytes;
+  var acc = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  // Quantized types: 32-element groups through dot32.
+  let steps = select(0u, params.cols / 32u, QK >= 32u);
+  for (var g = tid; g < steps; g += WG) {
+    let c = 32u * g;
+    let r = rows_dot32(ba, bb, (c / QK) * QB, (c % QK) / 32u, x32(c));
+    acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
-  // The partial last group of a float-type row (cols % 8 = n ≠ 0), on the
-  // thread next in turn; x and W past cols are cut to zero.
-  let n = params.cols % 8u;
-  if (n != 0u && tid == groups % WG) {
-    let xs = x8_masked(8u * groups);
-    let offset = (groups / per_block) * QB;
-    let sub = groups % per_block;
-    acc_a += vec4<f32>(
-      dot8(mask8(deq8(b0 + offset, sub), n), xs),
-      dot8(mask8(deq8(b1 + offset, sub), n), xs),
-      dot8(mask8(deq8(b2 + offset, sub), n), xs),
-      dot8(mask8(deq8(b3 + offset, sub), n), xs),
-    );
-    acc_b += vec4<f32>(
-      dot8(mask8(deq8(b4 + offset, sub), n), xs),
-      dot8(mask8(deq8(b5 + offset, sub), n), xs),
-      dot8(mask8(deq8(b6 + offset, sub), n), xs),
-      dot8(mask8(deq8(b7 + offset, sub), n), xs),
-    );
+  // Float types: 8-element groups through deq8 (registers hold less than for 32).
+  let first = 4u * steps;
+  let full = params.cols / 8u;
+  for (var g = first + tid; g < full; g += WG) {
+    let c = 8u * g;
+    let r = rows_dot8(ba, bb, (c / QK) * QB, (c % QK) / 8u, V8(x4(c), x4(c + 4u)), 8u);
+    acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
-  partial[tid] = acc_a.x;
-  partial[WG + tid] = acc_a.y;
-  partial[2u * WG + tid] = acc_a.z;
-  partial[3u * WG + tid] = acc_a.w;
-  partial[4u * WG + tid] = acc_b.x;
-  partial[5u * WG + tid] = acc_b.y;
-  partial[6u * WG + tid] = acc_b.z;
-  partial[7u * WG + tid] = acc_b.w;
+  // A partial last group (float types), on the thread next in turn.
+  if (params.cols % 8u != 0u && tid == (full - first) % WG) {
+    let c = 8u * full;
+    let r = rows_dot8(ba, bb, (c / QK) * QB, (c % QK) / 8u, x8_masked(c), params.cols - c);
+    acc = V8(acc.lo + r.lo, acc.hi + r.hi);
+  }
+  partial[tid] = acc.lo.x;
+  partial[WG + tid] = acc.lo.y;
+  partial[2u * WG + tid] = acc.lo.z;
+  partial[3u * WG + tid] = acc.lo.w;
+  partial[4u * WG + tid] = acc.hi.x;
+  partial[5u * WG + tid] = acc.hi.y;
+  partial[6u * WG + tid] = acc.hi.z;
+  partial[7u * WG + tid] = acc.hi.w;
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (tid < stride) {

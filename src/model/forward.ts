@@ -47,6 +47,14 @@ export interface ForwardMemory {
   readonly scratchBytes: number;
 }
 
+/** A dispatch with the name of the forward-pass step it belongs to (for per-step GPU times). */
+export interface NamedDispatch {
+  /** Step name, e.g. `"attention"` or `"lm_head"`. */
+  readonly name: string;
+  /** The recorded op. */
+  readonly op: Dispatch;
+}
+
 /** Records the dispatches of a forward pass into command encoders. */
 export class GpuForward {
   /** The model's hyper-parameters. */
@@ -75,10 +83,10 @@ export class GpuForward {
   readonly #rt: GpuRuntime;
   readonly #normed: GPUBuffer;
   readonly #last: GPUBuffer;
-  readonly #decode: Dispatch[];
-  readonly #prefill: Dispatch[];
-  readonly #prefillHead: Dispatch[];
-  readonly #prefillAllHead: Dispatch[];
+  readonly #decode: NamedDispatch[];
+  readonly #prefill: NamedDispatch[];
+  readonly #prefillHead: NamedDispatch[];
+  readonly #prefillAllHead: NamedDispatch[];
   readonly #owned: GPUBuffer[] = [];
 
   /**
@@ -144,10 +152,14 @@ export class GpuForward {
         : createMatmul(rt, { weight, x: input, y: output, maxTokens: T, step, accumulate: acc });
 
     /** The ops of one step of up to T tokens, through the final norm. */
-    const body = (T: number, idsBuffer: GPUBuffer): Dispatch[] => {
-      const ops: Dispatch[] = [];
+    const body = (T: number, idsBuffer: GPUBuffer): NamedDispatch[] => {
+      const ops: NamedDispatch[] = [];
+      const add = (name: string, ...dispatches: Dispatch[]) => {
+        for (const op of dispatches) ops.push({ name, op });
+      };
       // embedding
-      ops.push(
+      add(
+        "embedding",
         createGetRows(rt, { table: w.tokenEmbd, ids: idsBuffer, out: x, maxTokens: T, step }),
       );
       for (let l = 0; l < hp.nLayer; l++) {
@@ -156,18 +168,19 @@ export class GpuForward {
         const vC = this.vCache[l]!;
         const label = `blk.${l}`;
         // rmsnorm
-        ops.push(
+        add(
+          "attn_norm",
           createRmsNorm(rt, { x, weight: L.attnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
         );
         // qkv (+ bias)
-        ops.push(proj(L.wq, xb, q, T), proj(L.wk, xb, k, T), proj(L.wv, xb, v, T));
-        if (L.bq) ops.push(createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
-        if (L.bk) ops.push(createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
-        if (L.bv) ops.push(createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
+        add("qkv", proj(L.wq, xb, q, T), proj(L.wk, xb, k, T), proj(L.wv, xb, v, T));
+        if (L.bq) add("qkv_bias", createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
+        if (L.bk) add("qkv_bias", createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
+        if (L.bv) add("qkv_bias", createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
         // rope
-        ops.push(createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
+        add("rope", createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
         // kv write
-        ops.push(createKvWrite(rt, {
+        add("kv_write", createKvWrite(rt, {
           k,
           v,
           kCache: kC,
@@ -180,7 +193,8 @@ export class GpuForward {
           label,
         }));
         // attention
-        ops.push(
+        add(
+          "attention",
           T === 1
             ? createAttentionDecode(rt, {
               q,
@@ -206,29 +220,34 @@ export class GpuForward {
             }),
         );
         // wo + residual
-        ops.push(proj(L.wo, att, x, T, true));
+        add("wo", proj(L.wo, att, x, T, true));
         // ffn norm
-        ops.push(
+        add(
+          "ffn_norm",
           createRmsNorm(rt, { x, weight: L.ffnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
         );
         // gate/up
-        ops.push(proj(L.wGate, xb, gate, T), proj(L.wUp, xb, up, T));
+        add("gate_up", proj(L.wGate, xb, gate, T), proj(L.wUp, xb, up, T));
         // silu·mul
-        ops.push(createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
+        add("silu_mul", createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
         // down + residual
-        ops.push(proj(L.wDown, hb, x, T, true));
+        add("down", proj(L.wDown, hb, x, T, true));
       }
       // final norm
-      ops.push(createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }));
+      add("output_norm", createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }));
       return ops;
     };
 
     // lm_head: decode reads row 0 of xb; a prompt chunk's last row is copied to `last`.
-    this.#decode = [...body(1, this.token), proj(w.output, xb, this.logits, 1)];
+    const lmHead = (input: GPUBuffer, out: GPUBuffer, T: number): NamedDispatch => ({
+      name: "lm_head",
+      op: proj(w.output, input, out, T),
+    });
+    this.#decode = [...body(1, this.token), lmHead(xb, this.logits, 1)];
     this.#prefill = B > 1 ? body(B, this.ids) : [];
-    this.#prefillHead = [proj(w.output, last, this.logits, 1)];
+    this.#prefillHead = [lmHead(last, this.logits, 1)];
     this.#prefillAllHead = this.logitsAll && B > 1
-      ? [proj(w.output, xb, this.logitsAll, B)]
+      ? [lmHead(xb, this.logitsAll, B)]
       : this.#prefillHead;
   }
 
@@ -278,14 +297,14 @@ export class GpuForward {
       options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
     if (T === 1) {
       const pass = encoder.beginComputePass(desc("decode"));
-      for (const op of this.#decode) op.encode(pass);
+      for (const op of this.#decode) op.op.encode(pass);
       return pass;
     }
     if (this.#prefill.length === 0) {
       throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
     }
     const body = encoder.beginComputePass({ label: "prefill" });
-    for (const op of this.#prefill) op.encode(body);
+    for (const op of this.#prefill) op.op.encode(body);
     body.end();
     if (options.allLogits) {
       if (!this.logitsAll) {
@@ -299,15 +318,47 @@ export class GpuForward {
         this.hparams.nEmbd * 4,
       );
       const pass = encoder.beginComputePass(desc("lm_head"));
-      for (const op of this.#prefillAllHead) op.encode(pass);
-      for (const op of this.#prefillHead) op.encode(pass);
+      for (const op of this.#prefillAllHead) op.op.encode(pass);
+      for (const op of this.#prefillHead) op.op.encode(pass);
       return pass;
     }
     const nEmbd = this.hparams.nEmbd;
     encoder.copyBufferToBuffer(this.#normed, (T - 1) * nEmbd * 4, this.#last, 0, nEmbd * 4);
     const pass = encoder.beginComputePass(desc("lm_head"));
-    for (const op of this.#prefillHead) op.encode(pass);
+    for (const op of this.#prefillHead) op.op.encode(pass);
     return pass;
+  }
+
+  /** Number of dispatches of one decode step (timestamp slots {@linkcode encodeDecodeTimed} needs: 2 each). */
+  get decodeDispatchCount(): number {
+    return this.#decode.length;
+  }
+
+  /**
+   * Records one decode step with every dispatch in its own compute pass,
+   * timed by timestamp queries `2i` and `2i + 1` of `querySet` (for
+   * per-kernel GPU times; slower than {@linkcode encode}).
+   *
+   * @param encoder the step's command encoder
+   * @param querySet a timestamp query set of at least 2 × {@linkcode decodeDispatchCount} queries
+   * @param extra dispatches to time after the forward pass (e.g. the sampler), with their names
+   * @returns the step name of each timed pass, in query order
+   */
+  encodeDecodeTimed(
+    encoder: GPUCommandEncoder,
+    querySet: GPUQuerySet,
+    extra: readonly NamedDispatch[] = [],
+  ): string[] {
+    const ops = [...this.#decode, ...extra];
+    ops.forEach(({ name, op }, i) => {
+      const pass = encoder.beginComputePass({
+        label: name,
+        timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
+      op.encode(pass);
+      pass.end();
+    });
+    return ops.map((o) => o.name);
   }
 
   /** Frees the buffers this forward pass created (not the weights). */

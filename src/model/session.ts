@@ -6,7 +6,8 @@
  * @module
  */
 
-import { LimitError } from "../errors.ts";
+import { LimitError, UnsupportedError } from "../errors.ts";
+import type { KvOptions } from "../kv/options.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { readBuffer } from "../gpu/buffers.ts";
@@ -29,18 +30,32 @@ export interface SessionOptions {
   readonly allLogits?: boolean;
   /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
   readonly sampler?: Partial<SamplerParams>;
+  /** KV-cache policy and budget (default: the full cache). */
+  readonly kv?: KvOptions;
   /** A runtime to share (tests); by default the session acquires its own device. */
   readonly runtime?: GpuRuntime;
   /** Called as weights upload: (tensors done, total). */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** KV-cache bytes of one layer. */
+export interface LayerKvMemory {
+  /** Bytes allocated for the layer's K and V slots. */
+  readonly allocatedBytes: number;
+  /** Bytes of the slots holding a token now. */
+  readonly liveBytes: number;
+}
+
 /** GPU memory a session holds, in bytes. */
 export interface SessionMemory {
   /** Model weights. */
   readonly weightBytes: number;
-  /** K and V caches. */
+  /** K and V caches, allocated. */
   readonly kvBytes: number;
+  /** K and V slots holding a token now. */
+  readonly kvLiveBytes: number;
+  /** Per layer: allocated and live K/V bytes. */
+  readonly kvLayers: readonly LayerKvMemory[];
   /** Activations, logits, step uniform. */
   readonly scratchBytes: number;
 }
@@ -129,6 +144,10 @@ export class Session {
     options: SessionOptions = {},
   ): Promise<Session> {
     const hp = model.hparams;
+    if (options.kv && options.kv.policy !== "full") {
+      // TODO(#5): run the streaming, h2o and d2o policies on the GPU.
+      throw new UnsupportedError(`Cannot use --kv ${options.kv.policy} yet: only the full cache runs`);
+    }
     const nCtx = options.nCtx ?? defaultContext(hp);
     if (!Number.isInteger(nCtx) || nCtx < 1) {
       throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
@@ -146,9 +165,17 @@ export class Session {
 
   /** GPU memory held, by purpose. */
   get memory(): SessionMemory {
+    const hp = this.hparams;
+    const perToken = 2 * hp.nHeadKv * hp.headDim * 4; // K and V, f32
+    const layer = {
+      allocatedBytes: this.#forward.memory.kvBytes / hp.nLayer,
+      liveBytes: Math.min(this.position, this.nCtx) * perToken,
+    };
     return {
       weightBytes: this.#weights.byteSize,
       kvBytes: this.#forward.memory.kvBytes,
+      kvLiveBytes: layer.liveBytes * hp.nLayer,
+      kvLayers: Array.from({ length: hp.nLayer }, () => layer),
       scratchBytes: this.#forward.memory.scratchBytes,
     };
   }
@@ -225,6 +252,50 @@ export class Session {
       this.hparams.nVocab * 4,
     );
     return new Float32Array(bytes);
+  }
+
+  /**
+   * Decodes one token with every dispatch timed by GPU timestamp queries, and
+   * returns the sampled token and the GPU milliseconds per forward-pass step
+   * (summed over layers). Undefined when the adapter has no timestamp queries.
+   *
+   * @param token the token to feed
+   */
+  async profileDecode(token: number): Promise<{ token: number; ms: Map<string, number> } | undefined> {
+    if (!this.runtime.ctx.hasTimestamps) return undefined;
+    this.#checkFits(1);
+    const dev = this.runtime.device;
+    const count = 2 * (this.#forward.decodeDispatchCount + 1);
+    const querySet = dev.createQuerySet({ label: "profile", type: "timestamp", count });
+    const resolve = dev.createBuffer({
+      label: "profile.resolve",
+      size: 8 * count,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    try {
+      this.#forward.writeInputs([token], this.position, this.#seed);
+      const encoder = dev.createCommandEncoder({ label: "profile" });
+      const names = this.#forward.encodeDecodeTimed(encoder, querySet, [
+        { name: "sampler", op: this.#sampler },
+      ]);
+      encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+      encoder.copyBufferToBuffer(this.#forward.token, 0, this.#readback[0]!, 0, 4);
+      dev.queue.submit([encoder.finish()]);
+      this.position++;
+      const stamps = new BigUint64Array(await readBuffer(dev, resolve, 8 * count));
+      await this.#readback[0]!.mapAsync(GPUMapMode.READ);
+      const next = new Uint32Array(this.#readback[0]!.getMappedRange(0, 4))[0]!;
+      this.#readback[0]!.unmap();
+      const ms = new Map<string, number>();
+      names.forEach((name, i) => {
+        const dt = Number(stamps[2 * i + 1]! - stamps[2 * i]!) / 1e6;
+        ms.set(name, (ms.get(name) ?? 0) + Math.max(0, dt));
+      });
+      return { token: next, ms };
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+    }
   }
 
   /** Forgets the sequence: the next token goes to position 0. */

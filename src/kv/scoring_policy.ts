@@ -1,0 +1,240 @@
+/**
+ * The scoring base of the evicting policies (style.md §1, after kvpress
+ * `ScorerPress`): "keep the sinks and the recent window, evict the lowest
+ * accumulated score among the rest". Streaming, h2o and d2o extend it; d2o
+ * adds its merge step by overriding the two `compensate` hooks.
+ *
+ * Per KV head of a compressed layer holding `n` tokens, newest position `t`:
+ * - sinks: positions `< budget.sinks`, never evicted;
+ * - recent window: positions `> t − budget.recent`, never evicted;
+ * - candidates: the rest, ranked by score (higher kept; equal scores: older
+ *   position kept; then lower slot kept).
+ *
+ * Bulk compression (`n > C`) keeps the sinks, the window and the best
+ * `C − forced` candidates, so exactly `C` tokens stay. A decode step (`n = C+1`)
+ * evicts the single lowest-ranked candidate. A layer within budget, or not
+ * compressed, evicts nothing.
+ *
+ * @module
+ */
+
+import type { KvOptions, KvPolicyName } from "./options.ts";
+import type {
+  CompressDecision,
+  KvLayerView,
+  KvPlan,
+  KvPolicy,
+  KvShape,
+  PlanStats,
+  StepDecision,
+} from "./policy.ts";
+import { FREE } from "./slot_table.ts";
+
+/**
+ * Whether slot `a` ranks below slot `b` for keeping (it would be evicted first):
+ * lower score, or equal score and newer position, or equal both and higher slot.
+ *
+ * @param view the layer
+ * @param i flat (head, slot) index of `a`
+ * @param j flat (head, slot) index of `b`
+ * @returns true when `a` is evicted before `b`
+ * @example
+ * ```ts
+ * import { ranksBelow } from "./scoring_policy.ts";
+ * const view = { pos: new Int32Array([0, 1]), score: new Float32Array([0.5, 0.5]) };
+ * console.log(ranksBelow(view, 1, 0)); // true
+ * ```
+ */
+export function ranksBelow(
+  view: Pick<KvLayerView, "pos" | "score">,
+  i: number,
+  j: number,
+): boolean {
+  const si = view.score[i]!;
+  const sj = view.score[j]!;
+  if (si !== sj) return si < sj;
+  const pi = view.pos[i]!;
+  const pj = view.pos[j]!;
+  return pi !== pj ? pi > pj : i > j;
+}
+
+/**
+ * Whether an occupied (head, slot) is protected: a sink or in the recent window.
+ *
+ * @param view the layer
+ * @param index flat (head, slot) index
+ * @returns true when the slot can never be evicted at this step
+ * @example
+ * ```ts
+ * import { isProtected } from "./scoring_policy.ts";
+ * const budget = { slots: 3, heavy: 2, recent: 1, sinks: 1, compressed: true };
+ * const view = { budget, newestPos: 5, pos: new Int32Array([0, 3, 5]) };
+ * console.log([0, 1, 2].map((i) => isProtected(view, i))); // [ true, false, true ]
+ * ```
+ */
+export function isProtected(
+  view: Pick<KvLayerView, "budget" | "newestPos" | "pos">,
+  index: number,
+): boolean {
+  const p = view.pos[index]!;
+  return p < view.budget.sinks || p > view.newestPos - view.budget.recent;
+}
+
+/**
+ * Selects the slots a bulk compression keeps: every occupied slot when the
+ * layer is within budget or not compressed, else per head the sinks, the
+ * recent window and the top-ranked candidates up to `budget.slots`.
+ *
+ * @param view the layer before compression
+ * @returns keep flags `[nHeadKv][nSlots]`
+ * @example Keep 2 of 4 tokens: the newest (window 1) and the best-scored other
+ * ```ts
+ * import { selectKept } from "./scoring_policy.ts";
+ * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
+ * const view = { budget, nHeadKv: 1, nSlots: 4, newestPos: 3, pos: new Int32Array([0, 1, 2, 3]), score: new Float32Array([0.1, 0.9, 0.3, 0]) };
+ * console.log([...selectKept(view)]); // [ 0, 1, 0, 1 ]
+ * ```
+ */
+export function selectKept(
+  view: Pick<KvLayerView, "budget" | "nHeadKv" | "nSlots" | "newestPos" | "pos" | "score">,
+): Uint8Array {
+  const { budget, nHeadKv, nSlots } = view;
+  const keep = new Uint8Array(nHeadKv * nSlots);
+  const candidates: number[] = [];
+  for (let h = 0; h < nHeadKv; h++) {
+    candidates.length = 0;
+    let kept = 0;
+    let occupied = 0;
+    for (let s = 0; s < nSlots; s++) {
+      const i = h * nSlots + s;
+      if (view.pos[i] === FREE) continue;
+      occupied++;
+      if (isProtected(view, i)) {
+        keep[i] = 1;
+        kept++;
+      } else {
+        candidates.push(i);
+      }
+    }
+    if (!budget.compressed || occupied <= budget.slots) {
+      for (const i of candidates) keep[i] = 1;
+      continue;
+    }
+    candidates.sort((a, b) => (a === b ? 0 : ranksBelow(view, b, a) ? -1 : 1));
+    for (let k = 0; k < budget.slots - kept && k < candidates.length; k++) keep[candidates[k]!] = 1;
+  }
+  return keep;
+}
+
+/**
+ * Selects one victim per head for a decode step: the lowest-ranked candidate
+ * (not a sink, not in the window) when the head holds `budget.slots + 1`
+ * tokens; −1 when it holds at most `budget.slots` or the layer is not compressed.
+ *
+ * @param view the layer after the step's token and attention were added
+ * @returns victim slot per head `[nHeadKv]`
+ * @throws {RangeError} when a head holds more than `budget.slots + 1` tokens
+ * @example
+ * ```ts
+ * import { selectVictims } from "./scoring_policy.ts";
+ * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
+ * const view = { budget, nHeadKv: 1, nSlots: 3, newestPos: 2, pos: new Int32Array([0, 1, 2]), score: new Float32Array([0.4, 0.2, 0]) };
+ * console.log([...selectVictims(view)]); // [ 1 ]
+ * ```
+ */
+export function selectVictims(
+  view: Pick<KvLayerView, "budget" | "nHeadKv" | "nSlots" | "newestPos" | "pos" | "score">,
+): Int32Array {
+  const { budget, nHeadKv, nSlots } = view;
+  const victims = new Int32Array(nHeadKv).fill(-1);
+  if (!budget.compressed) return victims;
+  for (let h = 0; h < nHeadKv; h++) {
+    let occupied = 0;
+    let victim = -1;
+    for (let s = 0; s < nSlots; s++) {
+      const i = h * nSlots + s;
+      if (view.pos[i] === FREE) continue;
+      occupied++;
+      if (!isProtected(view, i) && (victim === -1 || ranksBelow(view, i, h * nSlots + victim))) {
+        victim = s;
+      }
+    }
+    if (occupied > budget.slots + 1) {
+      throw new RangeError(
+        `Cannot decide a step for KV head ${h}: it holds ${occupied} tokens, more than ${budget.slots} + 1`,
+      );
+    }
+    if (occupied === budget.slots + 1) victims[h] = victim;
+  }
+  return victims;
+}
+
+/** Base of the policies that evict by accumulated attention outside sinks and window. */
+export abstract class ScoringPolicy implements KvPolicy {
+  /** Policy name. */
+  abstract readonly name: KvPolicyName;
+  /** Validated options. */
+  readonly options: KvOptions;
+
+  /** @param options validated KV options */
+  constructor(options: KvOptions) {
+    this.options = options;
+  }
+
+  /** Plans the per-layer budgets (policy specific). */
+  abstract plan(shape: KvShape, stats: PlanStats): KvPlan;
+
+  /**
+   * Keeps sinks, window and top-ranked candidates, then lets the policy
+   * compensate the evicted tokens.
+   *
+   * @param view the layer before compression
+   * @returns the decision
+   */
+  compress(view: KvLayerView): CompressDecision {
+    return this.compensateBulk(view, selectKept(view));
+  }
+
+  /**
+   * Picks one victim per head, then lets the policy compensate it.
+   *
+   * @param view the layer after the step's token and attention were added
+   * @returns the decision
+   */
+  decide(view: KvLayerView): StepDecision {
+    return this.compensateStep(view, selectVictims(view));
+  }
+
+  /**
+   * Compensation of a bulk compression; the default drops every evicted token.
+   *
+   * @param view the layer before compression
+   * @param keep keep flags from {@linkcode selectKept}
+   * @returns the decision
+   */
+  protected compensateBulk(view: KvLayerView, keep: Uint8Array): CompressDecision {
+    const n = view.nHeadKv * view.nSlots;
+    return {
+      keep,
+      mergeTarget: new Int32Array(n).fill(-1),
+      similarity: new Float32Array(n).fill(NaN),
+      tau: view.tau,
+    };
+  }
+
+  /**
+   * Compensation of a decode step; the default drops the victims.
+   *
+   * @param view the layer after the step's token and attention were added
+   * @param evictSlot victims from {@linkcode selectVictims}
+   * @returns the decision
+   */
+  protected compensateStep(view: KvLayerView, evictSlot: Int32Array): StepDecision {
+    return {
+      evictSlot,
+      mergeTarget: new Int32Array(view.nHeadKv).fill(-1),
+      similarity: new Float32Array(view.nHeadKv).fill(NaN),
+      tau: view.tau,
+    };
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * CPU references of the prefill statistics d2o needs (the twins of the
+ * `attn_colsum` and `colsum_stats` kernels): per-key column sums of the
+ * causal attention probabilities, their reduction to KV heads (the initial
+ * scores) and their per-head variance (the input of the layer statistic).
+ *
+ * @module
+ */
+
+/** Head layout of the attention the column sums come from. */
+export interface ColumnSumShape {
+  /** Query heads. */
+  readonly nHead: number;
+  /** KV heads (divides `nHead`). */
+  readonly nHeadKv: number;
+  /** Values per head. */
+  readonly headDim: number;
+}
+
+/**
+ * Column sums of causal softmax attention: `c[h][j] = Σ_{i ≥ j} P_h[i, j]`
+ * with `P_h[i, ·] = softmax_j≤i(q_i·k_j/√d)`. Computed in f64, stored in f32.
+ *
+ * @param q queries (tokens × nHead × headDim), rotated
+ * @param k keys (`[nHeadKv][tokens][headDim]`), rotated
+ * @param tokens prompt length `T`
+ * @param shape head layout
+ * @returns column sums `[nHead][T]` (each head's sums add up to `T`)
+ * @throws {RangeError} when the heads do not group evenly or an array is short
+ * @example One head, two tokens: key 0 gets all of row 0 and part of row 1
+ * ```ts
+ * import { causalColumnSums } from "./column_sums.ts";
+ * const c = causalColumnSums(new Float32Array([0, 0]), new Float32Array([1, 1]), 2, { nHead: 1, nHeadKv: 1, headDim: 1 });
+ * console.log([...c]); // [ 1.5, 0.5 ]
+ * ```
+ */
+export function causalColumnSums(
+  q: Float32Array,
+  k: Float32Array,
+  tokens: number,
+  shape: ColumnSumShape,
+): Float32Array {
+  const { nHead, nHeadKv, headDim } = shape;
+  if (nHead % nHeadKv !== 0 || q.length < tokens * nHead * headDim || k.length < nHeadKv * tokens * headDim) {
+    throw new RangeError(
+      `Cannot compute column sums of ${tokens} tokens with ${nHead}/${nHeadKv} heads of ${headDim}`,
+    );
+  }
+  const group = nHead / nHeadKv;
+  const scale = 1 / Math.sqrt(headDim);
+  const out = new Float32Array(nHead * tokens); // (n_head, T)
+  const sums = new Float64Array(tokens); // column sums of one head
+  const p = new Float64Array(tokens); // one row's scores
+  for (let h = 0; h < nHead; h++) {
+    const kBase = Math.floor(h / group) * tokens * headDim;
+    sums.fill(0);
+    for (let i = 0; i < tokens; i++) {
+      const qBase = (i * nHead + h) * headDim;
+      let max = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * k[kBase + j * headDim + d]!;
+        p[j] = dot * scale;
+        max = Math.max(max, p[j]!);
+      }
+      let z = 0;
+      for (let j = 0; j <= i; j++) {
+        p[j] = Math.exp(p[j]! - max);
+        z += p[j]!;
+      }
+      for (let j = 0; j <= i; j++) sums[j] = sums[j]! + p[j]! / z;
+    }
+    for (let j = 0; j < tokens; j++) out[h * tokens + j] = sums[j]!;
+  }
+  return out;
+}
+
+/**
+ * Sums query-head column sums into their KV head (the initial scores), in f32
+ * in query-head order.
+ *
+ * @param colsum `[nHead][T]`
+ * @param tokens `T`
+ * @param shape head layout
+ * @returns scores `[nHeadKv][T]`
+ * @example Two query heads share one KV head
+ * ```ts
+ * import { groupColumnSums } from "./column_sums.ts";
+ * const s = groupColumnSums(new Float32Array([1, 2, 3, 4]), 2, { nHead: 2, nHeadKv: 1, headDim: 1 });
+ * console.log([...s]); // [ 4, 6 ]
+ * ```
+ */
+export function groupColumnSums(
+  colsum: Float32Array,
+  tokens: number,
+  shape: ColumnSumShape,
+): Float32Array {
+  const { nHead, nHeadKv } = shape;
+  const group = nHead / nHeadKv;
+  const out = new Float32Array(nHeadKv * tokens); // (n_kv_heads, T)
+  for (let h = 0; h < nHead; h++) {
+    const g = Math.floor(h / group);
+    for (let j = 0; j < tokens; j++) {
+      out[g * tokens + j] = Math.fround(out[g * tokens + j]! + colsum[h * tokens + j]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * Unbiased variance over keys of each head's column sums (0 for one token).
+ *
+ * @param colsum `[nHead][T]`
+ * @param tokens `T`
+ * @param nHead query heads
+ * @returns variance per head `[nHead]` (computed in f64)
+ * @example
+ * ```ts
+ * import { columnVariance } from "./column_sums.ts";
+ * console.log([...columnVariance(new Float32Array([1, 3]), 2, 1)]); // [ 2 ]
+ * ```
+ */
+export function columnVariance(colsum: Float32Array, tokens: number, nHead: number): Float64Array {
+  const out = new Float64Array(nHead);
+  if (tokens < 2) return out;
+  for (let h = 0; h < nHead; h++) {
+    let mean = 0;
+    for (let j = 0; j < tokens; j++) mean += colsum[h * tokens + j]!;
+    mean /= tokens;
+    let ss = 0;
+    for (let j = 0; j < tokens; j++) ss += (colsum[h * tokens + j]! - mean) ** 2;
+    out[h] = ss / (tokens - 1);
+  }
+  return out;
+}

@@ -1,0 +1,350 @@
+/**
+ * CPU twin of one layer of the slot-based KV cache under a policy: K and V
+ * `[n_kv_heads][n_slots][head_dim]` (keys already rotated), the slot table
+ * (position, score), and the layer threshold τ. The GPU `KvStore` executes the
+ * same decisions; tests compare the two after every step.
+ *
+ * Lifecycle of a sequence:
+ * 1. `prefill(keys, values, scores, T)` — the prompt's K/V and initial scores
+ *    (column sums summed over each KV head's query group). A compressed layer
+ *    whose prompt exceeds `C` is compressed at once (`end_of_prefill`,
+ *    d2o-method.md §9 Q3): the policy's `compress` decision is applied —
+ *    merges first (each target rewritten from the pre-merge rows), then the
+ *    kept rows in ascending position go to slots `0 .. C−1`; slot `C` is free.
+ * 2. Per decode token: `append(k, v)` writes into each head's lowest free slot
+ *    (score 0), `accumulate(row)` adds the step's attention (f32), and
+ *    `evict()` applies the policy's `decide` decision: merge the victim into
+ *    its target (if any), then free the victim's slot, which the next token
+ *    reuses. `step` runs the three.
+ * 3. `reset()` empties the layer and unsets τ for the next sequence.
+ *
+ * Only `apply` (decode) and the compression inside `prefill` change K/V or
+ * evict; they assert that no sink or window token is evicted.
+ *
+ * Slot count: `C + 1` for a compressed layer (one slot receives each new
+ * token before the eviction), `C` (the capacity) for an uncompressed one.
+ *
+ * @module
+ */
+
+import { LimitError } from "../../errors.ts";
+import { mergeWeights } from "../../kv/merge_rule.ts";
+import type {
+  CompressDecision,
+  KvLayerView,
+  KvPolicy,
+  LayerBudget,
+  StepDecision,
+} from "../../kv/policy.ts";
+import { isProtected } from "../../kv/scoring_policy.ts";
+import { FREE, SlotTable } from "../../kv/slot_table.ts";
+import { mergeRows } from "./merge_rows.ts";
+
+/** Head layout of one layer's cache. */
+export interface KvLayerShape {
+  /** KV heads. */
+  readonly nHeadKv: number;
+  /** Values per head. */
+  readonly headDim: number;
+}
+
+/** One layer's KV cache, slot table and threshold, driven by a policy. */
+export class ReferenceKvLayer {
+  /** The policy that decides. */
+  readonly policy: KvPolicy;
+  /** This layer's budget. */
+  readonly budget: LayerBudget;
+  /** KV heads. */
+  readonly nHeadKv: number;
+  /** Values per head. */
+  readonly headDim: number;
+  /** Slots per head: `C + 1` when compressed, else `C`. */
+  readonly nSlots: number;
+  /** Rotated keys `[nHeadKv][nSlots][headDim]`. */
+  readonly keys: Float32Array;
+  /** Values `[nHeadKv][nSlots][headDim]`. */
+  readonly values: Float32Array;
+  /** Positions and scores. */
+  readonly table: SlotTable;
+  #tau = NaN;
+  #newestPos = -1;
+
+  /**
+   * Creates an empty layer.
+   *
+   * @param policy the deciding policy
+   * @param budget this layer's budget from the policy's plan
+   * @param shape head layout
+   * @example
+   * ```ts
+   * import { ReferenceKvLayer } from "./kv_layer.ts";
+   * import { createKvPolicy } from "../../kv/registry.ts";
+   * import { resolveKvOptions } from "../../kv/options.ts";
+   * const policy = createKvPolicy(resolveKvOptions({ kv: "h2o" }));
+   * const layer = new ReferenceKvLayer(policy, { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true }, { nHeadKv: 1, headDim: 1 });
+   * for (const x of [1, 2, 3]) layer.step(new Float32Array([x]), new Float32Array([x]), new Float32Array(3).fill(0.5));
+   * console.log(layer.table.occupancy(0), [...layer.table.pos]); // 2 [ -1, 1, 2 ]
+   * ```
+   */
+  constructor(policy: KvPolicy, budget: LayerBudget, shape: KvLayerShape) {
+    this.policy = policy;
+    this.budget = budget;
+    this.nHeadKv = shape.nHeadKv;
+    this.headDim = shape.headDim;
+    this.nSlots = budget.compressed ? budget.slots + 1 : budget.slots;
+    this.keys = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
+    this.values = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
+    this.table = new SlotTable(this.nHeadKv, this.nSlots);
+  }
+
+  /** The layer threshold τ (NaN until the first compression). */
+  get tau(): number {
+    return this.#tau;
+  }
+
+  /** Position of the newest cached token (−1 when empty). */
+  get newestPos(): number {
+    return this.#newestPos;
+  }
+
+  /**
+   * @returns a live read-only view for the policy's decisions
+   */
+  view(): KvLayerView {
+    return {
+      budget: this.budget,
+      nHeadKv: this.nHeadKv,
+      headDim: this.headDim,
+      nSlots: this.nSlots,
+      pos: this.table.pos,
+      score: this.table.score,
+      keys: this.keys,
+      newestPos: this.#newestPos,
+      tau: this.#tau,
+    };
+  }
+
+  /**
+   * Caches the prompt and, when it exceeds a compressed layer's budget,
+   * compresses it with the policy's decision.
+   *
+   * @param keys rotated prompt keys `[nHeadKv][tokens][headDim]`
+   * @param values prompt values `[nHeadKv][tokens][headDim]`
+   * @param scores initial scores `[nHeadKv][tokens]`
+   * @param tokens prompt length `T ≥ 1`
+   * @returns the compression decision (its slots index the prompt), or null when nothing was evicted
+   * @throws {RangeError} when the layer is not empty or an array is short
+   * @throws {LimitError} when an uncompressed layer cannot hold the prompt
+   */
+  prefill(
+    keys: Float32Array,
+    values: Float32Array,
+    scores: Float32Array,
+    tokens: number,
+  ): CompressDecision | null {
+    const { nHeadKv, headDim } = this;
+    if (this.#newestPos !== -1) throw new RangeError("Cannot prefill a layer that is not empty");
+    const rows = nHeadKv * tokens;
+    if (
+      tokens < 1 || keys.length < rows * headDim || values.length < rows * headDim ||
+      scores.length < rows
+    ) {
+      throw new RangeError(`Cannot prefill ${tokens} tokens: an input array is too short`);
+    }
+    const pos = new Int32Array(rows);
+    for (let h = 0; h < nHeadKv; h++) for (let j = 0; j < tokens; j++) pos[h * tokens + j] = j;
+    const staging: KvLayerView = {
+      budget: this.budget,
+      nHeadKv,
+      headDim,
+      nSlots: tokens,
+      pos,
+      score: scores,
+      keys,
+      newestPos: tokens - 1,
+      tau: this.#tau,
+    };
+    if (!this.budget.compressed || tokens <= this.budget.slots) {
+      if (tokens > this.budget.slots) {
+        throw new LimitError(
+          `Cannot cache a prompt of ${tokens} tokens: the cache holds ${this.budget.slots}`,
+        );
+      }
+      this.#load(staging, values, new Uint8Array(rows).fill(1), keys, values);
+      return null;
+    }
+    const decision = this.policy.compress(staging);
+    this.#applyCompress(staging, values, decision);
+    return decision;
+  }
+
+  /**
+   * Writes a new token at the next position into each head's lowest free slot (score 0).
+   *
+   * @param k rotated key per head `[nHeadKv][headDim]`
+   * @param v value per head `[nHeadKv][headDim]`
+   * @returns the slot used per head
+   * @throws {LimitError} when a head has no free slot (an uncompressed layer is full)
+   */
+  append(k: Float32Array, v: Float32Array): Int32Array {
+    const { nHeadKv, headDim, nSlots } = this;
+    const position = this.#newestPos + 1;
+    const slots = new Int32Array(nHeadKv);
+    for (let h = 0; h < nHeadKv; h++) {
+      const s = this.table.freeSlot(h);
+      if (s === -1) {
+        throw new LimitError(`Cannot cache position ${position}: all ${nSlots} slots are in use`);
+      }
+      this.table.occupy(h, s, position);
+      const at = (h * nSlots + s) * headDim;
+      this.keys.set(k.subarray(h * headDim, (h + 1) * headDim), at);
+      this.values.set(v.subarray(h * headDim, (h + 1) * headDim), at);
+      slots[h] = s;
+    }
+    this.#newestPos = position;
+    return slots;
+  }
+
+  /**
+   * Adds a step's attention to the occupied slots' scores (`s ← fround(s + a)`).
+   *
+   * @param row group-summed attention `[nHeadKv][nSlots]` (free slots ignored)
+   */
+  accumulate(row: Float32Array): void {
+    for (let h = 0; h < this.nHeadKv; h++) {
+      for (let s = 0; s < this.nSlots; s++) {
+        if (this.table.position(h, s) !== FREE) this.table.addScore(h, s, row[h * this.nSlots + s]!);
+      }
+    }
+  }
+
+  /**
+   * Asks the policy for this step's decision and applies it.
+   *
+   * @returns the decision
+   */
+  evict(): StepDecision {
+    const decision = this.policy.decide(this.view());
+    this.apply(decision);
+    return decision;
+  }
+
+  /**
+   * One decode step: append, accumulate the attention, evict.
+   *
+   * @param k rotated key per head `[nHeadKv][headDim]`
+   * @param v value per head `[nHeadKv][headDim]`
+   * @param attention the row `[nHeadKv][nSlots]`, or a function computing it from the layer after the append
+   * @returns the decision
+   */
+  step(
+    k: Float32Array,
+    v: Float32Array,
+    attention: Float32Array | ((layer: ReferenceKvLayer) => Float32Array),
+  ): StepDecision {
+    this.append(k, v);
+    this.accumulate(typeof attention === "function" ? attention(this) : attention);
+    return this.evict();
+  }
+
+  /**
+   * Applies a decode decision: per head, merge the victim into its target
+   * (K and V, with the policy's merge rule), then free the victim's slot; τ
+   * takes the decision's value.
+   *
+   * @param decision from the policy's `decide`
+   * @throws {RangeError} when a victim is free or protected, or a target is free or the victim
+   */
+  apply(decision: StepDecision): void {
+    const { nHeadKv, nSlots, headDim } = this;
+    const { mergeRule, mergeSelfLogit } = this.policy.options;
+    const view = this.view();
+    for (let h = 0; h < nHeadKv; h++) {
+      const victim = decision.evictSlot[h]!;
+      if (victim < 0) continue;
+      const v = h * nSlots + victim;
+      if (this.table.position(h, victim) === FREE || isProtected(view, v)) {
+        throw new RangeError(`Cannot evict slot ${victim} of head ${h}: it is free or protected`);
+      }
+      const target = decision.mergeTarget[h]!;
+      if (target >= 0) {
+        if (target === victim || this.table.position(h, target) === FREE) {
+          throw new RangeError(`Cannot merge slot ${victim} of head ${h} into slot ${target}`);
+        }
+        const w = mergeWeights(mergeRule, [decision.similarity[h]!], mergeSelfLogit);
+        const c = h * nSlots + target;
+        mergeRows(this.keys, this.keys, c, [v], w, headDim);
+        mergeRows(this.values, this.values, c, [v], w, headDim);
+      }
+      this.table.release(h, victim);
+    }
+    this.#tau = decision.tau;
+  }
+
+  /** Empties the layer and unsets τ (a new sequence). */
+  reset(): void {
+    this.table.clear();
+    this.keys.fill(0);
+    this.values.fill(0);
+    this.#tau = NaN;
+    this.#newestPos = -1;
+  }
+
+  #applyCompress(staging: KvLayerView, values: Float32Array, decision: CompressDecision): void {
+    const { nHeadKv, headDim } = this;
+    const { mergeRule, mergeSelfLogit } = this.policy.options;
+    const tokens = staging.nSlots;
+    const mergedK = staging.keys.slice(0, nHeadKv * tokens * headDim);
+    const mergedV = values.slice(0, nHeadKv * tokens * headDim);
+    for (let h = 0; h < nHeadKv; h++) {
+      const groups = new Map<number, number[]>();
+      for (let e = 0; e < tokens; e++) {
+        const i = h * tokens + e;
+        if (decision.keep[i] === 1) continue;
+        if (isProtected(staging, i)) {
+          throw new RangeError(`Cannot evict position ${e} of head ${h}: it is protected`);
+        }
+        const c = decision.mergeTarget[i]!;
+        if (c < 0) continue;
+        if (decision.keep[h * tokens + c] !== 1) {
+          throw new RangeError(`Cannot merge position ${e} of head ${h} into evicted position ${c}`);
+        }
+        groups.set(c, [...(groups.get(c) ?? []), i]);
+      }
+      for (const [c, members] of groups) {
+        const w = mergeWeights(mergeRule, members.map((i) => decision.similarity[i]!), mergeSelfLogit);
+        mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim);
+        mergeRows(mergedV, values, h * tokens + c, members, w, headDim);
+      }
+    }
+    this.#load(staging, values, decision.keep, mergedK, mergedV);
+    this.#tau = decision.tau;
+  }
+
+  /** Copies the kept staging rows, in ascending position, into slots 0.. of each head. */
+  #load(
+    staging: KvLayerView,
+    _values: Float32Array,
+    keep: Uint8Array,
+    keys: Float32Array,
+    values: Float32Array,
+  ): void {
+    const { nHeadKv, headDim, nSlots } = this;
+    const tokens = staging.nSlots;
+    for (let h = 0; h < nHeadKv; h++) {
+      let slot = 0;
+      for (let j = 0; j < tokens; j++) {
+        const i = h * tokens + j;
+        if (keep[i] !== 1) continue;
+        if (slot >= this.budget.slots) {
+          throw new RangeError(`Cannot keep more than ${this.budget.slots} tokens in head ${h}`);
+        }
+        this.table.occupy(h, slot, staging.pos[i]!, staging.score[i]!);
+        this.keys.set(keys.subarray(i * headDim, (i + 1) * headDim), (h * nSlots + slot) * headDim);
+        this.values.set(values.subarray(i * headDim, (i + 1) * headDim), (h * nSlots + slot) * headDim);
+        slot++;
+      }
+    }
+    this.#newestPos = tokens - 1;
+  }
+}
