@@ -3,26 +3,31 @@
 // matmul_tiled, get_rows_blocks).
 //
 // Requires the op body to declare the weight binding
-//   `var<storage, read> wq: array<u32>` — the tensor's bytes exactly as stored
-//   in the GGUF file (blocks packed back to back, little-endian), padded with
-//   zeros to a multiple of 4 bytes.
-// Blocks are generally not 4-byte aligned (18, 22, 34, 210-byte blocks), so
-// multi-byte fields are read by loading the covering u32 words and shifting.
-// Every helper takes a byte offset into `wq`. Bytes are unpacked with plain
+//   `var<storage, read> wq: array<vec4<u32>>` — the tensor's bytes exactly as
+//   stored in the GGUF file (blocks packed back to back, little-endian),
+//   padded with zeros to a multiple of 16 bytes.
+// Reads are 16-byte loads (on CPU drivers a load costs about the same at any
+// width, so one vec4 load replaces four word loads); blocks are generally not
+// aligned (18, 22, 34, 210-byte blocks), so multi-byte fields are cut out of
+// the covering 16-byte words with shifts. Every helper takes a byte offset. Bytes are unpacked with plain
 // shifts and masks (no packed_4x8_integer_dot_product language feature needed).
 // Invariants: f16 fields are 2-byte aligned (true for every ggml block type
 // since all block sizes are even); reads past the end land in the padding or
 // are clamped by robust buffer access and are never used.
-// Rows of F16/BF16 tensors with an odd column count start at 2-byte offsets,
-// so those snippets read through wq_row_u32x4. Only float types may have a
-// partial last 8-element group in a row; op bodies cut it with mask8.
+// Rows of float tensors need not start 16-byte aligned (F16/BF16 rows of odd
+// length even start at 2-byte offsets), so those snippets read through
+// wq_row_u32x4. Only float types may have a partial last 8-element group in a
+// row; op bodies cut it with mask8.
 //
-// Every snippet defines, besides QK, QB and deq8 (for the tiled mat-mul and
-// the lookup), dot32(base, sub, xs) for the mat-vec: the dot product of 32
-// consecutive elements with xs, decoding scales once per 32 elements.
+// Every snippet defines QK, QB, deq8 (all ops) and dot32(base, sub, xs) for
+// the mat-vec: the dot product of 32 consecutive elements with xs, decoding
+// scales once per 32 elements. The mat-vec goes through dot32 for the
+// quantized types (QK >= 32) and 8 elements at a time through deq8 for the
+// float types (QK = 8), where holding 32 inputs costs more than it saves;
+// their dot32 is dot32_by_deq8, there only so the one body compiles.
 //
-// Override: ROWS_ALIGNED (true when row_bytes is a multiple of 4, so every row
-//   starts 4-byte aligned: compiles wq_row_u32x4's cross-word path out).
+// Override: ROWS_ALIGNED (true when row_bytes is a multiple of 16, so every
+//   row starts 16-byte aligned: compiles wq_row_u32x4's unaligned path out).
 
 override ROWS_ALIGNED: bool = false;
 
@@ -48,8 +53,8 @@ fn dot16(w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: mat4x4<f
 }
 
 /**
- * dot32 through deq8, for snippets without a faster decode: elements
- * 32·sub .. 32·sub+31 from the block at `base` (for QK = 8, four blocks).
+ * dot32 through deq8 (the float types' dot32): elements 32·sub .. 32·sub+31
+ * from the block at `base` (for QK = 8, four blocks).
  */
 fn dot32_by_deq8(base: u32, sub: u32, xs: X32) -> f32 {
   let e = 32u * sub;
@@ -60,9 +65,29 @@ fn dot32_by_deq8(base: u32, sub: u32, xs: X32) -> f32 {
   return dot16(v0.lo, v0.hi, v1.lo, v1.hi, xs.lo) + dot16(v2.lo, v2.hi, v3.lo, v3.hi, xs.hi);
 }
 
+/** Words k .. k+3 of the eight words (a, b), for k in 0..4. */
+fn pick4(a: vec4<u32>, b: vec4<u32>, k: u32) -> vec4<u32> {
+  let k1 = vec4<u32>(a.yzw, b.x);
+  let k2 = vec4<u32>(a.zw, b.xy);
+  let k3 = vec4<u32>(a.w, b.xyz);
+  return select(select(select(select(a, k1, k == 1u), k2, k == 2u), k3, k == 3u), b, k == 4u);
+}
+
+/** Four words w, shifted right by the byte offset `byte & 3` with bytes of `next` (w's successor words) shifted in. */
+fn funnel(w: vec4<u32>, next: vec4<u32>, byte: u32) -> vec4<u32> {
+  let s = vec4<u32>((byte & 3u) * 8u);
+  // (next << 1) << (31 − s) is next << (32 − s), and 0 when s = 0.
+  return (w >> s) | ((next << vec4<u32>(1u)) << (vec4<u32>(31u) - s));
+}
+
+/** The word (4 bytes) with index `i`. */
+fn wq_word(i: u32) -> u32 {
+  return wq[i >> 2u][i & 3u];
+}
+
 /** The byte at `byte`, zero-extended. */
 fn wq_u8(byte: u32) -> u32 {
-  return (wq[byte >> 2u] >> ((byte & 3u) * 8u)) & 0xFFu;
+  return (wq_word(byte >> 2u) >> ((byte & 3u) * 8u)) & 0xFFu;
 }
 
 /** The signed byte at `byte`. */
@@ -72,44 +97,50 @@ fn wq_i8(byte: u32) -> i32 {
 
 /** The little-endian f16 at `byte` (2-byte aligned), widened to f32. */
 fn wq_f16(byte: u32) -> f32 {
-  return unpack2x16float(wq[byte >> 2u])[(byte >> 1u) & 1u];
+  return unpack2x16float(wq_word(byte >> 2u))[(byte >> 1u) & 1u];
+}
+
+/** The sixteen bytes at any byte offset as four little-endian words (two loads). */
+fn wq_u32x4(byte: u32) -> vec4<u32> {
+  let i = byte >> 2u;
+  let a = wq[i >> 2u];
+  let b = wq[(i >> 2u) + 1u];
+  return funnel(pick4(a, b, i & 3u), pick4(a, b, (i & 3u) + 1u), byte);
+}
+
+/** Thirty-two bytes as eight little-endian words: `lo` = words 0..3, `hi` = 4..7. */
+struct W8 {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
+}
+
+/** The thirty-two bytes at any byte offset (three loads). */
+fn wq_u32x8(byte: u32) -> W8 {
+  let i = byte >> 2u;
+  let k = i & 3u;
+  let a = wq[i >> 2u];
+  let b = wq[(i >> 2u) + 1u];
+  let c = wq[(i >> 2u) + 2u];
+  return W8(
+    funnel(pick4(a, b, k), pick4(a, b, k + 1u), byte),
+    funnel(pick4(b, c, k), pick4(b, c, k + 1u), byte),
+  );
 }
 
 /** The four bytes at any byte offset, little-endian. */
 fn wq_u32(byte: u32) -> u32 {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  let w0 = wq[i];
-  let w1 = wq[i + 1u];
-  return select((w0 >> s) | (w1 << (32u - s)), w0, s == 0u);
+  return wq_u32x4(byte).x;
 }
 
 /** The eight bytes at any byte offset as two little-endian words. */
 fn wq_u32x2(byte: u32) -> vec2<u32> {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  let w0 = wq[i];
-  let w1 = wq[i + 1u];
-  let w2 = wq[i + 2u];
-  let shifted = vec2<u32>((w0 >> s) | (w1 << (32u - s)), (w1 >> s) | (w2 << (32u - s)));
-  return select(shifted, vec2<u32>(w0, w1), s == 0u);
+  return wq_u32x4(byte).xy;
 }
 
-/** The sixteen bytes at any byte offset as four little-endian words (branch-free). */
-fn wq_u32x4(byte: u32) -> vec4<u32> {
-  let i = byte >> 2u;
-  let w = vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
-  let next = vec4<u32>(w.yzw, wq[i + 4u]);
-  let s = vec4<u32>((byte & 3u) * 8u);
-  // (next << 1) << (31 − s) is next << (32 − s), and 0 when s = 0.
-  return (w >> s) | ((next << vec4<u32>(1u)) << (vec4<u32>(31u) - s));
-}
-
-/** wq_u32x4 inside a row: four plain loads when ROWS_ALIGNED. */
+/** wq_u32x4 inside a row: one load when ROWS_ALIGNED and `byte` is a multiple of 16 from the row start. */
 fn wq_row_u32x4(byte: u32) -> vec4<u32> {
   if (ROWS_ALIGNED) {
-    let i = byte >> 2u;
-    return vec4<u32>(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
+    return wq[byte >> 4u];
   }
   return wq_u32x4(byte);
 }
@@ -152,12 +183,13 @@ fn lowbits4(h: u32) -> vec4<f32> {
 
 /**
  * The 6-bit scale and min of sub-block `j` (0..7) of a Q4_K/Q5_K super-block
- * whose 12 packed scale bytes start at `at` (4-byte aligned): (scale, min).
+ * from its 12 packed scale bytes as three words `sc`: (scale, min).
  */
-fn k_scale_min(at: u32, j: u32) -> vec2<f32> {
-  let lo = wq_u8(at + (j & 3u));             // s[j] or s[j-4]
-  let mid = wq_u8(at + 4u + (j & 3u));       // s[j+4] or s[j]
-  let hi = wq_u8(at + 8u + (j & 3u));        // s[j+4] for j >= 4
+fn k_scale_min(sc: vec3<u32>, j: u32) -> vec2<f32> {
+  let shift = 8u * (j & 3u);
+  let lo = (sc.x >> shift) & 0xFFu;  // s[j] or s[j-4]
+  let mid = (sc.y >> shift) & 0xFFu; // s[j+4] or s[j]
+  let hi = (sc.z >> shift) & 0xFFu;  // s[j+4] for j >= 4
   let first = vec2<u32>(lo & 63u, mid & 63u);
   let second = vec2<u32>((hi & 15u) | ((lo >> 6u) << 4u), (hi >> 4u) | ((mid >> 6u) << 4u));
   return vec2<f32>(select(first, second, j >= 4u));

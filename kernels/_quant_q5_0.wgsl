@@ -3,6 +3,7 @@
 // Defines for the op bodies: QK (elements per block), QB (bytes per block) and
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.3.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Nibble order as Q4_0; bit e of qh is the fifth bit of element e, and the
@@ -11,21 +12,36 @@
 const QK: u32 = 32u;
 const QB: u32 = 22u;
 
+/** The block's fields from one 32-byte read: d, the 32 high bits, the 16 code bytes. */
+struct Q50 {
+  d: f32,
+  h: u32,
+  q: vec4<u32>,
+}
+
+fn q5_0_block(base: u32) -> Q50 {
+  let w = wq_u32x8(base);
+  let h = (w.lo.x >> 16u) | (w.lo.y << 16u);
+  let q = funnel(vec4<u32>(w.lo.yzw, w.hi.x), vec4<u32>(w.lo.zw, w.hi.xy), 2u);
+  return Q50(unpack2x16float(w.lo.x).x, h, q);
+}
+
 fn deq8(base: u32, sub: u32) -> V8 {
-  let d = wq_f16(base);
-  let h = wq_u32(base + 2u) >> (8u * sub);
-  let q = wq_u32x2(base + 6u + 8u * (sub & 1u));
+  let b = q5_0_block(base);
+  let h = b.h >> (8u * sub);
+  let q = select(b.q.xy, b.q.zw, (sub & 1u) == 1u);
   let shift = 4u * (sub >> 1u);
   let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
   let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
-  return V8((lo - 16.0) * d, (hi - 16.0) * d);
+  return V8((lo - 16.0) * b.d, (hi - 16.0) * b.d);
 }
 
 // dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
 // element 16 + l the high nibble plus 16·(bit 16 + l).
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
-  let h = wq_u32(base + 2u);
-  let q = wq_u32x4(base + 6u);
+  let b = q5_0_block(base);
+  let q = b.q;
+  let h = b.h;
   let lo = dot16(
     nib4(q.x, 0u) + 16.0 * lowbits4(h),
     nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),
@@ -40,5 +56,5 @@ fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
     nib4(q.w, 4u) + 16.0 * lowbits4(h >> 28u),
     xs.hi,
   );
-  return wq_f16(base) * (lo + hi - 16.0 * xs.sum);
+  return b.d * (lo + hi - 16.0 * xs.sum);
 }

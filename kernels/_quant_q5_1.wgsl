@@ -3,6 +3,7 @@
 // Defines for the op bodies: QK (elements per block), QB (bytes per block) and
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.4.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Codes as Q5_0. Blocks are 24 bytes, so `base` is 4-byte aligned.
@@ -10,10 +11,19 @@
 const QK: u32 = 32u;
 const QB: u32 = 24u;
 
+/** The block's words 0..3 (`lo`: dm, qh, codes 0..7) and 2..5 (`hi`: the 16 code bytes); blocks are 8-byte aligned. */
+fn q5_1_words(base: u32) -> W8 {
+  let i = base >> 2u;
+  let a = wq[i >> 2u];
+  let b = wq[(i >> 2u) + 1u];
+  return W8(pick4(a, b, i & 3u), pick4(a, b, (i & 3u) + 2u));
+}
+
 fn deq8(base: u32, sub: u32) -> V8 {
-  let dm = unpack2x16float(wq[base >> 2u]);
-  let h = wq[(base >> 2u) + 1u] >> (8u * sub);
-  let q = wq_u32x2(base + 8u + 8u * (sub & 1u));
+  let w = q5_1_words(base);
+  let dm = unpack2x16float(w.lo.x);
+  let h = w.lo.y >> (8u * sub);
+  let q = select(w.hi.xy, w.hi.zw, (sub & 1u) == 1u);
   let shift = 4u * (sub >> 1u);
   let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
   let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
@@ -23,10 +33,10 @@ fn deq8(base: u32, sub: u32) -> V8 {
 // dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
 // element 16 + l the high nibble plus 16·(bit 16 + l).
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
-  let i = base >> 2u;
-  let dm = unpack2x16float(wq[i]);
-  let h = wq[i + 1u];
-  let q = vec4<u32>(wq[i + 2u], wq[i + 3u], wq[i + 4u], wq[i + 5u]);
+  let w = q5_1_words(base);
+  let dm = unpack2x16float(w.lo.x);
+  let h = w.lo.y;
+  let q = w.hi;
   let lo = dot16(
     nib4(q.x, 0u) + 16.0 * lowbits4(h),
     nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),

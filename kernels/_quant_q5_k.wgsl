@@ -3,6 +3,7 @@
 // Defines for the op bodies: QK (elements per block), QB (bytes per block) and
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.7.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Nibbles as Q4_K; the fifth bit of the elements of sub-block j at offset l
@@ -12,16 +13,18 @@ const QK: u32 = 256u;
 const QB: u32 = 176u;
 
 fn deq8(base: u32, sub: u32) -> V8 {
-  let dm = unpack2x16float(wq[base >> 2u]);
+  let head = wq[base >> 4u];
+  let dm = unpack2x16float(head.x);
   let j = sub >> 2u;
-  let sm = k_scale_min(base + 4u, j);
+  let sm = k_scale_min(head.yzw, j);
   let scale = dm.x * sm.x;
   let offset = dm.y * sm.y;
   let l = 8u * (sub & 3u);
-  let hat = (base + 16u + l) >> 2u;
-  let h = vec2<u32>(wq[hat], wq[hat + 1u]);
-  let qat = (base + 48u + 32u * (sub >> 3u) + l) >> 2u;
-  let q = vec2<u32>(wq[qat], wq[qat + 1u]);
+  let hv = wq[(base >> 4u) + 1u + (l >> 4u)];
+  let h = select(hv.xy, hv.zw, (l & 8u) != 0u);
+  let at = base + 48u + 32u * (sub >> 3u) + l;
+  let qv = wq[at >> 4u];
+  let q = select(qv.xy, qv.zw, (at & 8u) != 0u);
   let shift = 4u * (j & 1u);
   let lo = nib4(q.x, shift) + 16.0 * bit4(h.x, j);
   let hi = nib4(q.y, shift) + 16.0 * bit4(h.y, j);
@@ -31,23 +34,28 @@ fn deq8(base: u32, sub: u32) -> V8 {
 // dot32: sub-block j = sub (0..7) is one 32-element scale group: its scale
 // and min are decoded once, and the min term uses Σx.
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
-  let dm = unpack2x16float(wq[base >> 2u]);
-  let sm = k_scale_min(base + 4u, sub);
-  let h = (base + 16u) >> 2u;
-  let i = (base + 48u + 32u * (sub >> 1u)) >> 2u;
+  let i = base >> 4u;
+  let head = wq[i];
+  let dm = unpack2x16float(head.x);
+  let sm = k_scale_min(head.yzw, sub);
+  let ha = wq[i + 1u];
+  let hb = wq[i + 2u];
+  let qi = i + 3u + 2u * (sub >> 1u);
+  let qa = wq[qi];
+  let qb = wq[qi + 1u];
   let shift = 4u * (sub & 1u);
   let lo = dot16(
-    nib4(wq[i], shift) + 16.0 * bit4(wq[h], sub),
-    nib4(wq[i + 1u], shift) + 16.0 * bit4(wq[h + 1u], sub),
-    nib4(wq[i + 2u], shift) + 16.0 * bit4(wq[h + 2u], sub),
-    nib4(wq[i + 3u], shift) + 16.0 * bit4(wq[h + 3u], sub),
+    nib4(qa.x, shift) + 16.0 * bit4(ha.x, sub),
+    nib4(qa.y, shift) + 16.0 * bit4(ha.y, sub),
+    nib4(qa.z, shift) + 16.0 * bit4(ha.z, sub),
+    nib4(qa.w, shift) + 16.0 * bit4(ha.w, sub),
     xs.lo,
   );
   let hi = dot16(
-    nib4(wq[i + 4u], shift) + 16.0 * bit4(wq[h + 4u], sub),
-    nib4(wq[i + 5u], shift) + 16.0 * bit4(wq[h + 5u], sub),
-    nib4(wq[i + 6u], shift) + 16.0 * bit4(wq[h + 6u], sub),
-    nib4(wq[i + 7u], shift) + 16.0 * bit4(wq[h + 7u], sub),
+    nib4(qb.x, shift) + 16.0 * bit4(hb.x, sub),
+    nib4(qb.y, shift) + 16.0 * bit4(hb.y, sub),
+    nib4(qb.z, shift) + 16.0 * bit4(hb.z, sub),
+    nib4(qb.w, shift) + 16.0 * bit4(hb.w, sub),
     xs.hi,
   );
   return dm.x * sm.x * (lo + hi) - dm.y * sm.y * xs.sum;

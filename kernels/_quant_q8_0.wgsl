@@ -3,6 +3,7 @@
 // Defines for the op bodies: QK (elements per block), QB (bytes per block) and
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
+// dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.5.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 
@@ -16,9 +17,8 @@ fn deq8(base: u32, sub: u32) -> V8 {
 }
 
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
-  let a = wq_u32x4(base + 2u);
-  let b = wq_u32x4(base + 18u);
-  let lo = dot16(i8x4(a.x), i8x4(a.y), i8x4(a.z), i8x4(a.w), xs.lo);
-  let hi = dot16(i8x4(b.x), i8x4(b.y), i8x4(b.z), i8x4(b.w), xs.hi);
+  let q = wq_u32x8(base + 2u);
+  let lo = dot16(i8x4(q.lo.x), i8x4(q.lo.y), i8x4(q.lo.z), i8x4(q.lo.w), xs.lo);
+  let hi = dot16(i8x4(q.hi.x), i8x4(q.hi.y), i8x4(q.hi.z), i8x4(q.hi.w), xs.hi);
   return wq_f16(base) * (lo + hi);
 }

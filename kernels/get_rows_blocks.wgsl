@@ -5,7 +5,7 @@
 // A token whose id lies outside this chunk's rows is left to the
 // dispatch of the chunk that holds it; an id past the table is never written.
 //
-// @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
+// @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the
 //   table: `rows` rows of `row_bytes` bytes, as stored in the file
 // @group(0) @binding(1) ids: array<u32>, read — token ids
 // @group(0) @binding(2) out: array<f32>, read_write — [max_tokens][cols] f32
@@ -16,11 +16,12 @@
 //   first_row: the chunk;
 //   ids_offset: index in `ids` of token 0; max_tokens: rows `out` holds
 //
+// Override: ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads, one 8-element group each (the last one may be
 //   partial). Dispatch: x = ceil(ceil(cols / 8) / 64) workgroups along the row, y = max_tokens (one per token).
 // Exact: values equal the CPU dequantizer up to f32 rounding of scale products.
 
-@group(0) @binding(0) var<storage, read> wq: array<u32>;
+@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

@@ -1,13 +1,14 @@
 // matmul_tiled.wgsl — prompt mat-mul straight from GGUF blocks:
 //   Y[t][first_row + r] (+)= Σ_c W[r, c] · X[t][c]   for t < n_tokens, r < rows
 // Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
-// deq8) and STEP_WGSL (struct Step, src/gpu/step.ts).
+// deq8), one _x_<vec4|f32>.wgsl (the x binding and its readers x4, x1) and
+// STEP_WGSL (struct Step, src/gpu/step.ts).
 // Each workgroup dequantizes a TR×KC tile of W into workgroup memory
 // once and reuses it for TT tokens.
 //
-// @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
+// @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the
 //   weight: `rows` rows of `row_bytes` bytes, as stored in the file
-// @group(0) @binding(1) x: array<f32>, read — X, [max_tokens][cols] f32
+// @group(0) @binding(1) x: read (declared by _x_*.wgsl) — X, [max_tokens][cols] f32
 // @group(0) @binding(2) y: array<f32>, read_write — Y, [max_tokens][y_stride]
 //   f32; this chunk writes columns first_row .. first_row + rows
 // @group(0) @binding(3) step: Step, uniform — n_tokens = tokens of this step
@@ -19,6 +20,7 @@
 //   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR)
 //
 // Overrides: ACC (true: Y += X·Wᵀ, fusing the residual add).
+//   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i and tokens
 //   tx + 8j (i, j < 4) of a TR = 32 row × TT = 32 token tile; K advances KC = 32
 //   columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
@@ -26,8 +28,7 @@
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
 
-@group(0) @binding(0) var<storage, read> wq: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 @group(0) @binding(3) var<uniform> step: Step;
@@ -96,12 +97,12 @@ fn main(
       let at = min(tok0 + t, n_tokens - 1u) * params.cols + c;
       var v = vec4<f32>(0.0);
       if (c + 4u <= params.cols) {
-        v = vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+        v = x4(at);
       } else if (c < params.cols) {
         let k = vec4<u32>(0u, 1u, 2u, 3u);
         let i = min(vec4<u32>(at) + k, vec4<u32>(at + params.cols - c - 1u));
         let inside = vec4<u32>(c) + k < vec4<u32>(params.cols);
-        v = select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), inside);
+        v = select(vec4<f32>(0.0), vec4<f32>(x1(i.x), x1(i.y), x1(i.z), x1(i.w)), inside);
       }
       x_tile[t * KS + item % 8u] = v;
     }

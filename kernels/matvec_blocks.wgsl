@@ -1,11 +1,12 @@
 // matvec_blocks.wgsl — decode mat-vec straight from GGUF blocks:
 //   y[first_row + r] (+)= Σ_c W[r, c] · x[c]   for r < rows (rows of this chunk)
-// Concatenated after _quant_common.wgsl and one _quant_<type>.wgsl, which
-// supply QK, QB and deq8(); the weights are never dequantized into memory.
+// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
+// deq8, dot32) and one _x_<vec4|f32>.wgsl (the x binding and its
+// readers x4, x1); the weights are never dequantized into memory.
 //
-// @group(0) @binding(0) wq: array<u32>, read — one row-range chunk of the
+// @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the
 //   weight: `rows` rows of `row_bytes` bytes each, as stored in the file
-// @group(0) @binding(1) x: array<f32>, read — the input vector, cols f32
+// @group(0) @binding(1) x: read (declared by _x_*.wgsl) — the input vector, cols f32
 // @group(0) @binding(2) y: array<f32>, read_write — the output vector; this
 //   chunk writes y[first_row .. first_row + rows)
 // @group(0) @binding(3) params: Params, uniform
@@ -16,18 +17,18 @@
 // Overrides: WG (threads per workgroup, a power of two; the host picks 8 on
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
 //   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
+//   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: WG threads compute NR = 8 consecutive rows; thread t handles the
 //   groups t, t+WG, ... of those rows (one x load serves NR rows): 32-element
 //   groups through dot32 for the quantized types (scales decoded once per
-//   group), 8-element groups through deq8 for the float types (a partial last
-//   group is masked),
+//   group), 8-element groups through deq8 for the float types (a partial
+//   last group is masked),
 //   then a shared-memory tree reduction. Dispatch: ceil(rows / NR) workgroups,
 //   folded into x·y when above 65535 (linear id = wid.y·nwg.x + wid.x).
 // Tolerance: f32 accumulation in a different order than the CPU twin
 //   (NMSE ≲ 1e-12 relative to the f64 reference on random data).
 
-@group(0) @binding(0) var<storage, read> wq: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 struct Params {
@@ -43,11 +44,6 @@ override ACC: bool = false;
 const NR: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * WG>;
-
-/** x[c .. c+4) (c + 4 <= cols). */
-fn x4(c: u32) -> vec4<f32> {
-  return vec4<f32>(x[c], x[c + 1u], x[c + 2u], x[c + 3u]);
-}
 
 /** x[c .. c+32) and its sum (c + 32 <= cols). */
 fn x32(c: u32) -> X32 {
@@ -69,7 +65,7 @@ fn x8_masked(c: u32) -> V8 {
   let i = min(vec4<u32>(c) + k, last);
   let j = min(vec4<u32>(c + 4u) + k, last);
   return mask8(
-    V8(vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), vec4<f32>(x[j.x], x[j.y], x[j.z], x[j.w])),
+    V8(vec4<f32>(x1(i.x), x1(i.y), x1(i.z), x1(i.w)), vec4<f32>(x1(j.x), x1(j.y), x1(j.z), x1(j.w))),
     params.cols - c,
   );
 }
@@ -131,7 +127,7 @@ fn main(
     let r = rows_dot32(ba, bb, (c / QK) * QB, (c % QK) / 32u, x32(c));
     acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
-  // Float types: 8-element groups through deq8 (registers hold less than for 32).
+  // Float types: 8-element groups through deq8.
   let first = 4u * steps;
   let full = params.cols / 8u;
   for (var g = first + tid; g < full; g += WG) {

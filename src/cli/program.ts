@@ -8,6 +8,7 @@
 import { Command, CommanderError } from "commander";
 import { generateCommand } from "./generate.ts";
 import { infoCommand } from "./info.ts";
+import { profileCommand } from "./profile.ts";
 import { tokenizeCommand } from "./tokenize.ts";
 import { reportError } from "./report_error.ts";
 import { ExitCode } from "../errors.ts";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   program.addCommand(generateCommand());
   program.addCommand(infoCommand());
   program.addCommand(tokenizeCommand());
+  program.addCommand(profileCommand());
   for (const sub of program.commands) sub.exitOverride().showHelpAfterError();
   return program;
 }

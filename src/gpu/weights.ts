@@ -15,7 +15,7 @@ import type { GpuRuntime } from "./runtime.ts";
 
 /** One row range of a weight in its own storage buffer. */
 export interface WeightChunk {
-  /** The rows' bytes as stored in the file, zero-padded to a multiple of 4. */
+  /** The rows' bytes as stored in the file, zero-padded to a multiple of 16 (kernels read 16-byte words). */
   readonly buffer: GPUBuffer;
   /** Index of the chunk's first row in the whole tensor. */
   readonly firstRow: number;
@@ -62,18 +62,23 @@ export interface WeightUploadOptions {
   readonly maxChunkBytes?: number;
 }
 
+/** Bytes of a chunk buffer holding `bytes` bytes: zero-padded to a multiple of 16, at least 16. */
+function paddedSize(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 16) * 16);
+}
+
 /**
  * Rows per chunk for rows of `bytesPerRow` bytes under a chunk limit.
  *
  * @param name tensor name for the message
  * @param bytesPerRow bytes of one row
  * @param maxChunkBytes largest chunk buffer
- * @returns the most whole rows whose bytes, padded to 4, fit the limit
+ * @returns the most whole rows whose bytes, padded to 16, fit the limit
  * @throws {LimitError} if a single row does not fit
  */
 export function rowsPerChunk(name: string, bytesPerRow: number, maxChunkBytes: number): number {
   let rows = Math.floor(maxChunkBytes / bytesPerRow);
-  if (rows > 0 && Math.ceil((rows * bytesPerRow) / 4) * 4 > maxChunkBytes) rows--;
+  while (rows > 0 && paddedSize(rows * bytesPerRow) > maxChunkBytes) rows--;
   if (rows < 1) {
     throw new LimitError(
       `Cannot upload weight "${name}": one row takes ${bytesPerRow} bytes, more than the ` +
@@ -125,7 +130,7 @@ export function createGpuWeight(
     const size = rowCount * perRow;
     const buffer = rt.device.createBuffer({
       label: chunks.length === 0 && rowCount === rows ? name : `${name}[${firstRow}+${rowCount}]`,
-      size: Math.max(4, Math.ceil(size / 4) * 4),
+      size: paddedSize(size),
       usage: STORAGE_USAGE,
     });
     const whole = size & ~3;

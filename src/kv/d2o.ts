@@ -93,7 +93,7 @@ export class D2oPolicy extends ScoringPolicy {
    * const plan = p.plan({ nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 8 }, {
    *   promptLength: 100, capacity: 200, headVariance: [[1, 1], [0, 1]],
    * });
-   * console.log(plan.layers.map((l) => l.slots)); // [ 73, 27 ]
+   * console.log(plan.layers.map((l) => l.slots)); // [ 62, 38 ]
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {
@@ -112,7 +112,10 @@ export class D2oPolicy extends ScoringPolicy {
     const { base, lo, hi } = budgetBounds(this.options, stats);
     const n = compressed.length;
     const nominalSlots = clamp(Math.round(n * base), n * lo, n * hi);
-    const layers: LayerBudget[] = Array.from({ length: shape.nLayer }, () => fullLayer(stats.capacity));
+    const layers: LayerBudget[] = Array.from(
+      { length: shape.nLayer },
+      () => fullLayer(stats.capacity),
+    );
     if (this.options.parity) {
       const t = stats.promptLength;
       const rho = base / t;

@@ -17,7 +17,7 @@
  * writes its token into the free slot the layer holds at most `C_ℓ + 1`
  * tokens, and the step's eviction frees one slot per head for the next token
  * (no compaction copy). The next token of a head goes into its lowest free
- * slot.
+ * slot. A layer that is never compressed has `C_ℓ` slots (the capacity).
  *
  * Decisions never mutate; only the cache's `apply` does (style.md §2).
  * Tie-breaking everywhere (d2o-method.md §9 Q17): the higher score is kept;

@@ -27,7 +27,7 @@ export class StreamingPolicy extends ScoringPolicy {
    * ```ts
    * import { StreamingPolicy } from "./streaming.ts";
    * import { resolveKvOptions } from "./options.ts";
-   * const p = new StreamingPolicy(resolveKvOptions({ kv: "streaming", kvBudget: 16 }));
+   * const p = new StreamingPolicy(resolveKvOptions({ kv: "streaming", kvBudget: 16, kvMin: 1 }));
    * const plan = p.plan({ nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 40, capacity: 64 });
    * console.log(plan.layers[0]); // { slots: 16, heavy: 4, recent: 12, sinks: 4, compressed: true }
    * ```

@@ -31,7 +31,7 @@ import { ropeOptionsFor } from "./rope_options.ts";
 
 /** Sizes of a forward pass's buffers. */
 export interface ForwardOptions {
-  /** KV cache slots per layer: the longest sequence. */
+  /** Context length: the most positions a sequence reaches (sizes the attention scratch). */
   readonly nCtx: number;
   /** Most prompt tokens per prefill chunk (default 128). */
   readonly maxBatch?: number;
@@ -39,12 +39,41 @@ export interface ForwardOptions {
   readonly allLogits?: boolean;
 }
 
-/** GPU bytes a forward pass holds, by purpose. */
-export interface ForwardMemory {
-  /** K and V caches of every layer. */
-  readonly kvBytes: number;
-  /** Activations, logits and the step uniform. */
-  readonly scratchBytes: number;
+/** One layer's K/V cache as the forward pass binds it. */
+export interface LayerCache {
+  /** Rotated keys (n_kv_heads, n_slots, head_dim). */
+  readonly kCache: GPUBuffer;
+  /** Values (n_kv_heads, n_slots, head_dim). */
+  readonly vCache: GPUBuffer;
+  /** Slots per KV head. */
+  readonly nSlots: number;
+}
+
+/** A layer's cache during prefill: slot = position, plus what runs after its attention. */
+export interface PrefillLayerCache extends LayerCache {
+  /**
+   * Ops recorded right after the layer's prefill attention of each chunk
+   * (e.g. the KV policy's column sums).
+   *
+   * @param q the chunk's rotated queries (max_batch, n_head, head_dim)
+   * @param lse the attention's per-row log-sum-exp (max_batch, n_head)
+   */
+  afterAttention?(q: GPUBuffer, lse: GPUBuffer): Dispatch[];
+}
+
+/** A layer's cache during decode: where the token goes and what the policy does after attention. */
+export interface DecodeLayerCache extends LayerCache {
+  /**
+   * The op writing the step's K and V rows; by default into slot = position.
+   *
+   * @param k the step's rotated key rows (n_kv_heads, head_dim)
+   * @param v the step's value rows (n_kv_heads, head_dim)
+   */
+  write?(k: GPUBuffer, v: GPUBuffer): Dispatch;
+  /** Per-slot accumulated attention the decode attention adds into, when the policy scores. */
+  readonly scores?: GPUBuffer;
+  /** The policy's eviction, recorded after the layer's attention. */
+  readonly evict?: Dispatch;
 }
 
 /** A dispatch with the name of the forward-pass step it belongs to (for per-step GPU times). */
@@ -63,6 +92,8 @@ export class GpuForward {
   readonly nCtx: number;
   /** Most tokens per prefill chunk. */
   readonly maxBatch: number;
+  /** Bytes of activations, logits, scratch and the step uniform. */
+  readonly scratchBytes: number;
   /** Step uniform: position, token count, cache fill, seed. */
   readonly step: GPUBuffer;
   /** (max_batch) u32: the prompt chunk's token ids. */
@@ -73,29 +104,26 @@ export class GpuForward {
   readonly logits: GPUBuffer;
   /** (max_batch, n_vocab) f32: every row's logits, with `allLogits`. */
   readonly logitsAll: GPUBuffer | undefined;
-  /** Per layer: K cache (n_kv_heads, n_ctx, head_dim), rotated. */
-  readonly kCache: readonly GPUBuffer[];
-  /** Per layer: V cache (n_kv_heads, n_ctx, head_dim). */
-  readonly vCache: readonly GPUBuffer[];
-  /** GPU memory held, by purpose. */
-  readonly memory: ForwardMemory;
 
   readonly #rt: GpuRuntime;
   readonly #normed: GPUBuffer;
   readonly #last: GPUBuffer;
-  readonly #decode: NamedDispatch[];
-  readonly #prefill: NamedDispatch[];
+  #decode: NamedDispatch[] = [];
+  #prefill: NamedDispatch[] = [];
   readonly #prefillHead: NamedDispatch[];
   readonly #prefillAllHead: NamedDispatch[];
   readonly #owned: GPUBuffer[] = [];
+  readonly #body: (T: number, ids: GPUBuffer, caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[]) => NamedDispatch[];
+  readonly #decodeHead: NamedDispatch;
 
   /**
-   * Creates every buffer and op of the forward pass.
+   * Creates the activation buffers and the ops that do not depend on the KV
+   * cache; {@linkcode setCaches} then builds the step graphs over a cache.
    *
    * @param rt GPU runtime
    * @param hp the model's hyper-parameters
    * @param w the model's weights on the GPU
-   * @param options cache and batch sizes
+   * @param options context and batch sizes
    */
   constructor(rt: GpuRuntime, hp: ModelHParams, w: GpuModelWeights, options: ForwardOptions) {
     this.#rt = rt;
@@ -130,9 +158,6 @@ export class GpuForward {
     const last = this.#last = buf(nEmbd * 4, "last"); // (n_embd) final-normed last row
     this.logits = buf(nVocab * 4, "logits"); // (n_vocab)
     this.logitsAll = options.allLogits ? buf(B * nVocab * 4, "logits_all") : undefined;
-    const cacheBytes = nHeadKv * this.nCtx * headDim * 4;
-    this.kCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `k_cache.${l}`));
-    this.vCache = Array.from({ length: hp.nLayer }, (_, l) => buf(cacheBytes, `v_cache.${l}`));
     const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
     // Split-K attention partials, shared by every layer.
     const decodeScratch = createAttentionScratch(rt, shape, 1);
@@ -140,9 +165,7 @@ export class GpuForward {
     for (const sc of new Set([decodeScratch, prefillScratch])) {
       this.#owned.push(sc.partAcc, sc.partMl);
     }
-    const kvBytes = 2 * hp.nLayer * cacheBytes;
-    const allBytes = this.#owned.reduce((s, b) => s + b.size, 0);
-    this.memory = { kvBytes, scratchBytes: allBytes - kvBytes };
+    this.scratchBytes = this.#owned.reduce((s, b) => s + b.size, 0);
 
     const rope = ropeOptionsFor(hp, w.ropeFreqs);
     const step = this.step;
@@ -152,7 +175,11 @@ export class GpuForward {
         : createMatmul(rt, { weight, x: input, y: output, maxTokens: T, step, accumulate: acc });
 
     /** The ops of one step of up to T tokens, through the final norm. */
-    const body = (T: number, idsBuffer: GPUBuffer): NamedDispatch[] => {
+    const body = (
+      T: number,
+      idsBuffer: GPUBuffer,
+      caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[],
+    ): NamedDispatch[] => {
       const ops: NamedDispatch[] = [];
       const add = (name: string, ...dispatches: Dispatch[]) => {
         for (const op of dispatches) ops.push({ name, op });
@@ -164,8 +191,11 @@ export class GpuForward {
       );
       for (let l = 0; l < hp.nLayer; l++) {
         const L = w.layers[l]!;
-        const kC = this.kCache[l]!;
-        const vC = this.vCache[l]!;
+        const cache = caches[l]!;
+        const { kCache: kC, vCache: vC } = cache;
+        const decodeCache = T === 1 ? cache as DecodeLayerCache : undefined;
+        const prefillCache = T === 1 ? undefined : cache as PrefillLayerCache;
+        const layerShape: AttentionShape = { ...shape, nSlots: cache.nSlots };
         const label = `blk.${l}`;
         // rmsnorm
         add(
@@ -179,46 +209,57 @@ export class GpuForward {
         if (L.bv) add("qkv_bias", createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
         // rope
         add("rope", createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
-        // kv write
-        add("kv_write", createKvWrite(rt, {
-          k,
-          v,
-          kCache: kC,
-          vCache: vC,
-          nHeadKv,
-          headDim,
-          nSlots: this.nCtx,
-          maxTokens: T,
-          step,
-          label,
-        }));
-        // attention
+        // kv write: a prompt chunk goes to slot = position; a decode step where the cache says
         add(
-          "attention",
-          T === 1
-            ? createAttentionDecode(rt, {
+          "kv_write",
+          decodeCache?.write?.(k, v) ?? createKvWrite(rt, {
+            k,
+            v,
+            kCache: kC,
+            vCache: vC,
+            nHeadKv,
+            headDim,
+            nSlots: cache.nSlots,
+            maxTokens: T,
+            step,
+            label,
+          }),
+        );
+        // attention (+ the policy's scores and eviction)
+        if (decodeCache) {
+          add(
+            "attention",
+            createAttentionDecode(rt, {
               q,
               kCache: kC,
               vCache: vC,
               out: att,
-              shape,
+              shape: layerShape,
               step,
               scratch: decodeScratch,
               label,
-            })
-            : createAttentionPrefill(rt, {
+              ...(decodeCache.scores ? { scores: decodeCache.scores } : {}),
+            }),
+          );
+          if (decodeCache.evict) add("kv_evict", decodeCache.evict);
+        } else {
+          add(
+            "attention",
+            createAttentionPrefill(rt, {
               q,
               kCache: kC,
               vCache: vC,
               out: att,
               lse,
-              shape,
+              shape: layerShape,
               step,
               maxTokens: T,
               scratch: prefillScratch,
               label,
             }),
-        );
+          );
+          add("kv_stats", ...prefillCache?.afterAttention?.(q, lse) ?? []);
+        }
         // wo + residual
         add("wo", proj(L.wo, att, x, T, true));
         // ffn norm
@@ -243,12 +284,39 @@ export class GpuForward {
       name: "lm_head",
       op: proj(w.output, input, out, T),
     });
-    this.#decode = [...body(1, this.token), lmHead(xb, this.logits, 1)];
-    this.#prefill = B > 1 ? body(B, this.ids) : [];
+    this.#body = body;
+    this.#decodeHead = lmHead(xb, this.logits, 1);
     this.#prefillHead = [lmHead(last, this.logits, 1)];
     this.#prefillAllHead = this.logitsAll && B > 1
       ? [lmHead(xb, this.logitsAll, B)]
       : this.#prefillHead;
+  }
+
+  /**
+   * Builds the decode graph over a KV cache (once per cache: bind groups are
+   * made here, never per token).
+   *
+   * @param layers per layer, the cache decode steps read and maintain
+   */
+  setDecodeCaches(layers: readonly DecodeLayerCache[]): void {
+    this.#checkLayers(layers.length);
+    this.#decode = [...this.#body(1, this.token, layers), this.#decodeHead];
+  }
+
+  /**
+   * Builds the prompt-chunk graph over a KV cache the chunks write at slot = position.
+   *
+   * @param layers per layer, the cache prompt chunks write and what runs after their attention
+   */
+  setPrefillCaches(layers: readonly PrefillLayerCache[]): void {
+    this.#checkLayers(layers.length);
+    this.#prefill = this.maxBatch > 1 ? this.#body(this.maxBatch, this.ids, layers) : [];
+  }
+
+  #checkLayers(n: number): void {
+    if (n !== this.hparams.nLayer) {
+      throw new RangeError(`Cannot bind KV caches of ${n} layers to a ${this.hparams.nLayer}-layer model`);
+    }
   }
 
   /**
@@ -264,11 +332,6 @@ export class GpuForward {
     const T = tokens === "sampled" ? 1 : tokens.length;
     if (T < 1 || T > this.maxBatch) {
       throw new RangeError(`Cannot run a step of ${T} tokens: expected 1 to ${this.maxBatch}`);
-    }
-    if (pos + T > this.nCtx) {
-      throw new RangeError(
-        `Cannot run positions ${pos}..${pos + T - 1}: the cache holds ${this.nCtx}`,
-      );
     }
     const dev = this.#rt.device;
     writeStep(dev, this.step, { pos, nTokens: T, nKv: pos + T, seed });

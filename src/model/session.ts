@@ -13,6 +13,8 @@ import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import { FullKvStore, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
+export type { LayerKvMemory } from "../kv/kv_store.ts";
 import { GpuForward } from "./forward.ts";
 import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
@@ -36,14 +38,6 @@ export interface SessionOptions {
   readonly runtime?: GpuRuntime;
   /** Called as weights upload: (tensors done, total). */
   readonly onProgress?: (done: number, total: number) => void;
-}
-
-/** KV-cache bytes of one layer. */
-export interface LayerKvMemory {
-  /** Bytes allocated for the layer's K and V slots. */
-  readonly allocatedBytes: number;
-  /** Bytes of the slots holding a token now. */
-  readonly liveBytes: number;
 }
 
 /** GPU memory a session holds, in bytes. */
@@ -77,6 +71,7 @@ export class Session {
 
   readonly #weights: GpuModelWeights;
   readonly #forward: GpuForward;
+  readonly #kv: KvStore;
   readonly #sampler: TokenSampler;
   readonly #readback: GPUBuffer[];
   readonly #ownsDevice: boolean;
@@ -89,6 +84,7 @@ export class Session {
     runtime: GpuRuntime,
     weights: GpuModelWeights,
     forward: GpuForward,
+    kv: KvStore,
     sampler: SamplerParams,
     ownsDevice: boolean,
   ) {
@@ -99,6 +95,7 @@ export class Session {
     this.nCtx = forward.nCtx;
     this.#weights = weights;
     this.#forward = forward;
+    this.#kv = kv;
     this.#sampler = createTokenSampler(runtime, forward, sampler);
     this.#seed = sampler.seed;
     this.#ownsDevice = ownsDevice;
@@ -160,23 +157,21 @@ export class Session {
       allLogits: options.allLogits ?? false,
     });
     const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
-    return new Session(model, tokenizer, runtime, weights, forward, sampler, !options.runtime);
+    const kv = new FullKvStore(runtime, hp, nCtx);
+    forward.setPrefillCaches(kv.prefillLayers);
+    forward.setDecodeCaches(kv.decodeLayers);
+    return new Session(model, tokenizer, runtime, weights, forward, kv, sampler, !options.runtime);
   }
 
   /** GPU memory held, by purpose. */
   get memory(): SessionMemory {
-    const hp = this.hparams;
-    const perToken = 2 * hp.nHeadKv * hp.headDim * 4; // K and V, f32
-    const layer = {
-      allocatedBytes: this.#forward.memory.kvBytes / hp.nLayer,
-      liveBytes: Math.min(this.position, this.nCtx) * perToken,
-    };
+    const kvLayers = this.#kv.memory(this.position);
     return {
       weightBytes: this.#weights.byteSize,
-      kvBytes: this.#forward.memory.kvBytes,
-      kvLiveBytes: layer.liveBytes * hp.nLayer,
-      kvLayers: Array.from({ length: hp.nLayer }, () => layer),
-      scratchBytes: this.#forward.memory.scratchBytes,
+      kvBytes: kvLayers.reduce((s, l) => s + l.allocatedBytes, 0),
+      kvLiveBytes: kvLayers.reduce((s, l) => s + l.liveBytes, 0),
+      kvLayers,
+      scratchBytes: this.#forward.scratchBytes,
     };
   }
 
@@ -306,6 +301,7 @@ export class Session {
   /** Frees GPU memory and closes the model file. */
   close(): void {
     this.#forward.destroy();
+    this.#kv.destroy();
     this.#weights.destroy();
     for (const b of [...this.#readback, ...this.#logitRing ?? []]) b.destroy();
     if (this.#ownsDevice) this.runtime.device.destroy();

@@ -2,7 +2,9 @@
  * The reference forward pass: a llama2.c-style transformer in plain
  * TypeScript over CPU weights, with a full KV cache (slot = position). It is
  * the oracle the GPU forward pass (`src/model/forward.ts`) is tested against,
- * and uses the same step comments in the same order.
+ * and uses the same step comments in the same order. {@linkcode runForward}
+ * is the transformer around any cache; `kv_forward.ts` runs it over a
+ * policy-driven slot cache.
  *
  * @module
  */
@@ -90,11 +92,8 @@ export class ReferenceModel {
    */
   forward(tokens: readonly number[], pos0: number, options: ForwardOptions = {}): Float32Array {
     const hp = this.hparams;
-    const w = this.#weights;
     const T = tokens.length;
-    const nEmbd = hp.nEmbd;
     const kvDim = hp.nHeadKv * hp.headDim;
-    const eps = hp.rmsEps;
     const shape: AttentionShape = {
       nHead: hp.nHead,
       nHeadKv: hp.nHeadKv,
@@ -109,40 +108,9 @@ export class ReferenceModel {
         }: the KV cache holds ${this.nCtx}`,
       );
     }
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) {
-        throw new RangeError(`Cannot embed token ${id}: the vocabulary has ${hp.nVocab} tokens`);
-      }
-    }
-    const emit = options.onTensor;
-    const show = (name: string, data: Float32Array) => emit?.(name, data.slice());
-
-    // embedding
-    const x = embedding(w.tokenEmbd.type, w.tokenEmbd.bytes, nEmbd, tokens); // (T, n_embd)
-    show("inp_embd", x);
-    for (let l = 0; l < hp.nLayer; l++) {
-      const L = w.layers[l]!;
+    const attend: AttendStep = (l, q, k, v) => {
       const kCache = this.#kCache[l]!; // (n_kv_heads, n_ctx, head_dim)
       const vCache = this.#vCache[l]!; // (n_kv_heads, n_ctx, head_dim)
-
-      // rmsnorm
-      const xb = rmsNorm(x, L.attnNorm, nEmbd, eps); // (T, n_embd)
-      show(`attn_norm-${l}`, xb);
-
-      // qkv (+ bias)
-      const q = project(L.wq, xb, T); // (T, n_head, head_dim)
-      const k = project(L.wk, xb, T); // (T, n_kv_heads, head_dim)
-      const v = project(L.wv, xb, T); // (T, n_kv_heads, head_dim)
-      if (L.bq) addBias(q, L.bq);
-      if (L.bk) addBias(k, L.bk);
-      if (L.bv) addBias(v, L.bv);
-
-      // rope
-      rope(q, T, hp.nHead, pos0, this.#rope);
-      rope(k, T, hp.nHeadKv, pos0, this.#rope);
-      show(`Qcur-${l}`, q);
-      show(`Kcur-${l}`, k);
-      show(`Vcur-${l}`, v);
 
       // kv write: token t goes to slot pos0 + t of each KV head
       for (let t = 0; t < T; t++) {
@@ -155,51 +123,148 @@ export class ReferenceModel {
       }
 
       // attention
-      const { out } = attention(q, kCache, vCache, T, pos0, shape); // (T, n_head, head_dim)
-      show(`kqv_merged_cont-${l}`, out);
-
-      // wo
-      const attnOut = project(L.wo, out, T); // (T, n_embd)
-      show(`kqv_out-${l}`, attnOut);
-
-      // residual
-      addInPlace(x, attnOut);
-      show(`ffn_inp-${l}`, x);
-
-      // ffn norm
-      const xf = rmsNorm(x, L.ffnNorm, nEmbd, eps); // (T, n_embd)
-      show(`ffn_norm-${l}`, xf);
-
-      // gate/up
-      const gate = project(L.wGate, xf, T); // (T, n_ff)
-      const up = project(L.wUp, xf, T); // (T, n_ff)
-      show(`ffn_gate-${l}`, gate);
-      show(`ffn_up-${l}`, up);
-
-      // silu·mul
-      const hidden = siluMul(gate, up); // (T, n_ff)
-      show(`ffn_gate_par-${l}`, hidden);
-
-      // down
-      const down = project(L.wDown, hidden, T); // (T, n_embd)
-      show(`ffn_out-${l}`, down);
-
-      // residual
-      addInPlace(x, down);
-      show(`l_out-${l}`, x);
-    }
-
-    // final norm
-    const rows = options.allLogits ? T : 1;
-    const last = x.subarray((T - rows) * nEmbd); // (rows, n_embd)
-    const xn = rmsNorm(last, w.outputNorm, nEmbd, eps); // (rows, n_embd)
-    show("result_norm", xn);
-
-    // lm_head
-    const logits = project(w.output, xn, rows); // (rows, n_vocab)
-    show("result_output", logits);
-    return logits;
+      return attention(q, kCache, vCache, T, pos0, shape).out; // (T, n_head, head_dim)
+    };
+    return runForward(this.#weights, { tokens, pos0, rope: this.#rope, attend }, options);
   }
+}
+
+/**
+ * The "kv write" and "attention" steps of one layer: receives the layer's
+ * rotated queries (T, n_head, head_dim), rotated keys and values
+ * (T, n_kv_heads, head_dim) of the pass's tokens, stores the keys and values
+ * wherever its cache keeps them, and returns the attention output
+ * (T, n_head, head_dim).
+ */
+export type AttendStep = (
+  layer: number,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+) => Float32Array;
+
+/** One forward pass: the tokens, where they sit, and how each layer attends. */
+export interface ForwardPass {
+  /** Token ids (at least one). */
+  readonly tokens: readonly number[];
+  /** Position of the first token. */
+  readonly pos0: number;
+  /** The model's rotation settings (`ropeOptionsFor`). */
+  readonly rope: RopeOptions;
+  /** The cache's kv write and attention, called once per layer in order. */
+  readonly attend: AttendStep;
+}
+
+/**
+ * The transformer around a cache: embedding, then per layer rmsnorm, qkv,
+ * rope, the cache's kv write and attention (`pass.attend`), wo, residual and
+ * the feed-forward block, then the final norm and lm_head. Shared by
+ * {@linkcode ReferenceModel} (full cache) and the policy-driven cache of
+ * `kv_forward.ts`, so both do the same arithmetic outside the cache.
+ *
+ * @param weights the model's weights
+ * @param pass tokens, first position, rotation settings and the attention step
+ * @param options all logits or the last only; intermediate tensors
+ * @returns logits: (n_tokens, n_vocab) with `allLogits`, else (n_vocab) of the last token
+ * @throws {RangeError} if there are no tokens or a token id is outside the vocabulary
+ * @example A cache that keeps nothing: each token attends to itself only
+ * ```ts ignore
+ * const logits = runForward(weights, {
+ *   tokens: [1], pos0: 0, rope: ropeOptionsFor(weights.hparams, weights.ropeFreqs),
+ *   attend: (_l, q, k, v) => attention(q, k, v, 1, 0, shape).out,
+ * });
+ * ```
+ */
+export function runForward(
+  weights: ReferenceWeights,
+  pass: ForwardPass,
+  options: ForwardOptions = {},
+): Float32Array {
+  const hp = weights.hparams;
+  const w = weights;
+  const { tokens, pos0 } = pass;
+  const T = tokens.length;
+  const nEmbd = hp.nEmbd;
+  const eps = hp.rmsEps;
+  if (T === 0) throw new RangeError("Cannot run the forward pass on 0 tokens");
+  for (const id of tokens) {
+    if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) {
+      throw new RangeError(`Cannot embed token ${id}: the vocabulary has ${hp.nVocab} tokens`);
+    }
+  }
+  const emit = options.onTensor;
+  const show = (name: string, data: Float32Array) => emit?.(name, data.slice());
+
+  // embedding
+  const x = embedding(w.tokenEmbd.type, w.tokenEmbd.bytes, nEmbd, tokens); // (T, n_embd)
+  show("inp_embd", x);
+  for (let l = 0; l < hp.nLayer; l++) {
+    const L = w.layers[l]!;
+
+    // rmsnorm
+    const xb = rmsNorm(x, L.attnNorm, nEmbd, eps); // (T, n_embd)
+    show(`attn_norm-${l}`, xb);
+
+    // qkv (+ bias)
+    const q = project(L.wq, xb, T); // (T, n_head, head_dim)
+    const k = project(L.wk, xb, T); // (T, n_kv_heads, head_dim)
+    const v = project(L.wv, xb, T); // (T, n_kv_heads, head_dim)
+    if (L.bq) addBias(q, L.bq);
+    if (L.bk) addBias(k, L.bk);
+    if (L.bv) addBias(v, L.bv);
+
+    // rope
+    rope(q, T, hp.nHead, pos0, pass.rope);
+    rope(k, T, hp.nHeadKv, pos0, pass.rope);
+    show(`Qcur-${l}`, q);
+    show(`Kcur-${l}`, k);
+    show(`Vcur-${l}`, v);
+
+    // kv write + attention (the cache's)
+    const out = pass.attend(l, q, k, v); // (T, n_head, head_dim)
+    show(`kqv_merged_cont-${l}`, out);
+
+    // wo
+    const attnOut = project(L.wo, out, T); // (T, n_embd)
+    show(`kqv_out-${l}`, attnOut);
+
+    // residual
+    addInPlace(x, attnOut);
+    show(`ffn_inp-${l}`, x);
+
+    // ffn norm
+    const xf = rmsNorm(x, L.ffnNorm, nEmbd, eps); // (T, n_embd)
+    show(`ffn_norm-${l}`, xf);
+
+    // gate/up
+    const gate = project(L.wGate, xf, T); // (T, n_ff)
+    const up = project(L.wUp, xf, T); // (T, n_ff)
+    show(`ffn_gate-${l}`, gate);
+    show(`ffn_up-${l}`, up);
+
+    // silu·mul
+    const hidden = siluMul(gate, up); // (T, n_ff)
+    show(`ffn_gate_par-${l}`, hidden);
+
+    // down
+    const down = project(L.wDown, hidden, T); // (T, n_embd)
+    show(`ffn_out-${l}`, down);
+
+    // residual
+    addInPlace(x, down);
+    show(`l_out-${l}`, x);
+  }
+
+  // final norm
+  const rows = options.allLogits ? T : 1;
+  const last = x.subarray((T - rows) * nEmbd); // (rows, n_embd)
+  const xn = rmsNorm(last, w.outputNorm, nEmbd, eps); // (rows, n_embd)
+  show("result_norm", xn);
+
+  // lm_head
+  const logits = project(w.output, xn, rows); // (rows, n_vocab)
+  show("result_output", logits);
+  return logits;
 }
 
 /** Y = X·Wᵀ for `tokens` rows of X: (tokens, matrix.rows). */

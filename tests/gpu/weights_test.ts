@@ -66,7 +66,7 @@ Deno.test({
       for (const chunk of weight.chunks) {
         assert.equal(chunk.firstRow, next);
         assert.ok(chunk.buffer.size <= maxChunkBytes);
-        assert.equal(chunk.buffer.size % 4, 0);
+        assert.equal(chunk.buffer.size % 16, 0);
         next += chunk.rowCount;
       }
       assert.equal(next, weight.rows);
@@ -79,17 +79,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "createGpuWeight() pads a chunk of 18-byte Q4_0 rows to 4 bytes and keeps its tail bytes",
+  name: "createGpuWeight() pads a chunk of 18-byte Q4_0 rows to 16 bytes and keeps its tail bytes",
   ...gpuTestOptions,
   fn: async () => {
     const rt = createRuntime(await testGpu());
     const bytes = Uint8Array.from({ length: 5 * 18 }, (_, i) => (i * 37 + 11) & 0xff);
     const shape = { name: "w", type: GgmlType.Q4_0, rows: 5, cols: 32 };
-    const weight = createGpuWeight(rt, bytes, shape, { maxChunkBytes: 40 });
+    // Two rows take 36 bytes, padded to 48; three would take 64.
+    const weight = createGpuWeight(rt, bytes, shape, { maxChunkBytes: 48 });
     assert.deepEqual(weight.chunks.map((c) => [c.firstRow, c.rowCount, c.buffer.size]), [
-      [0, 2, 36],
-      [2, 2, 36],
-      [4, 1, 20],
+      [0, 2, 48],
+      [2, 2, 48],
+      [4, 1, 32],
     ]);
     assert.deepEqual(await downloadWeight(rt, weight), bytes);
     destroyGpuWeight(weight);
@@ -115,10 +116,10 @@ Deno.test({
 });
 
 Deno.test("rowsPerChunk() fits whole padded rows and rejects a row over the limit", () => {
-  assert.equal(rowsPerChunk("w", 18, 40), 2);
-  assert.equal(rowsPerChunk("w", 18, 36), 2);
-  assert.equal(rowsPerChunk("w", 210, 632), 3);
-  assert.equal(rowsPerChunk("w", 210, 631), 2);
+  assert.equal(rowsPerChunk("w", 18, 48), 2);
+  assert.equal(rowsPerChunk("w", 18, 47), 1);
+  assert.equal(rowsPerChunk("w", 210, 640), 3);
+  assert.equal(rowsPerChunk("w", 210, 639), 2);
   assert.throws(() => rowsPerChunk("output.weight", 300, 200), LimitError);
   assert.throws(() => rowsPerChunk("output.weight", 300, 200), /one row takes 300 bytes/);
 });

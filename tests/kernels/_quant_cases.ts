@@ -39,6 +39,11 @@ export const FLOAT_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, Ggm
  */
 export const ANY_COLUMNS: readonly number[] = [1, 3, 172, 173, 4095];
 
+/** The chunk limit that fits exactly `rows` rows of `bytesPerRow` bytes (chunks are padded to 16). */
+export function chunkLimit(rows: number, bytesPerRow: number): number {
+  return Math.ceil((rows * bytesPerRow) / 16) * 16;
+}
+
 /** Whether a type uses 256-element super-blocks. */
 export function isKQuant(type: GgmlType): boolean {
   return type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K;

@@ -8,6 +8,7 @@ import { embedding } from "../../src/reference/embedding.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
   ANY_COLUMNS,
+  chunkLimit,
   columnGrid,
   compare,
   FLOAT_TYPES,
@@ -112,7 +113,7 @@ for (const type of FLOAT_TYPES) {
       }
       const name = `get_rows_${tag}(vocab=37, cols=173, T=${ids.length}, 3-row chunks)`;
       await t.step(name, async () => {
-        const c = { vocab: 37, cols: 173, ids, maxChunkBytes: 3 * rowBytes(type, 173) + 2 };
+        const c = { vocab: 37, cols: 173, ids, maxChunkBytes: chunkLimit(3, rowBytes(type, 173)) };
         const { got, bytes, chunks } = await runCase(rt, type, c, 30 * type + 9);
         assert.equal(chunks, 13);
         assertRows(got, embedding(type, bytes, 173, ids), name);
@@ -127,7 +128,12 @@ Deno.test({
   fn: async () => {
     const rt = createRuntime(await testGpu());
     const ids = [36, 0, 4, 5, 30, 9, 10];
-    const c = { vocab: 37, cols: 256, ids, maxChunkBytes: 5 * rowBytes(GgmlType.Q6_K, 256) + 3 };
+    const c = {
+      vocab: 37,
+      cols: 256,
+      ids,
+      maxChunkBytes: chunkLimit(5, rowBytes(GgmlType.Q6_K, 256)),
+    };
     const { got, bytes, chunks } = await runCase(rt, GgmlType.Q6_K, c, 3);
     assert.equal(chunks, 8);
     assertRows(got, embedding(GgmlType.Q6_K, bytes, 256, ids), "get_rows_q6_k chunked");

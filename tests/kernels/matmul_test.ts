@@ -8,6 +8,7 @@ import { matmul } from "../../src/reference/matmul.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
   ANY_COLUMNS,
+  chunkLimit,
   columnGrid,
   compare,
   FLOAT_TYPES,
@@ -138,7 +139,12 @@ for (const type of FLOAT_TYPES) {
         accumulate: i === 1,
       }));
       // 3 rows per chunk: with odd F16/BF16 rows a chunk's byte length is not a multiple of 4.
-      shapes.push({ rows: 13, cols: 173, tokens: 7, maxChunkBytes: 3 * rowBytes(type, 173) + 2 });
+      shapes.push({
+        rows: 13,
+        cols: 173,
+        tokens: 7,
+        maxChunkBytes: chunkLimit(3, rowBytes(type, 173)),
+      });
       shapes.push({ rows: 37, cols: 173, tokens: 33, stepTokens: 30 });
       for (const [i, c] of shapes.entries()) {
         const name = `matmul_${tag}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
@@ -181,8 +187,13 @@ Deno.test({
   ...gpuTestOptions,
   fn: async () => {
     const rt = createRuntime(await testGpu());
-    // 3 blocks of 22 bytes = 66-byte rows: 4 rows take 264 bytes per chunk.
-    const c = { rows: 37, cols: 96, tokens: 5, maxChunkBytes: 4 * rowBytes(GgmlType.Q5_0, 96) };
+    // 3 blocks of 22 bytes = 66-byte rows: 4 rows take 264 bytes, padded to 272.
+    const c = {
+      rows: 37,
+      cols: 96,
+      tokens: 5,
+      maxChunkBytes: chunkLimit(4, rowBytes(GgmlType.Q5_0, 96)),
+    };
     assert.equal(await check(rt, GgmlType.Q5_0, c, 13, "matmul_q5_0 chunked"), 10);
   },
 });

@@ -8,6 +8,7 @@ import { matvec } from "../../src/reference/matvec.ts";
 import { gpuTestOptions, testGpu } from "../_gpu.ts";
 import {
   ANY_COLUMNS,
+  chunkLimit,
   columnGrid,
   compare,
   FLOAT_TYPES,
@@ -118,7 +119,7 @@ for (const type of FLOAT_TYPES) {
         accumulate: i === 1,
       }));
       // 3 rows per chunk: with odd F16/BF16 rows a chunk's byte length is not a multiple of 4.
-      shapes.push({ rows: 13, cols: 173, maxChunkBytes: 3 * rowBytes(type, 173) + 2 });
+      shapes.push({ rows: 13, cols: 173, maxChunkBytes: chunkLimit(3, rowBytes(type, 173)) });
       // 64 threads: the partial last group (4095 = 511·8 + 7) falls on thread 511 % 64.
       shapes.push({ rows: 9, cols: 4095, workgroupSize: 64 });
       for (const [i, c] of shapes.entries()) {
@@ -153,8 +154,8 @@ Deno.test({
   ...gpuTestOptions,
   fn: async () => {
     const rt = createRuntime(await testGpu());
-    // 210-byte rows: 3 rows take 630 bytes, padded to 632 in each chunk buffer.
-    const c = { rows: 17, cols: 256, maxChunkBytes: 3 * rowBytes(GgmlType.Q6_K, 256) + 2 };
+    // 210-byte rows: 3 rows take 630 bytes, padded to 640 in each chunk buffer.
+    const c = { rows: 17, cols: 256, maxChunkBytes: chunkLimit(3, rowBytes(GgmlType.Q6_K, 256)) };
     const { got, want, chunks } = await runCase(rt, GgmlType.Q6_K, c, 7);
     assert.equal(chunks, 6);
     assertClose(got, want, "matvec_q6_k chunked");

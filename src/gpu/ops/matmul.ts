@@ -11,6 +11,7 @@ import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import type { GpuWeight } from "../weights.ts";
 import {
+  activationInput,
   checkBufferSize,
   checkQuantWeight,
   createUniform,
@@ -71,9 +72,10 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   }
   checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, maxTokens * weight.cols * 4);
   checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, maxTokens * weight.rows * 4);
+  const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
-    label,
-    code: quantKernelSource(weight.type, STEP_WGSL + body),
+    label: label + input.suffix,
+    code: quantKernelSource(weight.type, input.code + STEP_WGSL + body),
     constants: { ...quantConstants(weight), ACC: options.accumulate ? 1 : 0 },
   });
   const uniforms: GPUBuffer[] = [];

@@ -9,6 +9,7 @@ import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
 import {
+  activationInput,
   checkBufferSize,
   checkQuantWeight,
   createUniform,
@@ -67,9 +68,10 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
+  const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
-    label,
-    code: quantKernelSource(weight.type, body),
+    label: label + input.suffix,
+    code: quantKernelSource(weight.type, input.code + body),
     constants: { ...quantConstants(weight), WG: wg, ACC: options.accumulate ? 1 : 0 },
   });
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;

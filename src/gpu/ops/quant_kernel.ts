@@ -20,6 +20,8 @@ import q8_0 from "../../../kernels/_quant_q8_0.wgsl" with { type: "text" };
 import q4_k from "../../../kernels/_quant_q4_k.wgsl" with { type: "text" };
 import q5_k from "../../../kernels/_quant_q5_k.wgsl" with { type: "text" };
 import q6_k from "../../../kernels/_quant_q6_k.wgsl" with { type: "text" };
+import xVec4 from "../../../kernels/_x_vec4.wgsl" with { type: "text" };
+import xF32 from "../../../kernels/_x_f32.wgsl" with { type: "text" };
 import type { GpuWeight } from "../weights.ts";
 import type { Dispatch } from "../runtime.ts";
 
@@ -55,6 +57,25 @@ export function quantKernelSource(type: GgmlType, body: string): string {
   return `${common}\n${snippet}\n${body}`;
 }
 
+/** WGSL declaring an op's activation input `x` and its readers, and the pipeline label suffix. */
+export interface ActivationInput {
+  /** The snippet (_x_vec4.wgsl or _x_f32.wgsl). */
+  readonly code: string;
+  /** Appended to the kernel label so each variant gets its own shader module. */
+  readonly suffix: string;
+}
+
+/**
+ * How an op whose activation rows hold `cols` f32 reads them: as vec4 (one
+ * load per four values) when every row starts 16-byte aligned, else one value
+ * at a time.
+ *
+ * @param cols elements per activation row
+ */
+export function activationInput(cols: number): ActivationInput {
+  return cols % 4 === 0 ? { code: xVec4, suffix: "" } : { code: xF32, suffix: "_xf32" };
+}
+
 /**
  * Lower-case kernel label of an op on a type, e.g. `matvec_q4_k`.
  *
@@ -77,14 +98,14 @@ export function quantColumnMultiple(type: GgmlType): number {
 
 /**
  * The override constants every block kernel takes from its weight:
- * `ROWS_ALIGNED` is 1 when each row starts 4-byte aligned (row bytes a
- * multiple of 4), which lets F16/BF16 reads skip the cross-word path.
+ * `ROWS_ALIGNED` is 1 when each row starts 16-byte aligned (row bytes a
+ * multiple of 16), which lets float-type reads take one 16-byte load.
  *
  * @param weight the uploaded weight
  * @returns the constants, to merge into the pipeline key
  */
 export function quantConstants(weight: GpuWeight): Record<string, number> {
-  return { ROWS_ALIGNED: weight.rowBytes % 4 === 0 ? 1 : 0 };
+  return { ROWS_ALIGNED: weight.rowBytes % 16 === 0 ? 1 : 0 };
 }
 
 /**

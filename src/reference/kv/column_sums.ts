@@ -41,7 +41,10 @@ export function causalColumnSums(
   shape: ColumnSumShape,
 ): Float32Array {
   const { nHead, nHeadKv, headDim } = shape;
-  if (nHead % nHeadKv !== 0 || q.length < tokens * nHead * headDim || k.length < nHeadKv * tokens * headDim) {
+  if (
+    nHead % nHeadKv !== 0 || q.length < tokens * nHead * headDim ||
+    k.length < nHeadKv * tokens * headDim
+  ) {
     throw new RangeError(
       `Cannot compute column sums of ${tokens} tokens with ${nHead}/${nHeadKv} heads of ${headDim}`,
     );

@@ -83,7 +83,7 @@ export class ReferenceKvLayer {
    * const policy = createKvPolicy(resolveKvOptions({ kv: "h2o" }));
    * const layer = new ReferenceKvLayer(policy, { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true }, { nHeadKv: 1, headDim: 1 });
    * for (const x of [1, 2, 3]) layer.step(new Float32Array([x]), new Float32Array([x]), new Float32Array(3).fill(0.5));
-   * console.log(layer.table.occupancy(0), [...layer.table.pos]); // 2 [ -1, 1, 2 ]
+   * console.log(layer.table.occupancy(0), [...layer.table.pos]); // 2 [ 0, -1, 2 ]
    * ```
    */
   constructor(policy: KvPolicy, budget: LayerBudget, shape: KvLayerShape) {
@@ -170,7 +170,7 @@ export class ReferenceKvLayer {
           `Cannot cache a prompt of ${tokens} tokens: the cache holds ${this.budget.slots}`,
         );
       }
-      this.#load(staging, values, new Uint8Array(rows).fill(1), keys, values);
+      this.#load(staging, new Uint8Array(rows).fill(1), keys, values);
       return null;
     }
     const decision = this.policy.compress(staging);
@@ -213,7 +213,9 @@ export class ReferenceKvLayer {
   accumulate(row: Float32Array): void {
     for (let h = 0; h < this.nHeadKv; h++) {
       for (let s = 0; s < this.nSlots; s++) {
-        if (this.table.position(h, s) !== FREE) this.table.addScore(h, s, row[h * this.nSlots + s]!);
+        if (this.table.position(h, s) !== FREE) {
+          this.table.addScore(h, s, row[h * this.nSlots + s]!);
+        }
       }
     }
   }
@@ -307,24 +309,29 @@ export class ReferenceKvLayer {
         const c = decision.mergeTarget[i]!;
         if (c < 0) continue;
         if (decision.keep[h * tokens + c] !== 1) {
-          throw new RangeError(`Cannot merge position ${e} of head ${h} into evicted position ${c}`);
+          throw new RangeError(
+            `Cannot merge position ${e} of head ${h} into evicted position ${c}`,
+          );
         }
         groups.set(c, [...(groups.get(c) ?? []), i]);
       }
       for (const [c, members] of groups) {
-        const w = mergeWeights(mergeRule, members.map((i) => decision.similarity[i]!), mergeSelfLogit);
+        const w = mergeWeights(
+          mergeRule,
+          members.map((i) => decision.similarity[i]!),
+          mergeSelfLogit,
+        );
         mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim);
         mergeRows(mergedV, values, h * tokens + c, members, w, headDim);
       }
     }
-    this.#load(staging, values, decision.keep, mergedK, mergedV);
+    this.#load(staging, decision.keep, mergedK, mergedV);
     this.#tau = decision.tau;
   }
 
   /** Copies the kept staging rows, in ascending position, into slots 0.. of each head. */
   #load(
     staging: KvLayerView,
-    _values: Float32Array,
     keep: Uint8Array,
     keys: Float32Array,
     values: Float32Array,
@@ -341,7 +348,10 @@ export class ReferenceKvLayer {
         }
         this.table.occupy(h, slot, staging.pos[i]!, staging.score[i]!);
         this.keys.set(keys.subarray(i * headDim, (i + 1) * headDim), (h * nSlots + slot) * headDim);
-        this.values.set(values.subarray(i * headDim, (i + 1) * headDim), (h * nSlots + slot) * headDim);
+        this.values.set(
+          values.subarray(i * headDim, (i + 1) * headDim),
+          (h * nSlots + slot) * headDim,
+        );
         slot++;
       }
     }

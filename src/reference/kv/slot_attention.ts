@@ -63,7 +63,9 @@ export function slotAttention(
     for (let s = 0; s < nSlots; s++) {
       if (pos[g * nSlots + s] === FREE) continue;
       let dot = 0;
-      for (let d = 0; d < headDim; d++) dot += q[h * headDim + d]! * keys[(g * nSlots + s) * headDim + d]!;
+      for (let d = 0; d < headDim; d++) {
+        dot += q[h * headDim + d]! * keys[(g * nSlots + s) * headDim + d]!;
+      }
       p[s] = dot * scale;
       max = Math.max(max, p[s]!);
     }
@@ -78,7 +80,8 @@ export function slotAttention(
       const prob = p[s]! / z;
       row[g * nSlots + s] = Math.fround(row[g * nSlots + s]! + Math.fround(prob));
       for (let d = 0; d < headDim; d++) {
-        out[h * headDim + d] = out[h * headDim + d]! + prob * values[(g * nSlots + s) * headDim + d]!;
+        out[h * headDim + d] = out[h * headDim + d]! +
+          prob * values[(g * nSlots + s) * headDim + d]!;
       }
     }
   }

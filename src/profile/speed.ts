@@ -1,0 +1,172 @@
+/**
+ * Speed tests on a session, as llama-bench runs them: a warm-up, then `reps`
+ * timed runs. A prompt test (`ppN`) times one prefill of N synthetic tokens;
+ * a generation test (`tgN`) times N decode steps of the run-ahead generator
+ * (each token's interval between read-backs is one ms/token sample). A depth
+ * D first prefills D tokens, untimed, so the timed part runs against a cache
+ * that already holds them (compressed by the session's policy).
+ *
+ * @module
+ */
+
+import { LimitError } from "../errors.ts";
+import type { Session } from "../model/session.ts";
+import { type MeanStd, meanStd, quantile } from "./stats.ts";
+import { syntheticTokens } from "./synthetic_tokens.ts";
+import type { SpeedTest } from "./test_name.ts";
+
+/** Figures of one speed test. */
+export interface SpeedResult {
+  /** Timed runs. */
+  readonly reps: number;
+  /** Tokens per second over the runs. */
+  readonly tokensPerSecond: MeanStd;
+  /** Milliseconds per token: median and 90th percentile. */
+  readonly msPerToken: { readonly median: number; readonly p90: number };
+  /** Wall milliseconds of each timed run. */
+  readonly runMs: readonly number[];
+}
+
+/** GPU milliseconds of one forward-pass step (summed over layers), per decode token. */
+export interface KernelTime {
+  /** Step name, e.g. `attention`. */
+  readonly name: string;
+  /** Mean GPU milliseconds per token. */
+  readonly ms: number;
+}
+
+/** Options of {@linkcode runSpeedTest}. */
+export interface SpeedOptions {
+  /** Timed runs after the warm-up. */
+  readonly reps: number;
+  /** Seed of the synthetic tokens. */
+  readonly seed: number;
+  /** Called after the warm-up and after each timed run. */
+  readonly onRun?: () => void;
+}
+
+/**
+ * Runs one speed test: a warm-up and `reps` timed runs, each from an empty cache.
+ *
+ * @param session an open session (reset before every run)
+ * @param test the test
+ * @param options repetitions, seed and a progress hook
+ * @returns tokens per second and ms per token
+ * @throws {LimitError} when the test does not fit the session's context
+ */
+export async function runSpeedTest(
+  session: Session,
+  test: SpeedTest,
+  options: SpeedOptions,
+): Promise<SpeedResult> {
+  const tokens = testTokens(session, test, options.seed);
+  const runMs: number[] = [];
+  const perToken: number[] = [];
+  for (let rep = 0; rep <= options.reps; rep++) {
+    session.reset();
+    const timed = test.nPrompt > 0
+      ? await timePrompt(session, tokens.depth, tokens.timed)
+      : await timeGeneration(session, tokens.depth, test.nGen);
+    options.onRun?.();
+    if (rep === 0) continue; // warm-up
+    runMs.push(timed.ms);
+    perToken.push(...timed.perToken);
+  }
+  const n = test.nPrompt > 0 ? test.nPrompt : test.nGen;
+  return {
+    reps: options.reps,
+    tokensPerSecond: meanStd(runMs.map((ms) => n / (ms / 1000))),
+    msPerToken: { median: quantile(perToken, 0.5), p90: quantile(perToken, 0.9) },
+    runMs,
+  };
+}
+
+/**
+ * GPU time per forward-pass step of a decode token, from timestamp queries,
+ * averaged over `steps` tokens decoded after the test's depth. Undefined when
+ * the adapter has no timestamp queries.
+ *
+ * @param session an open session (reset first)
+ * @param test the generation test whose depth to decode at
+ * @param options steps to average and the seed of the synthetic tokens
+ * @returns the steps in pass order with their mean milliseconds
+ */
+export async function measureKernels(
+  session: Session,
+  test: SpeedTest,
+  options: { steps: number; seed: number },
+): Promise<KernelTime[] | undefined> {
+  session.reset();
+  const { depth } = testTokens(session, test, options.seed);
+  let token = await session.prefill(depth);
+  const total = new Map<string, number>();
+  for (let i = 0; i < options.steps; i++) {
+    const step = await session.profileDecode(token);
+    if (!step) return undefined;
+    token = step.token;
+    for (const [name, ms] of step.ms) total.set(name, (total.get(name) ?? 0) + ms);
+  }
+  return [...total].map(([name, ms]) => ({ name, ms: ms / options.steps }));
+}
+
+/** The untimed depth prompt (BOS alone at depth 0 of a generation test) and the timed prompt. */
+function testTokens(
+  session: Session,
+  test: SpeedTest,
+  seed: number,
+): { depth: number[]; timed: number[] } {
+  const tok = session.tokenizer;
+  const base = {
+    nVocab: session.hparams.nVocab,
+    exclude: [tok.bosId, tok.eosId].filter((id): id is number => id !== undefined),
+  };
+  const bos = tok.bosId ?? 0;
+  const depth = test.depth > 0
+    ? syntheticTokens(test.depth, { ...base, bos, seed })
+    : test.nGen > 0
+    ? [bos]
+    : [];
+  const timed = syntheticTokens(test.nPrompt, {
+    ...base,
+    bos: depth.length === 0 ? bos : undefined,
+    seed: seed + 1,
+  });
+  return { depth, timed };
+}
+
+async function timePrompt(
+  session: Session,
+  depth: readonly number[],
+  timed: readonly number[],
+): Promise<{ ms: number; perToken: number[] }> {
+  if (depth.length > 0) await session.prefill(depth);
+  const t0 = performance.now();
+  await session.prefill(timed);
+  const ms = performance.now() - t0;
+  return { ms, perToken: [ms / timed.length] };
+}
+
+async function timeGeneration(
+  session: Session,
+  depth: readonly number[],
+  nGen: number,
+): Promise<{ ms: number; perToken: number[] }> {
+  const perToken: number[] = [];
+  let t0 = 0;
+  let last = 0;
+  let count = 0;
+  // The first token comes from the (untimed) prefill; the next nGen are decode steps.
+  for await (const _ of session.generate(depth, nGen + 1)) {
+    const now = performance.now();
+    if (count > 0) perToken.push(now - last);
+    else t0 = now;
+    last = now;
+    count++;
+  }
+  if (count !== nGen + 1) {
+    throw new LimitError(
+      `Cannot time tg${nGen}: the context of ${session.nCtx} ended after ${count - 1} tokens`,
+    );
+  }
+  return { ms: last - t0, perToken };
+}

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { UsageError } from "../../src/errors.ts";
+import { parseKvBudget, parseLayerList, resolveKvOptions } from "../../src/kv/options.ts";
+
+Deno.test("resolveKvOptions() defaults to d2o with the method's recommended settings", () => {
+  assert.deepEqual(resolveKvOptions(), {
+    policy: "d2o",
+    budget: { kind: "fraction", value: 0.2 },
+    kvMin: 128,
+    recentRatio: 0.25,
+    sinks: 4,
+    beta: 0.7,
+    mergeRule: "paper",
+    mergeSelfLogit: 1,
+    layerStatistic: "head-minmax",
+    skipLayers: null,
+    parity: false,
+  });
+});
+
+Deno.test("resolveKvOptions() fills per-policy defaults for h2o and streaming", () => {
+  const h2o = resolveKvOptions({ kv: "h2o" });
+  assert.equal(h2o.sinks, 0);
+  assert.equal(h2o.recentRatio, 0.5);
+  const streaming = resolveKvOptions({ kv: "streaming" });
+  assert.equal(streaming.sinks, 4);
+  assert.equal(streaming.recentRatio, 1);
+});
+
+Deno.test("resolveKvOptions() with --parity switches only the defaults not given", () => {
+  assert.equal(resolveKvOptions({ parity: true }).mergeRule, "code");
+  assert.equal(resolveKvOptions({ parity: true, mergeRule: "paper" }).mergeRule, "paper");
+});
+
+Deno.test("resolveKvOptions() parses command-line strings", () => {
+  const o = resolveKvOptions({
+    kv: "h2o",
+    kvBudget: "256",
+    kvMin: "32",
+    recentRatio: "0.4",
+    sinks: "2",
+    d2oBeta: "0.5",
+    mergeRule: "code",
+    mergeSelfLogit: "0",
+    d2oStat: "raw",
+    skipLayers: "3,0",
+  });
+  assert.deepEqual(o.budget, { kind: "tokens", value: 256 });
+  assert.deepEqual(
+    [o.kvMin, o.recentRatio, o.sinks, o.beta, o.mergeRule, o.mergeSelfLogit, o.layerStatistic],
+    [32, 0.4, 2, 0.5, "code", 0, "raw"],
+  );
+  assert.deepEqual(o.skipLayers, [0, 3]);
+});
+
+Deno.test("parseKvBudget() takes a fraction in (0, 1] or a whole count above 1", () => {
+  assert.deepEqual(parseKvBudget("1"), { kind: "fraction", value: 1 });
+  assert.deepEqual(parseKvBudget(0.05), { kind: "fraction", value: 0.05 });
+  assert.deepEqual(parseKvBudget("2"), { kind: "tokens", value: 2 });
+  for (const bad of ["0", "-0.5", "1.5", "abc", "", "1e400"]) {
+    assert.throws(
+      () => parseKvBudget(bad),
+      (e) =>
+        e instanceof UsageError && e.message.includes(`--kv-budget "${bad}"`) &&
+        e.message.includes("0 < x ≤ 1"),
+      bad,
+    );
+  }
+});
+
+Deno.test("resolveKvOptions() rejects bad values naming the flag and the valid range", () => {
+  const cases: [Parameters<typeof resolveKvOptions>[0], string][] = [
+    [{ kv: "lru" }, '--kv "lru": expected one of full, streaming, h2o, d2o'],
+    [{ kvMin: "0" }, '--kv-min "0": expected a whole number ≥ 1'],
+    [{ kvMin: 2.5 }, '--kv-min "2.5"'],
+    [{ recentRatio: "1.2" }, '--recent-ratio "1.2": expected a number from 0 to 1'],
+    [{ sinks: "-1" }, '--sinks "-1": expected a whole number ≥ 0'],
+    [{ d2oBeta: "x" }, '--d2o-beta "x": expected a number from 0 to 1'],
+    [{ mergeRule: "mean" }, '--merge-rule "mean": expected one of paper, code'],
+    [{ d2oStat: "var" }, '--d2o-stat "var": expected one of head-minmax, raw'],
+    [{ skipLayers: "0,a" }, '--skip-layers "a": expected a whole number ≥ 0'],
+  ];
+  for (const [input, message] of cases) {
+    assert.throws(
+      () => resolveKvOptions(input),
+      (e) => e instanceof UsageError && e.exitCode === 2 && e.message.includes(message),
+      message,
+    );
+  }
+});
+
+Deno.test("parseLayerList() sorts and deduplicates, and an empty list means none", () => {
+  assert.deepEqual(parseLayerList(" 4,1, 1 ,0"), [0, 1, 4]);
+  assert.deepEqual(parseLayerList(""), []);
+  assert.deepEqual(parseLayerList([2, 2, 1]), [1, 2]);
+});
