@@ -17,9 +17,14 @@ import type { KvPlan, KvShape, LayerBudget, PlanStats } from "./policy.ts";
 export interface BudgetBounds {
   /** Uniform per-layer budget before rounding: `ρ·T'` (fraction) or the token count. */
   readonly base: number;
-  /** Smallest layer budget: `max(1, min(kvMin, T'))`. */
+  /**
+   * Smallest layer budget: `max(1, min(kvMin, capacity))`. A prompt shorter
+   * than the floor is not compressed at all; its layers grow to the floor
+   * while generating, and only then evict (`--kv-min`: short prompts are not
+   * starved).
+   */
   readonly lo: number;
-  /** Largest layer budget: `T'` for a fraction (`ρ_ℓ ≤ 1`), the capacity for a token count. */
+  /** Largest layer budget: `max(T', lo)` for a fraction (`ρ_ℓ ≤ 1`), the capacity for a token count. */
   readonly hi: number;
 }
 
@@ -47,7 +52,8 @@ export function budgetBounds(options: KvOptions, stats: PlanStats): BudgetBounds
   }
   const fraction = options.budget.kind === "fraction";
   const base = fraction ? options.budget.value * t : options.budget.value;
-  return { base, lo: Math.max(1, Math.min(options.kvMin, t)), hi: fraction ? t : capacity };
+  const lo = Math.max(1, Math.min(options.kvMin, capacity));
+  return { base, lo, hi: fraction ? Math.max(t, lo) : capacity };
 }
 
 /**

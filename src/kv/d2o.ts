@@ -4,7 +4,7 @@
  * - **Plan.** The layer statistic `F^ℓ` from the prefill column-sum variances,
  *   shares `α = L·softmax(−F)`. Exact-budget mode (default): every layer not
  *   skipped is compressed and the budgets are water-filled within
- *   `[min(kvMin, T'), hi]` so `Σ C_ℓ = round(n·B)` exactly (`B = ρ·T'` or the
+ *   `[min(kvMin, capacity), hi]` so `Σ C_ℓ = round(n·B)` exactly (`B = ρ·T'` or the
  *   token count, `n` compressed layers), i.e. the real memory is the nominal
  *   budget (+1 free slot per layer). Parity mode (the reference code):
  *   `ρ_ℓ = clamp(α_ℓ·ρ, 0.01, 1)`, `N = ⌊T'·ρ_ℓ·(1−r)⌋`, `M = ⌊T'·ρ_ℓ·r⌋`,

@@ -76,7 +76,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       const text = `${dir}/short.txt`;
-      await Deno.writeTextFile(text, (await Deno.readTextFile(PPL_TEXT)).slice(0, 400));
+      await Deno.writeTextFile(text, (await Deno.readTextFile(PPL_TEXT)).slice(0, 200));
       const r = await runD2o([
         "profile",
         "-m",

@@ -78,12 +78,19 @@ Deno.test("splitBudget() splits heavy:recent by the ratio and keeps the sinks in
   });
 });
 
-Deno.test("budgetBounds() floors at min(kvMin, T') and caps a fraction at T', a token count at the capacity", () => {
+Deno.test("budgetBounds() floors at min(kvMin, capacity) and caps a fraction at max(T', floor), a token count at the capacity", () => {
   const frac = resolveKvOptions({ kvBudget: 0.2 });
+  // A prompt shorter than the floor is not starved: its layers may grow to kvMin (128)...
+  assert.deepEqual(budgetBounds(frac, { promptLength: 50, capacity: 300 }), {
+    base: 10,
+    lo: 128,
+    hi: 128,
+  });
+  // ...but never past the capacity.
   assert.deepEqual(budgetBounds(frac, { promptLength: 50, capacity: 90 }), {
     base: 10,
-    lo: 50,
-    hi: 50,
+    lo: 90,
+    hi: 90,
   });
   assert.deepEqual(budgetBounds(frac, { promptLength: 1000, capacity: 1500 }), {
     base: 200,

@@ -1,0 +1,82 @@
+/**
+ * The KV-cache flags shared by `generate`, `compress-inspect` and `profile`:
+ * declared once here, validated by `resolveKvOptions` (which names the flag
+ * and the valid range in its errors).
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import type { KvOptionsInput } from "../kv/options.ts";
+
+/** The raw values of the policy-tuning flags, as commander parses them. */
+export interface KvTuningFlags {
+  kvMin?: string;
+  recentRatio?: string;
+  sinks?: string;
+  d2oBeta?: string;
+  mergeRule?: string;
+  mergeSelfLogit?: string;
+  d2oStat?: string;
+  skipLayers?: string;
+  parity?: boolean;
+}
+
+/**
+ * Adds the policy-tuning flags (everything but `--kv` and `--kv-budget`,
+ * whose form differs between commands) to a command.
+ *
+ * @param command the command to extend
+ * @returns the same command
+ */
+export function addKvTuningFlags(command: Command): Command {
+  return command
+    .option(
+      "--kv-min <n>",
+      "floor of a layer budget in tokens, so short prompts are not starved (default 128)",
+    )
+    .option("--recent-ratio <x>", "share of a budget that is the recent window (d2o 0.25, h2o 0.5)")
+    .option("--sinks <n>", "attention-sink tokens always kept (d2o and streaming 4, h2o 0)")
+    .option(
+      "--d2o-beta <x>",
+      "EMA weight of the new value in the d2o merge threshold (default 0.7)",
+    )
+    .option("--merge-rule <rule>", "d2o merge weights: paper (default) or code")
+    .option(
+      "--merge-self-logit <x>",
+      "logit of the merge target's own weight (default 1: weight e)",
+    )
+    .option("--d2o-stat <mode>", "d2o layer statistic: head-minmax (default) or raw")
+    .option("--skip-layers <list>", "layers kept uncompressed, e.g. 0,1,4")
+    .option(
+      "--parity",
+      "the d2o reference code's choices (skip layers 0, 1, L-1; code merge rule; head-mean decision)",
+    );
+}
+
+/**
+ * The `resolveKvOptions` input for a policy, a budget and the tuning flags.
+ *
+ * @param kv `--kv` value
+ * @param kvBudget `--kv-budget` value
+ * @param flags the tuning flags
+ */
+export function kvInput(
+  kv: string | undefined,
+  kvBudget: string | number | undefined,
+  flags: KvTuningFlags,
+): KvOptionsInput {
+  return {
+    kv,
+    kvBudget,
+    kvMin: flags.kvMin,
+    recentRatio: flags.recentRatio,
+    sinks: flags.sinks,
+    d2oBeta: flags.d2oBeta,
+    mergeRule: flags.mergeRule,
+    mergeSelfLogit: flags.mergeSelfLogit,
+    d2oStat: flags.d2oStat,
+    skipLayers: flags.skipLayers,
+    parity: flags.parity,
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * The reference forward pass over a policy-driven slot cache: the CPU
+ * oracle of the GPU forward pass under `--kv full|streaming|h2o|d2o`, doing
+ * the same steps in the same order so the two can be compared at model level
+ * (positions per layer and head, merge targets, thresholds).
+ *
+ * - **Prefill** (the prompt at position 0, `T'` tokens): every layer attends
+ *   over the whole prompt (a staging cache, slot = position) exactly as the
+ *   full-cache {@linkcode ReferenceModel} does, and records per query head the
+ *   causal column sums of its attention (`causalColumnSums`) and their
+ *   variance (`columnVariance`). Then the policy plans the budgets from
+ *   `{ promptLength: T', capacity: nCtx, headVariance }`, a
+ *   {@linkcode ReferenceKvCache} is built from the plan, and each layer is
+ *   `prefill`ed with its prompt K/V and the group-summed column sums — the
+ *   compression happens there.
+ * - **Decode** (one token at position `p`): per layer the rotated key and
+ *   value are `append`ed into each KV head's free slot; attention runs over
+ *   the occupied slots, which are always the prefix `0 .. n−1` of the slots
+ *   (the invariant the GPU decode attention relies on; checked here); the
+ *   group-summed attention row (`slotAttention`) is `accumulate`d into the
+ *   scores; then `evict()` applies the policy's decision.
+ *
+ * The attention output comes from {@linkcode attention} over that prefix, so
+ * under the `full` policy (slot = position) every logit equals the full-cache
+ * reference's bit for bit.
+ *
+ * @module
+ */
+
+import { LimitError } from "../errors.ts";
+import type { ModelHParams } from "../model/hparams.ts";
+import { ropeOptionsFor } from "../model/rope_options.ts";
+import type {
+  CompressDecision,
+  KvPlan,
+  KvPolicy,
+  KvShape,
+  LayerBudget,
+  StepDecision,
+} from "../kv/policy.ts";
+import { FREE } from "../kv/slot_table.ts";
+import { attention, type AttentionShape } from "./attention.ts";
+import {
+  type AttendStep,
+  checkTokens,
+  type ForwardOptions,
+  type ReferenceModel,
+  runForward,
+} from "./forward.ts";
+import { causalColumnSums, columnVariance, groupColumnSums } from "./kv/column_sums.ts";
+import { ReferenceKvCache } from "./kv/kv_cache.ts";
+import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
+import { slotAttention } from "./kv/slot_attention.ts";
+import type { ReferenceWeights } from "./model_weights.ts";
+import type { RopeOptions } from "./rope.ts";
+
+/** Options of {@linkcode ReferencePolicyModel}. */
+export interface ReferencePolicyModelOptions {
+  /** Capacity: the most tokens a sequence holds (the full cache and every budget's ceiling); defaults to the trained context length. */
+  readonly nCtx?: number;
+}
+
+/** What the prefill of the current sequence measured and decided. */
+export interface PolicyPrefill {
+  /** `T'`: tokens in the prompt. */
+  readonly promptLength: number;
+  /** The policy's plan: per-layer budgets, and for d2o the statistic `F^ℓ` and share `α_ℓ`. */
+  readonly plan: KvPlan;
+  /** Per layer, the causal column sums of each query head's prompt attention: `[nHead][T']`. */
+  readonly columnSums: readonly Float32Array[];
+  /** Per layer, the unbiased variance over keys of each query head's column sums: `[nHead]`. */
+  readonly headVariance: readonly Float64Array[];
+  /** Per layer, the bulk compression's decision (slots index the prompt), or null when nothing was evicted. */
+  readonly compressions: readonly (CompressDecision | null)[];
+}
+
+/** A copy of one layer's cache state. */
+export interface KvLayerState {
+  /** The layer's budget. */
+  readonly budget: LayerBudget;
+  /** Slots per KV head. */
+  readonly nSlots: number;
+  /** Original position per (KV head, slot), −1 = free: `[nHeadKv][nSlots]`. */
+  readonly pos: Int32Array;
+  /** Accumulated attention per (KV head, slot): `[nHeadKv][nSlots]`. */
+  readonly score: Float32Array;
+  /** Rotated keys: `[nHeadKv][nSlots][headDim]`. */
+  readonly keys: Float32Array;
+  /** Values: `[nHeadKv][nSlots][headDim]`. */
+  readonly values: Float32Array;
+  /** The merge threshold τ (NaN while unset). */
+  readonly tau: number;
+  /** Position of the newest cached token. */
+  readonly newestPos: number;
+}
+
+/**
+ * A model running on the CPU over a slot cache driven by a KV policy. Call
+ * {@linkcode ReferencePolicyModel.forward} with the whole prompt at position
+ * 0 (a new sequence: the cache is re-planned and τ unset), then with tokens at
+ * the following positions (each one a decode step).
+ *
+ * @example Greedy decoding under d2o at 20% of the prompt
+ * ```ts ignore
+ * const policy = createKvPolicy(resolveKvOptions({ kv: "d2o", kvBudget: 0.2 }));
+ * const model = new ReferencePolicyModel(weights, policy);
+ * let logits = model.forward(prompt, 0);
+ * for (let p = prompt.length; p < prompt.length + 64; p++) logits = model.forward([argmax(logits)], p);
+ * console.log(model.layerState(0).pos, model.lastStep?.[0]?.mergeTarget);
+ * ```
+ */
+export class ReferencePolicyModel {
+  /** The model's hyper-parameters. */
+  readonly hparams: ModelHParams;
+  /** Capacity of a sequence (see {@linkcode ReferencePolicyModelOptions.nCtx}). */
+  readonly nCtx: number;
+  /** The deciding policy. */
+  readonly policy: KvPolicy;
+  readonly #weights: ReferenceWeights;
+  readonly #rope: RopeOptions;
+  #cache: ReferenceKvCache | null = null;
+  #prefill: PolicyPrefill | null = null;
+  #lastStep: StepDecision[] | null = null;
+  /** Position the next decode token must have. */
+  #next = 0;
+
+  /**
+   * @param weights the model's weights
+   * @param policy the KV policy (its options hold the budget)
+   * @param options capacity
+   */
+  constructor(
+    weights: ReferenceWeights,
+    policy: KvPolicy,
+    options: ReferencePolicyModelOptions = {},
+  ) {
+    this.hparams = weights.hparams;
+    this.nCtx = options.nCtx ?? weights.hparams.nCtxTrain;
+    this.policy = policy;
+    this.#weights = weights;
+    this.#rope = ropeOptionsFor(weights.hparams, weights.ropeFreqs);
+  }
+
+  /** The current sequence's prefill statistics, plan and compressions (null before the first prompt). */
+  get prefill(): PolicyPrefill | null {
+    return this.#prefill;
+  }
+
+  /** Per layer, the decision of the last decode step (null until a token is decoded after the prompt). */
+  get lastStep(): readonly StepDecision[] | null {
+    return this.#lastStep;
+  }
+
+  /**
+   * Copies one layer's slot table, keys, values and threshold.
+   *
+   * @param layer layer index
+   * @returns the layer's state
+   * @throws {RangeError} before the first prompt or for a layer outside the model
+   */
+  layerState(layer: number): KvLayerState {
+    const cached = this.#cache?.layers[layer];
+    if (!cached) {
+      throw new RangeError(
+        `Cannot read layer ${layer}: ${
+          this.#cache ? `the model has ${this.hparams.nLayer} layers` : "no prompt has run"
+        }`,
+      );
+    }
+    return {
+      budget: cached.budget,
+      nSlots: cached.nSlots,
+      pos: cached.table.pos.slice(),
+      score: cached.table.score.slice(),
+      keys: cached.keys.slice(),
+      values: cached.values.slice(),
+      tau: cached.tau,
+      newestPos: cached.newestPos,
+    };
+  }
+
+  /**
+   * Runs `tokens` at positions `pos0, pos0 + 1, ...`. At position 0 they are
+   * the prompt of a new sequence (prefill, then compression); later they are
+   * decode steps, one token at a time, continuing the sequence.
+   *
+   * @param tokens token ids
+   * @param pos0 0 for a prompt, else the next position of the sequence
+   * @param options all logits or the last only; intermediate tensors (reported per decode token)
+   * @returns logits: (n_tokens, n_vocab) with `allLogits`, else (n_vocab) of the last token
+   * @throws {LimitError} if the prompt exceeds the capacity or an uncompressed layer is full
+   * @throws {RangeError} if a token id is outside the vocabulary or `pos0` does not continue the sequence
+   */
+  forward(tokens: readonly number[], pos0: number, options: ForwardOptions = {}): Float32Array {
+    checkTokens(this.hparams, tokens);
+    if (pos0 === 0) return this.#runPrompt(tokens, options);
+    if (pos0 !== this.#next || this.#cache === null) {
+      throw new RangeError(
+        `Cannot run position ${pos0}: the sequence continues at position ${this.#next}`,
+      );
+    }
+    const nVocab = this.hparams.nVocab;
+    const rows = options.allLogits ? tokens.length : 1;
+    const logits = new Float32Array(rows * nVocab); // (rows, n_vocab)
+    tokens.forEach((token, t) => {
+      const row = this.#decode(this.#cache!, token, pos0 + t, options.onTensor);
+      if (t >= tokens.length - rows) logits.set(row, (t - tokens.length + rows) * nVocab);
+    });
+    return logits;
+  }
+
+  /** Prefill of a new sequence: full attention over the prompt, statistics, plan, compression. */
+  #runPrompt(tokens: readonly number[], options: ForwardOptions): Float32Array {
+    const hp = this.hparams;
+    const T = tokens.length;
+    const { nHead, nHeadKv, headDim } = hp;
+    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: T };
+    if (T > this.nCtx) {
+      throw new LimitError(
+        `Cannot run tokens at positions 0 to ${T - 1}: the KV cache holds ${this.nCtx}`,
+      );
+    }
+    const keys: Float32Array[] = []; // per layer (n_kv_heads, T, head_dim)
+    const values: Float32Array[] = []; // per layer (n_kv_heads, T, head_dim)
+    const columnSums: Float32Array[] = []; // per layer (n_head, T)
+    const headVariance: Float64Array[] = []; // per layer (n_head)
+    const attend: AttendStep = (l, q, k, v) => {
+      // kv write: the prompt goes to a staging cache, slot = position
+      const kStage = headMajor(k, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
+      const vStage = headMajor(v, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
+      keys[l] = kStage;
+      values[l] = vStage;
+
+      // attention
+      const { out } = attention(q, kStage, vStage, T, 0, shape); // (T, n_head, head_dim)
+
+      // column sums and their variance
+      columnSums[l] = causalColumnSums(q, kStage, T, shape); // (n_head, T)
+      headVariance[l] = columnVariance(columnSums[l], T, nHead); // (n_head)
+      return out;
+    };
+    const logits = runForward(this.#weights, { tokens, pos0: 0, rope: this.#rope, attend }, options);
+
+    // plan
+    const kvShape: KvShape = { nLayer: hp.nLayer, nHead, nHeadKv, headDim };
+    const plan = this.policy.plan(kvShape, { promptLength: T, capacity: this.nCtx, headVariance });
+
+    // compress
+    const cache = new ReferenceKvCache(this.policy, plan, { nHeadKv, headDim });
+    const compressions = cache.layers.map((layer, l) =>
+      layer.prefill(keys[l]!, values[l]!, groupColumnSums(columnSums[l]!, T, shape), T)
+    );
+    this.#cache = cache;
+    this.#prefill = { promptLength: T, plan, columnSums, headVariance, compressions };
+    this.#lastStep = null;
+    this.#next = T;
+    return logits;
+  }
+
+  /** One decode step at position `pos`; returns its logits (n_vocab). */
+  #decode(
+    cache: ReferenceKvCache,
+    token: number,
+    pos: number,
+    onTensor: ForwardOptions["onTensor"],
+  ): Float32Array {
+    const { nHead, nHeadKv, headDim } = this.hparams;
+    const steps: StepDecision[] = [];
+    const attend: AttendStep = (l, q, k, v) => {
+      const layer = cache.layers[l]!;
+
+      // kv write: the token goes to each KV head's free slot
+      layer.append(k, v);
+
+      // attention: over the occupied slots, the prefix 0 .. n−1
+      const n = occupiedPrefix(layer, l);
+      const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: layer.nSlots };
+      const { out } = attention(q, layer.keys, layer.values, 1, n - 1, shape); // (1, n_head, head_dim)
+      const view = { ...layer, pos: layer.table.pos };
+      layer.accumulate(slotAttention(q, view, nHead).row); // (n_kv_heads, n_slots)
+
+      // evict
+      steps[l] = layer.evict();
+      return out;
+    };
+    const pass = { tokens: [token], pos0: pos, rope: this.#rope, attend };
+    const logits = runForward(this.#weights, pass, onTensor ? { onTensor } : {});
+    this.#lastStep = steps;
+    this.#next = pos + 1;
+    return logits;
+  }
+}
+
+/** (T, heads, head_dim) → (heads, T, head_dim). */
+function headMajor(x: Float32Array, tokens: number, heads: number, headDim: number): Float32Array {
+  const out = new Float32Array(tokens * heads * headDim); // (heads, T, head_dim)
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) {
+      const src = (t * heads + h) * headDim;
+      out.set(x.subarray(src, src + headDim), (h * tokens + t) * headDim);
+    }
+  }
+  return out;
+}
+
+/** The occupancy `n` of a layer whose occupied slots are exactly `0 .. n−1` in every head. */
+function occupiedPrefix(layer: ReferenceKvLayer, index: number): number {
+  const { nHeadKv, nSlots } = layer;
+  const n = layer.table.occupancy(0);
+  for (let h = 0; h < nHeadKv; h++) {
+    for (let s = 0; s < nSlots; s++) {
+      if ((layer.table.pos[h * nSlots + s] !== FREE) !== s < n) {
+        throw new RangeError(
+          `Cannot attend in layer ${index}: KV head ${h} does not occupy exactly slots 0 to ${
+            n - 1
+          }`,
+        );
+      }
+    }
+  }
+  return n;
+}
