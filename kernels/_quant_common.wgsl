@@ -9,8 +9,9 @@
 // Reads are 16-byte loads (on CPU drivers a load costs about the same at any
 // width, so one vec4 load replaces four word loads); blocks are generally not
 // aligned (18, 22, 34, 210-byte blocks), so multi-byte fields are cut out of
-// the covering 16-byte words with shifts. Every helper takes a byte offset. Bytes are unpacked with plain
-// shifts and masks (no packed_4x8_integer_dot_product language feature needed).
+// the covering 16-byte words with shifts. Every helper takes a byte offset.
+// Bytes are unpacked with plain shifts and masks (no WGSL language feature
+// such as packed_4x8_integer_dot_product is needed).
 // Invariants: f16 fields are 2-byte aligned (true for every ggml block type
 // since all block sizes are even); reads past the end land in the padding or
 // are clamped by robust buffer access and are never used.
@@ -73,7 +74,10 @@ fn pick4(a: vec4<u32>, b: vec4<u32>, k: u32) -> vec4<u32> {
   return select(select(select(select(a, k1, k == 1u), k2, k == 2u), k3, k == 3u), b, k == 4u);
 }
 
-/** Four words w, shifted right by the byte offset `byte & 3` with bytes of `next` (w's successor words) shifted in. */
+/**
+ * Four words starting `byte & 3` bytes into `w`: each word of `w` shifted right
+ * by that many bytes, topped up from `next` (the words after each of w's).
+ */
 fn funnel(w: vec4<u32>, next: vec4<u32>, byte: u32) -> vec4<u32> {
   let s = vec4<u32>((byte & 3u) * 8u);
   // (next << 1) << (31 − s) is next << (32 − s), and 0 when s = 0.
@@ -137,7 +141,10 @@ fn wq_u32x2(byte: u32) -> vec2<u32> {
   return wq_u32x4(byte).xy;
 }
 
-/** wq_u32x4 inside a row: one load when ROWS_ALIGNED and `byte` is a multiple of 16 from the row start. */
+/**
+ * wq_u32x4 for a float-type row group at `byte` (16·k bytes past a row start):
+ * one load when ROWS_ALIGNED.
+ */
 fn wq_row_u32x4(byte: u32) -> vec4<u32> {
   if (ROWS_ALIGNED) {
     return wq[byte >> 4u];

@@ -21,9 +21,10 @@
 //
 // Overrides: ACC (true: Y += X·Wᵀ, fusing the residual add).
 //   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
-// Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i and tokens
-//   tx + 8j (i, j < 4) of a TR = 32 row × TT = 32 token tile; K advances KC = 32
-//   columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
+// Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
+//   tokens tx + 8j (j < 4) of a TR = 64 row × TT = 32 token tile (8×4 outputs
+//   per thread: on CPU drivers each workgroup-memory load costs far more than
+//   the multiply-adds it feeds); K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
 //   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
@@ -46,13 +47,27 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 
 override ACC: bool = false;
-const TR: u32 = 32u;
+const TR: u32 = 64u;
 const TT: u32 = 32u;
 const KC: u32 = 32u;
 const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against bank conflicts
 
 var<workgroup> w_tile: array<vec4<f32>, TR * KS>;
 var<workgroup> x_tile: array<vec4<f32>, TT * KS>;
+
+/** Y[t][first_row + r] (+)= v[j] for tokens t = t0 + 8j (j < 4) below n_tokens, if r < rows. */
+fn store_row(r: u32, t0: u32, n_tokens: u32, v: vec4<f32>) {
+  if (r >= params.rows) {
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    let t = t0 + 8u * j;
+    if (t < n_tokens) {
+      let at = t * params.y_stride + params.first_row + r;
+      y[at] = select(v[j], y[at] + v[j], ACC);
+    }
+  }
+}
 
 @compute @workgroup_size(64)
 fn main(
@@ -70,10 +85,17 @@ fn main(
   let tx = tid % 8u;
   let ty = tid / 8u;
   let per_block = QK / 8u;
-  var acc: array<vec4<f32>, 4>;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < params.cols; k0 += KC) {
-    // W tile: TR rows × KC/8 groups of 8, two groups per thread.
-    for (var p = 0u; p < 2u; p++) {
+    // W tile: TR rows × KC/8 groups of 8, four groups per thread.
+    for (var p = 0u; p < 4u; p++) {
       let item = tid + 64u * p;
       let r = item / 4u;
       let gi = item % 4u;
@@ -108,25 +130,30 @@ fn main(
     }
     workgroupBarrier();
     for (var c = 0u; c < KC / 4u; c++) {
-      let x0 = x_tile[tx * KS + c];
-      let x1 = x_tile[(tx + 8u) * KS + c];
-      let x2 = x_tile[(tx + 16u) * KS + c];
-      let x3 = x_tile[(tx + 24u) * KS + c];
-      for (var i = 0u; i < 4u; i++) {
-        let w = w_tile[(ty + 8u * i) * KS + c];
-        acc[i] += vec4<f32>(dot(w, x0), dot(w, x1), dot(w, x2), dot(w, x3));
-      }
+      // Column j: the four tile values of token tx + 8j; w · xs = the four dots.
+      let xs = mat4x4<f32>(
+        x_tile[tx * KS + c],
+        x_tile[(tx + 8u) * KS + c],
+        x_tile[(tx + 16u) * KS + c],
+        x_tile[(tx + 24u) * KS + c],
+      );
+      acc0 += w_tile[ty * KS + c] * xs;
+      acc1 += w_tile[(ty + 8u) * KS + c] * xs;
+      acc2 += w_tile[(ty + 16u) * KS + c] * xs;
+      acc3 += w_tile[(ty + 24u) * KS + c] * xs;
+      acc4 += w_tile[(ty + 32u) * KS + c] * xs;
+      acc5 += w_tile[(ty + 40u) * KS + c] * xs;
+      acc6 += w_tile[(ty + 48u) * KS + c] * xs;
+      acc7 += w_tile[(ty + 56u) * KS + c] * xs;
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let r = row0 + ty + 8u * i;
-    for (var j = 0u; j < 4u; j++) {
-      let t = tok0 + tx + 8u * j;
-      if (r < params.rows && t < n_tokens) {
-        let at = t * params.y_stride + params.first_row + r;
-        y[at] = select(acc[i][j], y[at] + acc[i][j], ACC);
-      }
-    }
-  }
+  store_row(row0 + ty, tok0 + tx, n_tokens, acc0);
+  store_row(row0 + ty + 8u, tok0 + tx, n_tokens, acc1);
+  store_row(row0 + ty + 16u, tok0 + tx, n_tokens, acc2);
+  store_row(row0 + ty + 24u, tok0 + tx, n_tokens, acc3);
+  store_row(row0 + ty + 32u, tok0 + tx, n_tokens, acc4);
+  store_row(row0 + ty + 40u, tok0 + tx, n_tokens, acc5);
+  store_row(row0 + ty + 48u, tok0 + tx, n_tokens, acc6);
+  store_row(row0 + ty + 56u, tok0 + tx, n_tokens, acc7);
 }

@@ -186,12 +186,7 @@ export function runForward(
   const T = tokens.length;
   const nEmbd = hp.nEmbd;
   const eps = hp.rmsEps;
-  if (T === 0) throw new RangeError("Cannot run the forward pass on 0 tokens");
-  for (const id of tokens) {
-    if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) {
-      throw new RangeError(`Cannot embed token ${id}: the vocabulary has ${hp.nVocab} tokens`);
-    }
-  }
+  checkTokens(hp, tokens);
   const emit = options.onTensor;
   const show = (name: string, data: Float32Array) => emit?.(name, data.slice());
 
@@ -265,6 +260,26 @@ export function runForward(
   const logits = project(w.output, xn, rows); // (rows, n_vocab)
   show("result_output", logits);
   return logits;
+}
+
+/**
+ * Checks that a forward pass has tokens and that each id is in the vocabulary.
+ *
+ * @param hp the model's hyper-parameters
+ * @param tokens token ids
+ * @throws {RangeError} if there are no tokens or an id is outside the vocabulary
+ * @example
+ * ```ts ignore
+ * checkTokens(weights.hparams, [1, 403]);
+ * ```
+ */
+export function checkTokens(hp: ModelHParams, tokens: readonly number[]): void {
+  if (tokens.length === 0) throw new RangeError("Cannot run the forward pass on 0 tokens");
+  for (const id of tokens) {
+    if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) {
+      throw new RangeError(`Cannot embed token ${id}: the vocabulary has ${hp.nVocab} tokens`);
+    }
+  }
 }
 
 /** Y = X·Wᵀ for `tokens` rows of X: (tokens, matrix.rows). */

@@ -6,7 +6,7 @@
  *
  * - **Prefill** (the prompt at position 0, `T'` tokens): every layer attends
  *   over the whole prompt (a staging cache, slot = position) exactly as the
- *   full-cache {@linkcode ReferenceModel} does, and records per query head the
+ *   full-cache `ReferenceModel` does, and records per query head the
  *   causal column sums of its attention (`causalColumnSums`) and their
  *   variance (`columnVariance`). Then the policy plans the budgets from
  *   `{ promptLength: T', capacity: nCtx, headVariance }`, a
@@ -40,13 +40,7 @@ import type {
 } from "../kv/policy.ts";
 import { FREE } from "../kv/slot_table.ts";
 import { attention, type AttentionShape } from "./attention.ts";
-import {
-  type AttendStep,
-  checkTokens,
-  type ForwardOptions,
-  type ReferenceModel,
-  runForward,
-} from "./forward.ts";
+import { type AttendStep, checkTokens, type ForwardOptions, runForward } from "./forward.ts";
 import { causalColumnSums, columnVariance, groupColumnSums } from "./kv/column_sums.ts";
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
@@ -239,7 +233,11 @@ export class ReferencePolicyModel {
       headVariance[l] = columnVariance(columnSums[l], T, nHead); // (n_head)
       return out;
     };
-    const logits = runForward(this.#weights, { tokens, pos0: 0, rope: this.#rope, attend }, options);
+    const logits = runForward(
+      this.#weights,
+      { tokens, pos0: 0, rope: this.#rope, attend },
+      options,
+    );
 
     // plan
     const kvShape: KvShape = { nLayer: hp.nLayer, nHead, nHeadKv, headDim };
@@ -276,8 +274,8 @@ export class ReferencePolicyModel {
       const n = occupiedPrefix(layer, l);
       const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: layer.nSlots };
       const { out } = attention(q, layer.keys, layer.values, 1, n - 1, shape); // (1, n_head, head_dim)
-      const view = { ...layer, pos: layer.table.pos };
-      layer.accumulate(slotAttention(q, view, nHead).row); // (n_kv_heads, n_slots)
+      const slots = { ...shape, pos: layer.table.pos, keys: layer.keys, values: layer.values };
+      layer.accumulate(slotAttention(q, slots, nHead).row); // (n_kv_heads, n_slots)
 
       // evict
       steps[l] = layer.evict();

@@ -1,7 +1,7 @@
 /**
  * Prompt mat-mul on GGUF blocks as uploaded: `Y[t] (+)= W·X[t]` for the
  * tokens of one prefill step, one dispatch per weight chunk. Kernel:
- * kernels/matmul_tiled.wgsl (32 rows × 32 tokens per workgroup).
+ * kernels/matmul_tiled.wgsl (64 rows × 32 tokens per workgroup).
  *
  * @module
  */
@@ -23,7 +23,7 @@ import {
 } from "./quant_kernel.ts";
 
 /** Weight rows per workgroup tile (TR in the kernel). */
-export const MATMUL_TILE_ROWS = 32;
+export const MATMUL_TILE_ROWS = 64;
 /** Tokens per workgroup tile (TT in the kernel). */
 export const MATMUL_TILE_TOKENS = 32;
 

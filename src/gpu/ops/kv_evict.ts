@@ -1,0 +1,114 @@
+/**
+ * Host side of `kernels/kv_evict.wgsl`: a decode step's eviction in one layer
+ * under a KV policy (victim per KV head, d2o's nearest key, τ update and
+ * merge, slot release), with no read-back.
+ *
+ * @module
+ */
+
+import src from "../../../kernels/kv_evict.wgsl" with { type: "text" };
+import type { KvOptions } from "../../kv/options.ts";
+import type { LayerBudget } from "../../kv/policy.ts";
+import { createStorage } from "../buffers.ts";
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import type { KvSlotTable } from "./kv_slot_table.ts";
+import { bindUsed, createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
+import { requireElements } from "./op_support.ts";
+
+/** Workgroup size of both entry points. */
+const WG = 64;
+/** Loop iterations one invocation may spend (lavapipe stops at 65,535). */
+const ITERATION_BUDGET = 40000;
+
+/** Buffers, budget and policy of a layer's decode eviction. */
+export interface KvEvictOptions {
+  /** Validated KV options (policy, β, merge rule, self-logit, parity). */
+  readonly options: KvOptions;
+  /** This layer's budget (from the policy's plan). */
+  readonly budget: LayerBudget;
+  /** The layer's key cache `[nHeadKv][nSlots][headDim]`, rotated. */
+  readonly kCache: GPUBuffer;
+  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
+  readonly vCache: GPUBuffer;
+  /** The layer's slot table; `nSlots` must be `C + 1` (compressed) or `C`. */
+  readonly table: KvSlotTable;
+  /** Values per head. */
+  readonly headDim: number;
+  /** The step uniform (its `pos` is the newest token's position). */
+  readonly step: GPUBuffer;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
+
+/** The eviction dispatch and its per-head decision buffer. */
+export interface KvEvict extends Dispatch {
+  /**
+   * The last step's decision per KV head, 4 words each: victim slot (i32, −1
+   * when nothing was evicted), merge target (i32, −1 when dropped), the
+   * victim's best similarity (f32, NaN when not computed), 0.
+   */
+  readonly picks: GPUBuffer;
+}
+
+/**
+ * Creates a layer's decode eviction: run it after the step's attention added
+ * its scores.
+ *
+ * @param rt GPU runtime
+ * @param options buffers, budget and policy
+ * @returns the recorded dispatches and the decision buffer
+ * @throws {RangeError} when the table does not fit the budget, a buffer is
+ *   too small or the cache is too large for one workgroup per head
+ * @example
+ * ```ts ignore
+ * const evict = createKvEvict(rt, { options, budget, kCache, vCache, table, headDim: 64, step });
+ * ```
+ */
+export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict {
+  const { budget, kCache, vCache, table, headDim, step } = options;
+  const { nHeadKv, nSlots } = table;
+  const op = "kv_evict";
+  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  if (nSlots !== slotsFor(budget)) {
+    throw new RangeError(
+      `Cannot run ${op}: the slot table has ${nSlots} slots, the budget of ${budget.slots} tokens needs ${
+        slotsFor(budget)
+      }`,
+    );
+  }
+  const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
+  requireElements(op, "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
+  requireElements(op, "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
+  const iterations = Math.ceil(nSlots / WG) * Math.ceil(headDim / 4);
+  if (iterations > ITERATION_BUDGET) {
+    throw new RangeError(
+      `Cannot run ${op}: ${nSlots} slots of head size ${headDim} exceed one workgroup per head`,
+    );
+  }
+  const code = KV_PRELUDE + src;
+  const constants = { WG, HEAD_DIM: headDim, N_HEAD_KV: nHeadKv };
+  const pick = rt.pipelines.get({ label: op, code, entryPoint: "pick", constants });
+  const apply = rt.pipelines.get({ label: op, code, entryPoint: "apply", constants });
+  const policy = createPolicyParams(
+    rt.device,
+    `${label}.policy`,
+    options.options,
+    budget,
+    nHeadKv,
+  );
+  const picks = createStorage(rt.device, nHeadKv * 16, `${label}.picks`);
+  const buffers = [kCache, vCache, table.pos, table.score, table.state, picks, step, policy];
+  const pickGroup = bindUsed(rt.device, pick, `${label}.pick`, buffers, [0, 2, 3, 4, 5, 6, 7]);
+  const applyGroup = bindUsed(rt.device, apply, `${label}.apply`, buffers, [0, 1, 2, 3, 4, 5, 7]);
+  return {
+    picks,
+    encode(pass) {
+      pass.setPipeline(pick);
+      pass.setBindGroup(0, pickGroup);
+      pass.dispatchWorkgroups(nHeadKv);
+      pass.setPipeline(apply);
+      pass.setBindGroup(0, applyGroup);
+      pass.dispatchWorkgroups(1);
+    },
+  };
+}

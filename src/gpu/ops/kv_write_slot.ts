@@ -1,0 +1,83 @@
+/**
+ * Host side of `kernels/kv_write_slot.wgsl`: the decode step writes its token's
+ * rotated key and value into each KV head's free slot and records its position
+ * (score 0) in the slot table.
+ *
+ * @module
+ */
+
+import src from "../../../kernels/kv_write_slot.wgsl" with { type: "text" };
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { KV_PRELUDE } from "./kv_support.ts";
+import type { KvSlotTable } from "./kv_slot_table.ts";
+import { bindBuffers, createParams, requireElements } from "./op_support.ts";
+
+/** Buffers and sizes of a slot write. */
+export interface KvWriteSlotOptions {
+  /** This token's keys, rotated (nHeadKv × headDim; a prefix of a larger buffer is fine). */
+  readonly k: GPUBuffer;
+  /** This token's values (nHeadKv × headDim). */
+  readonly v: GPUBuffer;
+  /** The layer's key cache `[nHeadKv][nSlots][headDim]`. */
+  readonly kCache: GPUBuffer;
+  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
+  readonly vCache: GPUBuffer;
+  /** The layer's slot table (gives nHeadKv and nSlots). */
+  readonly table: KvSlotTable;
+  /** Values per head. */
+  readonly headDim: number;
+  /** The step uniform (its `pos` is the token's position). */
+  readonly step: GPUBuffer;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
+
+/**
+ * Creates the dispatch writing one decode token into the free slot of each KV head.
+ *
+ * @param rt GPU runtime
+ * @param options buffers and sizes
+ * @returns the recorded dispatch
+ * @throws {RangeError} when a buffer is too small
+ * @example
+ * ```ts ignore
+ * createKvWriteSlot(rt, { k, v, kCache, vCache, table, headDim: 64, step });
+ * ```
+ */
+export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): Dispatch {
+  const { k, v, kCache, vCache, table, headDim, step } = options;
+  const { nHeadKv, nSlots } = table;
+  const op = "kv_write_slot";
+  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const rowShape = `${nHeadKv}×${headDim}`;
+  const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
+  requireElements(op, "k", k, nHeadKv * headDim, rowShape);
+  requireElements(op, "v", v, nHeadKv * headDim, rowShape);
+  requireElements(op, "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
+  requireElements(op, "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
+  const pipeline = rt.pipelines.get({
+    label: op,
+    code: KV_PRELUDE + src,
+    constants: { HEAD_DIM: headDim },
+  });
+  const params = createParams(rt.device, `${label}.params`, [["u", nHeadKv], ["u", nSlots]]);
+  const bindGroup = bindBuffers(rt.device, pipeline, label, [
+    k,
+    v,
+    kCache,
+    vCache,
+    table.pos,
+    table.score,
+    table.state,
+    step,
+    params,
+  ]);
+  const groups = Math.ceil((nHeadKv * headDim) / 64);
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(groups);
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
+import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
+import { splitBudget } from "../../src/kv/budget.ts";
+import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
+import type { LayerBudget } from "../../src/kv/policy.ts";
+import { createKvPolicy } from "../../src/kv/registry.ts";
+import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
+import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
+import {
+  assertSameLayer,
+  assertSamePicks,
+  GpuLayer,
+  kvRuntime,
+  readAll,
+  storage,
+  submit,
+} from "./_kv_harness.ts";
+import { stepBuffer } from "./_step.ts";
+
+interface Case {
+  /** Policy options. */
+  kv: KvOptionsInput;
+  /** Tokens kept (`C`), or the capacity of an uncompressed layer. */
+  slots: number;
+  compressed: boolean;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** Prompt tokens the twin prefills (and compresses) before decoding. */
+  prompt: number;
+  steps: number;
+}
+
+function budgetOf(c: Case): LayerBudget {
+  if (!c.compressed) return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
+  const o = resolveKvOptions(c.kv);
+  return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
+}
+
+/** Prefills the twin, then runs `steps` decode steps on the GPU and the twin with identical inputs. */
+async function runCase(c: Case, seed: number) {
+  const rt = await kvRuntime();
+  const { nHead, nHeadKv, headDim } = c;
+  const shape = { nLayer: 1, nHead, nHeadKv, headDim };
+  const policy = createKvPolicy(resolveKvOptions(c.kv));
+  const twin = new ReferenceKvLayer(policy, budgetOf(c), shape);
+  const data = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
+  const pre = prefillInputs(data, shape, c.prompt);
+  twin.prefill(pre.keys, pre.values, pre.scores, c.prompt);
+  const gpu = new GpuLayer(rt, twin);
+  gpu.load();
+  let evictions = 0;
+  let merges = 0;
+  for (let t = c.prompt; t < c.prompt + c.steps; t++) {
+    const at = `step ${t}`;
+    gpu.writeToken(data.k[t]!, data.v[t]!, t);
+    twin.append(data.k[t]!, data.v[t]!);
+    const view = { ...twin, pos: twin.table.pos, keys: twin.keys, values: twin.values };
+    twin.accumulate(slotAttention(data.q[t]!, view, nHead).row);
+    rt.device.queue.writeBuffer(gpu.table.score, 0, twin.table.score.slice());
+    submit(rt.device, [gpu.evict]);
+    const decision = twin.evict();
+    const state = await gpu.read();
+    assertSamePicks(state, decision, at);
+    assertSameLayer(state, twin, at);
+    evictions += decision.evictSlot.filter((s) => s >= 0).length;
+    merges += decision.mergeTarget.filter((s) => s >= 0).length;
+    gpu.load(); // identical inputs next step (merged rows agree only within tolerance)
+  }
+  gpu.destroy();
+  return { evictions, merges };
+}
+
+const cases: Array<Case & { name: string; merges: boolean }> = [
+  {
+    name: "full",
+    kv: { kv: "full" },
+    slots: 90,
+    compressed: false,
+    nHead: 2,
+    nHeadKv: 1,
+    headDim: 8,
+    prompt: 20,
+    steps: 66,
+    merges: false,
+  },
+  {
+    name: "streaming",
+    kv: { kv: "streaming", sinks: 4 },
+    slots: 16,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 40,
+    steps: 66,
+    merges: false,
+  },
+  {
+    name: "h2o",
+    kv: { kv: "h2o" },
+    slots: 12,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 4,
+    headDim: 8,
+    prompt: 8,
+    steps: 70,
+    merges: false,
+  },
+  {
+    name: "d2o",
+    kv: { kv: "d2o" },
+    slots: 24,
+    compressed: true,
+    nHead: 8,
+    nHeadKv: 4,
+    headDim: 64,
+    prompt: 64,
+    steps: 66,
+    merges: true,
+  },
+  {
+    name: "d2o parity",
+    kv: { kv: "d2o", parity: true },
+    slots: 10,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 30,
+    steps: 66,
+    merges: true,
+  },
+  {
+    name: "d2o merge rule code",
+    kv: { kv: "d2o", mergeRule: "code", d2oBeta: 0.5 },
+    slots: 32,
+    compressed: true,
+    nHead: 2,
+    nHeadKv: 2,
+    headDim: 64,
+    prompt: 20,
+    steps: 80,
+    merges: true,
+  },
+  {
+    name: "d2o hard budget",
+    kv: { kv: "d2o", sinks: 1, recentRatio: 0.5 },
+    slots: 3,
+    compressed: true,
+    nHead: 3,
+    nHeadKv: 1,
+    headDim: 12,
+    prompt: 9,
+    steps: 64,
+    merges: true,
+  },
+  {
+    name: "d2o wide",
+    kv: { kv: "d2o" },
+    slots: 300,
+    compressed: true,
+    nHead: 8,
+    nHeadKv: 4,
+    headDim: 128,
+    prompt: 340,
+    steps: 64,
+    merges: true,
+  },
+];
+
+cases.forEach((c, i) => {
+  Deno.test({
+    name: `kv_evict(${c.name}, C=${c.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
+      `headDim=${c.headDim}, prompt=${c.prompt}, steps=${c.steps}) matches the twin every step`,
+    ...gpuTestOptions,
+    async fn() {
+      const { evictions, merges } = await runCase(c, 11 + i);
+      if (c.compressed) assert.ok(evictions > 0, "the case evicts");
+      else assert.equal(evictions, 0);
+      if (c.merges) assert.ok(merges > 0, "the case merges");
+      else assert.equal(merges, 0);
+    },
+  });
+});
+
+Deno.test({
+  name: "dbg_kv_evict(d2o, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
+  ...gpuTestOptions,
+  async fn() {
+    const rt = await kvRuntime();
+    // Slot s holds position s: keys (1,0), (0,1), (2,0); scores 0.25, 0.5, 0.125. Window 1, no
+    // sinks: position 2 is protected, the candidates are positions 0 and 1.
+    const options = resolveKvOptions({ kv: "d2o", sinks: 0, recentRatio: 0.5 });
+    const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
+    const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
+    const k = storage(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");
+    const v = storage(rt.device, new Float32Array([4, 6, 9, 9, 2, 0]), "v");
+    rt.device.queue.writeBuffer(table.pos, 0, new Int32Array([0, 1, 2]));
+    rt.device.queue.writeBuffer(table.score, 0, new Float32Array([0.25, 0.5, 0.125]));
+    rt.device.queue.writeBuffer(table.state, 0, new Uint32Array([0x7fc00000, 2, 0, 0, 2]));
+    const step = stepBuffer(rt.device, { pos: 2, nTokens: 1, nKv: 3, seed: 0 });
+    const evict = createKvEvict(rt, {
+      options,
+      budget,
+      kCache: k,
+      vCache: v,
+      table,
+      headDim: 2,
+      step,
+    });
+    submit(rt.device, [evict]);
+    const snap = await table.read();
+    const [kk, vv, picks] = await readAll(rt.device, [[k, 24], [v, 24], [evict.picks, 16]]);
+    // Victim: slot 0 (score 0.25 < 0.5); nearest: slot 2 (cosine 1); τ unset → τ = 1; 1 ≥ 1 merges
+    // with paper weights e/(e+e) = 1/2: k = (1,0)/2 + (2,0)/2, v = (4,6)/2 + (2,0)/2.
+    assert.deepEqual([...new Int32Array(picks!, 0, 2)], [0, 2]);
+    assert.equal(snap.tau, 1);
+    assert.deepEqual([...snap.pos], [-1, 1, 2]);
+    assert.deepEqual([...snap.score], [0, 0.5, 0.125]);
+    assert.deepEqual([...snap.free], [0]);
+    assert.equal(snap.count, 2);
+    assert.deepEqual([...new Float32Array(kk!)], [1, 0, 0, 1, 1.5, 0]);
+    assert.deepEqual([...new Float32Array(vv!)], [4, 6, 9, 9, 3, 3]);
+    for (const b of [k, v, step, evict.picks]) b.destroy();
+    table.destroy();
+  },
+});
