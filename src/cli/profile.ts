@@ -16,13 +16,14 @@ import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/repo
 import { type ProfileText, runProfile } from "../profile/run.ts";
 import { speedTests } from "../profile/test_name.ts";
 import { writeStdout } from "./io.ts";
+import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn } from "./options.ts";
 import { createProgress } from "./progress.ts";
 
 /** Decode tokens timed with GPU timestamps per generation test. */
 const KERNEL_STEPS = 8;
 
-interface ProfileOptions {
+interface ProfileOptions extends KvTuningFlags {
   model: string;
   kv: string[];
   kvBudget: string[];
@@ -38,15 +39,6 @@ interface ProfileOptions {
   ctx?: number;
   seed: number;
   ablate?: boolean;
-  kvMin?: string;
-  recentRatio?: string;
-  sinks?: string;
-  d2oBeta?: string;
-  mergeRule?: string;
-  mergeSelfLogit?: string;
-  d2oStat?: string;
-  skipLayers?: string;
-  parity?: boolean;
 }
 
 /**
@@ -64,21 +56,27 @@ interface ProfileOptions {
  * @returns the command
  */
 export function profileCommand(): Command {
-  return new Command("profile")
+  const command = new Command("profile")
     .description("measure speed, memory and quality of KV-cache policies side by side")
     .requiredOption("-m, --model <path>", "path to a .gguf model")
-    .option("--kv <list>", `policies: ${KV_POLICY_NAMES.join(",")}`, textList, [
-      ...KV_POLICY_NAMES,
-    ])
-    .option(
+    .addOption(listOption("--kv <list>", "policies", textList, [...KV_POLICY_NAMES]))
+    .addOption(listOption(
       "--kv-budget <list>",
       "budgets: fractions of the prompt (0 < x ≤ 1) or token counts",
       textList,
       ["0.2"],
+    ))
+    .addOption(
+      listOption("-p, --n-prompt <list>", "prompt lengths (pp tests; 0 = none)", countList, [512]),
     )
-    .option("-p, --n-prompt <list>", "prompt lengths (pp tests; 0 = none)", countList, [512])
-    .option("-n, --n-gen <list>", "generation lengths (tg tests; 0 = none)", countList, [128])
-    .option("-d, --n-depth <list>", "tokens already in the cache before a test", countList, [0])
+    .addOption(
+      listOption("-n, --n-gen <list>", "generation lengths (tg tests; 0 = none)", countList, [128]),
+    )
+    .addOption(
+      listOption("-d, --n-depth <list>", "tokens already in the cache before a test", countList, [
+        0,
+      ]),
+    )
     .option("-r, --repetitions <n>", "timed runs of each test after a warm-up", integerIn(1), 5)
     .option(
       "--text <file>",
@@ -103,32 +101,16 @@ export function profileCommand(): Command {
       "--ablate",
       "add d2o ablation rows (−merge, −alloc −merge, β=1, merge=code, stat=raw, parity)",
     )
-    .option("--kv-min <n>", "floor of a layer budget in tokens (default 128)")
-    .option("--recent-ratio <x>", "share of a budget that is the recent window")
-    .option("--sinks <n>", "attention-sink tokens always kept")
-    .option("--d2o-beta <x>", "EMA weight of the d2o merge threshold (default 0.7)")
-    .option("--merge-rule <rule>", "d2o merge weights: paper or code")
-    .option("--merge-self-logit <x>", "logit of the merge target's own weight (default 1)")
-    .option("--d2o-stat <mode>", "d2o layer statistic: head-minmax or raw")
-    .option("--skip-layers <list>", "layers kept full, e.g. 0,1,4")
-    .option("--parity", "the d2o reference code's choices")
     .action(async (options: ProfileOptions) => {
       await runProfileCommand(options);
     });
+  return addKvTuningFlags(command);
 }
 
 async function runProfileCommand(o: ProfileOptions): Promise<void> {
-  const configs = profileConfigs(o.kv, o.kvBudget, {
-    kvMin: o.kvMin,
-    recentRatio: o.recentRatio,
-    sinks: o.sinks,
-    d2oBeta: o.d2oBeta,
-    mergeRule: o.mergeRule,
-    mergeSelfLogit: o.mergeSelfLogit,
-    d2oStat: o.d2oStat,
-    skipLayers: o.skipLayers,
-    parity: o.parity,
-  }, { ablate: o.ablate ?? false });
+  const configs = profileConfigs(o.kv, o.kvBudget, kvInput(undefined, undefined, o), {
+    ablate: o.ablate ?? false,
+  });
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
   const report = await runProfile({
@@ -161,6 +143,16 @@ async function readText(path: string): Promise<ProfileText> {
     const why = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
     throw new InputError(`Cannot read --text "${path}": ${why}`, { cause: error });
   }
+}
+
+/** An option taking a comma-separated list, its default shown as the list. */
+function listOption<T>(
+  flags: string,
+  description: string,
+  parse: (value: string) => T[],
+  value: T[],
+): Option {
+  return new Option(flags, description).argParser(parse).default(value, value.join(","));
 }
 
 /** Comma-separated words; each flag given again replaces the list. */

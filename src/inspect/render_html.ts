@@ -111,7 +111,9 @@ function legend(): string {
   const items = FATES.map((f) =>
     `<span><span class="swatch" style="background:${f.color}"></span>${f.label}</span>`
   );
-  return `<p class="legend">${items.join("")}<span>│ generated tokens start at the dark rule</span></p>`;
+  return `<p class="legend">${
+    items.join("")
+  }<span>│ generated tokens start at the dark rule</span></p>`;
 }
 
 /** One KV head's heatmap: a row per layer, a column per token. */
@@ -146,9 +148,9 @@ function heatmap(report: InspectReport, head: number): string {
 }
 
 function cellTitle(report: InspectReport, layer: number, cell: TokenCell): string {
-  const where = `pos ${cell.pos} ${quote(cell.piece)}${
+  const where = `L${layer} pos ${cell.pos} ${quote(cell.piece)}${
     cell.generated ? " (generated)" : ""
-  }, layer ${layer}`;
+  }`;
   if (cell.merge !== null) {
     const m = cell.merge;
     return `${where}: merged → ${m.into} ${quote(report.tokens.pieces[m.into] ?? "")} (${
@@ -157,7 +159,7 @@ function cellTitle(report: InspectReport, layer: number, cell: TokenCell): strin
   }
   if (cell.eviction !== null) {
     const e = cell.eviction;
-    const best = e.similarity === null ? "" : `, best similarity ${e.similarity.toFixed(2)}`;
+    const best = e.similarity === null ? "" : `, similarity ${e.similarity.toFixed(2)}`;
     return `${where}: evicted (step ${e.step}${best})`;
   }
   return `${where}: ${cell.fate === "unseen" ? "never seen" : cell.fate}`;
@@ -194,7 +196,20 @@ function budgetChart(plan: readonly InspectLayerPlan[]): string {
 
 /** The numbers behind the charts, one row per layer. */
 function layerTable(plan: readonly InspectLayerPlan[], layers: readonly InspectLayer[]): string {
-  const head = ["layer", "F", "α", "C", "N", "M", "sinks", "kept", "merged", "evicted", "τ first", "τ last"];
+  const head = [
+    "layer",
+    "F",
+    "α",
+    "C",
+    "N",
+    "M",
+    "sinks",
+    "kept",
+    "merged",
+    "evicted",
+    "τ first",
+    "τ last",
+  ];
   const rows = plan.map((p, i) => {
     const l = layers[i];
     const tau = l?.tau ?? [];
@@ -246,15 +261,22 @@ function tauChart(layers: readonly InspectLayer[]): string {
       `<circle cx="${x(last)}" cy="${y(l.tau[last]!)}" r="2.5" fill="${c}"></circle></g>`;
   });
   const keys = series.map((l, i) =>
-    `<text x="${left + plotW + 14}" y="${top + 12 + i * 15}" fill="${color(l.layer)}">layer ${l.layer}</text>`
+    `<text x="${left + plotW + 14}" y="${top + 12 + i * 15}" style="fill:${
+      color(l.layer)
+    }">layer ${l.layer}</text>`
   );
-  const axes = `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#868e96"></line>` +
-    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#868e96"></line>` +
+  const axes =
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#868e96"></line>` +
+    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${
+      top + plotH
+    }" stroke="#868e96"></line>` +
     `<text x="${left - 6}" y="${top + 10}" text-anchor="end">${hi.toFixed(3)}</text>` +
     `<text x="${left - 6}" y="${top + plotH}" text-anchor="end">${lo.toFixed(3)}</text>` +
     `<text x="${left}" y="${top + plotH + 16}">0</text>` +
     `<text x="${left + plotW}" y="${top + plotH + 16}" text-anchor="end">${steps - 1}</text>` +
-    `<text x="${left + plotW / 2}" y="${top + plotH + 32}" text-anchor="middle">compression step (0 = prefill)</text>`;
+    `<text x="${left + plotW / 2}" y="${
+      top + plotH + 32
+    }" text-anchor="middle">compression step (0 = prefill)</text>`;
   return `<svg class="tau" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Merge threshold per layer">${axes}${
     lines.join("")
   }${keys.join("")}</svg>`;

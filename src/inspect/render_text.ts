@@ -55,7 +55,10 @@ export function renderInspectText(report: InspectReport, options: InspectTextOpt
   const labelWidth = Math.max(...summary.map((s) => s.label.length));
   for (const { label, value } of summary) out.push(`  ${label.padEnd(labelWidth)}  ${value}`);
 
-  out.push("", c.bold("Layer budgets") + " (C: tokens kept per KV head; bar scaled to the largest)");
+  out.push(
+    "",
+    c.bold("Layer budgets") + " (C: tokens kept per KV head; bar scaled to the largest)",
+  );
   out.push(budgetTable(report.plan, width));
   out.push(c.bold("Layer outcome") + " (counts summed over KV heads; τ: merge threshold)");
   out.push(outcomeTable(report.layers, width));
@@ -132,15 +135,13 @@ function outcomeTable(layers: readonly InspectLayer[], width: number): string {
   const sparkWidth = Math.min(48, Math.max(8, width - 64));
   const rows = layers.map((l) => {
     const tau = l.tau;
-    const stats = tau.length === 0
-      ? ["–", "–", "–", "–", ""]
-      : [
-        tau[0]!.toFixed(3),
-        tau[tau.length - 1]!.toFixed(3),
-        Math.min(...tau).toFixed(3),
-        Math.max(...tau).toFixed(3),
-        sparkline(tau, sparkWidth),
-      ];
+    const stats = tau.length === 0 ? ["–", "–", "–", "–", ""] : [
+      tau[0]!.toFixed(3),
+      tau[tau.length - 1]!.toFixed(3),
+      Math.min(...tau).toFixed(3),
+      Math.max(...tau).toFixed(3),
+      sparkline(tau, sparkWidth),
+    ];
     return [
       String(l.layer),
       String(l.keptCount),

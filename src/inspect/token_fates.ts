@@ -57,7 +57,11 @@ export function tokenFates(report: InspectReport, layer: number, head: number): 
   }
   const n = report.tokens.pieces.length;
   const fates = new Map<number, Omit<TokenCell, "pos" | "piece" | "generated">>();
-  const record = (pos: number, fate: TokenFate, detail: Omit<TokenCell, "pos" | "piece" | "generated">) => {
+  const record = (
+    pos: number,
+    fate: TokenFate,
+    detail: Omit<TokenCell, "pos" | "piece" | "generated">,
+  ) => {
     if (!Number.isSafeInteger(pos) || pos < 0 || pos >= n) {
       throw new RangeError(
         `Cannot show layer ${layer} head ${head}: ${fate} position ${pos} is outside the ${n} tokens`,

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { gpuTestOptions } from "../_gpu.ts";
 import { CSV_COLUMNS } from "../../src/profile/report.ts";
+import { D2O_ABLATIONS } from "../../src/profile/configs.ts";
 import { KV_POLICY_NAMES } from "../../src/kv/options.ts";
 import { runD2o, sharedModel } from "./_run.ts";
 
@@ -155,6 +156,41 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "d2o profile --ablate adds one row per d2o ablation and budget",
+  ...gpuTestOptions,
+  async fn() {
+    const r = await runD2o([
+      "profile",
+      "-m",
+      MODEL,
+      "--kv",
+      "d2o",
+      "--ablate",
+      "--kv-budget",
+      "0.5",
+      "-p",
+      "8",
+      "-n",
+      "0",
+      "-r",
+      "1",
+      "-o",
+      "jsonl",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((row) => row.kv), ["d2o", ...D2O_ABLATIONS.map((a) => a.label)]);
+    for (const row of rows) {
+      assert.equal(row.budget, "0.5");
+      assert.ok(
+        (row.speed === undefined) !== (row.error === undefined),
+        `${row.kv}: figures or an error`,
+      );
+    }
+  },
+});
+
 Deno.test("d2o profile rejects bad values with one line naming the flag", async () => {
   const cases: [string[], number, RegExp][] = [
     [["--kv", "full,fast"], 2, /--kv "fast"/],
@@ -162,6 +198,7 @@ Deno.test("d2o profile rejects bad values with one line naming the flag", async 
     [["-p", "128,x"], 2, /-p, --n-prompt.*"x"/],
     [["-r", "0"], 2, /--repetitions/],
     [["-o", "xml"], 2, /--output/],
+    [["--d2o-beta", "2"], 2, /--d2o-beta "2"/],
     [["--text", "/nonexistent/story.txt"], 3, /--text "\/nonexistent\/story\.txt"/],
   ];
   for (const [flags, code, message] of cases) {

@@ -53,7 +53,10 @@ export function syntheticReport(options: SyntheticOptions = {}): InspectReport {
   const generated = options.generated ?? 4;
   const policy = options.policy ?? "d2o";
   const n = promptLength + generated;
-  const pieces = Array.from({ length: n }, (_, i) => options.pieces?.[i] ?? WORDS[i % WORDS.length]!);
+  const pieces = Array.from(
+    { length: n },
+    (_, i) => options.pieces?.[i] ?? WORDS[i % WORDS.length]!,
+  );
   const cached = generated > 0 ? n - 1 : n;
   const d2o = policy === "d2o";
 
@@ -81,7 +84,9 @@ export function syntheticReport(options: SyntheticOptions = {}): InspectReport {
       keptCount: heads[0]!.kept.length,
       mergedCount: heads.reduce((s, h) => s + h.merged.length, 0),
       evictedCount: heads.reduce((s, h) => s + h.evicted.length, 0),
-      tau: d2o ? Array.from({ length: 1 + generated }, (_, k) => 0.5 + 0.3 * Math.sin(k + layer)) : [],
+      tau: d2o
+        ? Array.from({ length: 1 + generated }, (_, k) => 0.5 + 0.3 * Math.sin(k + layer))
+        : [],
       heads,
     });
   }
@@ -113,7 +118,10 @@ function syntheticHead(
 ): InspectHead {
   const score = (pos: number) => ((pos * 37 + layer * 11 + head * 5) % 23) / 23;
   const middle = Array.from({ length: Math.max(0, cached - SINKS - RECENT) }, (_, i) => i + SINKS);
-  const heavyKept = [...middle].sort((a, b) => score(b) - score(a) || a - b).slice(0, heavy - SINKS);
+  const heavyKept = [...middle].sort((a, b) => score(b) - score(a) || a - b).slice(
+    0,
+    heavy - SINKS,
+  );
   const kept = [
     ...Array.from({ length: Math.min(SINKS, cached) }, (_, i) => i),
     ...heavyKept,

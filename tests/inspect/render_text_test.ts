@@ -81,7 +81,8 @@ Deno.test("renderInspectText() marks each token by its fate and lists every merg
   const text = renderInspectText(report, { color: false, width: 200 });
   for (const layer of report.layers) {
     for (const head of layer.heads) {
-      const title = `layer ${layer.layer} · KV head ${head.head}: ${head.kept.length} kept, ${head.merged.length} merged, ${head.evicted.length} evicted`;
+      const title =
+        `layer ${layer.layer} · KV head ${head.head}: ${head.kept.length} kept, ${head.merged.length} merged, ${head.evicted.length} evicted`;
       const at = text.indexOf(title);
       assert.ok(at >= 0, title);
       const section = text.slice(at, text.indexOf("\nlayer ", at + 1) >>> 0);
@@ -127,7 +128,11 @@ Deno.test("renderInspectText() wraps the token text within the width and escapes
   const tokens = text.slice(text.indexOf("Tokens per layer")).split("\n");
   for (const line of tokens) assert.ok([...line].length <= 60, `line too long: ${line}`);
   const breaks = tokens.filter((l) => /line\\n[\]}]?$/.test(l));
-  assert.equal(breaks.length, 3 * 2, "a piece ending with a newline ends the line in every section");
+  assert.equal(
+    breaks.length,
+    3 * 2,
+    "a piece ending with a newline ends the line in every section",
+  );
 });
 
 Deno.test("renderInspectText() shows only the selected layers and heads, and rejects unknown ones", () => {

@@ -74,8 +74,8 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Everything of a GPU layer read back at once. */
-export interface GpuLayerState {
+/** A layer's state: what the GPU holds and what a twin snapshot records. */
+export interface LayerState {
   /** Positions `[nHeadKv][nSlots]`. */
   readonly pos: Int32Array;
   /** Scores `[nHeadKv][nSlots]`. */
@@ -90,14 +90,38 @@ export interface GpuLayerState {
   readonly keys: Float32Array;
   /** Values `[nHeadKv][nSlots][headDim]`. */
   readonly values: Float32Array;
+}
+
+/** A GPU layer's state plus the evict op's picks. */
+export interface GpuLayerState extends LayerState {
   /** Per head: victim, target, similarity bits, 0. */
   readonly picks: Uint32Array;
+}
+
+/** Copies a twin layer's state (the free slot of a full head is recorded as nSlots). */
+export function snapshotTwin(twin: ReferenceKvLayer): LayerState {
+  const free = new Uint32Array(twin.nHeadKv);
+  for (let h = 0; h < twin.nHeadKv; h++) {
+    const s = twin.table.freeSlot(h);
+    free[h] = s < 0 ? twin.nSlots : s;
+  }
+  return {
+    pos: twin.table.pos.slice(),
+    score: twin.table.score.slice(),
+    tau: twin.tau,
+    count: twin.table.occupancy(0),
+    free,
+    keys: twin.keys.slice(),
+    values: twin.values.slice(),
+  };
 }
 
 /** One layer's slot cache on the GPU with its per-token ops, mirroring a twin layer. */
 export class GpuLayer {
   readonly rt: GpuRuntime;
-  readonly twin: ReferenceKvLayer;
+  readonly nHeadKv: number;
+  readonly nSlots: number;
+  readonly headDim: number;
   readonly kCache: GPUBuffer;
   readonly vCache: GPUBuffer;
   readonly table: KvSlotTable;
@@ -112,7 +136,9 @@ export class GpuLayer {
     const { nHeadKv, nSlots, headDim, budget } = twin;
     const device = rt.device;
     this.rt = rt;
-    this.twin = twin;
+    this.nHeadKv = nHeadKv;
+    this.nSlots = nSlots;
+    this.headDim = headDim;
     this.kCache = createStorage(device, nHeadKv * nSlots * headDim * 4, "test.k_cache");
     this.vCache = createStorage(device, nHeadKv * nSlots * headDim * 4, "test.v_cache");
     this.table = createKvSlotTable(rt, { nHeadKv, nSlots, label: "test" });
@@ -129,24 +155,22 @@ export class GpuLayer {
     });
   }
 
-  /** Copies the twin's whole state (K, V, table, τ, count, free slots) to the GPU. */
-  load(): void {
-    const { twin, table } = this;
+  /** Queues a write of a whole layer state (K, V, table, τ, count, free slots). */
+  load(state: LayerState): void {
     const q = this.rt.device.queue;
-    q.writeBuffer(this.kCache, 0, twin.keys.slice());
-    q.writeBuffer(this.vCache, 0, twin.values.slice());
-    q.writeBuffer(table.pos, 0, twin.table.pos.slice());
-    q.writeBuffer(table.score, 0, twin.table.score.slice());
-    const state = new Uint32Array(KV_STATE_HEADER + twin.nHeadKv);
-    const tau = new Float32Array(state.buffer, 0, 1);
-    if (Number.isNaN(twin.tau)) state[0] = TAU_UNSET_BITS;
-    else tau[0] = twin.tau;
-    state[1] = twin.table.occupancy(0);
-    for (let h = 0; h < twin.nHeadKv; h++) state[KV_STATE_HEADER + h] = twin.table.freeSlot(h);
-    q.writeBuffer(table.state, 0, state);
+    q.writeBuffer(this.kCache, 0, state.keys.slice());
+    q.writeBuffer(this.vCache, 0, state.values.slice());
+    q.writeBuffer(this.table.pos, 0, state.pos.slice());
+    q.writeBuffer(this.table.score, 0, state.score.slice());
+    const words = new Uint32Array(KV_STATE_HEADER + this.nHeadKv);
+    if (Number.isNaN(state.tau)) words[0] = TAU_UNSET_BITS;
+    else new Float32Array(words.buffer, 0, 1)[0] = state.tau;
+    words[1] = state.count;
+    words.set(state.free, KV_STATE_HEADER);
+    q.writeBuffer(this.table.state, 0, words);
   }
 
-  /** Writes the token at `pos` into the GPU's free slots (the twin is not touched). */
+  /** Queues the token at `pos` and submits the write into the GPU's free slots. */
   writeToken(k: Float32Array, v: Float32Array, pos: number): void {
     const q = this.rt.device.queue;
     q.writeBuffer(this.kRow, 0, k.slice());
@@ -155,18 +179,49 @@ export class GpuLayer {
     submit(this.rt.device, [this.write]);
   }
 
-  /** Reads the GPU layer back. */
-  async read(): Promise<GpuLayerState> {
-    const { nHeadKv, nSlots, headDim } = this.twin;
-    const cells = nHeadKv * nSlots * 4;
-    const [pos, score, state, keys, values, picks] = await readAll(this.rt.device, [
+  /** The buffers and byte counts {@linkcode GpuLayer.record} copies, in order. */
+  parts(): Array<readonly [GPUBuffer, number]> {
+    const cells = this.nHeadKv * this.nSlots * 4;
+    return [
       [this.table.pos, cells],
       [this.table.score, cells],
-      [this.table.state, (KV_STATE_HEADER + nHeadKv) * 4],
-      [this.kCache, cells * headDim],
-      [this.vCache, cells * headDim],
-      [this.evict.picks, nHeadKv * 16],
-    ]) as [ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer];
+      [this.table.state, (KV_STATE_HEADER + this.nHeadKv) * 4],
+      [this.kCache, cells * this.headDim],
+      [this.vCache, cells * this.headDim],
+      [this.evict.picks, this.nHeadKv * 16],
+    ];
+  }
+
+  /** Bytes of one recorded state. */
+  get stateBytes(): number {
+    return this.parts().reduce((n, [, b]) => n + b, 0);
+  }
+
+  /** Submits copies of the whole state into `history` at `offset` (no read-back). */
+  record(history: GPUBuffer, offset: number): void {
+    const encoder = this.rt.device.createCommandEncoder();
+    for (const [buffer, bytes] of this.parts()) {
+      encoder.copyBufferToBuffer(buffer, 0, history, offset, bytes);
+      offset += bytes;
+    }
+    this.rt.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Parses a recorded state from `bytes` at `offset`. */
+  parse(bytes: ArrayBuffer, offset: number): GpuLayerState {
+    const out: ArrayBuffer[] = [];
+    for (const [, n] of this.parts()) {
+      out.push(bytes.slice(offset, offset + n));
+      offset += n;
+    }
+    const [pos, score, state, keys, values, picks] = out as [
+      ArrayBuffer,
+      ArrayBuffer,
+      ArrayBuffer,
+      ArrayBuffer,
+      ArrayBuffer,
+      ArrayBuffer,
+    ];
     const words = new Uint32Array(state);
     return {
       pos: new Int32Array(pos),
@@ -178,6 +233,24 @@ export class GpuLayer {
       values: new Float32Array(values),
       picks: new Uint32Array(picks),
     };
+  }
+
+  /** Creates a buffer for `steps` recorded states. */
+  createHistory(steps: number): GPUBuffer {
+    return this.rt.device.createBuffer({
+      label: "test.history",
+      size: steps * this.stateBytes,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
+  }
+
+  /** Reads the GPU layer back now. */
+  async read(): Promise<GpuLayerState> {
+    const history = this.createHistory(1);
+    this.record(history, 0);
+    const [bytes] = await readAll(this.rt.device, [[history, this.stateBytes]]);
+    history.destroy();
+    return this.parse(bytes!, 0);
   }
 
   /** Frees the GPU buffers. */
@@ -192,23 +265,21 @@ export class GpuLayer {
 export const KV_TOLERANCE = 1e-5;
 
 /**
- * Asserts the GPU layer equals the twin: positions, scores, free slots and
- * occupancy exactly, τ and K/V (occupied slots) within {@linkcode KV_TOLERANCE}.
+ * Asserts a GPU layer state equals a twin snapshot: positions, scores, free
+ * slots and occupancy exactly, τ and K/V (occupied slots) within
+ * {@linkcode KV_TOLERANCE}.
  */
-export function assertSameLayer(gpu: GpuLayerState, twin: ReferenceKvLayer, at: string): void {
-  const { nHeadKv, nSlots, headDim } = twin;
-  assert.deepEqual(gpu.pos, twin.table.pos, `${at}: positions`);
-  assert.deepEqual(gpu.score, twin.table.score, `${at}: scores`);
-  assert.equal(gpu.count, twin.table.occupancy(0), `${at}: count`);
-  for (let h = 0; h < nHeadKv; h++) {
-    const free = twin.table.freeSlot(h);
-    if (free >= 0) assert.equal(gpu.free[h], free, `${at}: free slot of head ${h}`);
-  }
+export function assertSameLayer(gpu: LayerState, twin: LayerState, at: string): void {
+  const headDim = twin.keys.length / twin.pos.length;
+  assert.deepEqual(gpu.pos, twin.pos, `${at}: positions`);
+  assert.deepEqual(gpu.score, twin.score, `${at}: scores`);
+  assert.equal(gpu.count, twin.count, `${at}: count`);
+  assert.deepEqual(gpu.free, twin.free, `${at}: free slots`);
   if (Number.isNaN(twin.tau)) assert.ok(Number.isNaN(gpu.tau), `${at}: τ unset`);
   else assert.ok(Math.abs(gpu.tau - twin.tau) <= KV_TOLERANCE, `${at}: τ ${gpu.tau} vs ${twin.tau}`);
   let worst = 0;
-  for (let i = 0; i < nHeadKv * nSlots; i++) {
-    if (twin.table.pos[i] === -1) continue;
+  for (let i = 0; i < twin.pos.length; i++) {
+    if (twin.pos[i] === -1) continue;
     for (let d = 0; d < headDim; d++) {
       const j = i * headDim + d;
       worst = Math.max(

@@ -3,18 +3,20 @@ import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import type { LayerBudget } from "../../src/kv/policy.ts";
+import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
+import { prefillInputs, type SyntheticLayer, syntheticSequence } from "../kv/_synthetic.ts";
 import {
   assertSameLayer,
   assertSamePicks,
   GpuLayer,
   kvRuntime,
+  type LayerState,
   readAll,
+  snapshotTwin,
   storage,
   submit,
 } from "./_kv_harness.ts";
@@ -32,6 +34,25 @@ interface Case {
   /** Prompt tokens the twin prefills (and compresses) before decoding. */
   prompt: number;
   steps: number;
+  /** Snap keys to 3 exact vectors per head and scores to coarse steps, so ranks and similarities tie. */
+  ties?: boolean;
+}
+
+/** Coarse scores (mostly 0, a few whole numbers) so that many candidates tie. */
+function coarse(x: number): number {
+  return Math.floor(x / 4);
+}
+
+/** Makes score and similarity ties frequent: keys from 3 exact vectors. */
+function tied(data: SyntheticLayer, nHeadKv: number, headDim: number): SyntheticLayer {
+  const k = data.k.map((row, t) => {
+    const out = new Float32Array(row.length);
+    for (let h = 0; h < nHeadKv; h++) {
+      for (let d = 0; d < headDim; d++) out[h * headDim + d] = ((t * 7 + h) % 3 === d % 3 ? 1 : 0.5);
+    }
+    return out;
+  });
+  return { ...data, k };
 }
 
 function budgetOf(c: Case): LayerBudget {
@@ -40,36 +61,55 @@ function budgetOf(c: Case): LayerBudget {
   return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
 
-/** Prefills the twin, then runs `steps` decode steps on the GPU and the twin with identical inputs. */
+/**
+ * Prefills the twin, runs `steps` decode steps on it, then replays them on the
+ * GPU with identical inputs: before each step the GPU is loaded with the twin's
+ * state (merged rows agree only within tolerance), gets the step's token and
+ * the twin's accumulated scores, evicts, and records its state; one read-back
+ * at the end compares every step.
+ */
 async function runCase(c: Case, seed: number) {
   const rt = await kvRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
   const twin = new ReferenceKvLayer(policy, budgetOf(c), shape);
-  const data = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
+  const raw = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
+  const data = c.ties ? tied(raw, nHeadKv, headDim) : raw;
   const pre = prefillInputs(data, shape, c.prompt);
-  twin.prefill(pre.keys, pre.values, pre.scores, c.prompt);
+  const scores = c.ties ? pre.scores.map(coarse) : pre.scores;
+  twin.prefill(pre.keys, pre.values, scores, c.prompt);
   const gpu = new GpuLayer(rt, twin);
-  gpu.load();
-  let evictions = 0;
-  let merges = 0;
-  for (let t = c.prompt; t < c.prompt + c.steps; t++) {
-    const at = `step ${t}`;
+  const history = gpu.createHistory(c.steps);
+  const expected: Array<{ state: LayerState; decision: StepDecision }> = [];
+  let before = snapshotTwin(twin);
+  for (let s = 0; s < c.steps; s++) {
+    const t = c.prompt + s;
+    gpu.load(before);
     gpu.writeToken(data.k[t]!, data.v[t]!, t);
     twin.append(data.k[t]!, data.v[t]!);
     const view = { ...twin, pos: twin.table.pos, keys: twin.keys, values: twin.values };
-    twin.accumulate(slotAttention(data.q[t]!, view, nHead).row);
+    const row = slotAttention(data.q[t]!, view, nHead).row;
+    twin.accumulate(c.ties ? row.map(coarse) : row);
     rt.device.queue.writeBuffer(gpu.table.score, 0, twin.table.score.slice());
     submit(rt.device, [gpu.evict]);
+    gpu.record(history, s * gpu.stateBytes);
     const decision = twin.evict();
-    const state = await gpu.read();
-    assertSamePicks(state, decision, at);
-    assertSameLayer(state, twin, at);
-    evictions += decision.evictSlot.filter((s) => s >= 0).length;
-    merges += decision.mergeTarget.filter((s) => s >= 0).length;
-    gpu.load(); // identical inputs next step (merged rows agree only within tolerance)
+    before = snapshotTwin(twin);
+    expected.push({ state: before, decision });
   }
+  const [bytes] = await readAll(rt.device, [[history, c.steps * gpu.stateBytes]]);
+  let evictions = 0;
+  let merges = 0;
+  expected.forEach(({ state, decision }, s) => {
+    const at = `step ${c.prompt + s}`;
+    const got = gpu.parse(bytes!, s * gpu.stateBytes);
+    assertSamePicks(got, decision, at);
+    assertSameLayer(got, state, at);
+    evictions += decision.evictSlot.filter((v) => v >= 0).length;
+    merges += decision.mergeTarget.filter((v) => v >= 0).length;
+  });
+  history.destroy();
   gpu.destroy();
   return { evictions, merges };
 }
@@ -160,6 +200,32 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
     merges: true,
   },
   {
+    name: "h2o ties",
+    kv: { kv: "h2o", sinks: 2 },
+    slots: 8,
+    compressed: true,
+    nHead: 2,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 12,
+    steps: 64,
+    ties: true,
+    merges: false,
+  },
+  {
+    name: "d2o ties",
+    kv: { kv: "d2o", sinks: 2 },
+    slots: 8,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 12,
+    steps: 64,
+    ties: true,
+    merges: true,
+  },
+  {
     name: "d2o wide",
     kv: { kv: "d2o" },
     slots: 300,
@@ -189,13 +255,13 @@ cases.forEach((c, i) => {
 });
 
 Deno.test({
-  name: "dbg_kv_evict(d2o, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
+  name: "dbg_kv_evict(d2o code rule, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
   ...gpuTestOptions,
   async fn() {
     const rt = await kvRuntime();
     // Slot s holds position s: keys (1,0), (0,1), (2,0); scores 0.25, 0.5, 0.125. Window 1, no
     // sinks: position 2 is protected, the candidates are positions 0 and 1.
-    const options = resolveKvOptions({ kv: "d2o", sinks: 0, recentRatio: 0.5 });
+    const options = resolveKvOptions({ kv: "d2o", sinks: 0, recentRatio: 0.5, mergeRule: "code" });
     const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
     const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
     const k = storage(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");
@@ -217,7 +283,7 @@ Deno.test({
     const snap = await table.read();
     const [kk, vv, picks] = await readAll(rt.device, [[k, 24], [v, 24], [evict.picks, 16]]);
     // Victim: slot 0 (score 0.25 < 0.5); nearest: slot 2 (cosine 1); τ unset → τ = 1; 1 ≥ 1 merges
-    // with paper weights e/(e+e) = 1/2: k = (1,0)/2 + (2,0)/2, v = (4,6)/2 + (2,0)/2.
+    // with the code weights (1/2, 1·1/2): k = (1,0)/2 + (2,0)/2, v = (4,6)/2 + (2,0)/2.
     assert.deepEqual([...new Int32Array(picks!, 0, 2)], [0, 2]);
     assert.equal(snap.tau, 1);
     assert.deepEqual([...snap.pos], [-1, 1, 2]);

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { splitBudget } from "../../src/kv/budget.ts";
+import { resolveKvOptions } from "../../src/kv/options.ts";
+import { createKvPolicy } from "../../src/kv/registry.ts";
+import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
+import { makeRng, randn } from "../../src/reference/prng.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { assertSameLayer, GpuLayer, kvRuntime, snapshotTwin } from "./_kv_harness.ts";
+
+interface Case {
+  nHeadKv: number;
+  headDim: number;
+  slots: number;
+  /** Tokens appended before the checked write. */
+  filled: number;
+}
+
+function rows(rng: () => number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => randn(rng));
+}
+
+/** Fills a twin with `filled` tokens (evicting under h2o), then checks one more write against it. */
+async function check(c: Case, seed: number) {
+  const rt = await kvRuntime();
+  const options = resolveKvOptions({ kv: "h2o", kvMin: 1 });
+  const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim };
+  const twin = new ReferenceKvLayer(createKvPolicy(options), splitBudget(c.slots, 0.5, 0), shape);
+  const rng = makeRng(seed);
+  const n = c.nHeadKv * c.headDim;
+  for (let t = 0; t < c.filled; t++) {
+    const row = Float32Array.from({ length: c.nHeadKv * twin.nSlots }, () => rng());
+    twin.step(rows(rng, n), rows(rng, n), row);
+  }
+  const gpu = new GpuLayer(rt, twin);
+  gpu.load(snapshotTwin(twin));
+  const k = rows(rng, n);
+  const v = rows(rng, n);
+  gpu.writeToken(k, v, c.filled);
+  twin.append(k, v);
+  const got = await gpu.read();
+  // The write does not advance the free slots or the count (the evict op does).
+  const want = { ...snapshotTwin(twin), free: got.free, count: got.count };
+  assertSameLayer(got, want, "after the write");
+  for (let h = 0; h < c.nHeadKv; h++) {
+    const slot = twin.table.find(h, c.filled);
+    assert.equal(got.score[h * twin.nSlots + slot], 0);
+    assert.deepEqual(
+      got.keys.subarray((h * twin.nSlots + slot) * c.headDim, (h * twin.nSlots + slot + 1) * c.headDim),
+      k.subarray(h * c.headDim, (h + 1) * c.headDim),
+    );
+  }
+  gpu.destroy();
+}
+
+const cases: Case[] = [
+  { nHeadKv: 1, headDim: 4, slots: 3, filled: 0 },
+  { nHeadKv: 2, headDim: 8, slots: 5, filled: 3 },
+  { nHeadKv: 3, headDim: 12, slots: 6, filled: 17 },
+  { nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
+];
+
+cases.forEach((c, i) => {
+  Deno.test({
+    name: `kv_write_slot(nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
+      `after ${c.filled} tokens) writes into each head's free slot`,
+    ...gpuTestOptions,
+    fn: () => check(c, 100 + i),
+  });
+});
+
+Deno.test({
+  name: "dbg_kv_write_slot(nHeadKv=2, headDim=1, slots=2): free slots [1, 0] receive position 5",
+  ...gpuTestOptions,
+  async fn() {
+    const rt = await kvRuntime();
+    const twin = new ReferenceKvLayer(
+      createKvPolicy(resolveKvOptions({ kv: "h2o" })),
+      { slots: 1, heavy: 0, recent: 1, sinks: 0, compressed: true },
+      { nHeadKv: 2, headDim: 1 },
+    );
+    const gpu = new GpuLayer(rt, twin);
+    gpu.load({
+      pos: new Int32Array([4, -1, -1, 4]),
+      score: new Float32Array([0.5, 0.25, 0.75, 0.5]),
+      tau: NaN,
+      count: 1,
+      free: new Uint32Array([1, 0]),
+      keys: new Float32Array([1, 2, 3, 4]),
+      values: new Float32Array([5, 6, 7, 8]),
+    });
+    gpu.writeToken(new Float32Array([10, 20]), new Float32Array([30, 40]), 5);
+    const got = await gpu.read();
+    assert.deepEqual([...got.pos], [4, 5, 5, 4]);
+    assert.deepEqual([...got.score], [0.5, 0, 0, 0.5]);
+    assert.deepEqual([...got.keys], [1, 10, 20, 4]);
+    assert.deepEqual([...got.values], [5, 30, 40, 8]);
+    gpu.destroy();
+  },
+});
