@@ -126,7 +126,6 @@ function heatmap(report: InspectReport, head: number): string {
     }</th>`;
   }).join("");
   const rows = report.layers.map((layer, i) => {
-    if (layer.heads[head] === undefined) return `<tr><th>${layer.layer}</th></tr>`;
     const cells = tokenFates(report, i, head).map((cell) =>
       `<td class="${cell.fate}${cell.pos === report.promptLength ? " gen" : ""}" title="${
         esc(cellTitle(report, layer.layer, cell))

@@ -276,7 +276,10 @@ export function assertSameLayer(gpu: LayerState, twin: LayerState, at: string): 
   assert.equal(gpu.count, twin.count, `${at}: count`);
   assert.deepEqual(gpu.free, twin.free, `${at}: free slots`);
   if (Number.isNaN(twin.tau)) assert.ok(Number.isNaN(gpu.tau), `${at}: τ unset`);
-  else assert.ok(Math.abs(gpu.tau - twin.tau) <= KV_TOLERANCE, `${at}: τ ${gpu.tau} vs ${twin.tau}`);
+  else {assert.ok(
+      Math.abs(gpu.tau - twin.tau) <= KV_TOLERANCE,
+      `${at}: τ ${gpu.tau} vs ${twin.tau}`,
+    );}
   let worst = 0;
   for (let i = 0; i < twin.pos.length; i++) {
     if (twin.pos[i] === -1) continue;

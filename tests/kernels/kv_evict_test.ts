@@ -48,7 +48,7 @@ function tied(data: SyntheticLayer, nHeadKv: number, headDim: number): Synthetic
   const k = data.k.map((row, t) => {
     const out = new Float32Array(row.length);
     for (let h = 0; h < nHeadKv; h++) {
-      for (let d = 0; d < headDim; d++) out[h * headDim + d] = ((t * 7 + h) % 3 === d % 3 ? 1 : 0.5);
+      for (let d = 0; d < headDim; d++) out[h * headDim + d] = (t * 7 + h) % 3 === d % 3 ? 1 : 0.5;
     }
     return out;
   });
@@ -56,7 +56,9 @@ function tied(data: SyntheticLayer, nHeadKv: number, headDim: number): Synthetic
 }
 
 function budgetOf(c: Case): LayerBudget {
-  if (!c.compressed) return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
+  if (!c.compressed) {
+    return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
+  }
   const o = resolveKvOptions(c.kv);
   return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
@@ -255,7 +257,8 @@ cases.forEach((c, i) => {
 });
 
 Deno.test({
-  name: "dbg_kv_evict(d2o code rule, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
+  name:
+    "dbg_kv_evict(d2o code rule, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
   ...gpuTestOptions,
   async fn() {
     const rt = await kvRuntime();

@@ -35,17 +35,21 @@ async function check(c: Case, seed: number) {
   gpu.load(snapshotTwin(twin));
   const k = rows(rng, n);
   const v = rows(rng, n);
+  const before = snapshotTwin(twin);
   gpu.writeToken(k, v, c.filled);
   twin.append(k, v);
   const got = await gpu.read();
   // The write does not advance the free slots or the count (the evict op does).
-  const want = { ...snapshotTwin(twin), free: got.free, count: got.count };
+  const want = { ...snapshotTwin(twin), free: before.free, count: before.count };
   assertSameLayer(got, want, "after the write");
   for (let h = 0; h < c.nHeadKv; h++) {
     const slot = twin.table.find(h, c.filled);
     assert.equal(got.score[h * twin.nSlots + slot], 0);
     assert.deepEqual(
-      got.keys.subarray((h * twin.nSlots + slot) * c.headDim, (h * twin.nSlots + slot + 1) * c.headDim),
+      got.keys.subarray(
+        (h * twin.nSlots + slot) * c.headDim,
+        (h * twin.nSlots + slot + 1) * c.headDim,
+      ),
       k.subarray(h * c.headDim, (h + 1) * c.headDim),
     );
   }

@@ -78,7 +78,9 @@ export interface KvSlotTable {
  */
 export function createKvSlotTable(rt: GpuRuntime, options: KvSlotTableOptions): KvSlotTable {
   const { nHeadKv, nSlots } = options;
-  if (!Number.isSafeInteger(nHeadKv) || nHeadKv < 1 || !Number.isSafeInteger(nSlots) || nSlots < 1) {
+  if (
+    !Number.isSafeInteger(nHeadKv) || nHeadKv < 1 || !Number.isSafeInteger(nSlots) || nSlots < 1
+  ) {
     throw new RangeError(`Cannot create a KV slot table of ${nHeadKv} heads × ${nSlots} slots`);
   }
   const device = rt.device;
