@@ -26,6 +26,8 @@ export interface KvStore {
   readonly policy: string;
   /** Whether a prompt must start a new sequence at position 0 (compressing stores). */
   readonly compresses: boolean;
+  /** Whether positions may run past the capacity (every layer compressed). */
+  readonly unbounded: boolean;
   /** Per layer: the cache decode steps bind (undefined until a compressing store has planned). */
   readonly decodeLayers: readonly DecodeLayerCache[] | undefined;
   /** Per layer: the cache prompt chunks bind. */
@@ -51,6 +53,8 @@ export class FullKvStore implements KvStore {
   readonly policy = "full";
   /** The full cache never compresses. */
   readonly compresses = false;
+  /** The full cache holds at most its capacity. */
+  readonly unbounded = false;
   /** Per layer, the cache (the same for prompt chunks and decode steps). */
   readonly decodeLayers: readonly DecodeLayerCache[];
   /** Per layer, the cache (the same for prompt chunks and decode steps). */

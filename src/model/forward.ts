@@ -113,7 +113,11 @@ export class GpuForward {
   readonly #prefillHead: NamedDispatch[];
   readonly #prefillAllHead: NamedDispatch[];
   readonly #owned: GPUBuffer[] = [];
-  readonly #body: (T: number, ids: GPUBuffer, caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[]) => NamedDispatch[];
+  readonly #body: (
+    T: number,
+    ids: GPUBuffer,
+    caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[],
+  ) => NamedDispatch[];
   readonly #decodeHead: NamedDispatch;
 
   /**
@@ -205,8 +209,12 @@ export class GpuForward {
         // qkv (+ bias)
         add("qkv", proj(L.wq, xb, q, T), proj(L.wk, xb, k, T), proj(L.wv, xb, v, T));
         if (L.bq) add("qkv_bias", createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
-        if (L.bk) add("qkv_bias", createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
-        if (L.bv) add("qkv_bias", createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
+        if (L.bk) {
+          add("qkv_bias", createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
+        }
+        if (L.bv) {
+          add("qkv_bias", createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
+        }
         // rope
         add("rope", createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
         // kv write: a prompt chunk goes to slot = position; a decode step where the cache says
@@ -275,7 +283,10 @@ export class GpuForward {
         add("down", proj(L.wDown, hb, x, T, true));
       }
       // final norm
-      add("output_norm", createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }));
+      add(
+        "output_norm",
+        createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
+      );
       return ops;
     };
 
@@ -315,7 +326,9 @@ export class GpuForward {
 
   #checkLayers(n: number): void {
     if (n !== this.hparams.nLayer) {
-      throw new RangeError(`Cannot bind KV caches of ${n} layers to a ${this.hparams.nLayer}-layer model`);
+      throw new RangeError(
+        `Cannot bind KV caches of ${n} layers to a ${this.hparams.nLayer}-layer model`,
+      );
     }
   }
 
@@ -325,10 +338,16 @@ export class GpuForward {
    *
    * @param tokens the step's token ids (1 for decode, ≤ max_batch for a chunk), or
    *   `"sampled"` for a decode step fed by the token the last sampler wrote on the GPU
+   * @param prefill whether the step runs the prompt-chunk graph (default: more than one token)
    * @param pos position of the first token
    * @param seed sampling seed for this step
    */
-  writeInputs(tokens: readonly number[] | "sampled", pos: number, seed: number): void {
+  writeInputs(
+    tokens: readonly number[] | "sampled",
+    pos: number,
+    seed: number,
+    prefill = tokens !== "sampled" && tokens.length > 1,
+  ): void {
     const T = tokens === "sampled" ? 1 : tokens.length;
     if (T < 1 || T > this.maxBatch) {
       throw new RangeError(`Cannot run a step of ${T} tokens: expected 1 to ${this.maxBatch}`);
@@ -337,7 +356,7 @@ export class GpuForward {
     writeStep(dev, this.step, { pos, nTokens: T, nKv: pos + T, seed });
     // "sampled": the decode step reads the token the previous step's sampler left on the GPU.
     if (tokens !== "sampled") {
-      dev.queue.writeBuffer(T === 1 ? this.token : this.ids, 0, new Uint32Array(tokens));
+      dev.queue.writeBuffer(prefill ? this.ids : this.token, 0, new Uint32Array(tokens));
     }
   }
 
@@ -348,17 +367,22 @@ export class GpuForward {
    *
    * @param encoder the step's command encoder
    * @param T tokens in the step, as passed to {@linkcode writeInputs}
-   * @param options `allLogits`: fill {@linkcode logitsAll} too; `timestampWrites` for the pass
+   * @param options `allLogits`: fill {@linkcode logitsAll} too; `prefill`: use the
+   *   prompt-chunk graph (default: when T > 1); `timestampWrites` for the pass
    * @returns the open compute pass, for the caller to add the sampler and end
    */
   encode(
     encoder: GPUCommandEncoder,
     T: number,
-    options: { allLogits?: boolean; timestampWrites?: GPUComputePassTimestampWrites } = {},
+    options: {
+      allLogits?: boolean;
+      prefill?: boolean;
+      timestampWrites?: GPUComputePassTimestampWrites;
+    } = {},
   ): GPUComputePassEncoder {
     const desc = (label: string): GPUComputePassDescriptor =>
       options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
-    if (T === 1) {
+    if (!(options.prefill ?? T > 1)) {
       const pass = encoder.beginComputePass(desc("decode"));
       for (const op of this.#decode) op.op.encode(pass);
       return pass;
@@ -416,7 +440,11 @@ export class GpuForward {
     ops.forEach(({ name, op }, i) => {
       const pass = encoder.beginComputePass({
         label: name,
-        timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        timestampWrites: {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
       });
       op.encode(pass);
       pass.end();

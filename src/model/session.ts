@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LimitError, UnsupportedError } from "../errors.ts";
+import { LimitError } from "../errors.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
@@ -14,6 +14,7 @@ import { readBuffer } from "../gpu/buffers.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { FullKvStore, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
+import { PolicyKvStore } from "../kv/policy_store.ts";
 export type { LayerKvMemory } from "../kv/kv_store.ts";
 import { GpuForward } from "./forward.ts";
 import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
@@ -32,8 +33,15 @@ export interface SessionOptions {
   readonly allLogits?: boolean;
   /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
   readonly sampler?: Partial<SamplerParams>;
-  /** KV-cache policy and budget (default: the full cache). */
+  /**
+   * KV-cache policy and budget. Without it the session keeps the plain full
+   * cache (slot = position), which also takes prompts after decoding; with it
+   * (even `full`) the cache runs through the policy's slot machinery, one
+   * prompt per sequence.
+   */
   readonly kv?: KvOptions;
+  /** With `kv`: keep what the prefill compression did to each layer (`compress-inspect`). */
+  readonly recordFates?: boolean;
   /** A runtime to share (tests); by default the session acquires its own device. */
   readonly runtime?: GpuRuntime;
   /** Called as weights upload: (tensors done, total). */
@@ -141,26 +149,33 @@ export class Session {
     options: SessionOptions = {},
   ): Promise<Session> {
     const hp = model.hparams;
-    if (options.kv && options.kv.policy !== "full") {
-      // TODO(#5): run the streaming, h2o and d2o policies on the GPU.
-      throw new UnsupportedError(`Cannot use --kv ${options.kv.policy} yet: only the full cache runs`);
-    }
     const nCtx = options.nCtx ?? defaultContext(hp);
     if (!Number.isInteger(nCtx) || nCtx < 1) {
       throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
     }
     const runtime = options.runtime ?? createRuntime(await acquireGpu());
     const weights = await uploadModelWeights(runtime, model, options.onProgress);
+    const compressing = options.kv !== undefined;
     const forward = new GpuForward(runtime, hp, weights, {
       nCtx,
-      maxBatch: options.maxBatch ?? 128,
+      // A compressing cache runs every prompt through the prompt-chunk graph.
+      maxBatch: Math.max(compressing ? 2 : 1, options.maxBatch ?? 128),
       allLogits: options.allLogits ?? false,
     });
     const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
-    const kv = new FullKvStore(runtime, hp, nCtx);
-    forward.setPrefillCaches(kv.prefillLayers);
-    forward.setDecodeCaches(kv.decodeLayers);
+    const kv = options.kv
+      ? new PolicyKvStore(runtime, hp, options.kv, nCtx, forward, options.recordFates ?? false)
+      : new FullKvStore(runtime, hp, nCtx);
+    if (kv instanceof FullKvStore) {
+      forward.setPrefillCaches(kv.prefillLayers);
+      forward.setDecodeCaches(kv.decodeLayers);
+    }
     return new Session(model, tokenizer, runtime, weights, forward, kv, sampler, !options.runtime);
+  }
+
+  /** The KV cache (a `PolicyKvStore` when the session has a policy). */
+  get kvStore(): KvStore {
+    return this.#kv;
   }
 
   /** GPU memory held, by purpose. */
@@ -184,20 +199,42 @@ export class Session {
    */
   async prefill(tokens: readonly number[]): Promise<number> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
-    this.#checkFits(tokens.length);
+    const store = this.#kv;
+    if (store instanceof PolicyKvStore) {
+      if (this.position !== 0) {
+        throw new LimitError(
+          `Cannot add a prompt at position ${this.position}: a ${store.policy} KV cache takes one prompt per sequence`,
+        );
+      }
+      if (tokens.length > this.nCtx) {
+        throw new LimitError(
+          `Cannot fit a prompt of ${tokens.length} tokens in a context of ${this.nCtx}`,
+        );
+      }
+      this.#forward.setPrefillCaches(store.beginSequence(tokens.length));
+    } else {
+      this.#checkFits(tokens.length);
+    }
     if (this.position === 0) this.#sampler.setHistory(tokens);
     const B = this.#forward.maxBatch;
+    const prefill = store.compresses || undefined;
+    let next = -1;
     for (let start = 0; start < tokens.length; start += B) {
       const chunk = tokens.slice(start, start + B);
-      const lastChunk = start + B >= tokens.length;
-      if (lastChunk) return await this.#step(chunk);
-      this.#forward.writeInputs(chunk, this.position, this.#seed);
+      if (start + B >= tokens.length) {
+        next = await this.#step(chunk, prefill);
+        break;
+      }
+      this.#forward.writeInputs(chunk, this.position, this.#seed, prefill ?? chunk.length > 1);
       const encoder = this.runtime.device.createCommandEncoder({ label: "prefill" });
-      this.#forward.encode(encoder, chunk.length).end();
+      this.#forward.encode(encoder, chunk.length, { prefill: prefill ?? chunk.length > 1 }).end();
       this.runtime.device.queue.submit([encoder.finish()]);
       this.position += chunk.length;
     }
-    throw new Error("unreachable: the last chunk returns");
+    if (store instanceof PolicyKvStore) {
+      this.#forward.setDecodeCaches(await store.finishPrefill());
+    }
+    return next;
   }
 
   /**
@@ -220,6 +257,11 @@ export class Session {
    * @returns (tokens.length, n_vocab) logits
    */
   async evaluate(tokens: readonly number[]): Promise<Float32Array> {
+    if (this.#kv.compresses) {
+      throw new RangeError(
+        "Cannot evaluate batches through a compressing KV cache: use teacherForce",
+      );
+    }
     this.#checkFits(tokens.length);
     const nVocab = this.hparams.nVocab;
     const out = new Float32Array(tokens.length * nVocab);
@@ -256,7 +298,9 @@ export class Session {
    *
    * @param token the token to feed
    */
-  async profileDecode(token: number): Promise<{ token: number; ms: Map<string, number> } | undefined> {
+  async profileDecode(
+    token: number,
+  ): Promise<{ token: number; ms: Map<string, number> } | undefined> {
     if (!this.runtime.ctx.hasTimestamps) return undefined;
     this.#checkFits(1);
     const dev = this.runtime.device;
@@ -334,7 +378,7 @@ export class Session {
     try {
       for (;;) {
         while (
-          pending.length < LOOKAHEAD && submitted < maxTokens && this.position < this.nCtx
+          pending.length < LOOKAHEAD && submitted < maxTokens && this.#fits(1)
         ) {
           const buffer = this.#readback[ring++ % LOOKAHEAD]!;
           this.#submitStep("sampled", buffer);
@@ -404,9 +448,9 @@ export class Session {
     }
   }
 
-  async #step(tokens: readonly number[]): Promise<number> {
+  async #step(tokens: readonly number[], prefill?: boolean): Promise<number> {
     const buffer = this.#readback[0]!;
-    this.#submitStep(tokens, buffer);
+    this.#submitStep(tokens, buffer, prefill);
     await buffer.mapAsync(GPUMapMode.READ);
     const token = new Uint32Array(buffer.getMappedRange(0, 4))[0]!;
     buffer.unmap();
@@ -414,12 +458,16 @@ export class Session {
   }
 
   /** Submits one step (forward pass and sampler) whose sampled token is copied to `readback`. */
-  #submitStep(tokens: readonly number[] | "sampled", readback: GPUBuffer): void {
+  #submitStep(
+    tokens: readonly number[] | "sampled",
+    readback: GPUBuffer,
+    prefill = tokens !== "sampled" && tokens.length > 1,
+  ): void {
     const dev = this.runtime.device;
     const T = tokens === "sampled" ? 1 : tokens.length;
-    this.#forward.writeInputs(tokens, this.position, this.#seed);
-    const encoder = dev.createCommandEncoder({ label: T === 1 ? "decode" : "prefill" });
-    const pass = this.#forward.encode(encoder, T);
+    this.#forward.writeInputs(tokens, this.position, this.#seed, prefill);
+    const encoder = dev.createCommandEncoder({ label: prefill ? "prefill" : "decode" });
+    const pass = this.#forward.encode(encoder, T, { prefill });
     this.#sampler.encode(pass);
     pass.end();
     encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
@@ -427,8 +475,17 @@ export class Session {
     this.position += T;
   }
 
+  #fits(n: number): boolean {
+    return this.#kv.unbounded || this.position + n <= this.nCtx;
+  }
+
   #checkFits(n: number): void {
-    if (this.position + n > this.nCtx) {
+    if (this.#kv.compresses && this.position === 0) {
+      throw new LimitError(
+        "Cannot decode before a prompt: a compressing KV cache starts with prefill",
+      );
+    }
+    if (!this.#kv.unbounded && this.position + n > this.nCtx) {
       throw new LimitError(
         `Cannot fit ${n} more tokens at position ${this.position}: the context holds ${this.nCtx} ` +
           `(raise -c/--ctx up to the model's ${this.hparams.nCtxTrain})`,

@@ -20,6 +20,8 @@ import { createRuntime, type Dispatch, type GpuRuntime } from "../../src/gpu/run
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import type { StepDecision } from "../../src/kv/policy.ts";
 import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
+import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
+import type { SyntheticLayer } from "../kv/_synthetic.ts";
 import { testGpu } from "../_gpu.ts";
 
 let shared: GpuRuntime | undefined;
@@ -314,4 +316,84 @@ export function assertSamePicks(gpu: GpuLayerState, decision: StepDecision, at: 
 /** Creates a storage buffer from data (test inputs). */
 export function storage(device: GPUDevice, data: ArrayBufferView, label: string): GPUBuffer {
   return createStorageFrom(device, data, label);
+}
+
+/** Coarse scores (mostly 0, a few whole numbers) so that many candidates tie. */
+export function coarse(x: number): number {
+  return Math.floor(x / 4);
+}
+
+/** Keys snapped to 3 exact vectors per head, so similarities tie. */
+export function tiedKeys(data: SyntheticLayer, nHeadKv: number, headDim: number): SyntheticLayer {
+  const k = data.k.map((row, t) => {
+    const out = new Float32Array(row.length);
+    for (let h = 0; h < nHeadKv; h++) {
+      for (let d = 0; d < headDim; d++) {
+        out[h * headDim + d] = (t * 7 + h) % 3 === d % 3 ? 1 : 0.5;
+      }
+    }
+    return out;
+  });
+  return { ...data, k };
+}
+
+/** Options of {@linkcode replayDecode}. */
+export interface ReplayOptions {
+  /** Query heads of the synthetic attention. */
+  readonly nHead: number;
+  /** Applied to every attention row before it is accumulated (e.g. {@linkcode coarse}). */
+  readonly transform?: (x: number) => number;
+  /** Start from the GPU's current state instead of loading the twin's (after a GPU compression). */
+  readonly fromGpu?: boolean;
+}
+
+/**
+ * Runs `steps` decode steps (tokens `first ..`) on the twin, replaying each on
+ * the GPU with identical inputs: before each step the GPU is loaded with the
+ * twin's state (merged rows agree only within tolerance), gets the step's
+ * token and the twin's accumulated scores, evicts, and records its state; one
+ * read-back at the end compares every step (state and picks).
+ *
+ * @returns evicted and merged tokens summed over steps and heads
+ */
+export async function replayDecode(
+  gpu: GpuLayer,
+  twin: ReferenceKvLayer,
+  data: SyntheticLayer,
+  first: number,
+  steps: number,
+  options: ReplayOptions,
+): Promise<{ evictions: number; merges: number }> {
+  const device = gpu.rt.device;
+  const history = gpu.createHistory(steps);
+  const expected: Array<{ state: LayerState; decision: StepDecision }> = [];
+  let before = snapshotTwin(twin);
+  for (let s = 0; s < steps; s++) {
+    const t = first + s;
+    if (s > 0 || !options.fromGpu) gpu.load(before);
+    gpu.writeToken(data.k[t]!, data.v[t]!, t);
+    twin.append(data.k[t]!, data.v[t]!);
+    const view = { ...twin, pos: twin.table.pos, keys: twin.keys, values: twin.values };
+    const row = slotAttention(data.q[t]!, view, options.nHead).row;
+    twin.accumulate(options.transform ? row.map(options.transform) : row);
+    device.queue.writeBuffer(gpu.table.score, 0, twin.table.score.slice());
+    submit(device, [gpu.evict]);
+    gpu.record(history, s * gpu.stateBytes);
+    const decision = twin.evict();
+    before = snapshotTwin(twin);
+    expected.push({ state: before, decision });
+  }
+  const [bytes] = await readAll(device, [[history, steps * gpu.stateBytes]]);
+  let evictions = 0;
+  let merges = 0;
+  expected.forEach(({ state, decision }, s) => {
+    const at = `step ${first + s}`;
+    const got = gpu.parse(bytes!, s * gpu.stateBytes);
+    assertSamePicks(got, decision, at);
+    assertSameLayer(got, state, at);
+    evictions += decision.evictSlot.filter((v) => v >= 0).length;
+    merges += decision.mergeTarget.filter((v) => v >= 0).length;
+  });
+  history.destroy();
+  return { evictions, merges };
 }

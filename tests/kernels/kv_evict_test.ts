@@ -3,22 +3,20 @@ import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
+import type { LayerBudget } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
-import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { prefillInputs, type SyntheticLayer, syntheticSequence } from "../kv/_synthetic.ts";
+import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
 import {
-  assertSameLayer,
-  assertSamePicks,
+  coarse,
   GpuLayer,
   kvRuntime,
-  type LayerState,
   readAll,
-  snapshotTwin,
+  replayDecode,
   storage,
   submit,
+  tiedKeys,
 } from "./_kv_harness.ts";
 import { stepBuffer } from "./_step.ts";
 
@@ -38,23 +36,6 @@ interface Case {
   ties?: boolean;
 }
 
-/** Coarse scores (mostly 0, a few whole numbers) so that many candidates tie. */
-function coarse(x: number): number {
-  return Math.floor(x / 4);
-}
-
-/** Makes score and similarity ties frequent: keys from 3 exact vectors. */
-function tied(data: SyntheticLayer, nHeadKv: number, headDim: number): SyntheticLayer {
-  const k = data.k.map((row, t) => {
-    const out = new Float32Array(row.length);
-    for (let h = 0; h < nHeadKv; h++) {
-      for (let d = 0; d < headDim; d++) out[h * headDim + d] = (t * 7 + h) % 3 === d % 3 ? 1 : 0.5;
-    }
-    return out;
-  });
-  return { ...data, k };
-}
-
 function budgetOf(c: Case): LayerBudget {
   if (!c.compressed) {
     return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
@@ -63,13 +44,7 @@ function budgetOf(c: Case): LayerBudget {
   return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
 
-/**
- * Prefills the twin, runs `steps` decode steps on it, then replays them on the
- * GPU with identical inputs: before each step the GPU is loaded with the twin's
- * state (merged rows agree only within tolerance), gets the step's token and
- * the twin's accumulated scores, evicts, and records its state; one read-back
- * at the end compares every step.
- */
+/** Prefills the twin, then replays `steps` decode steps on the twin and the GPU with identical inputs. */
 async function runCase(c: Case, seed: number) {
   const rt = await kvRuntime();
   const { nHead, nHeadKv, headDim } = c;
@@ -77,43 +52,17 @@ async function runCase(c: Case, seed: number) {
   const policy = createKvPolicy(resolveKvOptions(c.kv));
   const twin = new ReferenceKvLayer(policy, budgetOf(c), shape);
   const raw = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
-  const data = c.ties ? tied(raw, nHeadKv, headDim) : raw;
+  const data = c.ties ? tiedKeys(raw, nHeadKv, headDim) : raw;
   const pre = prefillInputs(data, shape, c.prompt);
   const scores = c.ties ? pre.scores.map(coarse) : pre.scores;
   twin.prefill(pre.keys, pre.values, scores, c.prompt);
   const gpu = new GpuLayer(rt, twin);
-  const history = gpu.createHistory(c.steps);
-  const expected: Array<{ state: LayerState; decision: StepDecision }> = [];
-  let before = snapshotTwin(twin);
-  for (let s = 0; s < c.steps; s++) {
-    const t = c.prompt + s;
-    gpu.load(before);
-    gpu.writeToken(data.k[t]!, data.v[t]!, t);
-    twin.append(data.k[t]!, data.v[t]!);
-    const view = { ...twin, pos: twin.table.pos, keys: twin.keys, values: twin.values };
-    const row = slotAttention(data.q[t]!, view, nHead).row;
-    twin.accumulate(c.ties ? row.map(coarse) : row);
-    rt.device.queue.writeBuffer(gpu.table.score, 0, twin.table.score.slice());
-    submit(rt.device, [gpu.evict]);
-    gpu.record(history, s * gpu.stateBytes);
-    const decision = twin.evict();
-    before = snapshotTwin(twin);
-    expected.push({ state: before, decision });
-  }
-  const [bytes] = await readAll(rt.device, [[history, c.steps * gpu.stateBytes]]);
-  let evictions = 0;
-  let merges = 0;
-  expected.forEach(({ state, decision }, s) => {
-    const at = `step ${c.prompt + s}`;
-    const got = gpu.parse(bytes!, s * gpu.stateBytes);
-    assertSamePicks(got, decision, at);
-    assertSameLayer(got, state, at);
-    evictions += decision.evictSlot.filter((v) => v >= 0).length;
-    merges += decision.mergeTarget.filter((v) => v >= 0).length;
+  const counts = await replayDecode(gpu, twin, data, c.prompt, c.steps, {
+    nHead,
+    ...(c.ties ? { transform: coarse } : {}),
   });
-  history.destroy();
   gpu.destroy();
-  return { evictions, merges };
+  return counts;
 }
 
 const cases: Array<Case & { name: string; merges: boolean }> = [

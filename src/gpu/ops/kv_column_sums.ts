@@ -1,0 +1,110 @@
+/**
+ * Host side of `kernels/kv_column_sums.wgsl`: after a prefill chunk's
+ * attention, adds each key's attention probabilities from the chunk's queries
+ * into per-query-head column sums (d2o's prefill statistic and initial scores).
+ *
+ * @module
+ */
+
+import src from "../../../kernels/kv_column_sums.wgsl" with { type: "text" };
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { STEP_WGSL } from "../step.ts";
+import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+
+/** Loop iterations one invocation may spend per dispatch (lavapipe stops at 65,535). */
+const ITERATION_BUDGET = 30000;
+
+/** Buffers and sizes of the column sums. */
+export interface ColumnSumsOptions {
+  /** The chunk's rotated queries (maxTokens × nHead × headDim). */
+  readonly q: GPUBuffer;
+  /** The staging key cache `[nHeadKv][nSlots][headDim]` (slot = position), rotated. */
+  readonly kCache: GPUBuffer;
+  /** The chunk's per-row log-sum-exp from attention_prefill (maxTokens × nHead). */
+  readonly lse: GPUBuffer;
+  /** Column sums `[nHead][nSlots]`, added to; zero it before the first chunk. */
+  readonly out: GPUBuffer;
+  /** Query heads. */
+  readonly nHead: number;
+  /** KV heads (divides nHead). */
+  readonly nHeadKv: number;
+  /** Values per head (a multiple of 4). */
+  readonly headDim: number;
+  /** Slots of the staging cache (positions it can hold); also the row stride of `out`. */
+  readonly nSlots: number;
+  /** Most tokens in one prefill chunk. */
+  readonly maxTokens: number;
+  /** The step uniform (pos = the chunk's first position, n_tokens = its length). */
+  readonly step: GPUBuffer;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
+
+/**
+ * Creates the column-sum dispatches of one layer: one per sub-chunk of the
+ * step's queries, recorded in order (deterministic, no atomics).
+ *
+ * @param rt GPU runtime
+ * @param options buffers and sizes
+ * @returns the recorded dispatches
+ * @throws {RangeError} when the heads do not group, headDim is not a multiple
+ *   of 4, or a buffer is too small
+ * @example
+ * ```ts ignore
+ * createColumnSums(rt, { q, kCache, lse, out, nHead: 8, nHeadKv: 4, headDim: 64, nSlots: 2048, maxTokens: 512, step });
+ * ```
+ */
+export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Dispatch {
+  const { q, kCache, lse, out, nHead, nHeadKv, headDim, nSlots, maxTokens, step } = options;
+  const op = "kv_column_sums";
+  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  if (nHeadKv < 1 || nHead % nHeadKv !== 0) {
+    throw new RangeError(
+      `Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv} KV heads`,
+    );
+  }
+  if (headDim % 4 !== 0) {
+    throw new RangeError(`Cannot run ${op}: head size ${headDim} is not a multiple of 4`);
+  }
+  if (maxTokens < 1 || nHead > MAX_GROUPS_PER_DIM) {
+    throw new RangeError(`Cannot run ${op}: ${maxTokens} tokens and ${nHead} heads`);
+  }
+  requireElements(op, "q", q, maxTokens * nHead * headDim, `${maxTokens}×${nHead}×${headDim}`);
+  requireElements(
+    op,
+    "k_cache",
+    kCache,
+    nHeadKv * nSlots * headDim,
+    `${nHeadKv}×${nSlots}×${headDim}`,
+  );
+  requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
+  requireElements(op, "out", out, nHead * nSlots, `${nHead}×${nSlots}`);
+  const qTile = Math.max(1, Math.min(maxTokens, Math.floor(ITERATION_BUDGET / (headDim / 4 + 2))));
+  const pipeline = rt.pipelines.get({
+    label: op,
+    code: STEP_WGSL + src,
+    constants: { HEAD_DIM: headDim, G: nHead / nHeadKv, Q_TILE: qTile },
+  });
+  const groups = Math.ceil(nSlots / 64);
+  if (groups > MAX_GROUPS_PER_DIM) {
+    throw new RangeError(`Cannot run ${op}: ${nSlots} slots exceed one dispatch row`);
+  }
+  const bindGroups = Array.from({ length: Math.ceil(maxTokens / qTile) }, (_, i) => {
+    const params = createParams(rt.device, `${label}.params.${i}`, [
+      ["u", nHead],
+      ["u", nSlots],
+      ["f", 1 / Math.sqrt(headDim)],
+      ["u", i * qTile],
+    ]);
+    return bindBuffers(rt.device, pipeline, `${label}.${i}`, [q, kCache, lse, out, step, params]);
+  });
+  return {
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      for (const group of bindGroups) {
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(groups, nHead);
+      }
+    },
+  };
+}

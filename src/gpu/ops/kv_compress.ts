@@ -1,0 +1,300 @@
+/**
+ * Host side of `kernels/kv_compress.wgsl`: the bulk compression of one layer
+ * at the end of prefill. Reads the prompt's staging cache (slot = position)
+ * and its per-query-head column sums, executes the policy's `compress`
+ * decision (keep sinks, window and top-scored candidates; d2o merges the
+ * evicted keys and values into their nearest kept keys and sets τ) and writes
+ * the kept rows, the slot table and the state of the layer's slot cache.
+ * Created once per request (sizes depend on the prompt length).
+ *
+ * @module
+ */
+
+import src from "../../../kernels/kv_compress.wgsl" with { type: "text" };
+import { LimitError } from "../../errors.ts";
+import type { KvOptions } from "../../kv/options.ts";
+import type { LayerBudget } from "../../kv/policy.ts";
+import { createStorage, readBuffer } from "../buffers.ts";
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import type { KvSlotTable } from "./kv_slot_table.ts";
+import { bindUsed, createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
+import { createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+
+/** Workgroup size of every entry point. */
+const WG = 64;
+/** Loop iterations one invocation may spend (lavapipe stops at 65,535). */
+const ITERATION_BUDGET = 40000;
+
+/** Sizes of one compression, derived from the budget and the prompt length. */
+export interface KvCompressPlan {
+  /** Rows kept per KV head. */
+  readonly kept: number;
+  /** Rows evicted per KV head. */
+  readonly evicted: number;
+  /** Heavy candidates kept per head beyond the sinks and the window. */
+  readonly quota: number;
+}
+
+/**
+ * Computes how many rows a compression keeps and evicts per KV head, exactly
+ * as `selectKept` does: everything when the layer is not compressed or the
+ * prompt fits; else the sinks, the window and `C − protected` candidates.
+ *
+ * @param budget the layer budget
+ * @param tokens prompt length `T'`
+ * @returns kept, evicted and quota per head
+ * @example
+ * ```ts
+ * import { compressPlan } from "./kv_compress.ts";
+ * const budget = { slots: 10, heavy: 8, recent: 2, sinks: 4, compressed: true };
+ * console.log(compressPlan(budget, 30)); // { kept: 10, evicted: 20, quota: 4 }
+ * ```
+ */
+export function compressPlan(budget: LayerBudget, tokens: number): KvCompressPlan {
+  let protectedCount = 0;
+  for (let p = 0; p < tokens; p++) {
+    if (p < budget.sinks || p > tokens - 1 - budget.recent) protectedCount++;
+  }
+  const candidates = tokens - protectedCount;
+  if (!budget.compressed || tokens <= budget.slots) {
+    return { kept: tokens, evicted: 0, quota: candidates };
+  }
+  const quota = Math.max(0, Math.min(budget.slots - protectedCount, candidates));
+  return { kept: protectedCount + quota, evicted: candidates - quota, quota };
+}
+
+/** The prompt's staging cache. */
+export interface KvStaging {
+  /** Keys `[nHeadKv][nSlots][headDim]`, rotated, slot = position. */
+  readonly kCache: GPUBuffer;
+  /** Values `[nHeadKv][nSlots][headDim]`. */
+  readonly vCache: GPUBuffer;
+  /** Slots per KV head (at least the prompt length). */
+  readonly nSlots: number;
+}
+
+/** The layer's slot cache the compression fills. */
+export interface KvDestination {
+  /** Keys `[nHeadKv][table.nSlots][headDim]`. */
+  readonly kCache: GPUBuffer;
+  /** Values `[nHeadKv][table.nSlots][headDim]`. */
+  readonly vCache: GPUBuffer;
+  /** Its slot table (`nSlots = C + 1` compressed, `C` otherwise). */
+  readonly table: KvSlotTable;
+}
+
+/** Inputs, budget and policy of a compression. */
+export interface KvCompressOptions {
+  /** Validated KV options (policy, β, merge rule, self-logit, parity). */
+  readonly options: KvOptions;
+  /** This layer's budget. */
+  readonly budget: LayerBudget;
+  /** Prompt length `T'` (rows 0 .. T'−1 of the staging cache). */
+  readonly tokens: number;
+  /** The staging cache. */
+  readonly staging: KvStaging;
+  /** Column sums per query head `[nHead][colsumStride]` (from kv_column_sums). */
+  readonly colsum: GPUBuffer;
+  /** Row stride of `colsum`; defaults to `staging.nSlots`. */
+  readonly colsumStride?: number;
+  /** Query heads (a multiple of the table's KV heads). */
+  readonly nHead: number;
+  /** The destination slot cache. */
+  readonly dest: KvDestination;
+  /** Values per head. */
+  readonly headDim: number;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
+
+/** A compression: its dispatches, its sizes and its per-position outcome. */
+export interface KvCompress extends Dispatch, KvCompressPlan {
+  /**
+   * Reads the outcome per (KV head, prompt position) `[nHeadKv][T']`: the
+   * destination slot when kept, −1 when dropped, −2 − k when merged into
+   * destination slot k (for compress-inspect and tests; never on the token path).
+   */
+  readFate(): Promise<Int32Array>;
+  /** Frees the scratch buffers (after the dispatches ran). */
+  destroy(): void;
+}
+
+/**
+ * Creates the compression of one layer.
+ *
+ * @param rt GPU runtime
+ * @param options inputs, budget and policy
+ * @returns the recorded dispatches and the compression's sizes
+ * @throws {LimitError} when an uncompressed layer cannot hold the prompt
+ * @throws {RangeError} when shapes do not match, a buffer is too small or the
+ *   prompt is too long for the kernels' per-invocation loop bounds
+ * @example
+ * ```ts ignore
+ * const op = createKvCompress(rt, { options, budget, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
+ * ```
+ */
+export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): KvCompress {
+  const { budget, tokens, staging, colsum, nHead, dest, headDim } = options;
+  const { table } = dest;
+  const { nHeadKv } = table;
+  const op = "kv_compress";
+  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const stride = options.colsumStride ?? staging.nSlots;
+  if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
+    throw new RangeError(
+      `Cannot run ${op}: ${tokens} tokens in a staging cache of ${staging.nSlots} slots`,
+    );
+  }
+  if (nHead % nHeadKv !== 0) {
+    throw new RangeError(`Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv}`);
+  }
+  if (table.nSlots !== slotsFor(budget)) {
+    throw new RangeError(
+      `Cannot run ${op}: the slot table has ${table.nSlots} slots, the budget needs ${
+        slotsFor(budget)
+      }`,
+    );
+  }
+  const plan = compressPlan(budget, tokens);
+  if (plan.kept > table.nSlots) {
+    throw new LimitError(
+      `Cannot cache a prompt of ${tokens} tokens: the cache holds ${budget.slots}`,
+    );
+  }
+  const stagingShape = `${nHeadKv}×${staging.nSlots}×${headDim}`;
+  const destShape = `${nHeadKv}×${table.nSlots}×${headDim}`;
+  requireElements(
+    op,
+    "staging_k",
+    staging.kCache,
+    nHeadKv * staging.nSlots * headDim,
+    stagingShape,
+  );
+  requireElements(
+    op,
+    "staging_v",
+    staging.vCache,
+    nHeadKv * staging.nSlots * headDim,
+    stagingShape,
+  );
+  requireElements(op, "colsum", colsum, nHead * stride, `${nHead}×${stride}`);
+  requireElements(op, "dest_k", dest.kCache, nHeadKv * table.nSlots * headDim, destShape);
+  requireElements(op, "dest_v", dest.vCache, nHeadKv * table.nSlots * headDim, destShape);
+  const { kept, evicted } = plan;
+  const merging = options.options.policy === "d2o" && evicted > 0;
+  const kChunk = Math.max(1, Math.floor(16384 / Math.ceil(headDim / 4)));
+  const nChunks = Math.max(1, Math.ceil(kept / kChunk));
+  const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4];
+  const grids = [
+    Math.ceil(tokens / WG),
+    Math.ceil(evicted / WG),
+    nChunks,
+    Math.ceil((table.nSlots * headDim) / WG),
+  ];
+  if (loops.some((n) => n > ITERATION_BUDGET) || grids.some((n) => n > MAX_GROUPS_PER_DIM)) {
+    throw new RangeError(
+      `Cannot run ${op}: a prompt of ${tokens} tokens evicting ${evicted} per head is too long`,
+    );
+  }
+  // Scratch arrays in one buffer (words): T'-sized, then evicted-sized, then kept-sized.
+  const sizes = {
+    score: nHeadKv * tokens,
+    norm: nHeadKv * tokens,
+    keep: nHeadKv * tokens,
+    fate: nHeadKv * tokens,
+    kept: nHeadKv * kept,
+    ev: nHeadKv * evicted,
+    part: 2 * nHeadKv * evicted * nChunks,
+    sim: nHeadKv * evicted,
+    tgt: nHeadKv * evicted,
+    next: nHeadKv * evicted,
+    first: nHeadKv * kept,
+    last: nHeadKv * kept,
+    den: nHeadKv * kept,
+    flag: nHeadKv * evicted,
+  };
+  const offsets: Record<string, number> = {};
+  let words = 0;
+  for (const [name, size] of Object.entries(sizes)) {
+    offsets[name] = words;
+    words += size;
+  }
+  const work = createStorage(rt.device, Math.max(1, words) * 4, `${label}.work`);
+  const lay = createParams(rt.device, `${label}.layout`, [
+    ["u", staging.nSlots],
+    ["u", kept],
+    ["u", nChunks],
+    ["u", table.nSlots],
+    ...Object.keys(sizes).map((name) => ["u", offsets[name]!] as const),
+    ["u", merging ? 1 : 0],
+    ["u", 0],
+  ]);
+  const policy = createPolicyParams(
+    rt.device,
+    `${label}.policy`,
+    options.options,
+    budget,
+    nHeadKv,
+    {
+      tokens,
+      quota: plan.quota,
+      nEvict: evicted,
+      stride,
+    },
+  );
+  const code = KV_PRELUDE + src;
+  const constants = { WG, HEAD_DIM: headDim, G: nHead / nHeadKv, K_CHUNK: kChunk };
+  const buffers = [
+    staging.kCache,
+    staging.vCache,
+    colsum,
+    dest.kCache,
+    dest.vCache,
+    table.pos,
+    table.score,
+    table.state,
+    work,
+    lay,
+    policy,
+  ];
+  const stage = (entryPoint: string, used: number[], grid: [number, number?, number?]) => {
+    const pipeline = rt.pipelines.get({ label: op, code, entryPoint, constants });
+    const group = bindUsed(rt.device, pipeline, `${label}.${entryPoint}`, buffers, used);
+    return { pipeline, group, grid };
+  };
+  const rows = Math.ceil(tokens / WG);
+  const evRows = Math.ceil(evicted / WG);
+  const stages = [
+    stage("prep", [0, 2, 8, 9, 10], [rows, nHeadKv]),
+    stage("rank", [8, 9, 10], [rows, nHeadKv]),
+    stage("scan", [8, 9, 10], [nHeadKv]),
+    ...(merging
+      ? [
+        stage("nearest", [0, 8, 9, 10], [evRows, nHeadKv, nChunks]),
+        stage("reduce", [8, 9, 10], [evRows, nHeadKv]),
+        stage("tau", [7, 8, 9, 10], [1]),
+        stage("link", [8, 9, 10], [nHeadKv]),
+      ]
+      : []),
+    stage("gather", [0, 1, 3, 4, 5, 6, 7, 8, 9, 10], [grids[3]!, nHeadKv]),
+  ];
+  return {
+    ...plan,
+    encode(pass) {
+      for (const { pipeline, group, grid } of stages) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(...grid);
+      }
+    },
+    async readFate() {
+      const bytes = await readBuffer(rt.device, work, nHeadKv * tokens * 4, offsets.fate! * 4);
+      return new Int32Array(bytes);
+    },
+    destroy() {
+      work.destroy();
+      lay.destroy();
+      policy.destroy();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Model-level twin test of the KV policies: the GPU session and the CPU
+ * reference model (`ReferencePolicyModel`) run the same prompt and the same
+ * teacher-forced tokens under each policy; after the prefill compression and
+ * after every one of 64 decode steps they must hold the same positions in
+ * every (layer, KV head, slot), evict the same slots, pick the same merge
+ * targets, and agree on τ within 1e-5. Also: `--kv full` through the slot
+ * machinery gives the plain full cache's logits.
+ */
+
+import assert from "node:assert/strict";
+import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+import { readBuffer } from "../../src/gpu/buffers.ts";
+import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { KvOptionsInput } from "../../src/kv/options.ts";
+import { resolveKvOptions } from "../../src/kv/options.ts";
+import type { PolicyKvStore } from "../../src/kv/policy_store.ts";
+import { createKvPolicy } from "../../src/kv/registry.ts";
+import { openModel } from "../../src/model/model_file.ts";
+import { Session } from "../../src/model/session.ts";
+import { ReferencePolicyModel } from "../../src/reference/kv_forward.ts";
+import { loadReferenceWeights, type ReferenceWeights } from "../../src/reference/model_weights.ts";
+import { gpuTestOptions, testGpu } from "../_gpu.ts";
+
+const STORIES = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const TEXT = await Deno.readTextFile(
+  new URL("../../../shared/oracle/ppl-text.txt", import.meta.url),
+);
+const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
+const STEPS = 64;
+
+let runtime: GpuRuntime | undefined;
+const weightsCache = new Map<string, Promise<ReferenceWeights>>();
+function weights(path: string): Promise<ReferenceWeights> {
+  let w = weightsCache.get(path);
+  if (!w) weightsCache.set(path, w = openModel(path).then(loadReferenceWeights));
+  return w;
+}
+
+async function twinRun(path: string, promptLength: number, input: KvOptionsInput) {
+  runtime ??= createRuntime(await testGpu());
+  const kv = resolveKvOptions(input);
+  const session = await Session.open(path, { nCtx: 512, kv, runtime });
+  const cpu = new ReferencePolicyModel(await weights(path), createKvPolicy(kv), { nCtx: 512 });
+  const store = session.kvStore as PolicyKvStore;
+  try {
+    const ids = session.tokenizer.encode(TEXT).slice(0, promptLength + STEPS);
+    const prompt = ids.slice(0, promptLength);
+    await session.prefill(prompt);
+    cpu.forward(prompt, 0);
+    const plan = cpu.prefill!.plan;
+    assert.deepEqual(store.plan!.layers, plan.layers, "same budgets");
+    let evictions = 0;
+    let merges = 0;
+    const compare = async (when: string, picks?: Int32Array[]) => {
+      const tables = await Promise.all(store.tables.map((t) => t.read()));
+      tables.forEach((gpu, l) => {
+        const ref = cpu.layerState(l);
+        assert.deepEqual(gpu.pos, ref.pos, `${when}: layer ${l} positions`);
+        if (Number.isNaN(ref.tau)) assert.ok(Number.isNaN(gpu.tau), `${when}: layer ${l} τ unset`);
+        else {assert.ok(
+            Math.abs(gpu.tau - ref.tau) <= 1e-5,
+            `${when}: layer ${l} τ ${gpu.tau} vs ${ref.tau}`,
+          );}
+        const decision = cpu.lastStep?.[l];
+        if (picks && decision) {
+          for (let h = 0; h < ref.pos.length / ref.nSlots; h++) {
+            assert.equal(
+              picks[l]![4 * h],
+              decision.evictSlot[h],
+              `${when}: layer ${l} head ${h} victim`,
+            );
+            assert.equal(
+              picks[l]![4 * h + 1],
+              decision.mergeTarget[h],
+              `${when}: layer ${l} head ${h} target`,
+            );
+            if (decision.evictSlot[h]! >= 0) evictions++;
+            if (decision.mergeTarget[h]! >= 0) merges++;
+          }
+        }
+      });
+    };
+    await compare("after prefill");
+    for (let i = 0; i < STEPS; i++) {
+      const pos = promptLength + i;
+      await session.decode(ids[pos]!);
+      cpu.forward([ids[pos]!], pos);
+      const picks = await Promise.all(
+        store.picks.map(async (b) => new Int32Array(await readBuffer(runtime!.device, b, b.size))),
+      );
+      await compare(`step ${i}`, picks);
+    }
+    return { evictions, merges };
+  } finally {
+    session.close();
+  }
+}
+
+const POLICIES: [string, KvOptionsInput][] = [
+  ["streaming", { kv: "streaming" }],
+  ["h2o", { kv: "h2o" }],
+  ["d2o", { kv: "d2o" }],
+  ["d2o --parity", { kv: "d2o", parity: true }],
+];
+
+for (const [name, input] of POLICIES) {
+  Deno.test({
+    name:
+      `GPU and CPU ${name} keep the same positions, victims, merge targets and τ over 64 steps on stories260K`,
+    ...gpuTestOptions,
+    async fn() {
+      const { evictions, merges } = await twinRun(STORIES, 96, {
+        ...input,
+        kvBudget: 0.25,
+        kvMin: 4,
+      });
+      assert.ok(evictions > 0, "the policy evicted during decode");
+      if (name.startsWith("d2o")) assert.ok(merges > 0, "d2o merged during decode");
+    },
+  });
+}
+
+Deno.test({
+  name: "GPU and CPU d2o agree step by step on a generated fixture model",
+  ...gpuTestOptions,
+  async fn() {
+    const { evictions } = await twinRun(FIXTURE, 64, { kv: "d2o", kvBudget: 0.25, kvMin: 4 });
+    assert.ok(evictions > 0);
+  },
+});
+
+Deno.test({
+  name: "--kv full through the slot cache gives the plain full cache's logits",
+  ...gpuTestOptions,
+  async fn() {
+    runtime ??= createRuntime(await testGpu());
+    const plain = await Session.open(STORIES, { nCtx: 256, runtime });
+    const slots = await Session.open(STORIES, {
+      nCtx: 256,
+      runtime,
+      kv: resolveKvOptions({ kv: "full" }),
+    });
+    try {
+      const ids = plain.tokenizer.encode(TEXT).slice(0, 100);
+      await plain.prefill(ids.slice(0, 60));
+      await slots.prefill(ids.slice(0, 60));
+      assert.deepEqual(await slots.logits(), await plain.logits());
+      for (const id of ids.slice(60)) {
+        await plain.decode(id);
+        await slots.decode(id);
+        assert.deepEqual(await slots.logits(), await plain.logits());
+      }
+    } finally {
+      plain.close();
+      slots.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "d2o at --kv-budget 0.2 keeps the real KV bytes of ppl-text.txt at 20% of the full cache (±1 slot per layer-head)",
+  ...gpuTestOptions,
+  async fn() {
+    runtime ??= createRuntime(await testGpu());
+    const kv = resolveKvOptions({ kv: "d2o", kvBudget: 0.2 });
+    const session = await Session.open(STORIES, { nCtx: 2048, kv, runtime });
+    try {
+      const ids = session.tokenizer.encode(TEXT);
+      assert.equal(ids.length, 1449);
+      await session.prefill(ids);
+      const hp = session.hparams;
+      const perSlot = hp.nHeadKv * hp.headDim * 4 * 2; // K and V of one slot in one layer
+      const full = hp.nLayer * ids.length * perSlot;
+      const { kvBytes } = session.memory;
+      const nominal = 0.2 * full;
+      // Each layer allocates C_ℓ + 1 slots per KV head: one receives the next token.
+      assert.ok(Math.abs(kvBytes - nominal) <= hp.nLayer * perSlot, `${kvBytes} vs ${nominal}`);
+      const store = session.kvStore as PolicyKvStore;
+      const total = store.plan!.layers.reduce((s, l) => s + l.slots, 0);
+      assert.equal(total, Math.round(hp.nLayer * 0.2 * ids.length));
+    } finally {
+      session.close();
+    }
+  },
+});
