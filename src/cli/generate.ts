@@ -18,13 +18,19 @@ import {
   resolveSeed,
   samplerParams,
 } from "../sample/params.ts";
+import { kvBytesPerToken } from "../kv/kv_store.ts";
+import { type KvOptions, resolveKvOptions } from "../kv/options.ts";
+import { PolicyKvStore } from "../kv/policy_store.ts";
 import { writeStdout } from "./io.ts";
+import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
 import { createProgress } from "./progress.ts";
 import { readPrompt } from "./prompt_input.ts";
 import { StopStringFilter } from "./stop_strings.ts";
 
-interface GenerateOptions {
+interface GenerateOptions extends KvTuningFlags {
+  kv: string;
+  kvBudget: string;
   model: string;
   file?: string;
   maxTokens: number;
@@ -66,13 +72,21 @@ export interface GenerateResult {
     decodeMs: number;
     decodeTokensPerSecond: number;
   };
-  /** GPU memory in bytes. */
-  memory: { weights: number; kvCache: number; scratch: number };
+  /** GPU memory in bytes; `kvCacheFull` is what the uncompressed cache would hold now. */
+  memory: {
+    weights: number;
+    kvCache: number;
+    kvCacheLive: number;
+    kvCacheFull: number;
+    scratch: number;
+  };
+  /** The KV policy and its per-layer budgets (tokens kept per layer). */
+  kv: { policy: string; budget: string; layerSlots: number[] };
 }
 
 /** Builds the `generate` subcommand. */
 export function generateCommand(): Command {
-  return new Command("generate")
+  const command = new Command("generate")
     .description("stream a model's continuation of a prompt to stdout")
     .argument("[prompt]", "prompt text; - (or no prompt with piped stdin) reads stdin")
     .requiredOption("-m, --model <path>", "path to a .gguf model")
@@ -117,14 +131,23 @@ export function generateCommand(): Command {
     .option("--echo", "print the prompt before the generated text")
     .option("--json", "print one JSON object at the end instead of streaming text")
     .option("--jsonl", "print one JSON event per token, then a final result event")
-    .option("--verbose", "print speed and GPU memory to stderr")
-    .action(async (prompt: string | undefined, options: GenerateOptions) => {
-      await runGenerate(prompt, options);
-    });
+    .option("--verbose", "print speed and GPU memory to stderr");
+  return addKvTuningFlags(
+    command
+      .option("--kv <policy>", "KV-cache policy: full, streaming, h2o or d2o", "d2o")
+      .option(
+        "--kv-budget <x>",
+        "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",
+        "0.2",
+      ),
+  ).action(async (prompt: string | undefined, options: GenerateOptions) => {
+    await runGenerate(prompt, options);
+  });
 }
 
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
+  const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
   const seed = resolveSeed(o.seed === -1 ? 0xffffffff : o.seed);
   const sampler = samplerParams({
     temperature: o.temp,
@@ -157,6 +180,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     const progress = createProgress("loading weights");
     session = await Session.load(model, tok, {
       nCtx,
+      kv,
       maxBatch: o.batch,
       sampler,
       onProgress: progress.update,
@@ -175,6 +199,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
           `prompt ${promptTokens.length} tokens, context ${session.nCtx}`,
       );
       console.error(`d2o: sampler: ${describeSampler(sampler)}`);
+      console.error(`d2o: KV cache: ${describeKv(kv)}`);
     }
     const streamText = !o.json && !o.jsonl;
     const emit = streamText ? writeStdout : async (_: string) => {};
@@ -237,7 +262,20 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
         decodeMs,
         decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,
       },
-      memory: { weights: mem.weightBytes, kvCache: mem.kvBytes, scratch: mem.scratchBytes },
+      memory: {
+        weights: mem.weightBytes,
+        kvCache: mem.kvBytes,
+        kvCacheLive: mem.kvLiveBytes,
+        kvCacheFull: session.position * kvBytesPerToken(hp) * hp.nLayer,
+        scratch: mem.scratchBytes,
+      },
+      kv: {
+        policy: kv.policy,
+        budget: kv.budget.kind === "fraction"
+          ? String(kv.budget.value)
+          : `${kv.budget.value} tokens`,
+        layerSlots: layerSlots(session),
+      },
     };
     if (o.json) await writeStdout(JSON.stringify(result) + "\n");
     if (o.jsonl) await writeStdout(JSON.stringify({ type: "done", ...result }) + "\n");
@@ -261,9 +299,31 @@ function reportTimings(r: GenerateResult): void {
       `(${t.promptTokensPerSecond.toFixed(1)} tokens/s)`,
       `decode ${Math.max(0, r.tokens.length - 1)} tokens in ${t.decodeMs.toFixed(1)} ms ` +
       `(${t.decodeTokensPerSecond.toFixed(1)} tokens/s)`,
-      `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)}, ` +
+      `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)} ` +
+      `(${r.kv.policy}; the full cache would hold ${mib(r.memory.kvCacheFull)}), ` +
       `scratch ${mib(r.memory.scratch)}`,
+      `KV slots per layer: ${r.kv.layerSlots.join(", ")}`,
       `stop: ${r.stopReason}`,
     ].join("\nd2o: "),
   );
+}
+
+/** One line describing a KV policy and budget. */
+function describeKv(kv: KvOptions): string {
+  const budget = kv.budget.kind === "fraction"
+    ? `${(kv.budget.value * 100).toFixed(0)}% of the prompt`
+    : `${kv.budget.value} tokens`;
+  if (kv.policy === "full") return "full (no compression)";
+  return `${kv.policy}, budget ${budget} per layer (at least ${kv.kvMin} tokens), ` +
+    `recent ratio ${kv.recentRatio}, ${kv.sinks} sinks` +
+    (kv.policy === "d2o"
+      ? `, β ${kv.beta}, ${kv.mergeRule} merge rule${kv.parity ? ", parity" : ""}`
+      : "");
+}
+
+/** Slots each layer keeps (C_ℓ) under the session's plan; the context for a plain cache. */
+function layerSlots(session: Session): number[] {
+  const store = session.kvStore;
+  if (store instanceof PolicyKvStore && store.plan) return store.plan.layers.map((l) => l.slots);
+  return Array.from({ length: session.hparams.nLayer }, () => session.nCtx);
 }

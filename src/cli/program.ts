@@ -6,6 +6,7 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { compressInspectCommand } from "./compress_inspect.ts";
 import { generateCommand } from "./generate.ts";
 import { infoCommand } from "./info.ts";
 import { profileCommand } from "./profile.ts";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
       writeErr: (s) => writeSync(Deno.stderr, s),
     });
   program.addCommand(generateCommand());
+  program.addCommand(compressInspectCommand());
   program.addCommand(infoCommand());
   program.addCommand(tokenizeCommand());
   program.addCommand(profileCommand());

@@ -86,7 +86,12 @@ export interface InspectReport {
   /** Schema version of this object. */
   readonly version: 1;
   /** Model file and name. */
-  readonly model: { readonly file: string; readonly name: string; readonly nLayer: number; readonly nHeadKv: number };
+  readonly model: {
+    readonly file: string;
+    readonly name: string;
+    readonly nLayer: number;
+    readonly nHeadKv: number;
+  };
   /** The policy and its options. */
   readonly kv: KvOptions;
   /** Token ids and display pieces of the whole sequence: prompt then generated tokens. */
@@ -100,5 +105,9 @@ export interface InspectReport {
   /** Per-layer outcome. */
   readonly layers: readonly InspectLayer[];
   /** KV bytes at the end: allocated and live, against the full cache for the same tokens. */
-  readonly memory: { readonly kvBytes: number; readonly kvLiveBytes: number; readonly fullKvBytes: number };
+  readonly memory: {
+    readonly kvBytes: number;
+    readonly kvLiveBytes: number;
+    readonly fullKvBytes: number;
+  };
 }

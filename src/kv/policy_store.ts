@@ -45,6 +45,8 @@ interface LayerSlots {
 export interface CompressionFate {
   /** `[nHeadKv][T']`: destination slot when kept, −1 when dropped, −2 − k when merged into slot k. */
   readonly fate: Int32Array;
+  /** `[nHeadKv][T']`: an evicted row's best similarity to a kept row (NaN when not computed). */
+  readonly similarity: Float32Array;
 }
 
 /** A KV cache that a policy compresses; one prompt per sequence. */
@@ -248,7 +250,9 @@ export class PolicyKvStore implements KvStore {
     dev.queue.submit([encoder.finish()]);
     if (this.#recordFates) {
       this.fates = [];
-      for (const c of compressions) this.fates.push({ fate: await c.readFate() });
+      for (const c of compressions) {
+        this.fates.push({ fate: await c.readFate(), similarity: await c.readSimilarity() });
+      }
     } else {
       await dev.queue.onSubmittedWorkDone();
     }

@@ -115,6 +115,12 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
    * destination slot k (for compress-inspect and tests; never on the token path).
    */
   readFate(): Promise<Int32Array>;
+  /**
+   * Reads each evicted row's best cosine similarity to a kept row
+   * `[nHeadKv][T']` (NaN for kept rows, and everywhere when the policy does
+   * not merge), for compress-inspect.
+   */
+  readSimilarity(): Promise<Float32Array>;
   /** Frees the scratch buffers (after the dispatches ran). */
   destroy(): void;
 }
@@ -290,6 +296,19 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     async readFate() {
       const bytes = await readBuffer(rt.device, work, nHeadKv * tokens * 4, offsets.fate! * 4);
       return new Int32Array(bytes);
+    },
+    async readSimilarity() {
+      const out = new Float32Array(nHeadKv * tokens).fill(NaN);
+      if (!merging || evicted === 0) return out;
+      const n = nHeadKv * evicted;
+      const ev = new Uint32Array(await readBuffer(rt.device, work, n * 4, offsets.ev! * 4));
+      const sim = new Float32Array(await readBuffer(rt.device, work, n * 4, offsets.sim! * 4));
+      for (let h = 0; h < nHeadKv; h++) {
+        for (let e = 0; e < evicted; e++) {
+          out[h * tokens + ev[h * evicted + e]!] = sim[h * evicted + e]!;
+        }
+      }
+      return out;
     },
     destroy() {
       work.destroy();

@@ -1,0 +1,157 @@
+/**
+ * `d2o compress-inspect`: what a KV policy did to a prompt (and to the tokens
+ * generated after it), layer by layer and token by token — in the terminal,
+ * as JSON (`--json`, schema in the README) or as one self-contained HTML page
+ * (`--html FILE`).
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { InputError, LimitError, UsageError } from "../errors.ts";
+import { collectInspect } from "../inspect/collect.ts";
+import { renderInspectHtml } from "../inspect/render_html.ts";
+import { renderInspectText } from "../inspect/render_text.ts";
+import { resolveKvOptions } from "../kv/options.ts";
+import { parseLayerList } from "../kv/options.ts";
+import { openModel } from "../model/model_file.ts";
+import { defaultContext, Session } from "../model/session.ts";
+import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
+import { stdoutIsTerminal, writeStdout } from "./io.ts";
+import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
+import { integerIn } from "./options.ts";
+import { createProgress } from "./progress.ts";
+import { readPrompt } from "./prompt_input.ts";
+
+interface InspectOptions extends KvTuningFlags {
+  model: string;
+  file?: string;
+  generate: number;
+  kv: string;
+  kvBudget: string;
+  ctx?: number;
+  json?: boolean;
+  html?: string;
+  layers?: string;
+  heads?: string;
+  width?: number;
+  color?: boolean;
+}
+
+/** Builds the `compress-inspect` subcommand. */
+export function compressInspectCommand(): Command {
+  const command = new Command("compress-inspect")
+    .description(
+      "show what a KV policy keeps, merges and evicts, layer by layer and token by token",
+    )
+    .argument("[prompt]", "prompt text; - (or no prompt with piped stdin) reads stdin")
+    .requiredOption("-m, --model <path>", "path to a .gguf model")
+    .option("-f, --file <path>", "read the prompt from a file")
+    .option("--generate <n>", "greedy tokens to generate after the prompt", integerIn(0), 0)
+    .option("--kv <policy>", "KV-cache policy: full, streaming, h2o or d2o", "d2o")
+    .option(
+      "--kv-budget <x>",
+      "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",
+      "0.2",
+    )
+    .option(
+      "-c, --ctx <n>",
+      "context size in tokens (default: the model's, at most 4096)",
+      integerIn(2),
+    )
+    .option("--json", "print the raw report as one JSON object (schema in the README)")
+    .option("--html <file>", "also write one self-contained HTML page with the heatmap and charts")
+    .option("--layers <list>", "layers to show token by token, e.g. 0,3 (default: all)")
+    .option("--heads <list>", "KV heads to show token by token, e.g. 0 (default: all)")
+    .option("--width <n>", "text width of the token view", integerIn(20, 1000))
+    .option("--no-color", "no colours; mark merged {tokens} and evicted [tokens] instead");
+  return addKvTuningFlags(command).action(
+    async (prompt: string | undefined, options: InspectOptions) => {
+      await runInspect(prompt, options);
+    },
+  );
+}
+
+async function runInspect(promptArg: string | undefined, o: InspectOptions): Promise<void> {
+  const text = await readPrompt({ text: promptArg, file: o.file });
+  const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
+  const layers = o.layers === undefined ? undefined : parseSelection("--layers", o.layers);
+  const heads = o.heads === undefined ? undefined : parseSelection("--heads", o.heads);
+  if (o.html !== undefined && o.html.trim() === "") {
+    throw new UsageError("Cannot write --html to an empty file name");
+  }
+  const model = await openModel(o.model);
+  let session: Session;
+  let prompt: number[];
+  try {
+    const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
+    const nCtx = o.ctx ?? defaultContext(model.hparams);
+    prompt = tokenizer.encode(text);
+    if (prompt.length > nCtx) {
+      throw new LimitError(
+        `Cannot fit a prompt of ${prompt.length} tokens in a context of ${nCtx}: raise -c/--ctx`,
+      );
+    }
+    const hp = model.hparams;
+    for (
+      const [flag, list, n] of [["--layers", layers, hp.nLayer], [
+        "--heads",
+        heads,
+        hp.nHeadKv,
+      ]] as const
+    ) {
+      const bad = list?.find((i) => i >= n);
+      if (bad !== undefined) throw new UsageError(`Cannot show ${flag} ${bad}: the model has ${n}`);
+    }
+    const progress = createProgress("loading weights");
+    session = await Session.load(model, tokenizer, {
+      nCtx,
+      kv,
+      recordFates: true,
+      onProgress: progress.update,
+    }).finally(progress.done);
+  } catch (error) {
+    model.close();
+    throw error;
+  }
+  try {
+    const report = await collectInspect(session, { file: o.model, prompt, generate: o.generate });
+    if (o.html !== undefined) await writeHtml(o.html, renderInspectHtml(report));
+    if (o.json) {
+      await writeStdout(JSON.stringify(report) + "\n");
+    } else {
+      await writeStdout(
+        renderInspectText(report, {
+          color: o.color !== false && stdoutIsTerminal() && !Deno.env.get("NO_COLOR"),
+          ...(o.width ? { width: o.width } : {}),
+          ...(layers ? { layers } : {}),
+          ...(heads ? { heads } : {}),
+        }),
+      );
+    }
+  } finally {
+    session.close();
+  }
+}
+
+function parseSelection(flag: string, value: string): number[] {
+  try {
+    return parseLayerList(value);
+  } catch {
+    throw new UsageError(`Cannot use ${flag} "${value}": expected indices like 0,2,3`);
+  }
+}
+
+/** Writes the page atomically (a temp file renamed into place), never half a file. */
+async function writeHtml(path: string, html: string): Promise<void> {
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(temp, html);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw new InputError(`Cannot write --html "${path}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
