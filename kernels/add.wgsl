@@ -7,6 +7,7 @@
 // Workgroup size 256; one invocation per element over a 2-D grid
 // (x·y ≥ ceil(n/256), x ≤ 65535); index = (wid.y·num_workgroups.x + wid.x)·256 + lid.
 // Exact: one f32 addition per element, as in the CPU twin.
+// Loop bound per invocation: 0 (no loops), whatever n.
 
 struct Params { n: u32, b_len: u32 }
 

@@ -7,6 +7,9 @@
 // Workgroup size 256; dispatch a single workgroup. Each invocation scans a
 // strided share, then a tree reduction on (value, id) in workgroup memory.
 // Exact: comparisons only, so it agrees with the CPU twin bit for bit.
+// Loop bound per invocation (Mesa lavapipe silently stops every loop of an
+// invocation after 65,535 iterations in total): ⌈n_vocab/256⌉ + 8; 151936
+// logits take 602. The host (argmax.ts) refuses n_vocab past ~16.77M.
 
 const WG: u32 = 256u;
 const NO_ID: u32 = 0xffffffffu;

@@ -20,6 +20,8 @@
 // Workgroup: 64 threads, one 8-element group each (the last one may be
 //   partial). Dispatch: x = ceil(ceil(cols / 8) / 64) workgroups along the row, y = max_tokens (one per token).
 // Exact: values equal the CPU dequantizer up to f32 rounding of scale products.
+// Loop bound per invocation: 8 (one copy of at most 8 values), whatever the
+//   vocabulary, row length or token count (lavapipe's limit is 65,535).
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;

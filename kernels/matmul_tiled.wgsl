@@ -28,6 +28,11 @@
 //   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
+// Loop bound per invocation (Mesa lavapipe silently stops every loop of an
+//   invocation after 65,535 iterations in total): 17·⌈cols/KC⌉ + 32 (per K
+//   step 1 + 4 W-tile + 4 X-tile + 8 multiply iterations, then 8 stores of 4
+//   tokens); independent of rows and tokens. 11008 columns take 5880; the host
+//   (matmul.ts) refuses rows longer than 123,296 columns.
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;

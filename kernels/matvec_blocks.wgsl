@@ -27,6 +27,12 @@
 //   folded into x·y when above 65535 (linear id = wid.y·nwg.x + wid.x).
 // Tolerance: f32 accumulation in a different order than the CPU twin
 //   (NMSE ≲ 1e-12 relative to the f64 reference on random data).
+// Loop bound per invocation (Mesa lavapipe silently stops every loop of an
+//   invocation after 65,535 iterations in total): ⌈(cols/32)/WG⌉ quantized or
+//   ⌈⌊cols/8⌋/WG⌉ float, + 9·log2(WG) for the reduction (log2(WG) steps of
+//   1 + NR); independent of rows. WG = 8: 11008 columns take 199 (F16) or 70
+//   (Q4_K). The host (matvec.ts) refuses a shape over 65,535 (at WG = 8: F16
+//   rows longer than ~4.19M).
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;

@@ -15,6 +15,7 @@
 // Tolerance: θ is bit-identical to the CPU twin; cos/sin run on θ reduced to
 // [-π, π] with a two-part 2π (Cody–Waite). Measured vs the twin: max abs ≤ 6e-7,
 // NMSE ≤ 1e-14 up to position 32000.
+// Loop bound per invocation: 0 (no loops), whatever the shape.
 
 const TWO_PI_HI: f32 = 6.28125; // 201/32: k·TWO_PI_HI is exact for k < 2^16
 const TWO_PI_LO: f32 = 0.0019353071795864769; // 2π − TWO_PI_HI

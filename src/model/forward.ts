@@ -133,7 +133,14 @@ export class GpuForward {
     this.#rt = rt;
     this.hparams = hp;
     this.nCtx = options.nCtx;
-    const B = this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 128, options.nCtx));
+    // Every row's logits must fit one storage binding: (B, n_vocab) f32.
+    const logitRows = options.allLogits
+      ? Math.floor(rt.device.limits.maxStorageBufferBindingSize / (hp.nVocab * 4))
+      : Infinity;
+    const B = this.maxBatch = Math.max(
+      1,
+      Math.min(options.maxBatch ?? 128, options.nCtx, logitRows),
+    );
     const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, rmsEps: eps } = hp;
     const qDim = nHead * headDim;
     const kvDim = nHeadKv * headDim;

@@ -147,8 +147,14 @@ export async function runProfile(
     (texts.length > 0 && !settings.configs.some(isFull) ? texts.length : 0);
   let done = 0;
   const tick = () => hooks.onProgress?.(++done, total);
+  // The full cache runs as the plain cache (slot = position), which also takes a
+  // prompt after the depth tokens; the other policies run through their slot caches.
   const open = (config: ProfileConfig) =>
-    Session.open(settings.model, { nCtx, runtime, kv: config.kv });
+    Session.open(settings.model, {
+      nCtx,
+      runtime,
+      ...(config.kv.policy === "full" ? {} : { kv: config.kv }),
+    });
 
   try {
     // The full-cache reference of each text, from the full configuration's session if any.

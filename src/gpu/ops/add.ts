@@ -8,6 +8,7 @@
 import src from "../../../kernels/add.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { bindBuffers, createParams, gridFor, requireElements } from "./op_support.ts";
+import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and size of a residual add. */
 export interface AddOptions {
@@ -42,6 +43,7 @@ export interface AddBiasOptions {
  * @param options buffers and size
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small
+ * @throws {LimitError} when a buffer exceeds one storage binding
  * @example
  * ```ts ignore
  * createAdd(rt, { a: x, b: attnOut, n: nEmbd }).encode(pass);
@@ -61,6 +63,7 @@ export function createAdd(rt: GpuRuntime, options: AddOptions): Dispatch {
  * @param options buffers and sizes
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small
+ * @throws {LimitError} when a buffer exceeds one storage binding
  * @example
  * ```ts ignore
  * createAddBias(rt, { a: q, bias: qBias, rows: T, n: nHead * headDim }).encode(pass);
@@ -82,6 +85,8 @@ function addDispatch(
   n: number,
   bLen: number,
 ): Dispatch {
+  checkBindable(rt.device, label, `buffer "a"`, a);
+  checkBindable(rt.device, label, `buffer "b"`, b);
   const pipeline = rt.pipelines.get({ label: "add", code: src });
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["u", bLen]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [a, b, params]);

@@ -7,6 +7,10 @@
 import src from "../../../kernels/argmax.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { bindBuffers, createParams, requireElements } from "./op_support.ts";
+import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
+
+/** Threads of the single argmax workgroup (WG in the kernel). */
+const WG = 256;
 
 /** Buffers and sizes of an argmax dispatch. */
 export interface ArgmaxOptions {
@@ -27,6 +31,7 @@ export interface ArgmaxOptions {
  * @param options buffers and sizes
  * @returns the recorded dispatch (a single workgroup)
  * @throws {RangeError} when a buffer is too small
+ * @throws {LimitError} when the logits exceed one storage binding or need more loop iterations than lavapipe runs
  * @example
  * ```ts ignore
  * createArgmax(rt, { logits, out: nextToken, nVocab }).encode(pass);
@@ -37,6 +42,9 @@ export function createArgmax(rt: GpuRuntime, options: ArgmaxOptions): Dispatch {
   const outIndex = options.outIndex ?? 0;
   requireElements("argmax", "logits", logits, nVocab, `${nVocab}`);
   requireElements("argmax", "out", out, outIndex + 1, `${outIndex} + 1`);
+  // Kernel bound: a strided scan of the logits plus log2(WG) reduction steps.
+  checkLoopBudget("argmax", `${nVocab} logits`, Math.ceil(nVocab / WG) + Math.log2(WG));
+  checkBindable(rt.device, "argmax", `buffer "logits"`, logits);
   const pipeline = rt.pipelines.get({ label: "argmax", code: src });
   const params = createParams(rt.device, "argmax.params", [["u", nVocab], ["u", outIndex]]);
   const bindGroup = bindBuffers(rt.device, pipeline, "argmax", [logits, out, params]);

@@ -11,6 +11,7 @@ import body from "../../../kernels/get_rows_blocks.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import type { GpuWeight } from "../weights.ts";
+import { checkBindable } from "./silent_limits.ts";
 import {
   checkBufferSize,
   checkQuantWeight,
@@ -56,6 +57,7 @@ export interface GetRowsOptions {
  * @returns the dispatch (one per chunk)
  * @throws {RangeError} if the columns are not a whole number of blocks,
  *   `maxTokens` is out of range, or a buffer is too small
+ * @throws {LimitError} if the ids or output buffer exceeds one storage binding
  */
 export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDispatch {
   const { table, ids, out, maxTokens } = options;
@@ -70,6 +72,8 @@ export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDis
   }
   checkBufferSize(label, `token ids for table "${table.name}"`, ids, (idsOffset + maxTokens) * 4);
   checkBufferSize(label, `output for table "${table.name}"`, out, maxTokens * table.cols * 4);
+  checkBindable(rt.device, label, `token ids for table "${table.name}"`, ids);
+  checkBindable(rt.device, label, `output for table "${table.name}"`, out);
   const pipeline = rt.pipelines.get({
     label,
     code: quantKernelSource(table.type, STEP_WGSL + body),

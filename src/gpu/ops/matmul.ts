@@ -10,6 +10,7 @@ import body from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import type { GpuWeight } from "../weights.ts";
+import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   activationInput,
   checkBufferSize,
@@ -60,6 +61,7 @@ export interface MatmulOptions {
  * @param options weight, activations, token count and flags
  * @returns the dispatch (one per chunk)
  * @throws {RangeError} if the columns are not a whole number of blocks, `maxTokens` is not a positive integer, or a buffer is too small
+ * @throws {LimitError} if X or Y exceeds one storage binding (too many tokens for a wide weight), or a row needs more loop iterations than lavapipe runs
  */
 export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispatch {
   const { weight, x, y, maxTokens } = options;
@@ -72,6 +74,9 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   }
   checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, maxTokens * weight.cols * 4);
   checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, maxTokens * weight.rows * 4);
+  checkLoopBudget(label, `rows of ${weight.cols} columns`, matmulLoopBound(weight.cols));
+  checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
+  checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
   const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
@@ -124,4 +129,16 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
       for (const buffer of uniforms) buffer.destroy();
     },
   };
+}
+
+/** Columns matmul_tiled advances per K step (KC in the kernel). */
+const MATMUL_K_STEP = 32;
+
+/**
+ * Worst-case loop iterations of one matmul_tiled invocation (the bound in the
+ * kernel header): per K step 1 + 4 (W tile) + 4 (X tile) + 8 (multiply), then
+ * 8 stores of 4 tokens.
+ */
+function matmulLoopBound(cols: number): number {
+  return 17 * Math.ceil(cols / MATMUL_K_STEP) + 32;
 }

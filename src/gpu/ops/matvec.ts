@@ -6,8 +6,10 @@
  */
 
 import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
+import { ggmlTypeInfo } from "../../gguf/ggml_type.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
+import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   activationInput,
   checkBufferSize,
@@ -55,6 +57,7 @@ export interface MatvecOptions {
  * @param options weight, vectors and flags
  * @returns the dispatch (one per chunk)
  * @throws {RangeError} if the columns are not a whole number of blocks, or a vector buffer is too small
+ * @throws {LimitError} if a vector buffer exceeds one storage binding, or a row needs more loop iterations than lavapipe runs
  */
 export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispatch {
   const { weight, x, y } = options;
@@ -68,6 +71,13 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
+  checkLoopBudget(
+    label,
+    `rows of ${weight.cols} columns on ${wg} threads`,
+    matvecLoopBound(weight, wg),
+  );
+  checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
+  checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
   const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
@@ -108,4 +118,16 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
       for (const buffer of uniforms) buffer.destroy();
     },
   };
+}
+
+/**
+ * Worst-case loop iterations of one matvec_blocks invocation (the bound in the
+ * kernel header): its share of the row's 32-element (quantized) or 8-element
+ * (float) groups, then log2(WG) reduction steps of 1 + NR iterations each.
+ */
+function matvecLoopBound(weight: GpuWeight, wg: number): number {
+  const groups = ggmlTypeInfo(weight.type).blockElems >= 32
+    ? weight.cols / 32
+    : Math.floor(weight.cols / 8);
+  return Math.ceil(groups / wg) + (1 + MATVEC_ROWS_PER_WORKGROUP) * Math.log2(wg);
 }

@@ -7,6 +7,10 @@
 import src from "../../../kernels/rms_norm.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
+
+/** Threads per rms_norm workgroup (the kernel's default WG). */
+const WG = 256;
 
 /** Buffers and sizes of one RMS-norm dispatch. */
 export interface RmsNormOptions {
@@ -33,6 +37,7 @@ export interface RmsNormOptions {
  * @param options buffers and sizes
  * @returns the recorded dispatch (one workgroup per row)
  * @throws {RangeError} when a buffer is too small or rows exceed 65535
+ * @throws {LimitError} when a buffer exceeds one storage binding or a row needs more loop iterations than lavapipe runs
  * @example
  * ```ts ignore
  * const norm = createRmsNorm(rt, { x, weight, out, rows: 1, n: 4096, eps: 1e-5 });
@@ -48,6 +53,10 @@ export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch
   if (rows < 1 || rows > MAX_GROUPS_PER_DIM) {
     throw new RangeError(`Cannot run rms_norm: ${rows} rows, expected 1 to ${MAX_GROUPS_PER_DIM}`);
   }
+  // Kernel bound: two strided passes over the row plus log2(WG) reduction steps.
+  checkLoopBudget("rms_norm", `rows of ${n}`, 2 * Math.ceil(n / WG) + Math.log2(WG));
+  checkBindable(rt.device, "rms_norm", `buffer "x"`, x);
+  checkBindable(rt.device, "rms_norm", `buffer "out"`, out);
   const pipeline = rt.pipelines.get({ label: "rms_norm", code: src });
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["f", eps]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [x, weight, out, params]);

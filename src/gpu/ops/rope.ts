@@ -11,6 +11,7 @@ import { createStorageFrom } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and sizes of a RoPE dispatch. */
 export interface RopeOpOptions {
@@ -40,6 +41,7 @@ export interface RopeOpOptions {
  * @param options buffers, sizes and rotation settings
  * @returns the recorded dispatch (one invocation per head and pair)
  * @throws {RangeError} when a buffer is too small or the rotary settings are invalid
+ * @throws {LimitError} when Q or K exceeds one storage binding
  * @example
  * ```ts ignore
  * const rope = createRope(rt, { q, k, nHead, nHeadKv, maxTokens: 1, step, rope: settings });
@@ -65,6 +67,8 @@ export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
     );
   }
   const device = rt.device;
+  checkBindable(device, "rope", `buffer "q"`, q);
+  checkBindable(device, "rope", `buffer "k"`, k);
   const freqBuffer = createStorageFrom(device, invFreq, `${label}.inv_freq`);
   const pipeline = rt.pipelines.get({ label: "rope", code: STEP_WGSL + src });
   const params = createParams(device, `${label}.params`, [

@@ -7,6 +7,7 @@
 import src from "../../../kernels/silu_mul.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { bindBuffers, createParams, gridFor, requireElements } from "./op_support.ts";
+import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and size of one SiLU×mul dispatch. */
 export interface SiluMulOptions {
@@ -29,6 +30,7 @@ export interface SiluMulOptions {
  * @param options buffers and size
  * @returns the recorded dispatch (one invocation per element)
  * @throws {RangeError} when a buffer is too small
+ * @throws {LimitError} when a buffer exceeds one storage binding
  * @example
  * ```ts ignore
  * createSiluMul(rt, { gate, up, out, n: nFf }).encode(pass);
@@ -39,6 +41,9 @@ export function createSiluMul(rt: GpuRuntime, options: SiluMulOptions): Dispatch
   const label = `silu_mul${options.label ? `:${options.label}` : ""}`;
   for (const [name, buffer] of [["gate", gate], ["up", up], ["out", out]] as const) {
     requireElements("silu_mul", name, buffer, n, `${n}`);
+  }
+  for (const [name, buffer] of [["gate", gate], ["up", up], ["out", out]] as const) {
+    checkBindable(rt.device, "silu_mul", `buffer "${name}"`, buffer);
   }
   const pipeline = rt.pipelines.get({ label: "silu_mul", code: src });
   const params = createParams(rt.device, `${label}.params`, [["u", n]]);
