@@ -8,19 +8,16 @@
  */
 
 import { Command } from "commander";
-import { InputError, LimitError, UsageError } from "../errors.ts";
+import { InputError, UsageError } from "../errors.ts";
 import { collectInspect } from "../inspect/collect.ts";
 import { renderInspectHtml } from "../inspect/render_html.ts";
 import { renderInspectText } from "../inspect/render_text.ts";
 import { resolveKvOptions } from "../kv/options.ts";
 import { parseLayerList } from "../kv/options.ts";
-import { openModel } from "../model/model_file.ts";
-import { defaultContext, Session } from "../model/session.ts";
-import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import { stdoutIsTerminal, writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { integerIn } from "./options.ts";
-import { createProgress } from "./progress.ts";
+import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
 
 interface InspectOptions extends KvTuningFlags {
@@ -80,40 +77,20 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
   if (o.html !== undefined && o.html.trim() === "") {
     throw new UsageError("Cannot write --html to an empty file name");
   }
-  const model = await openModel(o.model);
-  let session: Session;
-  let prompt: number[];
-  try {
-    const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
-    const nCtx = o.ctx ?? defaultContext(model.hparams);
-    prompt = tokenizer.encode(text);
-    if (prompt.length > nCtx) {
-      throw new LimitError(
-        `Cannot fit a prompt of ${prompt.length} tokens in a context of ${nCtx}: raise -c/--ctx`,
-      );
-    }
-    const hp = model.hparams;
-    for (
-      const [flag, list, n] of [["--layers", layers, hp.nLayer], [
-        "--heads",
-        heads,
-        hp.nHeadKv,
-      ]] as const
-    ) {
-      const bad = list?.find((i) => i >= n);
-      if (bad !== undefined) throw new UsageError(`Cannot show ${flag} ${bad}: the model has ${n}`);
-    }
-    const progress = createProgress("loading weights");
-    session = await Session.load(model, tokenizer, {
-      nCtx,
-      kv,
-      recordFates: true,
-      onProgress: progress.update,
-    }).finally(progress.done);
-  } catch (error) {
-    model.close();
-    throw error;
-  }
+  const { session, prompt } = await openForPrompt(o.model, text, {
+    nCtx: o.ctx,
+    kv,
+    recordFates: true,
+    validate(hp) {
+      const bounds = [["--layers", layers, hp.nLayer], ["--heads", heads, hp.nHeadKv]] as const;
+      for (const [flag, list, n] of bounds) {
+        const bad = list?.find((i) => i >= n);
+        if (bad !== undefined) {
+          throw new UsageError(`Cannot show ${flag} ${bad}: the model has ${n}`);
+        }
+      }
+    },
+  });
   try {
     const report = await collectInspect(session, { file: o.model, prompt, generate: o.generate });
     if (o.html !== undefined) await writeHtml(o.html, renderInspectHtml(report));

@@ -8,10 +8,7 @@
  */
 
 import { Command } from "commander";
-import { LimitError } from "../errors.ts";
-import { openModel } from "../model/model_file.ts";
-import { defaultContext, Session } from "../model/session.ts";
-import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
+import type { Session } from "../model/session.ts";
 import {
   describeSampler,
   MAX_REPEAT_LAST_N,
@@ -24,7 +21,7 @@ import { PolicyKvStore } from "../kv/policy_store.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
-import { createProgress } from "./progress.ts";
+import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
 import { StopStringFilter } from "./stop_strings.ts";
 
@@ -161,34 +158,13 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
 
   // load: the file and tokenizer first, so a prompt that cannot fit fails before the upload
   const t0 = performance.now();
-  const model = await openModel(o.model);
-  let session: Session;
-  let promptTokens: number[];
-  try {
-    const tok = tokenizerFromMetadata(model.gguf.metadata);
-    const nCtx = o.ctx ?? defaultContext(model.hparams);
-
-    // tokenize
-    promptTokens = tok.encode(prompt, { parseSpecial: o.parseSpecial ?? false });
-    if (promptTokens.length === 0) promptTokens.push(tok.bosId ?? 0);
-    if (promptTokens.length >= nCtx) {
-      throw new LimitError(
-        `Cannot fit a prompt of ${promptTokens.length} tokens in a context of ${nCtx}: ` +
-          `shorten it or raise -c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
-      );
-    }
-    const progress = createProgress("loading weights");
-    session = await Session.load(model, tok, {
-      nCtx,
-      kv,
-      maxBatch: o.batch,
-      sampler,
-      onProgress: progress.update,
-    }).finally(progress.done);
-  } catch (error) {
-    model.close();
-    throw error;
-  }
+  const { session, prompt: promptTokens } = await openForPrompt(o.model, prompt, {
+    nCtx: o.ctx,
+    kv,
+    maxBatch: o.batch,
+    sampler,
+    parseSpecial: o.parseSpecial ?? false,
+  });
   try {
     const loadMs = performance.now() - t0;
     const tok = session.tokenizer;
@@ -279,7 +255,13 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     };
     if (o.json) await writeStdout(JSON.stringify(result) + "\n");
     if (o.jsonl) await writeStdout(JSON.stringify({ type: "done", ...result }) + "\n");
-    if (o.verbose) reportTimings(result);
+    if (o.verbose) {
+      // Start the report on its own line when the text (on a shared terminal or log) did not end one.
+      const open = streamText && text.length > 0 && !text.endsWith("\n") &&
+        !Deno.stdout.isTerminal();
+      if (open) console.error();
+      reportTimings(result);
+    }
     if (session.position >= hp.nCtxTrain) {
       console.error(`d2o: warning: generation ran past the trained context of ${hp.nCtxTrain}`);
     }

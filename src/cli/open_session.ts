@@ -1,0 +1,72 @@
+/**
+ * Opening a model for a prompt, shared by `generate` and `compress-inspect`:
+ * the file and its tokenizer first, so a prompt that cannot fit fails before
+ * the weights are uploaded; then the upload with a progress bar.
+ *
+ * @module
+ */
+
+import { LimitError } from "../errors.ts";
+import type { ModelHParams } from "../model/hparams.ts";
+import { openModel } from "../model/model_file.ts";
+import { defaultContext, Session, type SessionOptions } from "../model/session.ts";
+import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
+import { createProgress } from "./progress.ts";
+
+/** How to open the session. */
+export interface OpenForPromptOptions extends Omit<SessionOptions, "nCtx" | "onProgress"> {
+  /** `-c/--ctx`; the model's default when absent. */
+  readonly nCtx?: number | undefined;
+  /** Recognise special tokens written in the prompt. */
+  readonly parseSpecial?: boolean;
+  /** More checks of the command's flags against the model, before the upload. */
+  readonly validate?: (hp: ModelHParams) => void;
+}
+
+/** A session and its tokenized prompt. */
+export interface PromptSession {
+  /** The loaded session (the caller closes it). */
+  readonly session: Session;
+  /** The prompt's token ids (BOS included; BOS alone for an empty prompt). */
+  readonly prompt: number[];
+}
+
+/**
+ * Opens `path`, tokenizes `text`, checks it fits the context and uploads the model.
+ *
+ * @param path the GGUF file
+ * @param text the prompt
+ * @param options context, KV policy, sampler, batch and extra checks
+ * @throws {LimitError} when the prompt does not fit the context
+ */
+export async function openForPrompt(
+  path: string,
+  text: string,
+  options: OpenForPromptOptions,
+): Promise<PromptSession> {
+  const model = await openModel(path);
+  try {
+    const { nCtx: ctx, parseSpecial, validate, ...sessionOptions } = options;
+    const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
+    const nCtx = ctx ?? defaultContext(model.hparams);
+    const prompt = tokenizer.encode(text, { parseSpecial: parseSpecial ?? false });
+    if (prompt.length === 0) prompt.push(tokenizer.bosId ?? 0);
+    if (prompt.length >= nCtx) {
+      throw new LimitError(
+        `Cannot fit a prompt of ${prompt.length} tokens in a context of ${nCtx}: ` +
+          `shorten it or raise -c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
+      );
+    }
+    validate?.(model.hparams);
+    const progress = createProgress("loading weights");
+    const session = await Session.load(model, tokenizer, {
+      ...sessionOptions,
+      nCtx,
+      onProgress: progress.update,
+    }).finally(progress.done);
+    return { session, prompt };
+  } catch (error) {
+    model.close();
+    throw error;
+  }
+}
