@@ -10,35 +10,11 @@ import type { GpuRuntime } from "../gpu/runtime.ts";
 import { destroyGpuWeight, type GpuWeight, uploadWeight } from "../gpu/weights.ts";
 import { dequantize } from "../reference/dequantize.ts";
 import type { ModelFile } from "./model_file.ts";
-import { blockTensorName, TN } from "./tensor_names.ts";
+import { type LayerTensors, loadLayerTensors } from "./layer_tensors.ts";
+import { TN } from "./tensor_names.ts";
 
-/** One transformer block's weights on the GPU. */
-export interface GpuLayerWeights {
-  /** (n_embd) f32 */
-  readonly attnNorm: GPUBuffer;
-  /** (n_head·head_dim rows, n_embd cols) */
-  readonly wq: GpuWeight;
-  /** (n_head_kv·head_dim rows, n_embd cols) */
-  readonly wk: GpuWeight;
-  /** (n_head_kv·head_dim rows, n_embd cols) */
-  readonly wv: GpuWeight;
-  /** (n_head·head_dim) f32, qwen2 only */
-  readonly bq?: GPUBuffer;
-  /** (n_head_kv·head_dim) f32, qwen2 only */
-  readonly bk?: GPUBuffer;
-  /** (n_head_kv·head_dim) f32, qwen2 only */
-  readonly bv?: GPUBuffer;
-  /** (n_embd rows, n_head·head_dim cols) */
-  readonly wo: GpuWeight;
-  /** (n_embd) f32 */
-  readonly ffnNorm: GPUBuffer;
-  /** (n_ff rows, n_embd cols) */
-  readonly wGate: GpuWeight;
-  /** (n_ff rows, n_embd cols) */
-  readonly wUp: GpuWeight;
-  /** (n_embd rows, n_ff cols) */
-  readonly wDown: GpuWeight;
-}
+/** One transformer block's weights on the GPU: packed matrices, f32 vector buffers. */
+export type GpuLayerWeights = LayerTensors<GpuWeight, GPUBuffer>;
 
 /** Every weight of a model on the GPU. */
 export interface GpuModelWeights {
@@ -104,29 +80,7 @@ export async function uploadModelWeights(
   const outputNorm = await vector(TN.outputNorm);
   const output = hp.tiedEmbeddings ? tokenEmbd : await matrix(TN.output);
   const ropeFreqs = hp.hasRopeFreqs ? await f32(TN.ropeFreqs) : undefined;
-  const layers: GpuLayerWeights[] = [];
-  for (let l = 0; l < hp.nLayer; l++) {
-    const name = (kind: Parameters<typeof blockTensorName>[1]) => blockTensorName(l, kind);
-    const bias = hp.hasQkvBias
-      ? {
-        bq: await vector(name("attnQBias")),
-        bk: await vector(name("attnKBias")),
-        bv: await vector(name("attnVBias")),
-      }
-      : {};
-    layers.push({
-      attnNorm: await vector(name("attnNorm")),
-      wq: await matrix(name("attnQ")),
-      wk: await matrix(name("attnK")),
-      wv: await matrix(name("attnV")),
-      ...bias,
-      wo: await matrix(name("attnOutput")),
-      ffnNorm: await vector(name("ffnNorm")),
-      wGate: await matrix(name("ffnGate")),
-      wUp: await matrix(name("ffnUp")),
-      wDown: await matrix(name("ffnDown")),
-    });
-  }
+  const layers = await loadLayerTensors(hp, { matrix, vector });
   return {
     tokenEmbd,
     outputNorm,

@@ -10,7 +10,8 @@ import { dequantize } from "./dequantize.ts";
 import type { GgmlType } from "../gguf/ggml_type.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import type { ModelFile } from "../model/model_file.ts";
-import { type BlockTensor, blockTensorName, TN } from "../model/tensor_names.ts";
+import { type LayerTensors, loadLayerTensors } from "../model/layer_tensors.ts";
+import { TN } from "../model/tensor_names.ts";
 
 /** A weight matrix as stored: `rows` rows of `cols` elements in `type`. */
 export interface PackedMatrix {
@@ -26,33 +27,8 @@ export interface PackedMatrix {
   readonly cols: number;
 }
 
-/** One transformer block's weights. */
-export interface LayerWeights {
-  /** (n_embd) */
-  readonly attnNorm: Float32Array;
-  /** (n_head·head_dim rows, n_embd cols) */
-  readonly wq: PackedMatrix;
-  /** (n_head_kv·head_dim rows, n_embd cols) */
-  readonly wk: PackedMatrix;
-  /** (n_head_kv·head_dim rows, n_embd cols) */
-  readonly wv: PackedMatrix;
-  /** (n_head·head_dim), qwen2 only */
-  readonly bq?: Float32Array;
-  /** (n_head_kv·head_dim), qwen2 only */
-  readonly bk?: Float32Array;
-  /** (n_head_kv·head_dim), qwen2 only */
-  readonly bv?: Float32Array;
-  /** (n_embd rows, n_head·head_dim cols) */
-  readonly wo: PackedMatrix;
-  /** (n_embd) */
-  readonly ffnNorm: Float32Array;
-  /** (n_ff rows, n_embd cols) */
-  readonly wGate: PackedMatrix;
-  /** (n_ff rows, n_embd cols) */
-  readonly wUp: PackedMatrix;
-  /** (n_embd rows, n_ff cols) */
-  readonly wDown: PackedMatrix;
-}
+/** One transformer block's weights: packed matrices, f32 vectors. */
+export type LayerWeights = LayerTensors<PackedMatrix, Float32Array>;
 
 /** Every weight the reference forward pass reads. */
 export interface ReferenceWeights {
@@ -96,29 +72,7 @@ export async function loadReferenceWeights(model: ModelFile): Promise<ReferenceW
     const info = model.tensor(name);
     return dequantize(info.type, await model.readTensor(name), info.elementCount);
   };
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < hp.nLayer; l++) {
-    const name = (kind: BlockTensor) => blockTensorName(l, kind);
-    const biases = hp.hasQkvBias
-      ? {
-        bq: await vector(name("attnQBias")),
-        bk: await vector(name("attnKBias")),
-        bv: await vector(name("attnVBias")),
-      }
-      : {};
-    layers.push({
-      attnNorm: await vector(name("attnNorm")),
-      wq: await matrix(name("attnQ")),
-      wk: await matrix(name("attnK")),
-      wv: await matrix(name("attnV")),
-      ...biases,
-      wo: await matrix(name("attnOutput")),
-      ffnNorm: await vector(name("ffnNorm")),
-      wGate: await matrix(name("ffnGate")),
-      wUp: await matrix(name("ffnUp")),
-      wDown: await matrix(name("ffnDown")),
-    });
-  }
+  const layers = await loadLayerTensors(hp, { matrix, vector });
   const tokenEmbd = await matrix(TN.tokenEmbd);
   return {
     hparams: hp,
