@@ -4,10 +4,10 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.3.
+// Needs _quant_common.wgsl and _quant_q5.wgsl (the codes). Layout:
+// shared/docs/gguf-format.md §3.3.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
-// Nibble order as Q4_0; bit e of qh is the fifth bit of element e, and the
-// eight elements of sub are 8·sub .. 8·sub+7.
+// Nibble order as Q4_0; bit e of qh is the fifth bit of element e.
 
 const QK: u32 = 32u;
 const QB: u32 = 22u;
@@ -28,33 +28,11 @@ fn q5_0_block(base: u32) -> Q50 {
 
 fn deq8(base: u32, sub: u32) -> V8 {
   let b = q5_0_block(base);
-  let h = b.h >> (8u * sub);
-  let q = select(b.q.xy, b.q.zw, (sub & 1u) == 1u);
-  let shift = 4u * (sub >> 1u);
-  let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
-  let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
-  return V8((lo - 16.0) * b.d, (hi - 16.0) * b.d);
+  let c = q5_codes8(b.q, b.h, sub);
+  return V8((c.lo - 16.0) * b.d, (c.hi - 16.0) * b.d);
 }
 
-// dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
-// element 16 + l the high nibble plus 16·(bit 16 + l).
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
   let b = q5_0_block(base);
-  let q = b.q;
-  let h = b.h;
-  let lo = dot16(
-    nib4(q.x, 0u) + 16.0 * lowbits4(h),
-    nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),
-    nib4(q.z, 0u) + 16.0 * lowbits4(h >> 8u),
-    nib4(q.w, 0u) + 16.0 * lowbits4(h >> 12u),
-    xs.lo,
-  );
-  let hi = dot16(
-    nib4(q.x, 4u) + 16.0 * lowbits4(h >> 16u),
-    nib4(q.y, 4u) + 16.0 * lowbits4(h >> 20u),
-    nib4(q.z, 4u) + 16.0 * lowbits4(h >> 24u),
-    nib4(q.w, 4u) + 16.0 * lowbits4(h >> 28u),
-    xs.hi,
-  );
-  return b.d * (lo + hi - 16.0 * xs.sum);
+  return b.d * (q5_dot_codes(b.q, b.h, xs) - 16.0 * xs.sum);
 }

@@ -4,7 +4,8 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.4.
+// Needs _quant_common.wgsl and _quant_q5.wgsl (the codes). Layout:
+// shared/docs/gguf-format.md §3.4.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Codes as Q5_0. Blocks are 24 bytes, so `base` is 4-byte aligned.
 
@@ -22,34 +23,12 @@ fn q5_1_words(base: u32) -> W8 {
 fn deq8(base: u32, sub: u32) -> V8 {
   let w = q5_1_words(base);
   let dm = unpack2x16float(w.lo.x);
-  let h = w.lo.y >> (8u * sub);
-  let q = select(w.hi.xy, w.hi.zw, (sub & 1u) == 1u);
-  let shift = 4u * (sub >> 1u);
-  let lo = nib4(q.x, shift) + 16.0 * lowbits4(h);
-  let hi = nib4(q.y, shift) + 16.0 * lowbits4(h >> 4u);
-  return V8(lo * dm.x + dm.y, hi * dm.x + dm.y);
+  let c = q5_codes8(w.hi, w.lo.y, sub);
+  return V8(c.lo * dm.x + dm.y, c.hi * dm.x + dm.y);
 }
 
-// dot32: element l < 16 is the low nibble of byte l plus 16·(bit l of qh),
-// element 16 + l the high nibble plus 16·(bit 16 + l).
 fn dot32(base: u32, sub: u32, xs: X32) -> f32 {
   let w = q5_1_words(base);
   let dm = unpack2x16float(w.lo.x);
-  let h = w.lo.y;
-  let q = w.hi;
-  let lo = dot16(
-    nib4(q.x, 0u) + 16.0 * lowbits4(h),
-    nib4(q.y, 0u) + 16.0 * lowbits4(h >> 4u),
-    nib4(q.z, 0u) + 16.0 * lowbits4(h >> 8u),
-    nib4(q.w, 0u) + 16.0 * lowbits4(h >> 12u),
-    xs.lo,
-  );
-  let hi = dot16(
-    nib4(q.x, 4u) + 16.0 * lowbits4(h >> 16u),
-    nib4(q.y, 4u) + 16.0 * lowbits4(h >> 20u),
-    nib4(q.z, 4u) + 16.0 * lowbits4(h >> 24u),
-    nib4(q.w, 4u) + 16.0 * lowbits4(h >> 28u),
-    xs.hi,
-  );
-  return dm.x * (lo + hi) + dm.y * xs.sum;
+  return dm.x * q5_dot_codes(w.hi, w.lo.y, xs) + dm.y * xs.sum;
 }

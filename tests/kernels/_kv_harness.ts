@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createStorage, createStorageFrom } from "../../src/gpu/buffers.ts";
+import { createStorage } from "../../src/gpu/buffers.ts";
 import { createKvEvict, type KvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import {
   createKvSlotTable,
@@ -16,28 +16,25 @@ import {
   TAU_UNSET_BITS,
 } from "../../src/gpu/ops/kv_slot_table.ts";
 import { createKvWriteSlot } from "../../src/gpu/ops/kv_write_slot.ts";
-import { createRuntime, type Dispatch, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { Dispatch, GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
-import type { StepDecision } from "../../src/kv/policy.ts";
+import { splitBudget } from "../../src/kv/budget.ts";
+import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
+import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
 import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
 import type { SyntheticLayer } from "../kv/_synthetic.ts";
-import { testGpu } from "../_gpu.ts";
+import { submitPass } from "./_cases.ts";
 
-let shared: GpuRuntime | undefined;
-
-/** The shared test runtime. */
-export async function kvRuntime(): Promise<GpuRuntime> {
-  return shared ??= createRuntime(await testGpu());
-}
-
-/** Records `dispatches` into one compute pass and submits it. */
-export function submit(device: GPUDevice, dispatches: readonly Dispatch[]): void {
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  for (const d of dispatches) d.encode(pass);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
+/** The budget a test case's layer runs with: `C` tokens split by the policy, or `C` recent slots uncompressed. */
+export function budgetOf(
+  c: { kv: KvOptionsInput; slots: number; compressed: boolean },
+): LayerBudget {
+  if (!c.compressed) {
+    return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
+  }
+  const o = resolveKvOptions(c.kv);
+  return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
 
 /** Reads several buffers back with one submit; returns their bytes in order. */
@@ -178,7 +175,7 @@ export class GpuLayer {
     q.writeBuffer(this.kRow, 0, k.slice());
     q.writeBuffer(this.vRow, 0, v.slice());
     writeStep(this.rt.device, this.step, { pos, nTokens: 1, nKv: pos + 1, seed: 0 });
-    submit(this.rt.device, [this.write]);
+    submitPass(this.rt.device, [this.write]);
   }
 
   /** The buffers and byte counts {@linkcode GpuLayer.record} copies, in order. */
@@ -313,11 +310,6 @@ export function assertSamePicks(gpu: GpuLayerState, decision: StepDecision, at: 
   }
 }
 
-/** Creates a storage buffer from data (test inputs). */
-export function storage(device: GPUDevice, data: ArrayBufferView, label: string): GPUBuffer {
-  return createStorageFrom(device, data, label);
-}
-
 /** Coarse scores (mostly 0, a few whole numbers) so that many candidates tie. */
 export function coarse(x: number): number {
   return Math.floor(x / 4);
@@ -377,7 +369,7 @@ export async function replayDecode(
     const row = slotAttention(data.q[t]!, view, options.nHead).row;
     twin.accumulate(options.transform ? row.map(options.transform) : row);
     device.queue.writeBuffer(gpu.table.score, 0, twin.table.score.slice());
-    submit(device, [gpu.evict]);
+    submitPass(device, [gpu.evict]);
     gpu.record(history, s * gpu.stateBytes);
     const decision = twin.evict();
     before = snapshotTwin(twin);

@@ -1,33 +1,19 @@
 /**
  * Shared pieces of the weight-kernel differential tests (matvec, matmul,
  * get_rows): seeded random weights packed by `quantize()` so the GPU and the
- * CPU twin read identical bytes, the per-type column sizes, and the error
- * measures.
+ * CPU twin read identical bytes, the per-type column sizes, the error bound
+ * relative to the output scale, and tensors of the shared test models.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { GgmlType, ggmlTypeName } from "../../src/gguf/ggml_type.ts";
 import { openGguf } from "../../src/gguf/reader.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
-import { makeRng, randn } from "../../src/reference/prng.ts";
-import { createStorageFrom, readBuffer } from "../../src/gpu/buffers.ts";
-import type { Dispatch } from "../../src/gpu/runtime.ts";
+import { compare, randomValues } from "./_cases.ts";
 
-/** Every type the block kernels read. */
-export const WEIGHT_TYPES: readonly GgmlType[] = [
-  GgmlType.F32,
-  GgmlType.F16,
-  GgmlType.BF16,
-  GgmlType.Q8_0,
-  GgmlType.Q4_0,
-  GgmlType.Q4_1,
-  GgmlType.Q5_0,
-  GgmlType.Q5_1,
-  GgmlType.Q4_K,
-  GgmlType.Q5_K,
-  GgmlType.Q6_K,
-];
+export { WEIGHT_TYPES } from "../../fixtures/make_fixtures.ts";
 
 /** The float types, whose rows may have any length. */
 export const FLOAT_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
@@ -66,62 +52,29 @@ export function typeTag(type: GgmlType): string {
   return ggmlTypeName(type).toLowerCase();
 }
 
-/** `count` normal values (seeded), scaled by `scale`. */
-export function randomValues(seed: number, count: number, scale = 1): Float32Array {
-  const rng = makeRng(seed);
-  return Float32Array.from({ length: count }, () => scale * randn(rng));
-}
-
 /** Seeded random `rows × cols` weight packed in `type`. */
 export function randomWeight(type: GgmlType, rows: number, cols: number, seed: number): Uint8Array {
   return quantize(type, randomValues(seed, rows * cols));
 }
 
-/** Normalised mean squared error Σ(a−b)² / Σb² and the largest |a−b|. */
-export function compare(actual: Float32Array, expected: Float32Array): {
-  nmse: number;
-  maxAbs: number;
-  scale: number;
-} {
-  let err = 0;
-  let ref = 0;
-  let maxAbs = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = actual[i]! - expected[i]!;
-    err += d * d;
-    ref += expected[i]! * expected[i]!;
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return { nmse: ref === 0 ? err : err / ref, maxAbs, scale };
-}
-
-/** Uploads f32 data into a new storage buffer. */
-export function storageOf(
-  device: GPUDevice,
-  data: Float32Array | Uint32Array,
+/**
+ * Asserts NMSE ≤ `maxNmse` and max-abs error ≤ `maxAbsPerScale`·(largest
+ * |want| + `floor`).
+ */
+export function assertCloseToTwin(
+  got: Float32Array,
+  want: Float32Array,
   label: string,
-): GPUBuffer {
-  return createStorageFrom(device, data, label);
-}
-
-/** Reads `count` f32 values back from a buffer. */
-export async function readF32(
-  device: GPUDevice,
-  buffer: GPUBuffer,
-  count: number,
-): Promise<Float32Array> {
-  return new Float32Array(await readBuffer(device, buffer, count * 4));
-}
-
-/** Records the dispatches in one compute pass and submits it. */
-export function submitPass(device: GPUDevice, dispatches: readonly Dispatch[]): void {
-  const encoder = device.createCommandEncoder({ label: "test" });
-  const pass = encoder.beginComputePass();
-  for (const dispatch of dispatches) dispatch.encode(pass);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
+  maxNmse: number,
+  maxAbsPerScale: number,
+  floor = 1,
+): void {
+  const { nmse, maxAbs, scale } = compare(got, want);
+  assert.ok(nmse <= maxNmse, `${label}: NMSE ${nmse} > ${maxNmse}`);
+  assert.ok(
+    maxAbs <= maxAbsPerScale * (scale + floor),
+    `${label}: max-abs error ${maxAbs} > ${maxAbsPerScale}·(${scale}+${floor})`,
+  );
 }
 
 /** A weight tensor read from one of the shared test models. */

@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
 import { createAdd, createAddBias } from "../../src/gpu/ops/add.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { addBias, addInPlace } from "../../src/reference/add.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
-import { compare, randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 // One f32 addition per element on both sides: results must be bit-identical.
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
 
 for (const n of [1, 3, 256, 1000, 70000]) {
   Deno.test({
     name: `add(n=${n}) matches the CPU twin exactly`,
     ...gpuTestOptions,
     async fn() {
-      const r = await runtime();
+      const r = await testRuntime();
       const a = randomValues(n, n);
       const b = randomValues(n + 7, n);
       const aBuf = storageOf(r.device, a, "a");
@@ -37,7 +31,7 @@ for (const [rows, n] of [[1, 1], [3, 7], [17, 896]] as const) {
     name: `add_bias(rows=${rows}, n=${n}) matches the CPU twin exactly`,
     ...gpuTestOptions,
     async fn() {
-      const r = await runtime();
+      const r = await testRuntime();
       const a = randomValues(rows, rows * n);
       const bias = randomValues(n, n);
       const aBuf = storageOf(r.device, a, "a");
@@ -55,7 +49,7 @@ Deno.test({
   name: "dbg_add_bias(rows=2, n=2): [1, 2, 3, 4] + [10, 20]",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const a = storageOf(r.device, new Float32Array([1, 2, 3, 4]), "a");
     const b = storageOf(r.device, new Float32Array([10, 20]), "bias");
     submitPass(r.device, [createAddBias(r, { a, bias: b, rows: 2, n: 2 })]);
@@ -69,7 +63,7 @@ Deno.test({
   name: "createAdd() names the short buffer",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const a = storageOf(r.device, new Float32Array(8), "a");
     const b = storageOf(r.device, new Float32Array(4), "b");
     assert.throws(

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { createArgmax } from "../../src/gpu/ops/argmax.ts";
 import { readBuffer } from "../../src/gpu/buffers.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { argmax } from "../../src/reference/argmax.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
-import { randomValues, storageOf, submitPass } from "./_quant_cases.ts";
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
+import { gpuTestOptions } from "../_gpu.ts";
+import { randomValues, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 async function gpuArgmax(logits: Float32Array, outIndex = 0): Promise<number> {
-  const r = await runtime();
+  const r = await testRuntime();
   const l = storageOf(r.device, logits, "logits");
   const out = storageOf(r.device, new Uint32Array(outIndex + 1).fill(7777), "out");
   submitPass(r.device, [createArgmax(r, { logits: l, out, nVocab: logits.length, outIndex })]);

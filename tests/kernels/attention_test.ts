@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { createAttentionDecode, createAttentionPrefill } from "../../src/gpu/ops/attention.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { attention, type AttentionShape } from "../../src/reference/attention.ts";
 import { attentionScores } from "../../src/reference/attention_scores.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
 import { stepBuffer } from "./_step.ts";
-import { compare, randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 // f32 online softmax vs the twin's f64 two-pass softmax. Measured on these
 // grids: NMSE ≤ ~3e-12, max abs ≤ ~1e-6 (outputs are O(1)).
@@ -15,11 +14,6 @@ const MAX_ABS = 1e-5;
 // lse is O(log n_kv + |s|); scores are sums of probabilities ≤ G.
 const MAX_LSE_ABS = 1e-5;
 const MAX_SCORE_REL = 1e-5;
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
 
 function assertClose(got: Float32Array, want: Float32Array, what: string, maxAbsLimit = MAX_ABS) {
   const { nmse, maxAbs } = compare(got, want);
@@ -40,7 +34,7 @@ interface PrefillCase {
 }
 
 async function checkPrefill(c: PrefillCase, seed: number) {
-  const r = await runtime();
+  const r = await testRuntime();
   const { shape, tokens, maxTokens, pos } = c;
   const { nHead, headDim } = shape;
   const q = randomValues(seed, maxTokens * nHead * headDim, 1.5);
@@ -108,7 +102,7 @@ interface DecodeCase {
 }
 
 async function checkDecode(c: DecodeCase, seed: number) {
-  const r = await runtime();
+  const r = await testRuntime();
   const { shape, nKv } = c;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
   const q = randomValues(seed, nHead * headDim, 1.5);
@@ -172,7 +166,7 @@ Deno.test({
   name: "dbg_attention_decode(heads=1/1, headDim=4, n_kv=2): equal scores average the values",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const shape = { nHead: 1, nHeadKv: 1, headDim: 4, nSlots: 3 };
     const q = storageOf(r.device, new Float32Array([1, 0, 0, 0]), "q");
     const k = storageOf(
@@ -201,7 +195,7 @@ Deno.test({
   name: "createAttentionDecode() rejects a head size that is not a multiple of 4",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const b = storageOf(r.device, new Float32Array(64), "b");
     const shape = { nHead: 2, nHeadKv: 1, headDim: 6, nSlots: 4 };
     assert.throws(

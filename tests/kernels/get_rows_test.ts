@@ -1,21 +1,19 @@
 import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createGetRows } from "../../src/gpu/ops/get_rows.ts";
-import { createUniform } from "../../src/gpu/ops/quant_kernel.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { embedding } from "../../src/reference/embedding.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { stepBuffer } from "./_step.ts";
+import { readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 import {
   ANY_COLUMNS,
+  assertCloseToTwin,
   chunkLimit,
   columnGrid,
-  compare,
   FLOAT_TYPES,
   randomWeight,
-  readF32,
-  storageOf,
-  submitPass,
   typeTag,
   WEIGHT_TYPES,
 } from "./_quant_cases.ts";
@@ -50,7 +48,7 @@ async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
   const outBuf = storageOf(rt.device, new Float32Array(ids.length * cols).fill(SENTINEL), "out");
   const step = c.stepTokens === undefined
     ? undefined
-    : createUniform(rt.device, [0, c.stepTokens, 0, 0], "step");
+    : stepBuffer(rt.device, { pos: 0, nTokens: c.stepTokens, nKv: 0, seed: 0 });
   const op = createGetRows(rt, {
     table,
     ids: idBuf,
@@ -70,9 +68,7 @@ async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
 }
 
 function assertRows(got: Float32Array, want: Float32Array, label: string) {
-  const { nmse, maxAbs, scale } = compare(got, want);
-  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
-  assert.ok(maxAbs <= MAX_ABS_PER_SCALE * scale, `${label}: max-abs error ${maxAbs}`);
+  assertCloseToTwin(got, want, label, MAX_NMSE, MAX_ABS_PER_SCALE, 0);
 }
 
 for (const type of WEIGHT_TYPES) {
@@ -82,7 +78,7 @@ for (const type of WEIGHT_TYPES) {
     name: `get_rows_${tag} matches the CPU twin for first, last and repeated ids`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       for (const [i, cols] of [grid[0]!, 768].entries()) {
         const ids = [0, 36, 5, 5, 17];
         const name = `get_rows_${tag}(vocab=37, cols=${cols}, T=${ids.length})`;
@@ -101,7 +97,7 @@ for (const type of FLOAT_TYPES) {
     name: `get_rows_${tag} matches the CPU twin for any row length`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       // Odd and even ids: with odd F16/BF16 rows, odd ids start at 2-byte offsets.
       const ids = [0, 36, 5, 5, 17, 8];
       for (const [i, cols] of ANY_COLUMNS.entries()) {
@@ -126,7 +122,7 @@ Deno.test({
   name: "get_rows_q6_k on a table split into 5-row chunks reads every chunk",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const ids = [36, 0, 4, 5, 30, 9, 10];
     const c = {
       vocab: 37,
@@ -144,7 +140,7 @@ Deno.test({
   name: "get_rows_q4_0 honours idsOffset and the step's n_tokens, and skips ids past the table",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const ids = [3, 99, 7, 1];
     const c = { vocab: 11, cols: 64, ids, idsOffset: 2, stepTokens: 3 };
     const { got, bytes } = await runCase(rt, GgmlType.Q4_0, c, 5);
@@ -163,7 +159,7 @@ Deno.test({
   name: "dbg_get_rows_bf16(vocab=2, cols=8) widens bf16 bits exactly",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     // bf16 0x3F80 = 1, 0xC000 = −2, 0x4040 = 3; row 1 is 1, −2, 3, 0, 1, −2, 3, 0.
     const halves = new Uint16Array(16);
     halves.set([0x3f80, 0xc000, 0x4040, 0, 0x3f80, 0xc000, 0x4040, 0], 8);

@@ -6,7 +6,8 @@ import { attention } from "../../src/reference/attention.ts";
 import { causalColumnSums } from "../../src/reference/kv/column_sums.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { kvRuntime, readAll, storage } from "./_kv_harness.ts";
+import { storageOf, testRuntime } from "./_cases.ts";
+import { readAll } from "./_kv_harness.ts";
 import { createStepBuffer } from "../../src/gpu/step.ts";
 
 interface Case {
@@ -32,7 +33,7 @@ function nmse(got: Float32Array, want: Float32Array): number {
 
 /** Runs the prompt in chunks through the GPU column sums and compares with causalColumnSums. */
 async function check(c: Case, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const { tokens, chunk, nHead, nHeadKv, headDim } = c;
   const nSlots = tokens + 3;
   const rng = makeRng(seed);
@@ -50,7 +51,7 @@ async function check(c: Case, seed: number) {
   const want = causalColumnSums(q, keys, tokens, shape);
   const qBuf = createStorage(rt.device, chunk * nHead * headDim * 4, "test.q");
   const lseBuf = createStorage(rt.device, chunk * nHead * 4, "test.lse");
-  const kBuf = storage(rt.device, kCache, "test.k");
+  const kBuf = storageOf(rt.device, kCache, "test.k");
   const out = createStorage(rt.device, nHead * nSlots * 4, "test.out");
   const step = createStepBuffer(rt.device, "test.step");
   const op = createColumnSums(rt, {
@@ -117,12 +118,12 @@ Deno.test({
   name: "dbg_kv_column_sums(T=2, 1 head, headDim=4): equal scores add [1.5, 0.5] to [0.25, 0]",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
-    const q = storage(rt.device, new Float32Array(8), "q");
-    const k = storage(rt.device, new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), "k");
+    const rt = await testRuntime();
+    const q = storageOf(rt.device, new Float32Array(8), "q");
+    const k = storageOf(rt.device, new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), "k");
     // q = 0: row 0 gives key 0 probability 1 (lse 0), row 1 gives each key 1/2 (lse ln 2).
-    const lse = storage(rt.device, new Float32Array([0, Math.log(2)]), "lse");
-    const out = storage(rt.device, new Float32Array([0.25, 0]), "out");
+    const lse = storageOf(rt.device, new Float32Array([0, Math.log(2)]), "lse");
+    const out = storageOf(rt.device, new Float32Array([0.25, 0]), "out");
     const step = createStepBuffer(rt.device, "step");
     writeStep(rt.device, step, { pos: 0, nTokens: 2, nKv: 2, seed: 0 });
     const op = createColumnSums(rt, {

@@ -1,22 +1,21 @@
 import assert from "node:assert/strict";
 import { createStorageFrom } from "../../src/gpu/buffers.ts";
 import { compressPlan, createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
-import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import type { CompressDecision, LayerBudget } from "../../src/kv/policy.ts";
+import type { CompressDecision } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { causalColumnSums, groupColumnSums } from "../../src/reference/kv/column_sums.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { syntheticSequence } from "../kv/_synthetic.ts";
+import { submitPass, testRuntime } from "./_cases.ts";
 import {
   assertSameLayer,
+  budgetOf,
   coarse,
   GpuLayer,
-  kvRuntime,
   replayDecode,
   snapshotTwin,
-  submit,
   tiedKeys,
 } from "./_kv_harness.ts";
 
@@ -33,14 +32,6 @@ interface Case {
   prompt: number;
   steps: number;
   ties?: boolean;
-}
-
-function budgetOf(c: Case): LayerBudget {
-  if (!c.compressed) {
-    return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
-  }
-  const o = resolveKvOptions(c.kv);
-  return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
 
 /** The fate the GPU reports, derived from the twin's decision and its loaded table. */
@@ -64,7 +55,7 @@ function expectedFate(
 
 /** Compresses a prompt on the GPU and the twin, compares, then decodes `steps` more tokens. */
 async function runCase(c: Case, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const { nHead, nHeadKv, headDim, prompt: tokens } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const twin = new ReferenceKvLayer(createKvPolicy(resolveKvOptions(c.kv)), budgetOf(c), shape);
@@ -125,7 +116,7 @@ async function runCase(c: Case, seed: number) {
     { kept: op.kept, evicted: op.evicted },
     { kept: twin.table.occupancy(0), evicted: tokens - twin.table.occupancy(0) },
   );
-  submit(rt.device, [op]);
+  submitPass(rt.device, [op]);
   assertSameLayer(await gpu.read(), snapshotTwin(twin), "after compression");
   assert.deepEqual(await op.readFate(), expectedFate(twin, decision, tokens));
   const merged = decision?.mergeTarget.filter((t) => t >= 0).length ?? 0;

@@ -9,11 +9,11 @@ import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
+import { testRuntime } from "./_cases.ts";
 import {
   assertSameLayer,
   assertSamePicks,
   GpuLayer,
-  kvRuntime,
   readAll,
   snapshotTwin,
 } from "./_kv_harness.ts";
@@ -37,7 +37,7 @@ interface Case {
  * the code rule, whose arithmetic is bit-exact, so the two never drift.
  */
 async function runPath(c: Case, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const twin = new ReferenceKvLayer(createKvPolicy(resolveKvOptions(c.kv)), c.budget, shape);

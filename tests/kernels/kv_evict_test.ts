@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
 import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
-import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import type { LayerBudget } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
-import {
-  coarse,
-  GpuLayer,
-  kvRuntime,
-  readAll,
-  replayDecode,
-  storage,
-  submit,
-  tiedKeys,
-} from "./_kv_harness.ts";
+import { storageOf, submitPass, testRuntime } from "./_cases.ts";
+import { budgetOf, coarse, GpuLayer, readAll, replayDecode, tiedKeys } from "./_kv_harness.ts";
 import { stepBuffer } from "./_step.ts";
 
 interface Case {
@@ -36,17 +27,9 @@ interface Case {
   ties?: boolean;
 }
 
-function budgetOf(c: Case): LayerBudget {
-  if (!c.compressed) {
-    return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
-  }
-  const o = resolveKvOptions(c.kv);
-  return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
-}
-
 /** Prefills the twin, then replays `steps` decode steps on the twin and the GPU with identical inputs. */
 async function runCase(c: Case, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
@@ -210,14 +193,14 @@ Deno.test({
     "dbg_kv_evict(d2o code rule, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
+    const rt = await testRuntime();
     // Slot s holds position s: keys (1,0), (0,1), (2,0); scores 0.25, 0.5, 0.125. Window 1, no
     // sinks: position 2 is protected, the candidates are positions 0 and 1.
     const options = resolveKvOptions({ kv: "d2o", sinks: 0, recentRatio: 0.5, mergeRule: "code" });
     const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
     const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
-    const k = storage(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");
-    const v = storage(rt.device, new Float32Array([4, 6, 9, 9, 2, 0]), "v");
+    const k = storageOf(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");
+    const v = storageOf(rt.device, new Float32Array([4, 6, 9, 9, 2, 0]), "v");
     rt.device.queue.writeBuffer(table.pos, 0, new Int32Array([0, 1, 2]));
     rt.device.queue.writeBuffer(table.score, 0, new Float32Array([0.25, 0.5, 0.125]));
     rt.device.queue.writeBuffer(table.state, 0, new Uint32Array([0x7fc00000, 2, 0, 0, 2]));
@@ -231,7 +214,7 @@ Deno.test({
       headDim: 2,
       step,
     });
-    submit(rt.device, [evict]);
+    submitPass(rt.device, [evict]);
     const snap = await table.read();
     const [kk, vv, picks] = await readAll(rt.device, [[k, 24], [v, 24], [evict.picks, 16]]);
     // Victim: slot 0 (score 0.25 < 0.5); nearest: slot 2 (cosine 1); τ unset → τ = 1; 1 ≥ 1 merges

@@ -4,13 +4,14 @@ import { createHeadVariance } from "../../src/gpu/ops/kv_head_variance.ts";
 import { columnVariance } from "../../src/reference/kv/column_sums.ts";
 import { makeRng } from "../../src/reference/prng.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { kvRuntime, readAll, storage, submit } from "./_kv_harness.ts";
+import { storageOf, submitPass, testRuntime } from "./_cases.ts";
+import { readAll } from "./_kv_harness.ts";
 
 /** Relative error allowed against the f64 twin. */
 const MAX_REL = 1e-5;
 
 async function check(nHead: number, tokens: number, stride: number, offset: number, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const rng = makeRng(seed);
   // Column-sum-like data: positive, decaying with the key index, plus noise.
   const colsum = Float32Array.from(
@@ -22,9 +23,9 @@ async function check(nHead: number, tokens: number, stride: number, offset: numb
     packed.set(colsum.subarray(h * stride, h * stride + tokens), h * tokens);
   }
   const want = columnVariance(packed, tokens, nHead);
-  const input = storage(rt.device, colsum, "test.colsum");
+  const input = storageOf(rt.device, colsum, "test.colsum");
   const out = createStorage(rt.device, (offset + nHead) * 4, "test.out");
-  submit(rt.device, [
+  submitPass(rt.device, [
     createHeadVariance(rt, { colsum: input, nHead, tokens, stride, out, offset }),
   ]);
   const [bytes] = await readAll(rt.device, [[out, (offset + nHead) * 4]]);
@@ -58,10 +59,10 @@ Deno.test({
   name: "dbg_kv_head_variance(nHead=1, T=4): [1, 2, 3, 6] has variance 14/3",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
-    const colsum = storage(rt.device, new Float32Array([1, 2, 3, 6]), "colsum");
+    const rt = await testRuntime();
+    const colsum = storageOf(rt.device, new Float32Array([1, 2, 3, 6]), "colsum");
     const out = createStorage(rt.device, 4, "out");
-    submit(rt.device, [createHeadVariance(rt, { colsum, nHead: 1, tokens: 4, out })]);
+    submitPass(rt.device, [createHeadVariance(rt, { colsum, nHead: 1, tokens: 4, out })]);
     const [bytes] = await readAll(rt.device, [[out, 4]]);
     assert.equal(new Float32Array(bytes!)[0], Math.fround(14 / 3));
     colsum.destroy();

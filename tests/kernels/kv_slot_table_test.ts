@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { kvRuntime } from "./_kv_harness.ts";
+import { testRuntime } from "./_cases.ts";
 
 Deno.test({
   name: "createKvSlotTable(nHeadKv=3, nSlots=5) starts empty and reset() empties it again",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
+    const rt = await testRuntime();
     const table = createKvSlotTable(rt, { nHeadKv: 3, nSlots: 5, label: "t" });
     const empty = {
       pos: new Int32Array(15).fill(-1),
@@ -46,7 +46,7 @@ Deno.test({
   name: "createKvSlotTable() rejects an empty shape",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
+    const rt = await testRuntime();
     assert.throws(() => createKvSlotTable(rt, { nHeadKv: 0, nSlots: 4 }), /0 heads × 4 slots/);
   },
 });

@@ -5,7 +5,8 @@ import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { gpuTestOptions } from "../_gpu.ts";
-import { assertSameLayer, GpuLayer, kvRuntime, snapshotTwin } from "./_kv_harness.ts";
+import { testRuntime } from "./_cases.ts";
+import { assertSameLayer, GpuLayer, snapshotTwin } from "./_kv_harness.ts";
 
 interface Case {
   nHeadKv: number;
@@ -21,7 +22,7 @@ function rows(rng: () => number, n: number): Float32Array {
 
 /** Fills a twin with `filled` tokens (evicting under h2o), then checks one more write against it. */
 async function check(c: Case, seed: number) {
-  const rt = await kvRuntime();
+  const rt = await testRuntime();
   const options = resolveKvOptions({ kv: "h2o", kvMin: 1 });
   const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim };
   const twin = new ReferenceKvLayer(createKvPolicy(options), splitBudget(c.slots, 0.5, 0), shape);
@@ -76,7 +77,7 @@ Deno.test({
   name: "dbg_kv_write_slot(nHeadKv=2, headDim=1, slots=2): free slots [1, 0] receive position 5",
   ...gpuTestOptions,
   async fn() {
-    const rt = await kvRuntime();
+    const rt = await testRuntime();
     const twin = new ReferenceKvLayer(
       createKvPolicy(resolveKvOptions({ kv: "h2o" })),
       { slots: 1, heavy: 0, recent: 1, sinks: 0, compressed: true },

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { createKvWrite } from "../../src/gpu/ops/kv_write.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { stepBuffer } from "./_step.ts";
-import { randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
+import { randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 interface Case {
   tokens: number;
@@ -34,7 +28,7 @@ function placed(cache: Float32Array, rows: Float32Array, c: Case): Float32Array 
 }
 
 async function check(c: Case, seed: number) {
-  const r = await runtime();
+  const r = await testRuntime();
   const rowLen = c.maxTokens * c.nHeadKv * c.headDim;
   const cacheLen = c.nHeadKv * c.nSlots * c.headDim;
   const k = randomValues(seed, rowLen);
@@ -77,7 +71,7 @@ Deno.test({
   name: "dbg_kv_write(T=2, nHeadKv=1, headDim=1, slots=3, pos0=1): [a, b] lands in slots 1 and 2",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const k = storageOf(r.device, new Float32Array([5, 6]), "k");
     const v = storageOf(r.device, new Float32Array([7, 8]), "v");
     const kCache = storageOf(r.device, new Float32Array([1, 1, 1]), "k_cache");

@@ -24,7 +24,7 @@ import { createMatvec } from "../../src/gpu/ops/matvec.ts";
 import { createRmsNorm } from "../../src/gpu/ops/rms_norm.ts";
 import { createRope } from "../../src/gpu/ops/rope.ts";
 import { createSiluMul } from "../../src/gpu/ops/silu_mul.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight, destroyGpuWeight, type GpuWeight } from "../../src/gpu/weights.ts";
 import { addInPlace } from "../../src/reference/add.ts";
 import { argmax } from "../../src/reference/argmax.ts";
@@ -35,19 +35,15 @@ import { makeRng } from "../../src/reference/prng.ts";
 import { rmsNorm } from "../../src/reference/rms_norm.ts";
 import { rope, type RopeOptions } from "../../src/reference/rope.ts";
 import { siluMul } from "../../src/reference/silu_mul.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { stepBuffer } from "./_step.ts";
-import { compare, randomValues, readF32, storageOf, submitPass, typeTag } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
+import { assertCloseToTwin, typeTag } from "./_quant_cases.ts";
 
 // Weight kernels: as in matvec_test.ts / matmul_test.ts (f32 sums in another
 // order than the f64 twin; longer rows only add rounding, measured NMSE ~1e-14).
 const MAX_NMSE = 1e-10;
 const MAX_ABS_PER_SCALE = 1e-5;
-
-let runtimeCache: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return runtimeCache ??= createRuntime(await testGpu());
-}
 
 /** The shared 8192×2048 unit-normal matrix every quantized weight starts from. */
 let valuesCache: Float32Array | undefined;
@@ -56,12 +52,7 @@ function sharedValues(): Float32Array {
 }
 
 function assertClose(got: Float32Array, want: Float32Array, label: string) {
-  const { nmse, maxAbs, scale } = compare(got, want);
-  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
-  assert.ok(
-    maxAbs <= MAX_ABS_PER_SCALE * (scale + 1),
-    `${label}: max-abs error ${maxAbs} > ${MAX_ABS_PER_SCALE}·(${scale}+1)`,
-  );
+  assertCloseToTwin(got, want, label, MAX_NMSE, MAX_ABS_PER_SCALE);
 }
 
 function upload(rt: GpuRuntime, type: GgmlType, bytes: Uint8Array, rows: number, cols: number) {
@@ -125,7 +116,7 @@ for (const type of new Set(MATVEC_SHAPES.map(([t]) => t))) {
     name: `matvec_${typeTag(type)} matches the CPU twin at real model shapes`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = await runtime();
+      const rt = await testRuntime();
       const values = sharedValues();
       const quantized = new Map<number, Uint8Array>();
       for (const [ty, rows, cols, what] of MATVEC_SHAPES) {
@@ -196,7 +187,7 @@ Deno.test({
     `matvec_q8_0(rows=${VOCAB}, cols=${EMBD}) — Qwen2 lm_head in two chunks — matches the twin on sampled rows`,
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     const bytes = vocabTable();
     const weight = upload(rt, GgmlType.Q8_0, bytes, VOCAB, EMBD);
     assert.equal(weight.chunks.length, 2);
@@ -214,7 +205,7 @@ Deno.test({
   name: `get_rows_q8_0(vocab=${VOCAB}, cols=${EMBD}, tokens=128) reads ids from both chunks`,
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     const bytes = vocabTable();
     const weight = upload(rt, GgmlType.Q8_0, bytes, VOCAB, EMBD);
     const ids = sampleRows(weight, 120, 7);
@@ -237,7 +228,7 @@ Deno.test({
     `matmul_q8_0(rows=${VOCAB}, cols=${EMBD}, tokens=32) — Qwen2 all-logits lm_head in two chunks`,
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     const bytes = vocabTable();
     const weight = upload(rt, GgmlType.Q8_0, bytes, VOCAB, EMBD);
     const tokens = 32;
@@ -270,7 +261,7 @@ async function checkMatmul(
   sample: readonly number[],
   seed: number,
 ) {
-  const rt = await runtime();
+  const rt = await testRuntime();
   const bytes = quantize(type, sharedValues().subarray(0, rows * cols));
   const weight = upload(rt, type, bytes, rows, cols);
   const x = randomValues(seed, tokens * cols);
@@ -323,7 +314,7 @@ for (const [rows, n] of [[1, 8192], [128, 8192], [128, 896], [128, 4096]] as con
     name: `rms_norm(rows=${rows}, n=${n}, eps=1e-5) matches the CPU twin`,
     ...gpuTestOptions,
     fn: async () => {
-      const rt = await runtime();
+      const rt = await testRuntime();
       const x = randomValues(n + rows, rows * n, 3);
       const w = randomValues(n, n);
       const xBuf = storageOf(rt.device, x, "x");
@@ -342,7 +333,7 @@ for (const [rows, n] of [[1, 8192], [128, 8192], [128, 896], [128, 4096]] as con
 }
 
 async function gpuArgmax(logits: Float32Array): Promise<number> {
-  const rt = await runtime();
+  const rt = await testRuntime();
   const l = storageOf(rt.device, logits, "logits");
   const out = storageOf(rt.device, Uint32Array.of(7777), "out");
   submitPass(rt.device, [createArgmax(rt, { logits: l, out, nVocab: logits.length })]);
@@ -379,7 +370,7 @@ Deno.test({
   name: `silu_mul(n=${FF_ELEMENTS}) and add(n=${FF_ELEMENTS}) match their CPU twins`,
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     const gate = randomValues(21, FF_ELEMENTS, 4);
     const up = randomValues(22, FF_ELEMENTS);
     const gBuf = storageOf(rt.device, gate, "gate");
@@ -410,7 +401,7 @@ for (const [nHead, nHeadKv, pos, options] of ROPE_CASES) {
       `rope_${options.style}(tokens=128, heads=${nHead}/${nHeadKv}, head_dim=${options.headDim}, pos=${pos})`,
     ...gpuTestOptions,
     fn: async () => {
-      const rt = await runtime();
+      const rt = await testRuntime();
       const tokens = 128;
       const q = randomValues(31, tokens * nHead * options.headDim);
       const k = randomValues(32, tokens * nHeadKv * options.headDim);
@@ -448,7 +439,7 @@ Deno.test({
   name: "matvec_f32(rows=1, cols=524280, wg=1) runs the last allowed loop iteration",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     for (const cols of [8 * 65535, 8 * 65536]) {
       const ones = new Float32Array(cols).fill(1);
       const weight = upload(rt, GgmlType.F32, new Uint8Array(ones.buffer), 1, cols);
@@ -481,7 +472,7 @@ Deno.test({
   name: "createMatmul() refuses an all-logits output larger than one storage binding",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = await runtime();
+    const rt = await testRuntime();
     // 256 tokens of Qwen2's 151936 logits: 155.6 MB, which would bind as an
     // invalid bind group and leave the output unwritten without an exception.
     const limit = rt.device.limits.maxStorageBufferBindingSize;

@@ -1,23 +1,20 @@
 import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createMatmul } from "../../src/gpu/ops/matmul.ts";
-import { createUniform } from "../../src/gpu/ops/quant_kernel.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matmul } from "../../src/reference/matmul.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { stepBuffer } from "./_step.ts";
+import { randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 import {
   ANY_COLUMNS,
+  assertCloseToTwin,
   chunkLimit,
   columnGrid,
-  compare,
   FLOAT_TYPES,
-  randomValues,
   randomWeight,
-  readF32,
   readModelTensor,
-  storageOf,
-  submitPass,
   typeTag,
   WEIGHT_TYPES,
 } from "./_quant_cases.ts";
@@ -57,7 +54,7 @@ async function runCase(
   const yBuf = storageOf(rt.device, y0, "y");
   const step = c.stepTokens === undefined
     ? undefined
-    : createUniform(rt.device, [0, c.stepTokens, 0, 0], "step");
+    : stepBuffer(rt.device, { pos: 0, nTokens: c.stepTokens, nKv: 0, seed: 0 });
   const op = createMatmul(rt, {
     weight,
     x: xBuf,
@@ -87,12 +84,7 @@ async function check(
   bytes?: Uint8Array,
 ) {
   const { got, want, active, chunks } = await runCase(rt, type, c, seed, bytes);
-  const { nmse, maxAbs, scale } = compare(got.subarray(0, active * c.rows), want);
-  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
-  assert.ok(
-    maxAbs <= MAX_ABS_PER_SCALE * (scale + 1),
-    `${label}: max-abs error ${maxAbs} > ${MAX_ABS_PER_SCALE}·(${scale}+1)`,
-  );
+  assertCloseToTwin(got.subarray(0, active * c.rows), want, label, MAX_NMSE, MAX_ABS_PER_SCALE);
   for (let i = active * c.rows; i < got.length; i++) {
     assert.equal(got[i], SENTINEL, `${label}: Y[${i}] past the step's tokens was written`);
   }
@@ -113,7 +105,7 @@ for (const type of WEIGHT_TYPES) {
     name: `matmul_${tag} matches the CPU twin over a grid of shapes`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       for (const [i, c] of shapes.entries()) {
         const name = `matmul_${tag}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
           c.accumulate ? ", acc" : ""
@@ -130,7 +122,7 @@ for (const type of FLOAT_TYPES) {
     name: `matmul_${tag} matches the CPU twin for any row length`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       // 33 tokens span two token tiles; with cols % 4 ≠ 0 the X rows are not vec4-aligned.
       const shapes: Case[] = ANY_COLUMNS.map((cols, i) => ({
         rows: 13,
@@ -163,7 +155,7 @@ for (const file of ["stories260K.gguf", "stories260K-F16.gguf"]) {
     name: `matmul on ${file} blk.0.ffn_down (64 rows of 172, T=9) matches the CPU twin`,
     ...gpuTestOptions,
     fn: async () => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       const w = await readModelTensor(file, "blk.0.ffn_down.weight");
       assert.deepEqual([w.rows, w.cols], [64, 172]);
       const c = { rows: w.rows, cols: w.cols, tokens: 9 };
@@ -176,7 +168,7 @@ Deno.test({
   name: "matmul_q8_0(rows=17, cols=96, T=33) with n_tokens = 5 in the step writes only 5 tokens",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const c = { rows: 17, cols: 96, tokens: 33, stepTokens: 5 };
     await check(rt, GgmlType.Q8_0, c, 11, "matmul_q8_0 step");
   },
@@ -186,7 +178,7 @@ Deno.test({
   name: "matmul_q5_0 on a weight split into 4-row chunks matches the unsplit twin",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     // 3 blocks of 22 bytes = 66-byte rows: 4 rows take 264 bytes, padded to 272.
     const c = {
       rows: 37,
@@ -202,7 +194,7 @@ Deno.test({
   name: "dbg_matmul_f32(rows=2, cols=8, T=2) gives the hand-computed products",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     // W rows: all ones, then 0..7; X rows: all ones, then all twos.
     const w = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : i - 8));
     const x = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : 2));
@@ -231,7 +223,7 @@ Deno.test({
   name: "createMatmul() rejects an output buffer smaller than tokens × rows",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const bytes = randomWeight(GgmlType.Q8_0, 4, 32, 1);
     const weight = createGpuWeight(rt, bytes, {
       name: "blk.0.attn_q.weight",
@@ -243,7 +235,7 @@ Deno.test({
     const y = storageOf(rt.device, new Float32Array(4), "y");
     assert.throws(
       () => createMatmul(rt, { weight, x, y, maxTokens: 3 }),
-      /Cannot run matmul_q8_0: output "y" for weight "blk\.0\.attn_q\.weight" holds 16 bytes, expected at least 48/,
+      /Cannot run matmul_q8_0 on weight "blk\.0\.attn_q\.weight": buffer "y" holds 4 elements, expected 3×4 = 12/,
     );
     destroyGpuWeight(weight);
     x.destroy();

@@ -1,23 +1,20 @@
 import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createMatvec, MATVEC_ROWS_PER_WORKGROUP } from "../../src/gpu/ops/matvec.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matvec } from "../../src/reference/matvec.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 import {
   ANY_COLUMNS,
+  assertCloseToTwin,
   chunkLimit,
   columnGrid,
-  compare,
   FLOAT_TYPES,
-  randomValues,
   randomWeight,
-  readF32,
   readModelTensor,
-  storageOf,
-  submitPass,
   typeTag,
   WEIGHT_TYPES,
 } from "./_quant_cases.ts";
@@ -71,12 +68,7 @@ async function runCase(
 }
 
 function assertClose(got: Float32Array, want: Float32Array, label: string) {
-  const { nmse, maxAbs, scale } = compare(got, want);
-  assert.ok(nmse <= MAX_NMSE, `${label}: NMSE ${nmse} > ${MAX_NMSE}`);
-  assert.ok(
-    maxAbs <= MAX_ABS_PER_SCALE * (scale + 1),
-    `${label}: max-abs error ${maxAbs} > ${MAX_ABS_PER_SCALE}·(${scale}+1)`,
-  );
+  assertCloseToTwin(got, want, label, MAX_NMSE, MAX_ABS_PER_SCALE);
 }
 
 for (const type of WEIGHT_TYPES) {
@@ -94,7 +86,7 @@ for (const type of WEIGHT_TYPES) {
     name: `matvec_${tag} matches the CPU twin over a grid of shapes`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       for (const [i, c] of shapes.entries()) {
         const name = `matvec_${tag}(rows=${c.rows}, cols=${c.cols}${c.accumulate ? ", acc" : ""})`;
         await t.step(name, async () => {
@@ -112,7 +104,7 @@ for (const type of FLOAT_TYPES) {
     name: `matvec_${tag} matches the CPU twin for any row length`,
     ...gpuTestOptions,
     fn: async (t) => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       const shapes: Case[] = ANY_COLUMNS.map((cols, i) => ({
         rows: 13,
         cols,
@@ -140,7 +132,7 @@ for (const file of ["stories260K.gguf", "stories260K-F16.gguf"]) {
     name: `matvec on ${file} blk.0.ffn_down (64 rows of 172) matches the CPU twin`,
     ...gpuTestOptions,
     fn: async () => {
-      const rt = createRuntime(await testGpu());
+      const rt = await testRuntime();
       const w = await readModelTensor(file, "blk.0.ffn_down.weight");
       assert.deepEqual([w.rows, w.cols], [64, 172]);
       const { got, want } = await runCase(rt, w.type, { rows: w.rows, cols: w.cols }, 3, w.bytes);
@@ -153,7 +145,7 @@ Deno.test({
   name: "matvec_q6_k on a weight split into 3-row chunks matches the unsplit twin",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     // 210-byte rows: 3 rows take 630 bytes, padded to 640 in each chunk buffer.
     const c = { rows: 17, cols: 256, maxChunkBytes: chunkLimit(3, rowBytes(GgmlType.Q6_K, 256)) };
     const { got, want, chunks } = await runCase(rt, GgmlType.Q6_K, c, 7);
@@ -167,7 +159,7 @@ Deno.test({
   name: `matvec_f32(rows=${FOLDED_ROWS}, cols=8) folds its 65536 workgroups into a 2-D dispatch`,
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const { got, want } = await runCase(rt, GgmlType.F32, { rows: FOLDED_ROWS, cols: 8 }, 9);
     assertClose(got, want, "matvec_f32 2-D");
     assert.ok(Math.abs(got[FOLDED_ROWS - 1]! - want[FOLDED_ROWS - 1]!) < 1e-5);
@@ -178,7 +170,7 @@ Deno.test({
   name: "matvec_q4_1 with 64-thread workgroups matches the CPU twin",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const { got, want } = await runCase(rt, GgmlType.Q4_1, {
       rows: 19,
       cols: 2048,
@@ -192,7 +184,7 @@ Deno.test({
   name: "dbg_matvec_q4_0(rows=1, cols=32) sums codes −8..7 twice at d = 0.5 to −8",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const values = Float32Array.from({ length: 32 }, (_, j) => ((j % 16) - 8) * 0.5);
     const bytes = quantize(GgmlType.Q4_0, values);
     const x = new Float32Array(32).fill(1);
@@ -219,7 +211,7 @@ Deno.test({
   name: "dbg_matvec_f16(rows=2, cols=3) reads the second row from a 2-byte offset",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     // f16 1 = 0x3C00, 2 = 0x4000, 3 = 0x4200, −1 = 0xBC00; rows (1, 2, 3) and (−1, 3, 2).
     const halves = Uint16Array.of(0x3c00, 0x4000, 0x4200, 0xbc00, 0x4200, 0x4000);
     const bytes = new Uint8Array(halves.buffer);
@@ -248,7 +240,7 @@ Deno.test({
   name: "createMatvec() rejects a Q4_K weight whose columns are not a multiple of 256",
   ...gpuTestOptions,
   fn: async () => {
-    const rt = createRuntime(await testGpu());
+    const rt = await testRuntime();
     const buffer = storageOf(rt.device, new Float32Array(64), "v");
     const weight = {
       name: "blk.0.ffn_up.weight",

@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { createRmsNorm } from "../../src/gpu/ops/rms_norm.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { rmsNorm } from "../../src/reference/rms_norm.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
-import { compare, randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 // f32 partial sums in a tree vs the twin's f64: measured NMSE ~1e-14.
 const MAX_NMSE = 1e-11;
 const MAX_ABS = 1e-5;
 
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
-
 async function check(rows: number, n: number, eps: number, seed: number) {
-  const r = await runtime();
+  const r = await testRuntime();
   const x = randomValues(seed, rows * n, 3);
   const w = randomValues(seed + 1, n);
   const xBuf = storageOf(r.device, x, "x");
@@ -48,7 +42,7 @@ Deno.test({
   name: "dbg_rms_norm(rows=1, n=4): [1, 2, 3, 4] with weights [1, 1, 2, 2]",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const x = storageOf(r.device, new Float32Array([1, 2, 3, 4]), "x");
     const w = storageOf(r.device, new Float32Array([1, 1, 2, 2]), "w");
     const y = storageOf(r.device, new Float32Array(4), "y");

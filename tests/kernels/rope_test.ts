@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { createRope } from "../../src/gpu/ops/rope.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { rope, type RopeOptions } from "../../src/reference/rope.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
 import { stepBuffer } from "./_step.ts";
-import { compare, randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 // The angle f32(pos)·invFreq is bit-identical on both sides; the GPU reduces it
 // to [-π, π] in f32 before cos/sin, which costs ~1e-7·(θ/2π) absolute. For
 // positions below ~10^4 that stays under 1e-5 on unit-scale inputs.
 const MAX_NMSE = 1e-10;
 const MAX_ABS = 2e-5;
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
 
 interface Case {
   tokens: number;
@@ -28,7 +22,7 @@ interface Case {
 }
 
 async function check(c: Case, seed: number) {
-  const r = await runtime();
+  const r = await testRuntime();
   const { headDim } = c.rope;
   const q = randomValues(seed, c.maxTokens * c.nHead * headDim);
   const k = randomValues(seed + 1, c.maxTokens * c.nHeadKv * headDim);
@@ -128,7 +122,7 @@ Deno.test({
   name: "dbg_rope(norm, T=1, headDim=2, pos0=1): (1, 0) turns by 1 radian",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const q = storageOf(r.device, new Float32Array([1, 0]), "q");
     const k = storageOf(r.device, new Float32Array([0, 1]), "k");
     const step = stepBuffer(r.device, { pos: 1, nTokens: 1, nKv: 2, seed: 0 });

@@ -1,25 +1,19 @@
 import assert from "node:assert/strict";
 import { readBuffer } from "../../src/gpu/buffers.ts";
 import { createSample } from "../../src/gpu/ops/sample.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { applyPenalty, sample } from "../../src/reference/sample.ts";
 import { type SamplerParams, samplerParams } from "../../src/sample/params.ts";
 import { randomUnit } from "../../src/sample/random.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { stepBuffer } from "./_step.ts";
-import { randomValues, readF32, storageOf } from "./_quant_cases.ts";
-
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
+import { randomValues, readF32, storageOf, testRuntime } from "./_cases.ts";
 
 /**
  * Runs `draws` sampling steps on the GPU in one pass (no penalty, so the logits
  * stay put) and returns the tokens, read from the history ring.
  */
 async function gpuDraws(logits: Float32Array, p: SamplerParams, draws: number): Promise<number[]> {
-  const r = await runtime();
+  const r = await testRuntime();
   const params = { ...p, repeatPenalty: 1, repeatLastN: draws };
   const l = storageOf(r.device, logits, "logits");
   const out = storageOf(r.device, new Uint32Array(1), "out");
@@ -149,7 +143,7 @@ Deno.test({
     "dbg_sample(n=6, repeat penalty 2 over the last 4 of 6 tokens) penalises each distinct token once",
   ...gpuTestOptions,
   async fn() {
-    const r = await runtime();
+    const r = await testRuntime();
     const logits = new Float32Array([3, -1, 2, 8, 0.5, -3]);
     const history = [3, 3, 1, 2, 1, 5];
     for (const temperature of [0, 1]) {

@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { createSiluMul } from "../../src/gpu/ops/silu_mul.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { siluMul } from "../../src/reference/silu_mul.ts";
-import { gpuTestOptions, testGpu } from "../_gpu.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
-import { compare, randomValues, readF32, storageOf, submitPass } from "./_quant_cases.ts";
+import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 
 // One exp and two roundings per element: measured NMSE ~1e-15.
 const MAX_NMSE = 1e-12;
 const MAX_ABS = 1e-5;
 
-let rt: GpuRuntime | undefined;
-async function runtime(): Promise<GpuRuntime> {
-  return rt ??= createRuntime(await testGpu());
-}
-
 async function gpuSiluMul(gate: Float32Array, up: Float32Array): Promise<Float32Array> {
-  const r = await runtime();
+  const r = await testRuntime();
   const n = gate.length;
   const g = storageOf(r.device, gate, "gate");
   const u = storageOf(r.device, up, "up");

@@ -7,7 +7,14 @@
 
 import src from "../../../kernels/add.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { bindBuffers, createParams, gridFor, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  gridFor,
+  opLabel,
+  requireElements,
+} from "./op_support.ts";
 import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and size of a residual add. */
@@ -53,7 +60,7 @@ export function createAdd(rt: GpuRuntime, options: AddOptions): Dispatch {
   const { a, b, n } = options;
   requireElements("add", "a", a, n, `${n}`);
   requireElements("add", "b", b, n, `${n}`);
-  return addDispatch(rt, `add${options.label ? `:${options.label}` : ""}`, a, b, n, n);
+  return addDispatch(rt, opLabel("add", options.label), a, b, n, n);
 }
 
 /**
@@ -73,7 +80,7 @@ export function createAddBias(rt: GpuRuntime, options: AddBiasOptions): Dispatch
   const { a, bias, rows, n } = options;
   requireElements("add_bias", "a", a, rows * n, `${rows}×${n}`);
   requireElements("add_bias", "bias", bias, n, `${n}`);
-  const label = `add_bias${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("add_bias", options.label);
   return addDispatch(rt, label, a, bias, rows * n, n);
 }
 
@@ -91,11 +98,5 @@ function addDispatch(
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["u", bLen]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [a, b, params]);
   const [gx, gy] = gridFor(Math.ceil(n / 256));
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(gx, gy);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }]);
 }

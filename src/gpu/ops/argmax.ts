@@ -6,7 +6,7 @@
 
 import src from "../../../kernels/argmax.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { bindBuffers, createParams, requireElements } from "./op_support.ts";
+import { bindBuffers, createParams, dispatchSteps, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 
 /** Threads of the single argmax workgroup (WG in the kernel). */
@@ -48,11 +48,5 @@ export function createArgmax(rt: GpuRuntime, options: ArgmaxOptions): Dispatch {
   const pipeline = rt.pipelines.get({ label: "argmax", code: src });
   const params = createParams(rt.device, "argmax.params", [["u", nVocab], ["u", outIndex]]);
   const bindGroup = bindBuffers(rt.device, pipeline, "argmax", [logits, out, params]);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(1);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [1] }]);
 }

@@ -13,7 +13,16 @@ import type { AttentionShape } from "../../reference/attention.ts";
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import { createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  type DispatchStep,
+  dispatchSteps,
+  opLabel,
+  requireElements,
+  requireGroupCount,
+  requireHeadLayout,
+} from "./op_support.ts";
 
 /** Slots per tile = workgroup size. */
 const TILE = 64;
@@ -135,28 +144,14 @@ export function createAttentionPrefill(
   const { lse, maxTokens } = options;
   const { nHead, nHeadKv } = options.shape;
   const op = "attention_prefill";
-  if (maxTokens < 1 || maxTokens > MAX_GROUPS_PER_DIM) {
-    throw new RangeError(
-      `Cannot run ${op}: ${maxTokens} tokens, expected 1 to ${MAX_GROUPS_PER_DIM}`,
-    );
-  }
+  requireGroupCount(op, "tokens", maxTokens);
   requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
   const s = prepare(rt, op, prefillSrc, options, maxTokens);
   const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
-  const partial = s.pipeline("partial");
-  const combine = s.pipeline("combine");
-  const partialGroup = bind(rt.device, partial, `${s.label}.partial`, buffers);
-  const combineGroup = bind(rt.device, combine, `${s.label}.combine`, buffers);
-  return {
-    encode(pass) {
-      pass.setPipeline(partial);
-      pass.setBindGroup(0, partialGroup);
-      pass.dispatchWorkgroups(nHeadKv, maxTokens, s.scratch.nChunks);
-      pass.setPipeline(combine);
-      pass.setBindGroup(0, combineGroup);
-      pass.dispatchWorkgroups(nHead, maxTokens);
-    },
-  };
+  return dispatchSteps([
+    s.stage("partial", buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
+    s.stage("combine", buffers, [nHead, maxTokens]),
+  ]);
 }
 
 /**
@@ -185,52 +180,20 @@ export function createAttentionDecode(
   const lse = createStorage(rt.device, nHead * 4, `${s.label}.lse`);
   const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
   if (scores) buffers.push(scores);
-  const partial = s.pipeline("partial");
-  const combine = s.pipeline("combine");
-  const partialGroup = bind(rt.device, partial, `${s.label}.partial`, buffers);
-  const combineGroup = bind(rt.device, combine, `${s.label}.combine`, buffers);
-  const addScores = scores ? s.pipeline("add_scores") : undefined;
-  const scoresGroup = addScores && bind(rt.device, addScores, `${s.label}.add_scores`, buffers);
   const nChunks = s.scratch.nChunks;
-  return {
-    encode(pass) {
-      pass.setPipeline(partial);
-      pass.setBindGroup(0, partialGroup);
-      pass.dispatchWorkgroups(nHeadKv, 1, nChunks);
-      pass.setPipeline(combine);
-      pass.setBindGroup(0, combineGroup);
-      pass.dispatchWorkgroups(nHead);
-      if (addScores && scoresGroup) {
-        pass.setPipeline(addScores);
-        pass.setBindGroup(0, scoresGroup);
-        pass.dispatchWorkgroups(nHeadKv, 1, nChunks);
-      }
-    },
-  };
+  return dispatchSteps([
+    s.stage("partial", buffers, [nHeadKv, 1, nChunks]),
+    s.stage("combine", buffers, [nHead]),
+    ...(scores ? [s.stage("add_scores", buffers, [nHeadKv, 1, nChunks])] : []),
+  ]);
 }
 
-/** Binds the buffers an entry point's auto layout uses (binding i = buffers[i]). */
-function bind(
-  device: GPUDevice,
-  pipeline: GPUComputePipeline,
-  label: string,
-  buffers: readonly GPUBuffer[],
-): GPUBindGroup {
-  const used: Record<string, readonly number[]> = {
-    partial: [0, 1, 2, 5, 6, 7, 8],
-    combine: [3, 4, 5, 6, 7, 8],
-    add_scores: [0, 1, 4, 7, 8, 9],
-  };
-  const entry = label.slice(label.lastIndexOf(".") + 1);
-  return device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: (used[entry] ?? []).map((binding) => ({
-      binding,
-      resource: { buffer: buffers[binding]! },
-    })),
-  });
-}
+/** The bindings each attention entry point's auto layout uses. */
+const USED_BINDINGS: Readonly<Record<string, readonly number[]>> = {
+  partial: [0, 1, 2, 5, 6, 7, 8],
+  combine: [3, 4, 5, 6, 7, 8],
+  add_scores: [0, 1, 4, 7, 8, 9],
+};
 
 /** Validates the shared inputs and prepares pipelines, params and scratch. */
 function prepare(
@@ -242,14 +205,7 @@ function prepare(
 ) {
   const { shape } = options;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
-  if (nHeadKv < 1 || nHead % nHeadKv !== 0) {
-    throw new RangeError(
-      `Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv} KV heads`,
-    );
-  }
-  if (headDim % 4 !== 0) {
-    throw new RangeError(`Cannot run ${op}: head size ${headDim} is not a multiple of 4`);
-  }
+  requireHeadLayout(op, nHead, nHeadKv, headDim);
   const group = nHead / nHeadKv;
   const wgBytes = 4 * (2 * group * headDim + group * TILE + 3 * group);
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
@@ -278,7 +234,7 @@ function prepare(
     tokens * nHead * scratch.nChunks * headDim,
     `${tokens}×${nHead}×${scratch.nChunks}×${headDim}`,
   );
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel(op, options.label);
   const code = STEP_WGSL + core + src;
   const constants = { WG: TILE, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };
   const params = createParams(rt.device, `${label}.params`, [
@@ -292,6 +248,21 @@ function prepare(
     params,
     scratch,
     inputs: [options.q, options.kCache, options.vCache, options.out],
-    pipeline: (entryPoint: string) => rt.pipelines.get({ label: op, code, entryPoint, constants }),
+    /** One entry point's dispatch, binding the buffers its auto layout uses. */
+    stage(
+      entryPoint: string,
+      buffers: readonly GPUBuffer[],
+      grid: DispatchStep["grid"],
+    ): DispatchStep {
+      const pipeline = rt.pipelines.get({ label: op, code, entryPoint, constants });
+      const bindGroup = bindBuffers(
+        rt.device,
+        pipeline,
+        `${label}.${entryPoint}`,
+        buffers,
+        USED_BINDINGS[entryPoint] ?? [],
+      );
+      return { pipeline, bindGroup, grid };
+    },
   };
 }

@@ -11,11 +11,12 @@ import body from "../../../kernels/get_rows_blocks.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import type { GpuWeight } from "../weights.ts";
+import { requireElements } from "./op_support.ts";
 import { checkBindable } from "./silent_limits.ts";
 import {
-  checkBufferSize,
   checkQuantWeight,
-  createUniform,
+  createChunkDispatch,
+  createFixedStep,
   type OwnedDispatch,
   quantConstants,
   quantKernelSource,
@@ -70,8 +71,9 @@ export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDis
       `Cannot run ${label}: maxTokens is ${maxTokens}, expected an integer in 1..${maxPerDim}`,
     );
   }
-  checkBufferSize(label, `token ids for table "${table.name}"`, ids, (idsOffset + maxTokens) * 4);
-  checkBufferSize(label, `output for table "${table.name}"`, out, maxTokens * table.cols * 4);
+  const onTable = `${label} on table "${table.name}"`;
+  requireElements(onTable, "ids", ids, idsOffset + maxTokens, `${idsOffset}+${maxTokens}`);
+  requireElements(onTable, "out", out, maxTokens * table.cols, `${maxTokens}×${table.cols}`);
   checkBindable(rt.device, label, `token ids for table "${table.name}"`, ids);
   checkBindable(rt.device, label, `output for table "${table.name}"`, out);
   const pipeline = rt.pipelines.get({
@@ -79,47 +81,17 @@ export function createGetRows(rt: GpuRuntime, options: GetRowsOptions): OwnedDis
     code: quantKernelSource(table.type, STEP_WGSL + body),
     constants: quantConstants(table),
   });
-  const uniforms: GPUBuffer[] = [];
-  let step = options.step;
-  if (step === undefined) {
-    step = createUniform(rt.device, [0, maxTokens, 0, 0], `${label}:step:${table.name}`);
-    uniforms.push(step);
-  }
+  const step = options.step ?? createFixedStep(rt.device, maxTokens, `${label}:step:${table.name}`);
   const groupsX = Math.ceil(Math.ceil(table.cols / 8) / 64);
-  const steps = table.chunks.map((chunk) => {
-    const params = createUniform(rt.device, [
-      chunk.rowCount,
-      table.cols,
-      table.rowBytes,
-      chunk.firstRow,
-      idsOffset,
-      maxTokens,
-      0,
-      0,
-    ], `${label}:params:${table.name}`);
-    uniforms.push(params);
-    return rt.device.createBindGroup({
-      label: `${label}:${table.name}`,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: chunk.buffer } },
-        { binding: 1, resource: { buffer: ids } },
-        { binding: 2, resource: { buffer: out } },
-        { binding: 3, resource: { buffer: step } },
-        { binding: 4, resource: { buffer: params } },
-      ],
-    });
+  return createChunkDispatch(rt, {
+    label,
+    pipeline,
+    weight: table,
+    buffers: [ids, out, step],
+    params: (
+      chunk,
+    ) => [chunk.rowCount, table.cols, table.rowBytes, chunk.firstRow, idsOffset, maxTokens, 0, 0],
+    grid: () => [groupsX, maxTokens],
+    owned: options.step ? [] : [step],
   });
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      for (const bindGroup of steps) {
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(groupsX, maxTokens);
-      }
-    },
-    destroy() {
-      for (const buffer of uniforms) buffer.destroy();
-    },
-  };
 }

@@ -9,7 +9,15 @@
 import src from "../../../kernels/kv_column_sums.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  MAX_GROUPS_PER_DIM,
+  opLabel,
+  requireElements,
+  requireHeadLayout,
+} from "./op_support.ts";
 
 /** Loop iterations one invocation may spend per dispatch (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 30000;
@@ -57,15 +65,8 @@ export interface ColumnSumsOptions {
 export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Dispatch {
   const { q, kCache, lse, out, nHead, nHeadKv, headDim, nSlots, maxTokens, step } = options;
   const op = "kv_column_sums";
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
-  if (nHeadKv < 1 || nHead % nHeadKv !== 0) {
-    throw new RangeError(
-      `Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv} KV heads`,
-    );
-  }
-  if (headDim % 4 !== 0) {
-    throw new RangeError(`Cannot run ${op}: head size ${headDim} is not a multiple of 4`);
-  }
+  const label = opLabel(op, options.label);
+  requireHeadLayout(op, nHead, nHeadKv, headDim);
   if (maxTokens < 1 || nHead > MAX_GROUPS_PER_DIM) {
     throw new RangeError(`Cannot run ${op}: ${maxTokens} tokens and ${nHead} heads`);
   }
@@ -89,22 +90,22 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
   if (groups > MAX_GROUPS_PER_DIM) {
     throw new RangeError(`Cannot run ${op}: ${nSlots} slots exceed one dispatch row`);
   }
-  const bindGroups = Array.from({ length: Math.ceil(maxTokens / qTile) }, (_, i) => {
+  const steps = Array.from({ length: Math.ceil(maxTokens / qTile) }, (_, i) => {
     const params = createParams(rt.device, `${label}.params.${i}`, [
       ["u", nHead],
       ["u", nSlots],
       ["f", 1 / Math.sqrt(headDim)],
       ["u", i * qTile],
     ]);
-    return bindBuffers(rt.device, pipeline, `${label}.${i}`, [q, kCache, lse, out, step, params]);
+    const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${i}`, [
+      q,
+      kCache,
+      lse,
+      out,
+      step,
+      params,
+    ]);
+    return { pipeline, bindGroup, grid: [groups, nHead] as const };
   });
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      for (const group of bindGroups) {
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(groups, nHead);
-      }
-    },
-  };
+  return dispatchSteps(steps);
 }

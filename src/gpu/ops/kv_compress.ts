@@ -17,8 +17,16 @@ import type { LayerBudget } from "../../kv/policy.ts";
 import { createStorage, readBuffer } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
-import { bindUsed, createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
-import { createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import { createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  type DispatchStep,
+  dispatchSteps,
+  MAX_GROUPS_PER_DIM,
+  opLabel,
+  requireElements,
+} from "./op_support.ts";
 
 /** Workgroup size of every entry point. */
 const WG = 64;
@@ -144,7 +152,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   const { table } = dest;
   const { nHeadKv } = table;
   const op = "kv_compress";
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel(op, options.label);
   const stride = options.colsumStride ?? staging.nSlots;
   if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
     throw new RangeError(
@@ -263,10 +271,10 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     lay,
     policy,
   ];
-  const stage = (entryPoint: string, used: number[], grid: [number, number?, number?]) => {
+  const stage = (entryPoint: string, used: number[], grid: DispatchStep["grid"]) => {
     const pipeline = rt.pipelines.get({ label: op, code, entryPoint, constants });
-    const group = bindUsed(rt.device, pipeline, `${label}.${entryPoint}`, buffers, used);
-    return { pipeline, group, grid };
+    const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${entryPoint}`, buffers, used);
+    return { pipeline, bindGroup, grid };
   };
   const rows = Math.ceil(tokens / WG);
   const evRows = Math.ceil(evicted / WG);
@@ -286,13 +294,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   ];
   return {
     ...plan,
-    encode(pass) {
-      for (const { pipeline, group, grid } of stages) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(...grid);
-      }
-    },
+    ...dispatchSteps(stages),
     async readFate() {
       const bytes = await readBuffer(rt.device, work, nHeadKv * tokens * 4, offsets.fate! * 4);
       return new Int32Array(bytes);

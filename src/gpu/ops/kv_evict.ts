@@ -11,9 +11,8 @@ import type { KvOptions } from "../../kv/options.ts";
 import type { LayerBudget } from "../../kv/policy.ts";
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import type { KvSlotTable } from "./kv_slot_table.ts";
-import { bindUsed, createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
-import { requireElements } from "./op_support.ts";
+import { createPolicyParams, KV_PRELUDE, type KvLayerBuffers, slotsFor } from "./kv_support.ts";
+import { bindBuffers, dispatchSteps, opLabel, requireElements } from "./op_support.ts";
 
 /** Workgroup size of both entry points. */
 const WG = 64;
@@ -21,23 +20,11 @@ const WG = 64;
 const ITERATION_BUDGET = 40000;
 
 /** Buffers, budget and policy of a layer's decode eviction. */
-export interface KvEvictOptions {
+export interface KvEvictOptions extends KvLayerBuffers {
   /** Validated KV options (policy, β, merge rule, self-logit, parity). */
   readonly options: KvOptions;
-  /** This layer's budget (from the policy's plan). */
+  /** This layer's budget (from the policy's plan); the table's `nSlots` must be `C + 1` (compressed) or `C`. */
   readonly budget: LayerBudget;
-  /** The layer's key cache `[nHeadKv][nSlots][headDim]`, rotated. */
-  readonly kCache: GPUBuffer;
-  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
-  readonly vCache: GPUBuffer;
-  /** The layer's slot table; `nSlots` must be `C + 1` (compressed) or `C`. */
-  readonly table: KvSlotTable;
-  /** Values per head. */
-  readonly headDim: number;
-  /** The step uniform (its `pos` is the newest token's position). */
-  readonly step: GPUBuffer;
-  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
-  readonly label?: string;
 }
 
 /** The eviction dispatch and its per-head decision buffer. */
@@ -68,7 +55,7 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   const { budget, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_evict";
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel(op, options.label);
   if (nSlots !== slotsFor(budget)) {
     throw new RangeError(
       `Cannot run ${op}: the slot table has ${nSlots} slots, the budget of ${budget.slots} tokens needs ${
@@ -98,17 +85,21 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   );
   const picks = createStorage(rt.device, nHeadKv * 16, `${label}.picks`);
   const buffers = [kCache, vCache, table.pos, table.score, table.state, picks, step, policy];
-  const pickGroup = bindUsed(rt.device, pick, `${label}.pick`, buffers, [0, 2, 3, 4, 5, 6, 7]);
-  const applyGroup = bindUsed(rt.device, apply, `${label}.apply`, buffers, [0, 1, 2, 3, 4, 5, 7]);
+  const pickGroup = bindBuffers(rt.device, pick, `${label}.pick`, buffers, [0, 2, 3, 4, 5, 6, 7]);
+  const applyGroup = bindBuffers(rt.device, apply, `${label}.apply`, buffers, [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+  ]);
   return {
     picks,
-    encode(pass) {
-      pass.setPipeline(pick);
-      pass.setBindGroup(0, pickGroup);
-      pass.dispatchWorkgroups(nHeadKv);
-      pass.setPipeline(apply);
-      pass.setBindGroup(0, applyGroup);
-      pass.dispatchWorkgroups(1);
-    },
+    ...dispatchSteps([
+      { pipeline: pick, bindGroup: pickGroup, grid: [nHeadKv] },
+      { pipeline: apply, bindGroup: applyGroup, grid: [1] },
+    ]),
   };
 }

@@ -7,7 +7,14 @@
 
 import src from "../../../kernels/kv_head_variance.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  MAX_GROUPS_PER_DIM,
+  opLabel,
+  requireElements,
+} from "./op_support.ts";
 
 /** Workgroup size (a power of two). */
 const WG = 256;
@@ -47,7 +54,7 @@ export function createHeadVariance(rt: GpuRuntime, options: HeadVarianceOptions)
   const stride = options.stride ?? tokens;
   const offset = options.offset ?? 0;
   const op = "kv_head_variance";
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel(op, options.label);
   if (!Number.isSafeInteger(tokens) || tokens < 1 || stride < tokens) {
     throw new RangeError(`Cannot run ${op}: ${tokens} tokens in rows of ${stride}`);
   }
@@ -63,11 +70,5 @@ export function createHeadVariance(rt: GpuRuntime, options: HeadVarianceOptions)
     ["u", offset],
   ]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [colsum, out, params]);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(nHead);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [nHead] }]);
 }

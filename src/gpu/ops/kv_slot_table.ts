@@ -10,6 +10,7 @@
 
 import { createStorageFrom, readBuffer } from "../buffers.ts";
 import type { GpuRuntime } from "../runtime.ts";
+import { opLabel } from "./op_support.ts";
 
 /** Words before the per-head free slots in the state buffer. */
 export const KV_STATE_HEADER = 4;
@@ -84,7 +85,7 @@ export function createKvSlotTable(rt: GpuRuntime, options: KvSlotTableOptions): 
     throw new RangeError(`Cannot create a KV slot table of ${nHeadKv} heads × ${nSlots} slots`);
   }
   const device = rt.device;
-  const label = `kv_table${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("kv_table", options.label);
   const cells = nHeadKv * nSlots;
   const stateWords = KV_STATE_HEADER + nHeadKv;
   const emptyPos = new Int32Array(cells).fill(-1);

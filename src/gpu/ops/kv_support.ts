@@ -2,7 +2,7 @@
  * Host pieces shared by the KV slot-table ops: the WGSL prelude, the `Policy`
  * uniform (`kernels/_kv_state.wgsl`: a layer's budget and the policy options,
  * packed once per layer or per request, in the struct's field order), and
- * bind groups for entry points that use a subset of the bindings.
+ * the slot count of a layer.
  *
  * @module
  */
@@ -12,7 +12,24 @@ import { STEP_WGSL } from "../step.ts";
 
 import type { KvOptions } from "../../kv/options.ts";
 import type { LayerBudget } from "../../kv/policy.ts";
+import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createParams } from "./op_support.ts";
+
+/** A layer's cache, slot table and step uniform, as the slot-table ops bind them. */
+export interface KvLayerBuffers {
+  /** The layer's key cache `[nHeadKv][nSlots][headDim]`, rotated. */
+  readonly kCache: GPUBuffer;
+  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
+  readonly vCache: GPUBuffer;
+  /** The layer's slot table (gives nHeadKv and nSlots). */
+  readonly table: KvSlotTable;
+  /** Values per head. */
+  readonly headDim: number;
+  /** The step uniform (its `pos` is the newest token's position). */
+  readonly step: GPUBuffer;
+  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
+  readonly label?: string;
+}
 
 /** The WGSL prelude of the slot-table kernels: the Step struct and `_kv_state.wgsl`. */
 export const KV_PRELUDE = STEP_WGSL + state;
@@ -87,33 +104,4 @@ export function createPolicyParams(
     ["u", compress?.nEvict ?? 0],
     ["u", compress?.stride ?? 0],
   ]);
-}
-
-/**
- * Creates a bind group holding only the bindings an entry point uses (its
- * `auto` layout has no others).
- *
- * @param device owning device
- * @param pipeline the entry point's pipeline
- * @param label GPU label
- * @param buffers every binding's buffer, indexed by binding number
- * @param used the binding numbers the entry point uses
- * @returns the bind group
- * @example
- * ```ts ignore
- * const group = bindUsed(device, pick, "kv_evict.pick", buffers, [0, 2, 3]);
- * ```
- */
-export function bindUsed(
-  device: GPUDevice,
-  pipeline: GPUComputePipeline,
-  label: string,
-  buffers: readonly GPUBuffer[],
-  used: readonly number[],
-): GPUBindGroup {
-  return device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: used.map((binding) => ({ binding, resource: { buffer: buffers[binding]! } })),
-  });
 }

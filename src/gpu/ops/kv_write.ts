@@ -8,7 +8,14 @@
 import src from "../../../kernels/kv_write.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  opLabel,
+  requireElements,
+  requireGroupCount,
+} from "./op_support.ts";
 
 /** Buffers and sizes of a KV write. */
 export interface KvWriteOptions {
@@ -49,18 +56,14 @@ export interface KvWriteOptions {
  */
 export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch {
   const { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens, step } = options;
-  const label = `kv_write${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("kv_write", options.label);
   const rowShape = `${maxTokens}×${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   requireElements("kv_write", "k", k, maxTokens * nHeadKv * headDim, rowShape);
   requireElements("kv_write", "v", v, maxTokens * nHeadKv * headDim, rowShape);
   requireElements("kv_write", "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
   requireElements("kv_write", "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
-  if (maxTokens < 1 || maxTokens > MAX_GROUPS_PER_DIM) {
-    throw new RangeError(
-      `Cannot run kv_write: ${maxTokens} tokens, expected 1 to ${MAX_GROUPS_PER_DIM}`,
-    );
-  }
+  requireGroupCount("kv_write", "tokens", maxTokens);
   const pipeline = rt.pipelines.get({ label: "kv_write", code: STEP_WGSL + src });
   const params = createParams(rt.device, `${label}.params`, [
     ["u", nHeadKv],
@@ -69,11 +72,5 @@ export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch
   ]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [k, v, kCache, vCache, step, params]);
   const groups = Math.ceil((nHeadKv * headDim) / 64);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(groups, maxTokens);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }]);
 }

@@ -8,28 +8,21 @@
 
 import src from "../../../kernels/kv_write_slot.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { KV_PRELUDE } from "./kv_support.ts";
-import type { KvSlotTable } from "./kv_slot_table.ts";
-import { bindBuffers, createParams, requireElements } from "./op_support.ts";
+import { KV_PRELUDE, type KvLayerBuffers } from "./kv_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  opLabel,
+  requireElements,
+} from "./op_support.ts";
 
 /** Buffers and sizes of a slot write. */
-export interface KvWriteSlotOptions {
+export interface KvWriteSlotOptions extends KvLayerBuffers {
   /** This token's keys, rotated (nHeadKv × headDim; a prefix of a larger buffer is fine). */
   readonly k: GPUBuffer;
   /** This token's values (nHeadKv × headDim). */
   readonly v: GPUBuffer;
-  /** The layer's key cache `[nHeadKv][nSlots][headDim]`. */
-  readonly kCache: GPUBuffer;
-  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
-  readonly vCache: GPUBuffer;
-  /** The layer's slot table (gives nHeadKv and nSlots). */
-  readonly table: KvSlotTable;
-  /** Values per head. */
-  readonly headDim: number;
-  /** The step uniform (its `pos` is the token's position). */
-  readonly step: GPUBuffer;
-  /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
-  readonly label?: string;
 }
 
 /**
@@ -48,7 +41,7 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
   const { k, v, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_write_slot";
-  const label = `${op}${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel(op, options.label);
   const rowShape = `${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   requireElements(op, "k", k, nHeadKv * headDim, rowShape);
@@ -73,11 +66,5 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
     params,
   ]);
   const groups = Math.ceil((nHeadKv * headDim) / 64);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(groups);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups] }]);
 }

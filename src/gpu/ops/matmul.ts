@@ -9,14 +9,14 @@
 import body from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import type { GpuWeight } from "../weights.ts";
+import type { GpuWeight, WeightChunk } from "../weights.ts";
+import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   activationInput,
-  checkBufferSize,
   checkQuantWeight,
-  createUniform,
-  foldGrid,
+  createChunkDispatch,
+  createFixedStep,
   type OwnedDispatch,
   quantConstants,
   quantKernelSource,
@@ -72,8 +72,9 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
       `Cannot run ${label}: maxTokens is ${maxTokens}, expected a positive integer`,
     );
   }
-  checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, maxTokens * weight.cols * 4);
-  checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, maxTokens * weight.rows * 4);
+  const onWeight = `${label} on weight "${weight.name}"`;
+  requireElements(onWeight, "x", x, maxTokens * weight.cols, `${maxTokens}×${weight.cols}`);
+  requireElements(onWeight, "y", y, maxTokens * weight.rows, `${maxTokens}×${weight.rows}`);
   checkLoopBudget(label, `rows of ${weight.cols} columns`, matmulLoopBound(weight.cols));
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
@@ -83,52 +84,29 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
     code: quantKernelSource(weight.type, input.code + STEP_WGSL + body),
     constants: { ...quantConstants(weight), ACC: options.accumulate ? 1 : 0 },
   });
-  const uniforms: GPUBuffer[] = [];
-  let step = options.step;
-  if (step === undefined) {
-    step = createUniform(rt.device, [0, maxTokens, 0, 0], `${label}:step:${weight.name}`);
-    uniforms.push(step);
-  }
+  const step = options.step ??
+    createFixedStep(rt.device, maxTokens, `${label}:step:${weight.name}`);
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
   const tokenTiles = Math.ceil(maxTokens / MATMUL_TILE_TOKENS);
-  const steps = weight.chunks.map((chunk) => {
-    const rowTiles = Math.ceil(chunk.rowCount / MATMUL_TILE_ROWS);
-    const params = createUniform(rt.device, [
+  const rowTiles = (chunk: WeightChunk) => Math.ceil(chunk.rowCount / MATMUL_TILE_ROWS);
+  return createChunkDispatch(rt, {
+    label,
+    pipeline,
+    weight,
+    buffers: [x, y, step],
+    params: (chunk) => [
       chunk.rowCount,
       weight.cols,
       weight.rowBytes,
       chunk.firstRow,
       weight.rows,
       maxTokens,
-      rowTiles,
+      rowTiles(chunk),
       0,
-    ], `${label}:params:${weight.name}`);
-    uniforms.push(params);
-    const bindGroup = rt.device.createBindGroup({
-      label: `${label}:${weight.name}`,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: chunk.buffer } },
-        { binding: 1, resource: { buffer: x } },
-        { binding: 2, resource: { buffer: y } },
-        { binding: 3, resource: { buffer: step } },
-        { binding: 4, resource: { buffer: params } },
-      ],
-    });
-    return { bindGroup, grid: foldGrid(rowTiles * tokenTiles, maxPerDim) };
+    ],
+    grid: (chunk) => gridFor(rowTiles(chunk) * tokenTiles, maxPerDim),
+    owned: options.step ? [] : [step],
   });
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      for (const { bindGroup, grid } of steps) {
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(grid[0], grid[1]);
-      }
-    },
-    destroy() {
-      for (const buffer of uniforms) buffer.destroy();
-    },
-  };
 }
 
 /** Columns matmul_tiled advances per K step (KC in the kernel). */

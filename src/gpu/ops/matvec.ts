@@ -9,13 +9,12 @@ import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
 import { ggmlTypeInfo } from "../../gguf/ggml_type.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
+import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   activationInput,
-  checkBufferSize,
   checkQuantWeight,
-  createUniform,
-  foldGrid,
+  createChunkDispatch,
   type OwnedDispatch,
   quantConstants,
   quantKernelSource,
@@ -63,8 +62,9 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
   const { weight, x, y } = options;
   const label = quantLabel("matvec", weight.type);
   checkQuantWeight(label, weight);
-  checkBufferSize(label, `input "x" for weight "${weight.name}"`, x, weight.cols * 4);
-  checkBufferSize(label, `output "y" for weight "${weight.name}"`, y, weight.rows * 4);
+  const onWeight = `${label} on weight "${weight.name}"`;
+  requireElements(onWeight, "x", x, weight.cols, `${weight.cols}`);
+  requireElements(onWeight, "y", y, weight.rows, `${weight.rows}`);
   const wg = options.workgroupSize ?? (rt.ctx.isFallback ? 8 : 64);
   if (!Number.isInteger(Math.log2(wg)) || wg > rt.device.limits.maxComputeInvocationsPerWorkgroup) {
     throw new RangeError(
@@ -85,39 +85,14 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     constants: { ...quantConstants(weight), WG: wg, ACC: options.accumulate ? 1 : 0 },
   });
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  const uniforms: GPUBuffer[] = [];
-  const steps = weight.chunks.map((chunk) => {
-    const params = createUniform(
-      rt.device,
-      [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow],
-      `${label}:params:${weight.name}`,
-    );
-    uniforms.push(params);
-    const bindGroup = rt.device.createBindGroup({
-      label: `${label}:${weight.name}`,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: chunk.buffer } },
-        { binding: 1, resource: { buffer: x } },
-        { binding: 2, resource: { buffer: y } },
-        { binding: 3, resource: { buffer: params } },
-      ],
-    });
-    const grid = foldGrid(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim);
-    return { bindGroup, grid };
+  return createChunkDispatch(rt, {
+    label,
+    pipeline,
+    weight,
+    buffers: [x, y],
+    params: (chunk) => [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow],
+    grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
   });
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      for (const { bindGroup, grid } of steps) {
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(grid[0], grid[1]);
-      }
-    },
-    destroy() {
-      for (const buffer of uniforms) buffer.destroy();
-    },
-  };
 }
 
 /**

@@ -2,7 +2,8 @@
  * Shared host-side pieces of the kernels that read GGUF weight blocks as
  * uploaded (mat-vec, mat-mul, embedding lookup): the WGSL source for a type
  * (byte helpers + the type's `deq8` snippet + the op body), the column rule
- * every such op checks, and the per-chunk uniform buffers.
+ * every such op checks, and the dispatch over a weight's chunks with their
+ * per-chunk uniforms.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import f16 from "../../../kernels/_quant_f16.wgsl" with { type: "text" };
 import bf16 from "../../../kernels/_quant_bf16.wgsl" with { type: "text" };
 import q4_0 from "../../../kernels/_quant_q4_0.wgsl" with { type: "text" };
 import q4_1 from "../../../kernels/_quant_q4_1.wgsl" with { type: "text" };
+import q5 from "../../../kernels/_quant_q5.wgsl" with { type: "text" };
 import q5_0 from "../../../kernels/_quant_q5_0.wgsl" with { type: "text" };
 import q5_1 from "../../../kernels/_quant_q5_1.wgsl" with { type: "text" };
 import q8_0 from "../../../kernels/_quant_q8_0.wgsl" with { type: "text" };
@@ -22,8 +24,9 @@ import q5_k from "../../../kernels/_quant_q5_k.wgsl" with { type: "text" };
 import q6_k from "../../../kernels/_quant_q6_k.wgsl" with { type: "text" };
 import xVec4 from "../../../kernels/_x_vec4.wgsl" with { type: "text" };
 import xF32 from "../../../kernels/_x_f32.wgsl" with { type: "text" };
-import type { GpuWeight } from "../weights.ts";
-import type { Dispatch } from "../runtime.ts";
+import type { GpuWeight, WeightChunk } from "../weights.ts";
+import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { bindBuffers, createParams, dispatchSteps } from "./op_support.ts";
 
 const SNIPPETS: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.F32, f32],
@@ -31,8 +34,8 @@ const SNIPPETS: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.BF16, bf16],
   [GgmlType.Q4_0, q4_0],
   [GgmlType.Q4_1, q4_1],
-  [GgmlType.Q5_0, q5_0],
-  [GgmlType.Q5_1, q5_1],
+  [GgmlType.Q5_0, `${q5}\n${q5_0}`],
+  [GgmlType.Q5_1, `${q5}\n${q5_1}`],
   [GgmlType.Q8_0, q8_0],
   [GgmlType.Q4_K, q4_k],
   [GgmlType.Q5_K, q5_k],
@@ -124,66 +127,75 @@ export function checkQuantWeight(op: string, weight: GpuWeight): void {
   }
 }
 
-/**
- * Checks that `buffer` holds at least `bytes` bytes.
- *
- * @param op kernel label for messages
- * @param what the buffer's role, e.g. `input "x"`
- * @param buffer the buffer
- * @param bytes bytes the op reads or writes
- * @throws {RangeError} if the buffer is smaller
- */
-export function checkBufferSize(op: string, what: string, buffer: GPUBuffer, bytes: number): void {
-  if (buffer.size < bytes) {
-    throw new RangeError(
-      `Cannot run ${op}: ${what} holds ${buffer.size} bytes, expected at least ${bytes}`,
-    );
-  }
-}
-
-/**
- * Creates a uniform buffer holding `words` u32 values.
- *
- * @param device owning device
- * @param words values, in struct field order (padded to 16 bytes)
- * @param label GPU label
- */
-export function createUniform(
-  device: GPUDevice,
-  words: readonly number[],
-  label: string,
-): GPUBuffer {
-  const size = Math.max(16, Math.ceil(words.length / 4) * 16);
-  const buffer = device.createBuffer({
-    label,
-    size,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    mappedAtCreation: true,
-  });
-  new Uint32Array(buffer.getMappedRange()).set(words);
-  buffer.unmap();
-  return buffer;
-}
-
-/** Most workgroups a dispatch may have along one dimension (WebGPU's default limit). */
-export const MAX_WORKGROUPS_PER_DIM = 65535;
-
-/**
- * Folds `count` workgroups into an x·y grid; kernels recover the linear id as
- * `wid.y · nwg.x + wid.x` and skip ids ≥ `count`.
- *
- * @param count workgroups needed (≥ 1)
- * @param maxPerDim the device's `maxComputeWorkgroupsPerDimension`
- * @returns `[x, y]` with x·y ≥ count and both ≤ maxPerDim
- */
-export function foldGrid(count: number, maxPerDim = MAX_WORKGROUPS_PER_DIM): [number, number] {
-  if (count <= maxPerDim) return [Math.max(1, count), 1];
-  const y = Math.ceil(count / maxPerDim);
-  return [Math.ceil(count / y), y];
-}
-
 /** A recorded op whose own uniform buffers can be released. */
 export interface OwnedDispatch extends Dispatch {
   /** Destroys the uniform buffers the op created (not the weight or activations). */
   destroy(): void;
+}
+
+/** What {@linkcode createChunkDispatch} binds and dispatches for each weight chunk. */
+export interface ChunkDispatchOptions {
+  /** Kernel label, e.g. `matvec_q4_k`. */
+  readonly label: string;
+  /** The op's pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** The weight whose chunks are dispatched one after another. */
+  readonly weight: GpuWeight;
+  /** Buffers bound after the chunk's blocks (binding 0) and before its `Params` (last). */
+  readonly buffers: readonly GPUBuffer[];
+  /** The chunk's `Params` fields, all u32, in struct order. */
+  params(chunk: WeightChunk): number[];
+  /** The chunk's workgroup grid. */
+  grid(chunk: WeightChunk): readonly [number, number];
+  /** Uniforms the op created besides the per-chunk ones, destroyed with them. */
+  readonly owned?: readonly GPUBuffer[];
+}
+
+/**
+ * Records a block-kernel op: per weight chunk, a `Params` uniform, a bind
+ * group `[chunk blocks, ...buffers, params]` and one dispatch, all created once.
+ *
+ * @example Record a mat-vec over every chunk
+ * ```ts ignore
+ * const op = createChunkDispatch(rt, {
+ *   label, pipeline, weight, buffers: [x, y],
+ *   params: (c) => [c.rowCount, weight.cols, weight.rowBytes, c.firstRow],
+ *   grid: (c) => gridFor(Math.ceil(c.rowCount / 8)),
+ * });
+ * ```
+ *
+ * @param rt runtime (device)
+ * @param options pipeline, weight, bindings, per-chunk params and grids
+ * @returns the dispatch, which owns its uniforms
+ */
+export function createChunkDispatch(rt: GpuRuntime, options: ChunkDispatchOptions): OwnedDispatch {
+  const { label, pipeline, weight, buffers } = options;
+  const uniforms = [...(options.owned ?? [])];
+  const steps = weight.chunks.map((chunk) => {
+    const fields = options.params(chunk).map((word) => ["u", word] as const);
+    const params = createParams(rt.device, `${label}:params:${weight.name}`, fields);
+    uniforms.push(params);
+    const bound = [chunk.buffer, ...buffers, params];
+    const bindGroup = bindBuffers(rt.device, pipeline, `${label}:${weight.name}`, bound);
+    return { pipeline, bindGroup, grid: options.grid(chunk) };
+  });
+  return {
+    ...dispatchSteps(steps),
+    destroy() {
+      for (const buffer of uniforms) buffer.destroy();
+    },
+  };
+}
+
+/**
+ * A step uniform for ops recorded without the shared one: position 0 and
+ * `maxTokens` tokens, so every dispatch processes `maxTokens`.
+ *
+ * @param device owning device
+ * @param maxTokens tokens each dispatch processes
+ * @param label GPU label
+ * @returns the uniform (the caller owns it)
+ */
+export function createFixedStep(device: GPUDevice, maxTokens: number, label: string): GPUBuffer {
+  return createParams(device, label, [["u", 0], ["u", maxTokens], ["u", 0], ["u", 0]]);
 }

@@ -6,7 +6,14 @@
 
 import src from "../../../kernels/rms_norm.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  opLabel,
+  requireElements,
+  requireGroupCount,
+} from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 
 /** Threads per rms_norm workgroup (the kernel's default WG). */
@@ -46,13 +53,11 @@ export interface RmsNormOptions {
  */
 export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch {
   const { x, weight, out, rows, n, eps } = options;
-  const label = `rms_norm${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("rms_norm", options.label);
   requireElements("rms_norm", "x", x, rows * n, `${rows}×${n}`);
   requireElements("rms_norm", "weight", weight, n, `${n}`);
   requireElements("rms_norm", "out", out, rows * n, `${rows}×${n}`);
-  if (rows < 1 || rows > MAX_GROUPS_PER_DIM) {
-    throw new RangeError(`Cannot run rms_norm: ${rows} rows, expected 1 to ${MAX_GROUPS_PER_DIM}`);
-  }
+  requireGroupCount("rms_norm", "rows", rows);
   // Kernel bound: two strided passes over the row plus log2(WG) reduction steps.
   checkLoopBudget("rms_norm", `rows of ${n}`, 2 * Math.ceil(n / WG) + Math.log2(WG));
   checkBindable(rt.device, "rms_norm", `buffer "x"`, x);
@@ -60,11 +65,5 @@ export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch
   const pipeline = rt.pipelines.get({ label: "rms_norm", code: src });
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["f", eps]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [x, weight, out, params]);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(rows);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }]);
 }

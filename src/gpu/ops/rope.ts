@@ -10,7 +10,14 @@ import { ropeInvFreq, type RopeOptions } from "../../reference/rope.ts";
 import { createStorageFrom } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import { bindBuffers, createParams, MAX_GROUPS_PER_DIM, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  opLabel,
+  requireElements,
+  requireGroupCount,
+} from "./op_support.ts";
 import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and sizes of a RoPE dispatch. */
@@ -50,7 +57,7 @@ export interface RopeOpOptions {
 export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
   const { q, k, nHead, nHeadKv, maxTokens, step } = options;
   const { headDim, style } = options.rope;
-  const label = `rope${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("rope", options.label);
   const invFreq = ropeInvFreq(options.rope);
   const half = invFreq.length;
   requireElements("rope", "q", q, maxTokens * nHead * headDim, `${maxTokens}×${nHead}×${headDim}`);
@@ -61,11 +68,7 @@ export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
     maxTokens * nHeadKv * headDim,
     `${maxTokens}×${nHeadKv}×${headDim}`,
   );
-  if (maxTokens < 1 || maxTokens > MAX_GROUPS_PER_DIM) {
-    throw new RangeError(
-      `Cannot run rope: ${maxTokens} tokens, expected 1 to ${MAX_GROUPS_PER_DIM}`,
-    );
-  }
+  requireGroupCount("rope", "tokens", maxTokens);
   const device = rt.device;
   checkBindable(device, "rope", `buffer "q"`, q);
   checkBindable(device, "rope", `buffer "k"`, k);
@@ -80,11 +83,5 @@ export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
   ]);
   const bindGroup = bindBuffers(device, pipeline, label, [q, k, freqBuffer, step, params]);
   const groups = Math.ceil(((nHead + nHeadKv) * half) / 64);
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(groups, maxTokens);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }]);
 }

@@ -11,7 +11,7 @@ import { MAX_REPEAT_LAST_N, type SamplerParams } from "../../sample/params.ts";
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
-import { bindBuffers, createParams, requireElements } from "./op_support.ts";
+import { bindBuffers, createParams, dispatchSteps, requireElements } from "./op_support.ts";
 
 /** Buffers and settings of a sampling dispatch. */
 export interface SampleOptions {
@@ -85,11 +85,7 @@ export function createSample(rt: GpuRuntime, options: SampleOptions): SampleOp {
   const bindGroup = bindBuffers(device, pipeline, "sample", [logits, history, out, step, uniform]);
   return {
     history,
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(1);
-    },
+    ...dispatchSteps([{ pipeline, bindGroup, grid: [1] }]),
     setHistory(tokens) {
       const data = new Uint32Array(1 + lastN);
       data[0] = tokens.length;

@@ -6,7 +6,14 @@
 
 import src from "../../../kernels/silu_mul.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { bindBuffers, createParams, gridFor, requireElements } from "./op_support.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  gridFor,
+  opLabel,
+  requireElements,
+} from "./op_support.ts";
 import { checkBindable } from "./silent_limits.ts";
 
 /** Buffers and size of one SiLU×mul dispatch. */
@@ -38,7 +45,7 @@ export interface SiluMulOptions {
  */
 export function createSiluMul(rt: GpuRuntime, options: SiluMulOptions): Dispatch {
   const { gate, up, out, n } = options;
-  const label = `silu_mul${options.label ? `:${options.label}` : ""}`;
+  const label = opLabel("silu_mul", options.label);
   for (const [name, buffer] of [["gate", gate], ["up", up], ["out", out]] as const) {
     requireElements("silu_mul", name, buffer, n, `${n}`);
   }
@@ -49,11 +56,5 @@ export function createSiluMul(rt: GpuRuntime, options: SiluMulOptions): Dispatch
   const params = createParams(rt.device, `${label}.params`, [["u", n]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [gate, up, out, params]);
   const [gx, gy] = gridFor(Math.ceil(n / 256));
-  return {
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(gx, gy);
-    },
-  };
+  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }]);
 }

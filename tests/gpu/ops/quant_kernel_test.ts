@@ -2,21 +2,10 @@ import assert from "node:assert/strict";
 import { GgmlType } from "../../../src/gguf/ggml_type.ts";
 import {
   activationInput,
-  foldGrid,
   quantColumnMultiple,
   quantConstants,
   quantKernelSource,
 } from "../../../src/gpu/ops/quant_kernel.ts";
-
-Deno.test("foldGrid() keeps small counts 1-D and folds large ones within the limit", () => {
-  assert.deepEqual(foldGrid(1), [1, 1]);
-  assert.deepEqual(foldGrid(65535), [65535, 1]);
-  for (const count of [65536, 131071, 1_000_000]) {
-    const [x, y] = foldGrid(count);
-    assert.ok(x <= 65535 && y <= 65535 && x * y >= count && x * (y - 1) < count, `${count}`);
-  }
-  assert.deepEqual(foldGrid(10, 4), [4, 3]);
-});
 
 Deno.test("quantColumnMultiple() is the block size: any row length for float types", () => {
   assert.equal(quantColumnMultiple(GgmlType.F32), 1);
