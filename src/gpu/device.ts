@@ -25,6 +25,13 @@ export interface GpuContext {
   readonly hasTimestamps: boolean;
   /** Whether `shader-f16` was enabled. */
   readonly hasF16: boolean;
+  /**
+   * Throws the first validation error, out-of-memory error or device loss
+   * seen since the device was created, as a {@linkcode GpuError}; callers
+   * check after each read-back, so a failed kernel never passes silently and
+   * a lost device never hangs the program.
+   */
+  checkHealth(): void;
 }
 
 /** Options for {@linkcode acquireGpu}. */
@@ -84,6 +91,15 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
       cause: error,
     });
   }
+  let failure: string | undefined;
+  device.addEventListener("uncapturederror", (event) => {
+    failure ??= `a WebGPU ${errorKind((event as GPUUncapturedErrorEvent).error)}: ${
+      (event as GPUUncapturedErrorEvent).error.message.split("\n")[0]
+    }`;
+  });
+  device.lost.then((lost) => {
+    if (lost.reason !== "destroyed") failure ??= `the WebGPU device was lost: ${lost.message}`;
+  });
   const info = adapter.info;
   return {
     device,
@@ -91,6 +107,9 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     isFallback: info.isFallbackAdapter,
     hasTimestamps,
     hasF16,
+    checkHealth() {
+      if (failure) throw new GpuError(`Cannot go on: ${failure}`);
+    },
   };
 }
 
@@ -115,4 +134,10 @@ async function withRuntimeDir<T>(fn: () => Promise<T>): Promise<T> {
     Deno.env.delete("XDG_RUNTIME_DIR");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+function errorKind(error: GPUError): string {
+  if (error instanceof GPUValidationError) return "validation error";
+  if (error instanceof GPUOutOfMemoryError) return "out-of-memory error";
+  return "internal error";
 }

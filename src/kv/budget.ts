@@ -18,7 +18,8 @@ export interface BudgetBounds {
   /** Uniform per-layer budget before rounding: `ρ·T'` (fraction) or the token count. */
   readonly base: number;
   /**
-   * Smallest layer budget: `max(1, min(kvMin, capacity))`. A prompt shorter
+   * Smallest layer budget: `max(1, min(kvMin, capacity))` for a fraction, 1
+   * for a token count (taken as given). A prompt shorter
    * than the floor is not compressed at all; its layers grow to the floor
    * while generating, and only then evict (`--kv-min`: short prompts are not
    * starved).
@@ -52,7 +53,8 @@ export function budgetBounds(options: KvOptions, stats: PlanStats): BudgetBounds
   }
   const fraction = options.budget.kind === "fraction";
   const base = fraction ? options.budget.value * t : options.budget.value;
-  const lo = Math.max(1, Math.min(options.kvMin, capacity));
+  // The floor protects short prompts from a fraction; a token count is taken as given.
+  const lo = fraction ? Math.max(1, Math.min(options.kvMin, capacity)) : 1;
   return { base, lo, hi: fraction ? Math.max(t, lo) : capacity };
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LimitError } from "../errors.ts";
+import { GpuError, LimitError } from "../errors.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
@@ -387,15 +387,17 @@ export class Session {
         }
         const next = pending.shift();
         if (!next) return;
-        await next.done;
+        await next.done.catch((error) => this.#gpuFailed(error));
+        this.runtime.ctx.checkHealth();
         const token = new Uint32Array(next.buffer.getMappedRange(0, 4))[0]!;
         next.buffer.unmap();
         yield token;
       }
     } finally {
+      // Steps already submitted still complete; release their read-back buffers.
       for (const p of pending) {
-        await p.done;
-        p.buffer.unmap();
+        await p.done.catch(() => {});
+        if (p.buffer.mapState === "mapped") p.buffer.unmap();
       }
     }
   }
@@ -435,15 +437,17 @@ export class Session {
         }
         const head = pending.shift();
         if (!head) return;
-        await head.done;
+        await head.done.catch((error) => this.#gpuFailed(error));
+        this.runtime.ctx.checkHealth();
         const logits = new Float32Array(head.buffer.getMappedRange().slice(0));
         head.buffer.unmap();
         yield logits;
       }
     } finally {
+      // Steps already submitted still complete; release their read-back buffers.
       for (const p of pending) {
-        await p.done;
-        p.buffer.unmap();
+        await p.done.catch(() => {});
+        if (p.buffer.mapState === "mapped") p.buffer.unmap();
       }
     }
   }
@@ -451,9 +455,10 @@ export class Session {
   async #step(tokens: readonly number[], prefill?: boolean): Promise<number> {
     const buffer = this.#readback[0]!;
     this.#submitStep(tokens, buffer, prefill);
-    await buffer.mapAsync(GPUMapMode.READ);
+    await buffer.mapAsync(GPUMapMode.READ).catch((error) => this.#gpuFailed(error));
     const token = new Uint32Array(buffer.getMappedRange(0, 4))[0]!;
     buffer.unmap();
+    this.runtime.ctx.checkHealth();
     return token;
   }
 
@@ -473,6 +478,14 @@ export class Session {
     encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
     dev.queue.submit([encoder.finish()]);
     this.position += T;
+  }
+
+  /** A read-back failed: report the device's own error if it has one, else this one. */
+  #gpuFailed(error: unknown): never {
+    this.runtime.ctx.checkHealth();
+    throw new GpuError(`Cannot read a result back from the GPU: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 
   #fits(n: number): boolean {

@@ -129,3 +129,36 @@ Deno.test("d2o generate with the same --seed samples the same text, another seed
   assert.deepEqual(a.tokens, b.tokens);
   assert.notDeepEqual(a.tokens, c.tokens);
 });
+
+Deno.test("d2o generate with a compressing cache runs past the trained context in bounded memory, with a warning", async () => {
+  // The fixture was trained on 512 positions; a 64-token context and a 32-token budget
+  // per layer still generate 560 tokens.
+  const r = await runD2o([
+    "generate",
+    "-m",
+    FIXTURE,
+    "--temp",
+    "0",
+    "--ignore-eos",
+    "-c",
+    "64",
+    "--kv",
+    "d2o",
+    "--kv-budget",
+    "32",
+    "-n",
+    "560",
+    "--json",
+    PROMPT,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(result.tokens.length, 560);
+  // d2o spreads 2 × 32 slots over the two layers; each allocates one more for the incoming token.
+  const slots = result.kv.layerSlots.reduce((a: number, b: number) => a + b, 0);
+  assert.equal(slots, 64);
+  const perSlot = 2 * 2 * 64 * 4; // K and V of 2 KV heads × 64 dims, f32
+  assert.equal(result.memory.kvCache, (slots + 2) * perSlot);
+  assert.ok(result.memory.kvCache < result.memory.kvCacheFull / 8);
+  assert.match(r.stderr, /warning: generation ran past the trained context of 512/);
+});

@@ -97,10 +97,11 @@ Deno.test("budgetBounds() floors at min(kvMin, capacity) and caps a fraction at 
     lo: 128,
     hi: 1000,
   });
+  // A token count is taken as given: no floor.
   const tokens = resolveKvOptions({ kvBudget: 512, kvMin: 16 });
   assert.deepEqual(budgetBounds(tokens, { promptLength: 100, capacity: 900 }), {
     base: 512,
-    lo: 16,
+    lo: 1,
     hi: 900,
   });
   assert.throws(() => budgetBounds(frac, { promptLength: 100, capacity: 99 }), RangeError);

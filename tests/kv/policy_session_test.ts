@@ -104,31 +104,29 @@ const POLICIES: [string, KvOptionsInput][] = [
   ["d2o --parity", { kv: "d2o", parity: true }],
 ];
 
-for (const [name, input] of POLICIES) {
-  Deno.test({
-    name:
-      `GPU and CPU ${name} keep the same positions, victims, merge targets and τ over 64 steps on stories260K`,
-    ...gpuTestOptions,
-    async fn() {
-      const { evictions, merges } = await twinRun(STORIES, 96, {
-        ...input,
-        kvBudget: 0.25,
-        kvMin: 4,
-      });
-      assert.ok(evictions > 0, "the policy evicted during decode");
-      if (name.startsWith("d2o")) assert.ok(merges > 0, "d2o merged during decode");
-    },
-  });
-}
+const MODELS: [string, string, number][] = [
+  ["stories260K", STORIES, 96],
+  ["a generated Q8_0 fixture", FIXTURE, 64],
+];
 
-Deno.test({
-  name: "GPU and CPU d2o agree step by step on a generated fixture model",
-  ...gpuTestOptions,
-  async fn() {
-    const { evictions } = await twinRun(FIXTURE, 64, { kv: "d2o", kvBudget: 0.25, kvMin: 4 });
-    assert.ok(evictions > 0);
-  },
-});
+for (const [model, path, promptLength] of MODELS) {
+  for (const [name, input] of POLICIES) {
+    Deno.test({
+      name:
+        `GPU and CPU ${name} keep the same positions, victims, merge targets and τ over 64 steps on ${model}`,
+      ...gpuTestOptions,
+      async fn() {
+        const { evictions, merges } = await twinRun(path, promptLength, {
+          ...input,
+          kvBudget: 0.25,
+          kvMin: 4,
+        });
+        assert.ok(evictions > 0, "the policy evicted during decode");
+        if (name.startsWith("d2o")) assert.ok(merges > 0, "d2o merged during decode");
+      },
+    });
+  }
+}
 
 Deno.test({
   name: "--kv full through the slot cache gives the plain full cache's logits",
