@@ -5,14 +5,16 @@
 // one invocation per slot, with a numerically safe online softmax (running max
 // m, running sum l, rescale α), and writes (acc, m, l) per head to the scratch.
 // `combine` merges a row's chunks: M = max m_c, L = Σ l_c·e^(m_c−M),
-// out = Σ acc_c·e^(m_c−M) / L, lse = M + log L.
+// out = Σ acc_c·e^(m_c−M) / L, lse = M + log L. When one chunk covers the
+// cache (n_chunks = 1), `direct_main` does both in one pass: out = acc / l,
+// lse = m + log l (bit-identical: the single factor e^(m−M) is exactly 1).
 // Chunks keep every invocation's loop count small: Mesa's lavapipe silently
 // stops any invocation after 65,535 loop iterations in total.
 // Needs module-scope bindings q, k_cache, v_cache, out, lse, part_acc, part_ml,
 // step, params (Params { n_head, n_slots, scale, n_chunks }) from the kernel file.
-// Overrides: WG (tile = workgroup size, default 64, a multiple of 4), G (query
-// heads per KV head), HEAD_DIM (a multiple of 4), CHUNK (slots per partial
-// workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
+// Overrides: WG (tile = workgroup size, a multiple of 4; default 64, the host
+// picks 8 on CPU adapters), G (query heads per KV head), HEAD_DIM (a multiple
+// of 4), CHUNK (slots per partial workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
 // Scratch: part_acc [T][n_head][n_chunks][HEAD_DIM], part_ml [T][n_head][n_chunks][2].
 
 override WG: u32 = 64u;
@@ -133,6 +135,24 @@ fn partial_main(kvh: u32, t: u32, c: u32, lid: u32, n_valid: u32) {
     let row = (head0 + lid) * params.n_chunks + c;
     part_ml[2u * row] = m_s[lid];
     part_ml[2u * row + 1u] = l_s[lid];
+  }
+}
+
+// partial_main and combine_main in one pass when one chunk covers every valid
+// slot (n_chunks = 1): out = acc / l, lse = m + log l, what combine computes
+// from a single chunk (its factor e^(m−M) is exactly 1).
+fn direct_main(kvh: u32, t: u32, lid: u32, n_valid: u32) {
+  if (n_valid == 0u) {
+    return;
+  }
+  let head0 = t * params.n_head + kvh * G;
+  load_q(lid, head0 * HEAD_DIM);
+  attend(lid, kvh * params.n_slots * HEAD_DIM, 0u, n_valid);
+  for (var o = lid; o < G * HEAD_DIM; o += WG) {
+    out[head0 * HEAD_DIM + o] = acc[o] / l_s[o / HEAD_DIM];
+  }
+  if (lid < G) {
+    lse[head0 + lid] = m_s[lid] + log(l_s[lid]);
   }
 }
 

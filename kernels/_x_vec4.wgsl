@@ -4,6 +4,7 @@
 //
 // @group(0) @binding(1) x: array<vec4<f32>>, read — the activations, row-major f32
 // Defines x4(c) = x[c .. c+4) (c a multiple of 4) and x1(c) = x[c].
+// x_prepare(tid) does nothing (the fused readers compute per-workgroup state there).
 
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 
@@ -14,3 +15,5 @@ fn x4(c: u32) -> vec4<f32> {
 fn x1(c: u32) -> f32 {
   return x[c >> 2u][c & 3u];
 }
+
+fn x_prepare(tid: u32) {}

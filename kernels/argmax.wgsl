@@ -4,14 +4,16 @@
 //   0 logits: storage, read        array<f32>  n_vocab
 //   1 out:    storage, read_write  array<u32>  ≥ out_index + 1
 //   2 params: uniform Params { n_vocab: u32, out_index: u32 }
-// Workgroup size 256; dispatch a single workgroup. Each invocation scans a
-// strided share, then a tree reduction on (value, id) in workgroup memory.
+// Workgroup size WG (override, a power of two: the host picks 256 on GPUs, 8 on
+// CPU adapters); dispatch a single workgroup. Each invocation scans a strided
+// share, then a tree reduction on (value, id) in workgroup memory.
 // Exact: comparisons only, so it agrees with the CPU twin bit for bit.
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
-// invocation after 65,535 iterations in total): ⌈n_vocab/256⌉ + 8; 151936
-// logits take 602. The host (argmax.ts) refuses n_vocab past ~16.77M.
+// invocation after 65,535 iterations in total): ⌈n_vocab/WG⌉ + log2(WG);
+// 151936 logits take 602 at WG = 256, 18995 at WG = 8. The host (argmax.ts)
+// refuses a count over 65,535.
 
-const WG: u32 = 256u;
+override WG: u32 = 256u;
 const NO_ID: u32 = 0xffffffffu;
 
 struct Params { n_vocab: u32, out_index: u32 }

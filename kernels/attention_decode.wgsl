@@ -11,6 +11,8 @@
 //            ceil(n_slots / CHUNK); chunks past n_kv return. Each workgroup reads its
 //            key and value rows once for all G query heads.
 //   combine: one workgroup per query head; x = n_head.
+//   (partial_direct replaces both when n_chunks = 1: one workgroup per KV head,
+//   x = n_head_kv, writing out and lse directly.)
 //   add_scores (only when scores are wanted): one workgroup per (KV head, slot chunk);
 //            x = n_head_kv, z = n_chunks; recomputes q·k and adds the probabilities.
 //            Each slot belongs to one invocation, so no atomics are needed.
@@ -46,6 +48,11 @@ fn valid_slots() -> u32 {
 @compute @workgroup_size(WG)
 fn partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   partial_main(wid.x, 0u, wid.z, lid, valid_slots());
+}
+
+@compute @workgroup_size(WG)
+fn partial_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  direct_main(wid.x, 0u, lid, valid_slots());
 }
 
 @compute @workgroup_size(WG)

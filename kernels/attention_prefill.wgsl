@@ -10,6 +10,8 @@
 //            y = the largest token count of a step, z = n_chunks = ceil(n_slots / CHUNK).
 //            Rows t ≥ step.n_tokens and chunks past the row's last slot return.
 //   combine: one workgroup per (query head, token); x = n_head, y as above.
+//   (partial_direct replaces both when n_chunks = 1: one workgroup per (KV head,
+//   token), x = n_head_kv, y as above, writing out and lse directly.)
 // Bindings (group 0; each entry point's auto layout holds the ones it uses):
 //   0 q:        storage, read        array<f32>  T × n_head × HEAD_DIM (rotated)
 //   1 k_cache:  storage, read        array<f32>  n_head_kv × n_slots × HEAD_DIM (rotated)
@@ -43,6 +45,14 @@ fn partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
     return;
   }
   partial_main(wid.x, wid.y, wid.z, lid, row_slots(wid.y));
+}
+
+@compute @workgroup_size(WG)
+fn partial_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (wid.y >= step.n_tokens) {
+    return;
+  }
+  direct_main(wid.x, wid.y, lid, row_slots(wid.y));
 }
 
 @compute @workgroup_size(WG)

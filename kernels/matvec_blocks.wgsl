@@ -1,8 +1,9 @@
 // matvec_blocks.wgsl — decode mat-vec straight from GGUF blocks:
 //   y[first_row + r] (+)= Σ_c W[r, c] · x[c]   for r < rows (rows of this chunk)
-// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
-// deq8, dot32) and one _x_<vec4|f32>.wgsl (the x binding and its
-// readers x4, x1); the weights are never dequantized into memory.
+// Concatenated after _quant_common.wgsl and one _quant_<type>.wgsl (QK, QB,
+// deq8, dot32), and followed by one input reader, _x_<vec4|f32|rms_norm|
+// silu_mul>.wgsl (the x binding and its readers x_prepare, x4, x1); the
+// weights are never dequantized into memory.
 //
 // @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the
 //   weight: `rows` rows of `row_bytes` bytes each, as stored in the file
@@ -12,14 +13,19 @@
 // @group(0) @binding(3) params: Params, uniform
 //   rows: rows in this chunk; cols: elements per row (a multiple of QK; any
 //   count for the float types, whose partial last group of 8 is masked);
-//   row_bytes: bytes per row; first_row: index of the chunk's first row in y
+//   row_bytes: bytes per row; first_row: index of the chunk's first row in y;
+//   eps: the fused RMS norm's epsilon (unused by the other readers)
+// @group(0) @binding(4) — only with the fused readers: the RMS-norm weight
+//   (_x_rms_norm.wgsl) or the up projection (_x_silu_mul.wgsl), cols f32
 //
 // Overrides: WG (threads per workgroup, a power of two; the host picks 8 on
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
 //   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
 //   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
-// Workgroup: WG threads compute NR = 8 consecutive rows; thread t handles the
-//   groups t, t+WG, ... of those rows (one x load serves NR rows): 32-element
+// Workgroup: x_prepare (the reader's per-workgroup set-up: the fused RMS
+//   norm's inverse RMS, else nothing), then WG threads compute NR = 8
+//   consecutive rows; thread t handles the groups t, t+WG, ... of those rows
+//   (one x load serves NR rows): 32-element
 //   groups through dot32 for the quantized types (scales decoded once per
 //   group), 8-element groups through deq8 for the float types (a partial
 //   last group is masked),
@@ -30,9 +36,10 @@
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
 //   invocation after 65,535 iterations in total): ⌈(cols/32)/WG⌉ quantized or
 //   ⌈⌊cols/8⌋/WG⌉ float, + 9·log2(WG) for the reduction (log2(WG) steps of
-//   1 + NR); independent of rows. WG = 8: 11008 columns take 199 (F16) or 70
-//   (Q4_K). The host (matvec.ts) refuses a shape over 65,535 (at WG = 8: F16
-//   rows longer than ~4.19M).
+//   1 + NR), + ⌈cols/(4·WG)⌉ + log2(WG) with the fused RMS norm; independent
+//   of rows. WG = 8: 11008 columns take 199 (F16) or 70 (Q4_K). The host
+//   (matvec.ts) refuses a shape over 65,535 (at WG = 8: F16 rows longer than
+//   ~4.19M).
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -42,6 +49,7 @@ struct Params {
   cols: u32,
   row_bytes: u32,
   first_row: u32,
+  eps: f32,
 }
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -118,6 +126,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) tid: u32,
 ) {
+  x_prepare(tid);
   let row0 = (wid.y * nwg.x + wid.x) * NR;
   // Byte offsets of the NR = 8 rows (vectors, not an array: dynamically
   // indexed arrays spill on CPU drivers). Rows past the end re-read the last

@@ -5,13 +5,15 @@
 //   1 w: storage, read        array<f32>  n
 //   2 y: storage, read_write  array<f32>  rows × n (must not alias x)
 //   3 params: uniform Params { n: u32, eps: f32 }
-// Overrides: WG (workgroup size, a power of two, default 256).
+// Overrides: WG (workgroup size, a power of two, default 256; the host picks 8
+// on CPU adapters, where each extra SIMD group costs a round per barrier).
 // Dispatch: one workgroup per row; x = rows (≤ 65535). Each invocation sums a
 // strided share of the squares in f32, then a tree reduction in workgroup memory.
 // Tolerance vs the f64 CPU twin: relative error of the norm ~1e-7·log2(WG).
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
 // invocation after 65,535 iterations in total): 2·⌈n/WG⌉ + log2(WG); at
-// WG = 256, n = 8192 takes 72. The host (rms_norm.ts) refuses n past ~8.39M.
+// WG = 256, n = 8192 takes 72 (WG = 8: 2051). The host (rms_norm.ts) refuses
+// a count over 65,535.
 
 override WG: u32 = 256u;
 

@@ -17,7 +17,7 @@ import {
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createKvWrite } from "../gpu/ops/kv_write.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
-import { createMatvec } from "../gpu/ops/matvec.ts";
+import { createMatvec, type MatvecOptions } from "../gpu/ops/matvec.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createRope } from "../gpu/ops/rope.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
@@ -37,6 +37,13 @@ export interface ForwardOptions {
   readonly maxBatch?: number;
   /** Keep a (max_batch, n_vocab) buffer so a chunk can return every row's logits. */
   readonly allLogits?: boolean;
+  /**
+   * Fuse the decode step's RMS norms and SiLU·mul into the input reads of the
+   * mat-vecs that consume them (fewer dispatches, more reads of the activation
+   * per workgroup). Default: on a CPU fallback adapter, where every dispatch
+   * costs ~0.1 ms whatever its size; off on GPUs.
+   */
+  readonly fuseDecode?: boolean;
 }
 
 /** One layer's K/V cache as the forward pass binds it. */
@@ -180,10 +187,22 @@ export class GpuForward {
 
     const rope = ropeOptionsFor(hp, w.ropeFreqs);
     const step = this.step;
-    const proj = (weight: GpuWeight, input: GPUBuffer, output: GPUBuffer, T: number, acc = false) =>
+    const fuseDecode = options.fuseDecode ?? rt.ctx.isFallback;
+    // Input fusions of a decode mat-vec (none for a prompt chunk's mat-mul).
+    type Fused = Pick<MatvecOptions, "rmsNorm" | "siluUp">;
+    const proj = (
+      weight: GpuWeight,
+      input: GPUBuffer,
+      output: GPUBuffer,
+      T: number,
+      acc = false,
+      fused: Fused = {},
+    ) =>
       T === 1
-        ? createMatvec(rt, { weight, x: input, y: output, accumulate: acc })
+        ? createMatvec(rt, { weight, x: input, y: output, accumulate: acc, ...fused })
         : createMatmul(rt, { weight, x: input, y: output, maxTokens: T, step, accumulate: acc });
+    const fuseNorms = fuseDecode && nEmbd % 4 === 0;
+    const fuseSilu = fuseDecode && nFf % 4 === 0;
 
     /** The ops of one step of up to T tokens, through the final norm. */
     const body = (
@@ -194,6 +213,13 @@ export class GpuForward {
       const ops: NamedDispatch[] = [];
       const add = (name: string, ...dispatches: Dispatch[]) => {
         for (const op of dispatches) ops.push({ name, op });
+      };
+      /** The RMS-normed residual as a mat-vec input: read through the norm in
+       * decode when fused, else normed into xb by its own dispatch. */
+      const normed = (name: string, weight: GPUBuffer, label: string) => {
+        if (T === 1 && fuseNorms) return { input: x, fused: { rmsNorm: { weight, eps } } };
+        add(name, createRmsNorm(rt, { x, weight, out: xb, rows: T, n: nEmbd, eps, label }));
+        return { input: xb, fused: {} };
       };
       // embedding
       add(
@@ -209,12 +235,14 @@ export class GpuForward {
         const layerShape: AttentionShape = { ...shape, nSlots: cache.nSlots };
         const label = `blk.${l}`;
         // rmsnorm
-        add(
-          "attn_norm",
-          createRmsNorm(rt, { x, weight: L.attnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
-        );
+        const attnIn = normed("attn_norm", L.attnNorm, label);
         // qkv (+ bias)
-        add("qkv", proj(L.wq, xb, q, T), proj(L.wk, xb, k, T), proj(L.wv, xb, v, T));
+        add(
+          "qkv",
+          proj(L.wq, attnIn.input, q, T, false, attnIn.fused),
+          proj(L.wk, attnIn.input, k, T, false, attnIn.fused),
+          proj(L.wv, attnIn.input, v, T, false, attnIn.fused),
+        );
         if (L.bq) add("qkv_bias", createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
         if (L.bk) {
           add("qkv_bias", createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
@@ -278,32 +306,46 @@ export class GpuForward {
         // wo + residual
         add("wo", proj(L.wo, att, x, T, true));
         // ffn norm
-        add(
-          "ffn_norm",
-          createRmsNorm(rt, { x, weight: L.ffnNorm, out: xb, rows: T, n: nEmbd, eps, label }),
-        );
+        const ffnIn = normed("ffn_norm", L.ffnNorm, label);
         // gate/up
-        add("gate_up", proj(L.wGate, xb, gate, T), proj(L.wUp, xb, up, T));
-        // silu·mul
-        add("silu_mul", createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
-        // down + residual
-        add("down", proj(L.wDown, hb, x, T, true));
+        add(
+          "gate_up",
+          proj(L.wGate, ffnIn.input, gate, T, false, ffnIn.fused),
+          proj(L.wUp, ffnIn.input, up, T, false, ffnIn.fused),
+        );
+        // silu·mul, then down + residual (decode: silu·mul fused into down's input)
+        if (T === 1 && fuseSilu) {
+          add("down", proj(L.wDown, gate, x, T, true, { siluUp: up }));
+        } else {
+          add("silu_mul", createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
+          add("down", proj(L.wDown, hb, x, T, true));
+        }
       }
-      // final norm
-      add(
-        "output_norm",
-        createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
-      );
+      // final norm (decode: fused into lm_head's input)
+      if (T > 1 || !fuseNorms) {
+        add(
+          "output_norm",
+          createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
+        );
+      }
       return ops;
     };
 
-    // lm_head: decode reads row 0 of xb; a prompt chunk's last row is copied to `last`.
-    const lmHead = (input: GPUBuffer, out: GPUBuffer, T: number): NamedDispatch => ({
+    // lm_head: decode reads row 0 of xb (or x through the final norm); a prompt
+    // chunk's last row is copied to `last`.
+    const lmHead = (
+      input: GPUBuffer,
+      out: GPUBuffer,
+      T: number,
+      fused: Fused = {},
+    ): NamedDispatch => ({
       name: "lm_head",
-      op: proj(w.output, input, out, T),
+      op: proj(w.output, input, out, T, false, fused),
     });
     this.#body = body;
-    this.#decodeHead = lmHead(xb, this.logits, 1);
+    this.#decodeHead = fuseNorms
+      ? lmHead(x, this.logits, 1, { rmsNorm: { weight: w.outputNorm, eps } })
+      : lmHead(xb, this.logits, 1);
     this.#prefillHead = [lmHead(last, this.logits, 1)];
     this.#prefillAllHead = this.logitsAll && B > 1
       ? [lmHead(xb, this.logitsAll, B)]

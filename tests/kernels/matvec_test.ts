@@ -5,6 +5,8 @@ import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createMatvec, MATVEC_ROWS_PER_WORKGROUP } from "../../src/gpu/ops/matvec.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matvec } from "../../src/reference/matvec.ts";
+import { rmsNorm } from "../../src/reference/rms_norm.ts";
+import { siluMul } from "../../src/reference/silu_mul.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
 import {
@@ -32,7 +34,12 @@ interface Case {
   accumulate?: boolean;
   maxChunkBytes?: number;
   workgroupSize?: number;
+  /** A fused input reader: x read through an RMS norm, or as silu(x)·up. */
+  input?: "rms_norm" | "silu_mul";
 }
+
+/** The norm's epsilon in the fused-reader cases. */
+const EPS = 1e-5;
 
 async function runCase(
   rt: GpuRuntime,
@@ -47,22 +54,32 @@ async function runCase(
   const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
     ...(c.maxChunkBytes === undefined ? {} : { maxChunkBytes: c.maxChunkBytes }),
   });
+  // The fused readers' second input: the norm weight or the up projection.
+  const second = randomValues(seed + 3, cols, 2);
   const xBuf = storageOf(rt.device, x, "x");
   const yBuf = storageOf(rt.device, y0, "y");
+  const secondBuf = storageOf(rt.device, second, "second");
   const op = createMatvec(rt, {
     weight,
     x: xBuf,
     y: yBuf,
     accumulate: c.accumulate ?? false,
     ...(c.workgroupSize === undefined ? {} : { workgroupSize: c.workgroupSize }),
+    ...(c.input === "rms_norm" ? { rmsNorm: { weight: secondBuf, eps: EPS } } : {}),
+    ...(c.input === "silu_mul" ? { siluUp: secondBuf } : {}),
   });
   submitPass(rt.device, [op]);
   const got = await readF32(rt.device, yBuf, rows);
   op.destroy();
   destroyGpuWeight(weight);
-  xBuf.destroy();
-  yBuf.destroy();
-  const want = matvec(type, bytes, rows, cols, x);
+  for (const b of [xBuf, yBuf, secondBuf]) b.destroy();
+  // The fused kernel against the twins composed: rms_norm or silu_mul, then matvec.
+  const input = c.input === "rms_norm"
+    ? rmsNorm(x, second, cols, EPS)
+    : c.input === "silu_mul"
+    ? siluMul(x, second)
+    : x;
+  const want = matvec(type, bytes, rows, cols, input);
   if (c.accumulate) { for (let r = 0; r < rows; r++) want[r] = want[r]! + y0[r]!; }
   return { got, want, chunks: weight.chunks.length };
 }
@@ -126,6 +143,52 @@ for (const type of FLOAT_TYPES) {
     },
   });
 }
+
+for (const input of ["rms_norm", "silu_mul"] as const) {
+  Deno.test({
+    name: `matvec with a fused ${input} input matches the twins ${input} then matvec`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = await testRuntime();
+      const shapes: [GgmlType, Case][] = [
+        ...WEIGHT_TYPES.map((type): [GgmlType, Case] => [
+          type,
+          { rows: 17, cols: columnGrid(type)[0]!, input },
+        ]),
+        // cols % 8 = 4: the float types' masked last group reads through x1.
+        [GgmlType.F32, { rows: 9, cols: 172, input, accumulate: true }],
+        [GgmlType.F16, { rows: 64, cols: 4, input }],
+        [GgmlType.Q8_0, { rows: 30, cols: 4096, input, workgroupSize: 64 }],
+      ];
+      for (const [i, [type, c]] of shapes.entries()) {
+        const name = `matvec_${typeTag(type)}(rows=${c.rows}, cols=${c.cols}, ${input}${
+          c.accumulate ? ", acc" : ""
+        }${c.workgroupSize ? `, wg=${c.workgroupSize}` : ""})`;
+        await t.step(name, async () => {
+          const { got, want } = await runCase(rt, type, c, 300 + 10 * type + i);
+          assertClose(got, want, name);
+        });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "createMatvec() rejects a fused input over columns that are not a multiple of 4",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = await testRuntime();
+    const bytes = randomWeight(GgmlType.F32, 2, 6, 1);
+    const weight = createGpuWeight(rt, bytes, { name: "w6", type: GgmlType.F32, rows: 2, cols: 6 });
+    const buffer = storageOf(rt.device, new Float32Array(8), "v");
+    assert.throws(
+      () => createMatvec(rt, { weight, x: buffer, y: buffer, siluUp: buffer }),
+      /a fused up input needs columns in fours, weight "w6" has 6/,
+    );
+    buffer.destroy();
+    destroyGpuWeight(weight);
+  },
+});
 
 for (const file of ["stories260K.gguf", "stories260K-F16.gguf"]) {
   Deno.test({

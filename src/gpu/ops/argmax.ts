@@ -9,8 +9,13 @@ import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { bindBuffers, createParams, dispatchSteps, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 
-/** Threads of the single argmax workgroup (WG in the kernel). */
-const WG = 256;
+/**
+ * Threads of the single argmax workgroup (WG in the kernel): 256 on a GPU; 8
+ * (one SIMD group, no barrier rounds) on a CPU fallback adapter.
+ */
+function workgroupSize(rt: GpuRuntime): number {
+  return rt.ctx.isFallback ? 8 : 256;
+}
 
 /** Buffers and sizes of an argmax dispatch. */
 export interface ArgmaxOptions {
@@ -42,10 +47,11 @@ export function createArgmax(rt: GpuRuntime, options: ArgmaxOptions): Dispatch {
   const outIndex = options.outIndex ?? 0;
   requireElements("argmax", "logits", logits, nVocab, `${nVocab}`);
   requireElements("argmax", "out", out, outIndex + 1, `${outIndex} + 1`);
+  const WG = workgroupSize(rt);
   // Kernel bound: a strided scan of the logits plus log2(WG) reduction steps.
   checkLoopBudget("argmax", `${nVocab} logits`, Math.ceil(nVocab / WG) + Math.log2(WG));
   checkBindable(rt.device, "argmax", `buffer "logits"`, logits);
-  const pipeline = rt.pipelines.get({ label: "argmax", code: src });
+  const pipeline = rt.pipelines.get({ label: "argmax", code: src, constants: { WG } });
   const params = createParams(rt.device, "argmax.params", [["u", nVocab], ["u", outIndex]]);
   const bindGroup = bindBuffers(rt.device, pipeline, "argmax", [logits, out, params]);
   return dispatchSteps([{ pipeline, bindGroup, grid: [1] }]);

@@ -24,8 +24,14 @@ import {
   requireHeadLayout,
 } from "./op_support.ts";
 
-/** Slots per tile = workgroup size. */
-const TILE = 64;
+/**
+ * Slots per tile = workgroup size: 64 on a GPU; 8 (one SIMD group) on a CPU
+ * fallback adapter, where each tile's four barriers cost a round over every
+ * SIMD group of the workgroup.
+ */
+function tileSlots(rt: GpuRuntime): number {
+  return rt.ctx.isFallback ? 8 : 64;
+}
 /** Loop iterations one invocation may spend on its chunk (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 40000;
 
@@ -81,15 +87,18 @@ export interface AttentionDecodeOptions extends AttentionBuffers {
 
 /**
  * Slots per partial workgroup: as many tiles as keep one invocation well under
- * lavapipe's loop limit, capped (decode: 8 tiles, for parallelism; prefill:
- * 32 tiles, to bound the scratch).
+ * lavapipe's loop limit, capped (decode: 512 slots on a GPU, for parallelism,
+ * and 4096 on a CPU adapter, where a cache that fits one chunk skips the
+ * combine dispatch; prefill: 2048 slots, to bound the scratch).
  */
-function chunkSlots(shape: AttentionShape, decode: boolean): number {
+function chunkSlots(rt: GpuRuntime, shape: AttentionShape, decode: boolean): number {
+  const tile = tileSlots(rt);
   const group = shape.nHead / shape.nHeadKv;
-  const perTile = group * (shape.headDim / 4 + 2) + TILE / 2 +
-    Math.ceil((group * shape.headDim) / TILE) * (TILE / 4 + 2) + 8;
-  const tiles = Math.max(1, Math.min(decode ? 8 : 32, Math.floor(ITERATION_BUDGET / perTile)));
-  return tiles * TILE;
+  const perTile = group * (shape.headDim / 4 + 2) + tile / 2 +
+    Math.ceil((group * shape.headDim) / tile) * (tile / 4 + 2) + 8;
+  const maxSlots = decode ? (rt.ctx.isFallback ? 4096 : 512) : 2048;
+  const tiles = Math.max(1, Math.min(maxSlots / tile, Math.floor(ITERATION_BUDGET / perTile)));
+  return tiles * tile;
 }
 
 /**
@@ -110,7 +119,7 @@ export function createAttentionScratch(
   shape: AttentionShape,
   tokens: number,
 ): AttentionScratch {
-  const chunk = chunkSlots(shape, tokens === 1);
+  const chunk = chunkSlots(rt, shape, tokens === 1);
   const nChunks = Math.ceil(shape.nSlots / chunk);
   const rows = tokens * shape.nHead * nChunks;
   return {
@@ -129,7 +138,7 @@ export function createAttentionScratch(
  *
  * @param rt GPU runtime
  * @param options buffers and sizes
- * @returns the recorded dispatches (partial, then combine)
+ * @returns the recorded dispatches (partial, then combine when the cache spans more than one chunk)
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
  *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
  * @example
@@ -149,8 +158,8 @@ export function createAttentionPrefill(
   const s = prepare(rt, op, prefillSrc, options, maxTokens);
   const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
   return dispatchSteps([
-    s.stage("partial", buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
-    s.stage("combine", buffers, [nHead, maxTokens]),
+    s.stage(s.partial, buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
+    ...(s.direct ? [] : [s.stage("combine", buffers, [nHead, maxTokens])]),
   ]);
 }
 
@@ -160,7 +169,8 @@ export function createAttentionPrefill(
  *
  * @param rt GPU runtime
  * @param options buffers and sizes
- * @returns the recorded dispatches (partial, combine, and add_scores when asked)
+ * @returns the recorded dispatches (partial, combine when the cache spans more than one
+ *   chunk, and add_scores when asked)
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
  *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
  * @example
@@ -182,8 +192,8 @@ export function createAttentionDecode(
   if (scores) buffers.push(scores);
   const nChunks = s.scratch.nChunks;
   return dispatchSteps([
-    s.stage("partial", buffers, [nHeadKv, 1, nChunks]),
-    s.stage("combine", buffers, [nHead]),
+    s.stage(s.partial, buffers, [nHeadKv, 1, nChunks]),
+    ...(s.direct ? [] : [s.stage("combine", buffers, [nHead])]),
     ...(scores ? [s.stage("add_scores", buffers, [nHeadKv, 1, nChunks])] : []),
   ]);
 }
@@ -191,6 +201,7 @@ export function createAttentionDecode(
 /** The bindings each attention entry point's auto layout uses. */
 const USED_BINDINGS: Readonly<Record<string, readonly number[]>> = {
   partial: [0, 1, 2, 5, 6, 7, 8],
+  partial_direct: [0, 1, 2, 3, 4, 7, 8],
   combine: [3, 4, 5, 6, 7, 8],
   add_scores: [0, 1, 4, 7, 8, 9],
 };
@@ -207,7 +218,8 @@ function prepare(
   const { nHead, nHeadKv, headDim, nSlots } = shape;
   requireHeadLayout(op, nHead, nHeadKv, headDim);
   const group = nHead / nHeadKv;
-  const wgBytes = 4 * (2 * group * headDim + group * TILE + 3 * group);
+  const tile = tileSlots(rt);
+  const wgBytes = 4 * (2 * group * headDim + group * tile + 3 * group);
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   if (wgBytes > limit) {
     throw new RangeError(
@@ -222,7 +234,7 @@ function prepare(
   requireElements(op, "k_cache", options.kCache, nHeadKv * nSlots * headDim, cacheShape);
   requireElements(op, "v_cache", options.vCache, nHeadKv * nSlots * headDim, cacheShape);
   const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
-  if (scratch.tokens < tokens || scratch.chunk !== chunkSlots(shape, tokens === 1)) {
+  if (scratch.tokens < tokens || scratch.chunk !== chunkSlots(rt, shape, tokens === 1)) {
     throw new RangeError(
       `Cannot run ${op}: the scratch was made for ${scratch.tokens} rows of another shape`,
     );
@@ -236,7 +248,9 @@ function prepare(
   );
   const label = opLabel(op, options.label);
   const code = STEP_WGSL + core + src;
-  const constants = { WG: TILE, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };
+  // One chunk: `partial_direct` normalises and writes the output itself, no combine.
+  const direct = scratch.nChunks === 1;
+  const constants = { WG: tile, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };
   const params = createParams(rt.device, `${label}.params`, [
     ["u", nHead],
     ["u", nSlots],
@@ -247,6 +261,9 @@ function prepare(
     label,
     params,
     scratch,
+    direct,
+    /** The partial pass's entry point: `partial_direct` when one chunk covers the cache. */
+    partial: direct ? "partial_direct" : "partial",
     inputs: [options.q, options.kCache, options.vCache, options.out],
     /** One entry point's dispatch, binding the buffers its auto layout uses. */
     stage(

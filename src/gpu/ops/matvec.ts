@@ -6,12 +6,15 @@
  */
 
 import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
+import xRmsNorm from "../../../kernels/_x_rms_norm.wgsl" with { type: "text" };
+import xSiluMul from "../../../kernels/_x_silu_mul.wgsl" with { type: "text" };
 import { ggmlTypeInfo } from "../../gguf/ggml_type.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
 import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
+  type ActivationInput,
   activationInput,
   checkQuantWeight,
   createChunkDispatch,
@@ -34,6 +37,16 @@ export interface MatvecOptions {
   readonly y: GPUBuffer;
   /** Add into `y` instead of overwriting it (fuses the residual add). */
   readonly accumulate?: boolean;
+  /**
+   * Read the input through an RMS norm, `x / sqrt(mean(x²) + eps) * weight`
+   * (fuses rms_norm; `cols` a multiple of 4).
+   */
+  readonly rmsNorm?: { readonly weight: GPUBuffer; readonly eps: number };
+  /**
+   * Read the input as `silu(x) * siluUp`, with `x` the gate projection (fuses
+   * silu_mul; `cols` a multiple of 4).
+   */
+  readonly siluUp?: GPUBuffer;
   /**
    * Threads per workgroup, a power of two; default 8 on a CPU fallback adapter
    * (one SIMD group, the fastest there) and 64 elsewhere.
@@ -71,18 +84,44 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
+  const { rmsNorm, siluUp } = options;
+  if (rmsNorm && siluUp) {
+    throw new RangeError(`Cannot run ${label}: an RMS-normed input cannot also be a SiLU gate`);
+  }
+  const extra = rmsNorm?.weight ?? siluUp;
+  if (extra) {
+    const what = rmsNorm ? "norm weight" : "up";
+    if (weight.cols % 4 !== 0) {
+      throw new RangeError(
+        `Cannot run ${label}: a fused ${what} input needs columns in fours, weight "${weight.name}" has ${weight.cols}`,
+      );
+    }
+    requireElements(onWeight, what, extra, weight.cols, `${weight.cols}`);
+    checkBindable(rt.device, label, `${what} for weight "${weight.name}"`, extra);
+  }
+  // The norm's epsilon as the u32 bits of its f32 (the uniform's fields are written as u32).
+  const epsBits = new Uint32Array(new Float32Array([rmsNorm?.eps ?? 0]).buffer)[0]!;
+  const normLoops = rmsNorm ? Math.ceil(weight.cols / (4 * wg)) + Math.log2(wg) : 0;
   checkLoopBudget(
     label,
     `rows of ${weight.cols} columns on ${wg} threads`,
-    matvecLoopBound(weight, wg),
+    matvecLoopBound(weight, wg) + normLoops,
   );
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
-  const input = activationInput(weight.cols);
+  const input: ActivationInput = rmsNorm
+    ? { code: xRmsNorm, suffix: "_rms_norm" }
+    : siluUp
+    ? { code: xSiluMul, suffix: "_silu_mul" }
+    : activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
-    code: quantKernelSource(weight.type, input.code + body),
-    constants: { ...quantConstants(weight), WG: wg, ACC: options.accumulate ? 1 : 0 },
+    code: quantKernelSource(weight.type, body + input.code),
+    constants: {
+      ...quantConstants(weight),
+      WG: wg,
+      ACC: options.accumulate ? 1 : 0,
+    },
   });
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
   return createChunkDispatch(rt, {
@@ -90,7 +129,8 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     pipeline,
     weight,
     buffers: [x, y],
-    params: (chunk) => [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow],
+    after: extra ? [extra] : [],
+    params: (chunk) => [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow, epsBits],
     grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
   });
 }

@@ -141,8 +141,10 @@ export interface ChunkDispatchOptions {
   readonly pipeline: GPUComputePipeline;
   /** The weight whose chunks are dispatched one after another. */
   readonly weight: GpuWeight;
-  /** Buffers bound after the chunk's blocks (binding 0) and before its `Params` (last). */
+  /** Buffers bound after the chunk's blocks (binding 0) and before its `Params`. */
   readonly buffers: readonly GPUBuffer[];
+  /** Buffers bound after the `Params` (a fused input reader's extra inputs). */
+  readonly after?: readonly GPUBuffer[];
   /** The chunk's `Params` fields, all u32, in struct order. */
   params(chunk: WeightChunk): number[];
   /** The chunk's workgroup grid. */
@@ -153,7 +155,8 @@ export interface ChunkDispatchOptions {
 
 /**
  * Records a block-kernel op: per weight chunk, a `Params` uniform, a bind
- * group `[chunk blocks, ...buffers, params]` and one dispatch, all created once.
+ * group `[chunk blocks, ...buffers, params, ...after]` and one dispatch, all
+ * created once.
  *
  * @example Record a mat-vec over every chunk
  * ```ts ignore
@@ -175,7 +178,7 @@ export function createChunkDispatch(rt: GpuRuntime, options: ChunkDispatchOption
     const fields = options.params(chunk).map((word) => ["u", word] as const);
     const params = createParams(rt.device, `${label}:params:${weight.name}`, fields);
     uniforms.push(params);
-    const bound = [chunk.buffer, ...buffers, params];
+    const bound = [chunk.buffer, ...buffers, params, ...options.after ?? []];
     const bindGroup = bindBuffers(rt.device, pipeline, `${label}:${weight.name}`, bound);
     return { pipeline, bindGroup, grid: options.grid(chunk) };
   });

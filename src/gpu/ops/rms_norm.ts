@@ -16,8 +16,13 @@ import {
 } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 
-/** Threads per rms_norm workgroup (the kernel's default WG). */
-const WG = 256;
+/**
+ * Threads per rms_norm workgroup: 256 on a GPU; 8 (one SIMD group) on a CPU
+ * fallback adapter, where every extra thread costs a barrier round.
+ */
+function workgroupSize(rt: GpuRuntime): number {
+  return rt.ctx.isFallback ? 8 : 256;
+}
 
 /** Buffers and sizes of one RMS-norm dispatch. */
 export interface RmsNormOptions {
@@ -58,11 +63,12 @@ export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch
   requireElements("rms_norm", "weight", weight, n, `${n}`);
   requireElements("rms_norm", "out", out, rows * n, `${rows}×${n}`);
   requireGroupCount("rms_norm", "rows", rows);
+  const WG = workgroupSize(rt);
   // Kernel bound: two strided passes over the row plus log2(WG) reduction steps.
   checkLoopBudget("rms_norm", `rows of ${n}`, 2 * Math.ceil(n / WG) + Math.log2(WG));
   checkBindable(rt.device, "rms_norm", `buffer "x"`, x);
   checkBindable(rt.device, "rms_norm", `buffer "out"`, out);
-  const pipeline = rt.pipelines.get({ label: "rms_norm", code: src });
+  const pipeline = rt.pipelines.get({ label: "rms_norm", code: src, constants: { WG } });
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["f", eps]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [x, weight, out, params]);
   return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }]);
