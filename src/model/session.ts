@@ -7,21 +7,22 @@
  */
 
 import { GpuError, LimitError } from "../errors.ts";
-import type { KvOptions } from "../kv/options.ts";
+import { readBuffer } from "../gpu/buffers.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
-import { readBuffer } from "../gpu/buffers.ts";
+import { FullKvStore, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
+import type { KvOptions } from "../kv/options.ts";
+import { PolicyKvStore } from "../kv/policy_store.ts";
+import { type SamplerParams, samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { FullKvStore, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
-import { PolicyKvStore } from "../kv/policy_store.ts";
-export type { LayerKvMemory } from "../kv/kv_store.ts";
 import { GpuForward } from "./forward.ts";
 import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
-import { type SamplerParams, samplerParams } from "../sample/params.ts";
 import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
+
+export type { LayerKvMemory } from "../kv/kv_store.ts";
 
 /** Options of {@linkcode Session.open}. */
 export interface SessionOptions {
@@ -84,7 +85,7 @@ export class Session {
   readonly #readback: GPUBuffer[];
   readonly #ownsDevice: boolean;
   #logitRing: GPUBuffer[] | undefined;
-  #seed: number;
+  readonly #seed: number;
 
   private constructor(
     model: ModelFile,
