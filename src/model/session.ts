@@ -32,6 +32,8 @@ export interface SessionOptions {
   readonly maxBatch?: number;
   /** Keep every prompt row's logits available ({@linkcode Session.evaluate}). */
   readonly allLogits?: boolean;
+  /** Fuse the norms and SiLU·mul into the decode mat-vecs (default: on the CPU fallback adapter only). */
+  readonly fuseDecode?: boolean;
   /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
   readonly sampler?: Partial<SamplerParams>;
   /**
@@ -162,6 +164,7 @@ export class Session {
       // A compressing cache runs every prompt through the prompt-chunk graph.
       maxBatch: Math.max(compressing ? 2 : 1, options.maxBatch ?? 128),
       allLogits: options.allLogits ?? false,
+      ...(options.fuseDecode === undefined ? {} : { fuseDecode: options.fuseDecode }),
     });
     const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
     const kv = options.kv

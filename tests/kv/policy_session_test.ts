@@ -121,8 +121,10 @@ for (const [model, path, promptLength] of MODELS) {
           kvBudget: 0.25,
           kvMin: 4,
         });
-        assert.ok(evictions > 0, "the policy evicted during decode");
-        if (name.startsWith("d2o")) assert.ok(merges > 0, "d2o merged during decode");
+        // --parity keeps layers 0, 1 and L−1 full: the 2-layer fixture then never evicts.
+        const compresses = !(input.parity && path === FIXTURE);
+        assert.equal(evictions > 0, compresses, "the policy evicted during decode");
+        if (name.startsWith("d2o") && compresses) assert.ok(merges > 0, "d2o merged during decode");
       },
     });
   }

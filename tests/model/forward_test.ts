@@ -41,9 +41,14 @@ function compare(label: string, gpu: Float32Array, cpu: Float32Array): void {
   assert.ok(maxAbs <= 1e-4 * (1 + maxRef), `${label}: max-abs ${maxAbs} (max |logit| ${maxRef})`);
 }
 
-for (const fixture of STANDARD_FIXTURES) {
+// The decode path is checked fused (the CPU adapter's default) and unfused (real GPUs' default).
+for (
+  const [fixture, fuseDecode] of STANDARD_FIXTURES.flatMap((f) => [[f, true], [f, false]] as const)
+) {
   Deno.test({
-    name: `GPU forward equals the CPU reference on fixture ${fixture.name}`,
+    name: `GPU forward equals the CPU reference on fixture ${fixture.name}${
+      fuseDecode ? "" : " (decode unfused)"
+    }`,
     ...gpuTestOptions,
     async fn() {
       const path = fixtures.get(fixture.name)!;
