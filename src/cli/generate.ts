@@ -282,9 +282,10 @@ function reportTimings(r: GenerateResult): void {
       `decode ${Math.max(0, r.tokens.length - 1)} tokens in ${t.decodeMs.toFixed(1)} ms ` +
       `(${t.decodeTokensPerSecond.toFixed(1)} tokens/s)`,
       `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)} ` +
-      `(${r.kv.policy}; the full cache would hold ${mib(r.memory.kvCacheFull)}), ` +
-      `scratch ${mib(r.memory.scratch)}`,
-      `KV slots per layer: ${r.kv.layerSlots.join(", ")}`,
+      `allocated (${r.kv.policy}), scratch ${mib(r.memory.scratch)}`,
+      `KV tokens kept per layer: ${r.kv.layerSlots.join(", ")}; the ${
+        r.promptTokens.length + r.tokens.length - 1
+      } tokens of this run would take ${mib(r.memory.kvCacheFull)} uncompressed`,
       `stop: ${r.stopReason}`,
     ].join("\nd2o: "),
   );
