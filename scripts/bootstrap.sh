@@ -33,13 +33,18 @@ fi
 export PATH="$(dirname "$DENO"):$PATH"
 say "using $("$DENO" --version | head -n 1) at $DENO"
 
-# 2. A WebGPU adapter: install Mesa's software Vulkan driver (lavapipe) when there is none.
-has_adapter() {
-  "$DENO" eval --unstable-webgpu \
-    'Deno.exit((await navigator.gpu?.requestAdapter()) ? 0 : 1)' >/dev/null 2>&1
+# 2. A WebGPU adapter. With no real GPU, use Mesa's Vulkan software driver (lavapipe), which the
+#    project is tested on: install it when it is missing (some images only offer a GL-based
+#    fallback adapter, with fewer features).
+adapter_kind() {
+  "$DENO" eval --unstable-webgpu '
+    const a = await navigator.gpu?.requestAdapter();
+    console.log(!a ? "none" : a.info.isFallbackAdapter ? "fallback" : "gpu");' 2>/dev/null || echo none
 }
-if ! has_adapter; then
-  say "no WebGPU adapter: installing mesa-vulkan-drivers and libvulkan1"
+has_lavapipe() { dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; }
+kind="$(adapter_kind)"
+if [ "$kind" != "gpu" ] && command -v apt-get >/dev/null 2>&1 && ! has_lavapipe; then
+  say "no GPU adapter ($kind): installing Mesa's software Vulkan driver (mesa-vulkan-drivers, libvulkan1)"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
     say "cannot install packages: not root and no sudo; run: apt-get install mesa-vulkan-drivers libvulkan1"
     exit 1
@@ -47,7 +52,11 @@ if ! has_adapter; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq >&2
   $sudo apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1 >&2
-  has_adapter || { say "still no WebGPU adapter after installing lavapipe"; exit 1; }
+  kind="$(adapter_kind)"
+fi
+if [ "$kind" = "none" ]; then
+  say "no WebGPU adapter: install a GPU driver, or Mesa's software Vulkan driver (mesa-vulkan-drivers)"
+  exit 1
 fi
 
 # Mesa prints a warning when XDG_RUNTIME_DIR is unset; give it a private one.
