@@ -83,8 +83,8 @@ export async function runSpeedTest(
 
 /**
  * GPU time per forward-pass step of a decode token, from timestamp queries,
- * averaged over `steps` tokens decoded after the test's depth. Undefined when
- * the adapter has no timestamp queries.
+ * averaged over `steps` tokens decoded after the test's depth. When the
+ * adapter has no timestamp queries, one entry: the wall time of a whole step.
  *
  * @param session an open session (reset first)
  * @param test the generation test whose depth to decode at
@@ -95,14 +95,22 @@ export async function measureKernels(
   session: Session,
   test: SpeedTest,
   options: { steps: number; seed: number },
-): Promise<KernelTime[] | undefined> {
+): Promise<KernelTime[]> {
   session.reset();
   const { depth } = testTokens(session, test, options.seed);
   let token = await session.prefill(depth);
   const total = new Map<string, number>();
   for (let i = 0; i < options.steps; i++) {
     const step = await session.profileDecode(token);
-    if (!step) return undefined;
+    if (!step) {
+      // No timestamp queries on this adapter: the wall time of whole decode steps instead.
+      const t = performance.now();
+      for (let j = i; j < options.steps; j++) token = await session.decode(token);
+      return [{
+        name: "decode step (wall clock)",
+        ms: (performance.now() - t) / (options.steps - i),
+      }];
+    }
     token = step.token;
     for (const [name, ms] of step.ms) total.set(name, (total.get(name) ?? 0) + ms);
   }
