@@ -15,7 +15,6 @@ import {
   resolveSeed,
   samplerParams,
 } from "../sample/params.ts";
-import { kvBytesPerToken } from "../kv/kv_store.ts";
 import { type KvOptions, resolveKvOptions } from "../kv/options.ts";
 import { PolicyKvStore } from "../kv/policy_store.ts";
 import { writeStdout } from "./io.ts";
@@ -242,7 +241,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
         weights: mem.weightBytes,
         kvCache: mem.kvBytes,
         kvCacheLive: mem.kvLiveBytes,
-        kvCacheFull: session.position * kvBytesPerToken(hp) * hp.nLayer,
+        kvCacheFull: mem.kvFullBytes,
         scratch: mem.scratchBytes,
       },
       kv: {

@@ -10,7 +10,6 @@
 
 import { readBuffer } from "../gpu/buffers.ts";
 import type { KvSlotTableSnapshot } from "../gpu/ops/kv_slot_table.ts";
-import { kvBytesPerToken } from "../kv/kv_store.ts";
 import { PolicyKvStore } from "../kv/policy_store.ts";
 import type { Session } from "../model/session.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
@@ -149,7 +148,7 @@ export async function collectInspect(
     memory: {
       kvBytes: mem.kvBytes,
       kvLiveBytes: mem.kvLiveBytes,
-      fullKvBytes: tokens.length * kvBytesPerToken(hp) * nLayer,
+      fullKvBytes: mem.kvFullBytes,
     },
   };
 }

@@ -10,7 +10,7 @@ import { GpuError, LimitError } from "../errors.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
-import { FullKvStore, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
+import { FullKvStore, kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { PolicyKvStore } from "../kv/policy_store.ts";
 import { type SamplerParams, samplerParams } from "../sample/params.ts";
@@ -61,6 +61,8 @@ export interface SessionMemory {
   readonly kvLiveBytes: number;
   /** Per layer: allocated and live K/V bytes. */
   readonly kvLayers: readonly LayerKvMemory[];
+  /** What an uncompressed cache would take for every position fed so far. */
+  readonly kvFullBytes: number;
   /** Activations, logits, step uniform. */
   readonly scratchBytes: number;
 }
@@ -190,6 +192,7 @@ export class Session {
       kvBytes: kvLayers.reduce((s, l) => s + l.allocatedBytes, 0),
       kvLiveBytes: kvLayers.reduce((s, l) => s + l.liveBytes, 0),
       kvLayers,
+      kvFullBytes: this.position * kvBytesPerToken(this.hparams) * this.hparams.nLayer,
       scratchBytes: this.#forward.scratchBytes,
     };
   }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { ModelHParams } from "../model/hparams.ts";
 import type { LayerKvMemory, Session } from "../model/session.ts";
 
 /** Memory figures in bytes. */
@@ -25,21 +24,6 @@ export interface MemoryFigures {
 }
 
 /**
- * K and V bytes one token takes in the full cache over all layers (f32, as
- * the session stores them).
- *
- * @param hp the model's hyper-parameters
- * @returns bytes per token
- * @example stories260K: 5 layers × 2 × 4 KV heads × 8 × 4 bytes
- * ```ts ignore
- * kvBytesPerToken(hp); // 1280
- * ```
- */
-export function kvBytesPerToken(hp: ModelHParams): number {
-  return hp.nLayer * 2 * hp.nHeadKv * hp.headDim * 4;
-}
-
-/**
  * The session's memory now; `kvFullBytes` counts every position fed.
  *
  * @param session an open session
@@ -52,7 +36,7 @@ export function memorySnapshot(session: Session): MemoryFigures {
     scratchBytes: m.scratchBytes,
     kvAllocatedBytes: m.kvBytes,
     kvLiveBytes: m.kvLiveBytes,
-    kvFullBytes: session.position * kvBytesPerToken(session.hparams),
+    kvFullBytes: m.kvFullBytes,
     layers: m.kvLayers.map((l) => ({ allocatedBytes: l.allocatedBytes, liveBytes: l.liveBytes })),
   };
 }
