@@ -347,9 +347,7 @@ export class GpuForward {
       ? lmHead(x, this.logits, 1, { rmsNorm: { weight: w.outputNorm, eps } })
       : lmHead(xb, this.logits, 1);
     this.#prefillHead = [lmHead(last, this.logits, 1)];
-    this.#prefillAllHead = this.logitsAll && B > 1
-      ? [lmHead(xb, this.logitsAll, B)]
-      : this.#prefillHead;
+    this.#prefillAllHead = this.logitsAll && B > 1 ? [lmHead(xb, this.logitsAll, B)] : [];
   }
 
   /**
@@ -442,25 +440,14 @@ export class GpuForward {
     const body = encoder.beginComputePass({ label: "prefill" });
     for (const op of this.#prefill) op.op.encode(body);
     body.end();
-    if (options.allLogits) {
-      if (!this.logitsAll) {
-        throw new RangeError("Cannot return every row's logits: allLogits is off");
-      }
-      encoder.copyBufferToBuffer(
-        this.#normed,
-        (T - 1) * this.hparams.nEmbd * 4,
-        this.#last,
-        0,
-        this.hparams.nEmbd * 4,
-      );
-      const pass = encoder.beginComputePass(desc("lm_head"));
-      for (const op of this.#prefillAllHead) op.op.encode(pass);
-      for (const op of this.#prefillHead) op.op.encode(pass);
-      return pass;
+    if (options.allLogits && !this.logitsAll) {
+      throw new RangeError("Cannot return every row's logits: allLogits is off");
     }
+    // The last row's final-normed state feeds the lm_head of the step's last token.
     const nEmbd = this.hparams.nEmbd;
     encoder.copyBufferToBuffer(this.#normed, (T - 1) * nEmbd * 4, this.#last, 0, nEmbd * 4);
     const pass = encoder.beginComputePass(desc("lm_head"));
+    if (options.allLogits) { for (const op of this.#prefillAllHead) op.op.encode(pass); }
     for (const op of this.#prefillHead) op.op.encode(pass);
     return pass;
   }
