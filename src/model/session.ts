@@ -232,11 +232,7 @@ export class Session {
         next = await this.#step(chunk, prefill);
         break;
       }
-      this.#forward.writeInputs(chunk, this.position, this.#seed, prefill ?? chunk.length > 1);
-      const encoder = this.runtime.device.createCommandEncoder({ label: "prefill" });
-      this.#forward.encode(encoder, chunk.length, { prefill: prefill ?? chunk.length > 1 }).end();
-      this.runtime.device.queue.submit([encoder.finish()]);
-      this.position += chunk.length;
+      this.#submitStep(chunk, undefined, prefill);
     }
     if (store instanceof PolicyKvStore) {
       this.#forward.setDecodeCaches(await store.finishPrefill());
@@ -469,10 +465,13 @@ export class Session {
     return token;
   }
 
-  /** Submits one step (forward pass and sampler) whose sampled token is copied to `readback`. */
+  /**
+   * Submits one step's forward pass; with `readback`, also the sampler, whose
+   * token is copied there (a prompt chunk before the last needs neither).
+   */
   #submitStep(
     tokens: readonly number[] | "sampled",
-    readback: GPUBuffer,
+    readback: GPUBuffer | undefined,
     prefill = tokens !== "sampled" && tokens.length > 1,
   ): void {
     const dev = this.runtime.device;
@@ -480,9 +479,9 @@ export class Session {
     this.#forward.writeInputs(tokens, this.position, this.#seed, prefill);
     const encoder = dev.createCommandEncoder({ label: prefill ? "prefill" : "decode" });
     const pass = this.#forward.encode(encoder, T, { prefill });
-    this.#sampler.encode(pass);
+    if (readback) this.#sampler.encode(pass);
     pass.end();
-    encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
+    if (readback) encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
     dev.queue.submit([encoder.finish()]);
     this.position += T;
   }
