@@ -18,7 +18,7 @@ export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER): (value: s
   return (value) => {
     const n = Number(value);
     if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${rangeEnd(max)}`);
+      throw new InvalidArgumentError(`expected ${range("an integer", min, max)}`);
     }
     return n;
   };
@@ -34,7 +34,7 @@ export function numberIn(min: number, max = Infinity): (value: string) => number
   return (value) => {
     const n = Number(value);
     if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a number from ${min} to ${rangeEnd(max)}`);
+      throw new InvalidArgumentError(`expected ${range("a number", min, max)}`);
     }
     return n;
   };
@@ -45,6 +45,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-function rangeEnd(max: number): string {
-  return max === Infinity || max === Number.MAX_SAFE_INTEGER ? "any" : String(max);
+function range(what: string, min: number, max: number): string {
+  const open = max === Infinity || max === Number.MAX_SAFE_INTEGER;
+  return open ? `${what} ≥ ${min}` : `${what} from ${min} to ${max}`;
 }

@@ -6,6 +6,8 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { llamaFlagsHelp, rewriteLlamaFlags } from "./llama_flags.ts";
+import { usageLine } from "./usage_line.ts";
 import { compressInspectCommand } from "./compress_inspect.ts";
 import { generateCommand } from "./generate.ts";
 import { infoCommand } from "./info.ts";
@@ -30,19 +32,32 @@ export function buildProgram(): Command {
     )
     .version(VERSION, "-V, --version", "print the version")
     .option("--debug", "print stack traces for errors")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => writeSync(Deno.stdout, s),
-      writeErr: (s) => writeSync(Deno.stderr, s),
-    });
+    .configureOutput(OUTPUT);
   program.addCommand(generateCommand());
   program.addCommand(compressInspectCommand());
   program.addCommand(infoCommand());
   program.addCommand(tokenizeCommand());
   program.addCommand(profileCommand());
-  for (const sub of program.commands) sub.exitOverride().showHelpAfterError();
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput(OUTPUT);
+    if (sub.name() !== "info") sub.addHelpText("after", llamaFlagsHelp(sub));
+  }
   return program;
+}
+
+/** Help to stdout; parse errors are not printed by commander but by {@linkcode runCli}, as one line. */
+const OUTPUT = {
+  writeOut: (s: string) => writeSync(Deno.stdout, s),
+  writeErr: (s: string) => writeSync(Deno.stderr, s),
+  outputError: () => {},
+};
+
+/** The subcommand `args` run and where its arguments start, if any. */
+function findSubcommand(program: Command, args: readonly string[]): [Command, number] | undefined {
+  const at = args.findIndex((a) => !a.startsWith("-"));
+  const sub = at < 0 ? undefined : program.commands.find((c) => c.name() === args[at]);
+  return sub ? [sub, at + 1] : undefined;
 }
 
 /**
@@ -53,13 +68,19 @@ export function buildProgram(): Command {
 export async function runCli(args: readonly string[]): Promise<number> {
   const program = buildProgram();
   const debug = args.includes("--debug");
+  const sub = findSubcommand(program, args);
   try {
-    await program.parseAsync([...args], { from: "user" });
+    const argv = sub
+      ? [...args.slice(0, sub[1]), ...rewriteLlamaFlags(sub[0], args.slice(sub[1]))]
+      : [...args];
+    await program.parseAsync(argv, { from: "user" });
     return ExitCode.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version exit with code 0; usage errors are already printed.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // Help and version exit with code 0; a usage error is one line naming the flag.
+      if (error.exitCode === 0) return ExitCode.ok;
+      console.error(`d2o: ${usageLine(error, sub ? `d2o ${sub[0].name()}` : "d2o")}`);
+      return ExitCode.usage;
     }
     // The reader of a pipe went away (`d2o ... | head`): end quietly.
     if (error instanceof StdoutClosed) return ExitCode.ok;

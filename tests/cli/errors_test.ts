@@ -31,13 +31,13 @@ Deno.test("d2o info on a file that is not GGUF exits 3 naming the problem", asyn
 Deno.test("d2o with an unknown flag exits 2", async () => {
   const { code, stderr } = await runD2o(["info", "--no-such-flag", "x.gguf"]);
   assert.equal(code, 2);
-  assert.match(stderr, /unknown option '--no-such-flag'/);
+  assert.match(oneLine(stderr), /^d2o: Unknown option --no-such-flag; see `d2o info --help`$/);
 });
 
 Deno.test("d2o with an unknown subcommand exits 2", async () => {
   const { code, stderr } = await runD2o(["frobnicate"]);
   assert.equal(code, 2);
-  assert.match(stderr, /unknown command 'frobnicate'/);
+  assert.match(oneLine(stderr), /^d2o: Unknown command "frobnicate"; see `d2o --help`$/);
 });
 
 Deno.test("d2o --debug adds a stack trace to the error line", async () => {
