@@ -10,7 +10,13 @@ import { InputError, UnsupportedError } from "../errors.ts";
 import { byteLevelDecode, byteLevelEncode } from "./byte_level.ts";
 import { type BpeIndex, encodeBpeWord } from "./bpe.ts";
 import { displayBytes } from "./display.ts";
-import { preTokenize, type PreTokenizerKind, preTokenizerKind } from "./pre_tokenizer.ts";
+import { endOfGeneration } from "./end_of_generation.ts";
+import {
+  preTokenize,
+  type PreTokenizerKind,
+  type PreTokenizerSpec,
+  preTokenizerSpec,
+} from "./pre_tokenizer.ts";
 import { partitionSpecial, type SpecialToken } from "./special_tokens.ts";
 import { encodeSpm, type SpmIndex } from "./spm.ts";
 import { type DecodeOptions, StreamDecoder } from "./stream_decoder.ts";
@@ -68,6 +74,8 @@ export class Tokenizer {
   readonly eotId: number | undefined;
   /** End-of-message id, if any. */
   readonly eomId: number | undefined;
+  /** Every id that ends generation (llama.cpp's set: EOS, EOT, EOM and end-of-turn texts), ascending. */
+  readonly endOfGenerationIds: readonly number[];
   /** Whether {@linkcode Tokenizer.encode} adds BOS by default. */
   readonly addBos: boolean;
   /** Whether {@linkcode Tokenizer.encode} adds EOS by default. */
@@ -75,6 +83,8 @@ export class Tokenizer {
   /** Whether text gets a leading space before encoding (`llama` dummy prefix). */
   readonly addSpacePrefix: boolean;
 
+  readonly #pre: PreTokenizerSpec | undefined;
+  readonly #eog: ReadonlySet<number>;
   readonly #tokens: readonly string[];
   readonly #types: Uint8Array;
   readonly #ids = new Map<string, number>();
@@ -119,11 +129,19 @@ export class Tokenizer {
     this.eosId = inRange(vocab.eosId, spm ? 2 : 11);
     this.unkId = inRange(vocab.unkId, spm ? 0 : undefined);
     this.padId = inRange(vocab.padId, undefined);
-    this.eotId = inRange(vocab.eotId, undefined);
-    this.eomId = inRange(vocab.eomId, undefined);
+    const eog = endOfGeneration(this.#ids, this.#types, {
+      eosId: this.eosId,
+      eotId: inRange(vocab.eotId, undefined),
+      eomId: inRange(vocab.eomId, undefined),
+    });
+    this.eotId = eog.eotId;
+    this.eomId = eog.eomId;
+    this.endOfGenerationIds = eog.ids;
+    this.#eog = new Set(eog.ids);
 
-    this.preTokenizer = spm ? undefined : preTokenizerKind(vocab.pre);
-    this.addBos = vocab.addBos ?? (spm || this.preTokenizer === "llama3");
+    this.#pre = spm ? undefined : preTokenizerSpec(vocab.pre);
+    this.preTokenizer = this.#pre?.kind;
+    this.addBos = vocab.addBos ?? (spm || this.#pre!.addBos);
     this.addEos = vocab.addEos ?? false;
     this.addSpacePrefix = spm && (vocab.addSpacePrefix ?? true);
     if (this.addBos && this.bosId === undefined) {
@@ -171,9 +189,9 @@ export class Tokenizer {
     return this.#types[id]!;
   }
 
-  /** Whether generation should stop at `id` (EOS, end of turn or end of message). */
+  /** Whether generation should stop at `id` (any of {@linkcode Tokenizer.endOfGenerationIds}). */
   isEndOfGeneration(id: number): boolean {
-    return id === this.eosId || id === this.eotId || id === this.eomId;
+    return this.#eog.has(id);
   }
 
   /**
@@ -396,7 +414,7 @@ export class Tokenizer {
     return {
       ids: this.#ids,
       rank: (left, right) => ranks.get(left)?.get(right),
-      ignoreMerges: this.preTokenizer === "llama3",
+      ignoreMerges: this.#pre!.ignoreMerges,
     };
   }
 

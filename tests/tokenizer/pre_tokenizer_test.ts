@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { UnsupportedError } from "../../src/errors.ts";
-import { preTokenize, preTokenizerKind } from "../../src/tokenizer/pre_tokenizer.ts";
+import {
+  preTokenize,
+  preTokenizerKind,
+  preTokenizerSpec,
+} from "../../src/tokenizer/pre_tokenizer.ts";
 
 // Expected splits derived by hand from the patterns llama.cpp uses:
 // gpt2:   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
@@ -128,5 +132,43 @@ Deno.test("preTokenizerKind() maps tokenizer.ggml.pre names and rejects unknown 
   assert.equal(preTokenizerKind("gpt-2"), "gpt2");
   assert.equal(preTokenizerKind("llama-bpe"), "llama3");
   assert.equal(preTokenizerKind("qwen2"), "qwen2");
-  assert.throws(() => preTokenizerKind("tekken"), UnsupportedError);
+  assert.equal(preTokenizerKind("tekken"), "tekken");
+  assert.throws(() => preTokenizerKind("no-such-pre"), UnsupportedError);
+});
+
+Deno.test("preTokenizerSpec() gives Llama 3's names whole-word merging and BOS, smaug-bpe neither", () => {
+  for (const name of ["llama-bpe", "llama3", "tekken"]) {
+    assert.deepEqual(
+      [preTokenizerSpec(name).ignoreMerges, preTokenizerSpec(name).addBos],
+      [true, true],
+    );
+  }
+  for (const name of ["smaug-bpe", "dbrx", "qwen2", "deepseek-llm"]) {
+    assert.deepEqual(
+      [preTokenizerSpec(name).ignoreMerges, preTokenizerSpec(name).addBos],
+      [false, false],
+    );
+  }
+  assert.equal(preTokenizerSpec("smaug-bpe").kind, "llama3");
+});
+
+Deno.test("preTokenize() splits digits one by one for starcoder and deepseek-coder", () => {
+  assert.deepEqual(preTokenize("ab 123", "starcoder"), ["ab", " ", "1", "2", "3"]);
+  assert.deepEqual(preTokenize("ab 123", "deepseek-coder"), ["ab", " ", "1", "2", "3"]);
+  assert.deepEqual(preTokenize("ab 12345", "deepseek-llm"), ["ab", " ", "12345"]);
+  assert.deepEqual(preTokenize("ab 12345", "deepseek3"), ["ab", " ", "123", "45"]);
+});
+
+Deno.test("preTokenize() splits cased words for tekken and gpt-4o", () => {
+  assert.deepEqual(preTokenize("HelloWorld it's", "tekken"), ["Hello", "World", " it", "'s"]);
+  assert.deepEqual(preTokenize("HelloWorld it's", "gpt4o"), ["Hello", "World", " it's"]);
+  assert.deepEqual(preTokenize("a/b\n", "tekken"), ["a", "/b", "\n"]);
+});
+
+Deno.test("preTokenize() sees non-ASCII whitespace as U+000B, like llama.cpp", () => {
+  // U+3000 is whitespace to \\s, U+FEFF is not (JavaScript's \\s says the reverse for U+FEFF).
+  assert.deepEqual(preTokenize("\u3000b", "deepseek-coder"), ["\u3000b"]);
+  assert.deepEqual(preTokenize("\uFEFFb", "deepseek-coder"), ["\uFEFF", "b"]);
+  // U+3000 also lies in deepseek-llm's CJK range, which sees it as U+000B.
+  assert.deepEqual(preTokenize("a\u3000。", "deepseek-llm"), ["a", "\u3000", "。"]);
 });
