@@ -29,6 +29,8 @@ export const KV = {
   embeddingLength: "%s.embedding_length",
   blockCount: "%s.block_count",
   feedForwardLength: "%s.feed_forward_length",
+  expertCount: "%s.expert_count",
+  expertUsedCount: "%s.expert_used_count",
   attentionHeadCount: "%s.attention.head_count",
   attentionHeadCountKv: "%s.attention.head_count_kv",
   attentionKeyLength: "%s.attention.key_length",

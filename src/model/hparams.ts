@@ -11,6 +11,7 @@ import type { GgufMetadata } from "../gguf/metadata.ts";
 import type { GgufTensorInfo } from "../gguf/types.ts";
 import { blockTensorName, TN } from "./tensor_names.ts";
 import { checkTensorShapes } from "./tensor_shapes.ts";
+import { checkNoExperts, checkSizeHParams } from "./hparam_bounds.ts";
 
 /** Architectures d2o runs. */
 export type ModelArch = "llama" | "mistral" | "qwen2";
@@ -95,7 +96,7 @@ const DEFAULT_ROPE_FREQ_BASE = 10000;
  *   ["general.architecture", { type: GgufValueType.STRING, value: "llama" }],
  *   ["llama.context_length", u32(64)],
  *   ["llama.embedding_length", u32(8)],
- *   ["llama.block_count", u32(0)],
+ *   ["llama.block_count", u32(1)],
  *   ["llama.feed_forward_length", u32(16)],
  *   ["llama.attention.head_count", u32(2)],
  *   ["llama.attention.layer_norm_rms_epsilon", { type: GgufValueType.F32, value: 1e-5 }],
@@ -103,7 +104,14 @@ const DEFAULT_ROPE_FREQ_BASE = 10000;
  * const tensor = (name: string, dims: number[]) => ({
  *   name, dims, type: GgmlType.F32, relativeOffset: 0, offset: 0, elementCount: 0, byteSize: 0,
  * });
- * const hp = readHParams(meta, [tensor("token_embd.weight", [8, 10]), tensor("output_norm.weight", [8])]);
+ * const block = [["attn_norm", [8]], ["attn_q", [8, 8]], ["attn_k", [8, 8]], ["attn_v", [8, 8]],
+ *   ["attn_output", [8, 8]], ["ffn_norm", [8]], ["ffn_gate", [8, 16]], ["ffn_up", [8, 16]],
+ *   ["ffn_down", [16, 8]]] as const;
+ * const hp = readHParams(meta, [
+ *   tensor("token_embd.weight", [8, 10]),
+ *   tensor("output_norm.weight", [8]),
+ *   ...block.map(([name, dims]) => tensor(`blk.0.${name}.weight`, [...dims])),
+ * ]);
  * console.assert(hp.headDim === 4 && hp.nVocab === 10 && hp.tiedEmbeddings);
  * ```
  *
@@ -165,7 +173,7 @@ export function readHParams(
   const nLayer = metadata.optionalNumber(key(KV.blockCount));
   if (nLayer === undefined) throw invalid(`metadata key "${key(KV.blockCount)}" is missing`);
   if (!Number.isInteger(nLayer) || nLayer < 0) {
-    throw invalid(`metadata key "${key(KV.blockCount)}" is ${nLayer}, expected an integer ≥ 0`);
+    throw invalid(`metadata key "${key(KV.blockCount)}" is ${nLayer}, expected an integer ≥ 1`);
   }
   if (nHead % nHeadKv !== 0) {
     throw invalid(`${nHead} attention heads cannot be shared by ${nHeadKv} KV heads`);
@@ -193,8 +201,28 @@ export function readHParams(
 
   const embd = byName.get(TN.tokenEmbd);
   if (!embd) throw invalid(`tensor "${TN.tokenEmbd}" is missing`);
-  const nVocab = metadata.optionalNumber(key(KV.vocabSize)) ??
+  const nVocab = optionalCount(KV.vocabSize) ??
     metadata.optionalStringArray(KV.tokenizerTokens)?.length ?? embd.dims[1] ?? 1;
+  checkNoExperts(metadata.optionalNumber(key(KV.expertCount)), key(KV.expertCount), where);
+  checkSizeHParams(
+    { nLayer, nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, nCtxTrain },
+    {
+      nLayer: key(KV.blockCount),
+      nEmbd: key(KV.embeddingLength),
+      nHead: key(KV.attentionHeadCount),
+      nHeadKv: key(KV.attentionHeadCountKv),
+      headDim: keyLength === undefined
+        ? `${key(KV.embeddingLength)} / ${key(KV.attentionHeadCount)}`
+        : key(KV.attentionKeyLength),
+      nFf: key(KV.feedForwardLength),
+      nVocab: metadata.optionalNumber(key(KV.vocabSize)) === undefined
+        ? KV.tokenizerTokens
+        : key(KV.vocabSize),
+      nCtxTrain: key(KV.contextLength),
+    },
+    byName,
+    where,
+  );
 
   if (byName.has(blockTensorName(0, "attnOutputBias"))) {
     throw unsupported(
