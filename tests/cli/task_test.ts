@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { dirname, relative } from "node:path";
+import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
+
+Deno.test("deno task d2o resolves relative paths from the caller's directory", async () => {
+  // Stand in the directory above the model, as a user would, and name it relatively.
+  const cwd = dirname(dirname(FIXTURE));
+  const model = relative(cwd, FIXTURE);
+  assert.ok(!model.startsWith("/") && !model.startsWith(".."), model);
+  assert.notEqual(cwd.replace(/\/$/, ""), ROOT.replace(/\/$/, ""));
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "--config", `${ROOT}deno.json`, "d2o", "info", model, "--json"],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(info.architecture, "llama");
+  assert.equal(info.file, model);
+});
