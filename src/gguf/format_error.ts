@@ -47,6 +47,8 @@ export type GgufErrorCode =
   | "bad_alignment"
   /** A tensor whose first dimension is not a multiple of its type's block size. */
   | "bad_row_size"
+  /** Tensor data holding a NaN or an infinity (a float, or a quantized block's scale). */
+  | "non_finite"
   /** A required metadata key is absent. */
   | "missing_key"
   /** A metadata value has another type than the one asked for. */

@@ -6,6 +6,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { withFiniteTensors } from "../gguf/finite_check.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { GgufTensorInfo } from "../gguf/types.ts";
 import { type ModelHParams, readHParams } from "./hparams.ts";
@@ -13,7 +14,7 @@ import { TN } from "./tensor_names.ts";
 
 /** A GGUF model d2o can run: every tensor the forward pass reads exists with the right dims. */
 export interface ModelFile {
-  /** The parsed file (owned: {@linkcode ModelFile.close} closes it). */
+  /** The parsed file (owned: {@linkcode ModelFile.close} closes it); tensor reads are checked finite. */
   readonly gguf: GgufFile;
   /** Validated hyper-parameters. */
   readonly hparams: ModelHParams;
@@ -29,6 +30,7 @@ export interface ModelFile {
    * Reads a tensor's bytes as stored (packed blocks for quantized types).
    *
    * @throws {InputError} if the file has no tensor of that name
+   * @throws {GgufFormatError} if the tensor holds a NaN or infinity (exit code 3)
    */
   readTensor(name: string): Promise<Uint8Array>;
   /** Closes the file. */
@@ -37,7 +39,7 @@ export interface ModelFile {
 
 /**
  * Wraps an already parsed GGUF file as a model, validating its
- * hyper-parameters and tensor shapes. The model takes ownership of `file`.
+ * hyper-parameters and tensor shapes. The model takes ownership of `parsed`.
  *
  * @example Wrapping a file parsed from memory
  * ```ts ignore
@@ -45,13 +47,14 @@ export interface ModelFile {
  * console.log(model.hparams.nLayer);
  * ```
  *
- * @param file a parsed GGUF file
+ * @param parsed a parsed GGUF file
  * @param options `name` for messages (defaults to the file's path)
  * @returns the model
  * @throws {UnsupportedError} for an architecture or layout d2o does not run
  * @throws {InputError} for missing keys or missing or misshapen tensors
  */
-export function modelFromGguf(file: GgufFile, options: { name?: string } = {}): ModelFile {
+export function modelFromGguf(parsed: GgufFile, options: { name?: string } = {}): ModelFile {
+  const file = withFiniteTensors(parsed);
   const name = options.name ?? file.path;
   const hparams = readHParams(
     file.metadata,
