@@ -4,6 +4,8 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
+
 const encoder = new TextEncoder();
 
 /** Thrown (and caught by the CLI runner) when stdout's reader has closed the pipe. */
@@ -18,6 +20,7 @@ export class StdoutClosed extends Error {
  * Writes all of `text` to stdout.
  *
  * @throws {StdoutClosed} when the pipe's reader has gone away
+ * @throws {InputError} when stdout cannot take the bytes (a full disk, `> /dev/full`)
  */
 export async function writeStdout(text: string | Uint8Array): Promise<void> {
   const bytes = typeof text === "string" ? encoder.encode(text) : text;
@@ -26,7 +29,8 @@ export async function writeStdout(text: string | Uint8Array): Promise<void> {
     while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
   } catch (error) {
     if (error instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
-    throw error;
+    const why = (error as Error).message.replace(/ \(os error \d+\)$/, "");
+    throw new InputError(`Cannot write output: ${why}`, { cause: error });
   }
 }
 

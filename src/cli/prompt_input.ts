@@ -21,6 +21,9 @@ export interface StdinLike {
   readable: ReadableStream<Uint8Array>;
 }
 
+/** File names that mean stdin; read as `-`, since Deno grants them only with --allow-all. */
+const STDIN_PATHS: ReadonlySet<string> = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
+
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
@@ -44,7 +47,7 @@ export async function readPrompt(
   if (text !== undefined && file !== undefined) {
     throw new UsageError("Cannot take a prompt from both an argument and --file: give one");
   }
-  if (text === "-" || file === "-") {
+  if (text === "-" || file === "-" || (file !== undefined && STDIN_PATHS.has(file))) {
     if (stdin.isTerminal()) {
       throw new UsageError("Cannot read the prompt from stdin: it is a terminal, pipe text in");
     }

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+import { runD2o } from "./_run.ts";
+
+const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+Deno.test("-f /dev/stdin reads the piped prompt with the default permissions", async () => {
+  const direct = await runD2o(["tokenize", "-m", FIXTURE, "--json", "Once upon a time"]);
+  for (const path of ["/dev/stdin", "/dev/fd/0"]) {
+    const piped = await runD2o(
+      ["tokenize", "-m", FIXTURE, "--json", "-f", path],
+      "Once upon a time",
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(JSON.parse(piped.stdout), JSON.parse(direct.stdout));
+  }
+});
+
+Deno.test("> /dev/full exits 3 with one line: cannot write output", async () => {
+  for (const args of [["info", FIXTURE], ["tokenize", "-m", FIXTURE, "Once"]]) {
+    const cmd = `"${Deno.execPath()}" run --allow-read --allow-write --allow-env "${MAIN}" ` +
+      `${args.map((a) => `"${a}"`).join(" ")} > /dev/full`;
+    const out = await new Deno.Command("bash", { args: ["-c", cmd], stderr: "piped" }).output();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 3, stderr);
+    assert.match(stderr, /^d2o: Cannot write output: No space left on device$/);
+  }
+});
