@@ -53,8 +53,9 @@ export async function openForPrompt(
     if (prompt.length === 0) prompt.push(tokenizer.bosId ?? 0);
     if (prompt.length >= nCtx) {
       throw new LimitError(
-        `Cannot fit a prompt of ${prompt.length} tokens in a context of ${nCtx}: ` +
-          `shorten it or raise -c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
+        `Cannot run a prompt of ${prompt.length} tokens in a context of ${nCtx}: it needs at least ` +
+          `${prompt.length + 1} (the prompt and one generated token); shorten it or raise ` +
+          `-c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
       );
     }
     validate?.(model.hparams);

@@ -106,10 +106,15 @@ export class Cursor {
     const at = this.pos;
     const raw = this.u64(what);
     if (raw > BigInt(Number.MAX_SAFE_INTEGER) || Number(raw) * minItemBytes > this.remaining) {
+      // A plausible count is most likely a file cut short; an absurd one a corrupt field.
+      const plausible = raw <= 0xFFFF_FFFFn;
       this.fail(
         "length_too_large",
         at,
-        `${what} ${raw} at byte ${at} exceeds the file size (${this.remaining} bytes left)`,
+        plausible
+          ? `${what} ${raw} at byte ${at} needs at least ${Number(raw) * minItemBytes} bytes, ` +
+            `but the file ends ${this.remaining} bytes later: it is truncated`
+          : `${what} ${raw} at byte ${at} exceeds the file size (${this.remaining} bytes left)`,
       );
     }
     return Number(raw);

@@ -107,7 +107,7 @@ function readDescriptor(cursor: Cursor, alignment: number): RawTensor {
     cursor.fail(
       "unknown_tensor_type",
       typeAt,
-      `${label} at byte ${typeAt} has type ${ggmlTypeName(type)}, which d2o does not support`,
+      `${label} at byte ${typeAt} has ${describeType(type)}, which d2o does not support`,
     );
   }
   const { name: typeName, blockElems, blockBytes } = ggmlTypeInfo(type);
@@ -180,4 +180,10 @@ function checkOverlap(cursor: Cursor, raw: RawTensor[], tensors: GgufTensorInfo[
       );
     }
   }
+}
+
+/** `type Q2_K` for a type ggml names, `an unknown type (id 77)` otherwise. */
+function describeType(type: number): string {
+  const name = ggmlTypeName(type);
+  return name === `type ${type}` ? `an unknown type (id ${type})` : `type ${name}`;
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { runD2o } from "./_run.ts";
+import { runD2o, sharedModel } from "./_run.ts";
+
+const STORIES = sharedModel("stories260K.gguf");
 
 function oneLine(stderr: string): string {
   const lines = stderr.trim().split("\n");
@@ -51,4 +53,31 @@ Deno.test("d2o --help lists the subcommands and exits 0", async () => {
   const { code, stdout } = await runD2o(["--help"]);
   assert.equal(code, 0);
   for (const sub of ["info"]) assert.match(stdout, new RegExp(`^\\s+${sub}\\b`, "m"));
+});
+
+Deno.test("error texts: no doubled word for an unknown tensor type, the real cause for a truncated file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = await Deno.readFile(STORIES);
+    const truncated = `${dir}/cut.gguf`;
+    await Deno.writeFile(truncated, model.subarray(0, 1000));
+    const cut = await runD2o(["info", truncated]);
+    assert.equal(cut.code, 3);
+    assert.match(
+      oneLine(cut.stderr),
+      /tensor count 48 at byte 8 needs at least \d+ bytes, but the file ends 984 bytes later: it is truncated$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a prompt that fills the context says how large a context it needs", async () => {
+  // "Once upon a time" is 5 tokens with BOS: a context of 5 leaves no slot for a generated token.
+  const r = await runD2o(["generate", "-m", STORIES, "-c", "5", "-n", "1", "Once upon a time"]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(
+    oneLine(r.stderr),
+    /^d2o: Cannot run a prompt of 5 tokens in a context of 5: it needs at least 6 /,
+  );
 });

@@ -94,6 +94,16 @@ Deno.test("parseGguf() rejects lengths and counts the file cannot hold (length_t
   setU64(tokens.bytes, countAt, 2n ** 40n);
   await formatError(tokens.bytes, "length_too_large", countAt);
 
+  // A file cut short inside its header: the plausible tensor count names the truncation.
+  const whole = file([["general.name", T.STRING, "tiny"]], [
+    { name: "t", type: 0, dims: [8], data: new Uint8Array(32) },
+  ]).bytes;
+  const cut = await formatError(whole.subarray(0, 30), "length_too_large", 8);
+  assert.match(
+    cut.message,
+    /tensor count 1 at byte 8 needs at least \d+ bytes, but the file ends \d+ bytes later: it is truncated$/,
+  );
+
   // 100 u32 values need 400 bytes; claim 100 with only the file's few bytes left.
   const small = file([["a", T.ARRAY, { elementType: T.U32, values: [1, 2] }]]);
   const smallAt = small.layout.valueAt.get("a")! + 4;
@@ -141,7 +151,9 @@ Deno.test("parseGguf() names the tensor and type it does not support (unknown_te
     /tensor "blk\.0\.attn_q\.weight" .*has type Q2_K, which d2o does not support/,
   );
   setU32(bytes, at, 77);
-  assert.match((await formatError(bytes, "unknown_tensor_type", at)).message, /type 77/);
+  const unknown = (await formatError(bytes, "unknown_tensor_type", at)).message;
+  assert.match(unknown, /has an unknown type \(id 77\), which d2o does not support/);
+  assert.doesNotMatch(unknown, /type type/);
 });
 
 Deno.test("parseGguf() rejects tensors with 0 or 5 dimensions (too_many_dims)", async () => {
