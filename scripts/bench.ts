@@ -1,26 +1,37 @@
 /**
- * `deno task bench`: prints the figures our speed targets are checked by —
- * tokenizer throughput, the adapter's mat-vec bandwidth, and prompt (pp) and
- * decode (tg) tokens per second for stories260K and a generated ~100M-parameter
- * llama-shaped model in Q8_0 and Q4_0, with the share of the measured mat-vec
- * bandwidth decode reaches. Benchmarks print figures; they never time tests.
+ * `deno task bench`: the figures our speed targets are checked by. Prints the
+ * machine and its load, tokenizer throughput, the adapter's own limits
+ * (streaming-read GB/s and f32 FMA GFLOP/s, src/gpu/ops/roofline.ts), the
+ * weight kernels at model shapes as shares of those limits, and for
+ * stories260K and the 124.7M llama shape (F16, Q8_0, Q4_0, Q4_K_M-style):
+ * pp/tg tokens per second, their roofline shares, dispatches and bytes read
+ * per decoded token. Benchmarks print figures; they never time tests.
  *
- * Options: `--quick` (small sizes, for a smoke run), `--skip-large`.
+ * Options: `--quick` (small sizes, for a smoke run), `--skip-large`,
+ * `--peer` (llama.cpp CPU and Vulkan beside d2o, interleaved, with ratios; needs
+ * `bash tests/llama/install.sh`), `--rounds N` (timed rounds, default 3).
  *
  * @module
  */
 
-import { ensureFixture, type FixtureOptions } from "../fixtures/make_fixtures.ts";
-import { GgmlType, ggmlTypeName } from "../src/gguf/ggml_type.ts";
 import { openGguf } from "../src/gguf/reader.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
-import { measureMatvecBandwidth } from "../src/gpu/ops/matvec_bandwidth.ts";
 import { createRuntime, type GpuRuntime } from "../src/gpu/runtime.ts";
-import { Session } from "../src/model/session.ts";
 import { tokenizerFromMetadata } from "../src/tokenizer/mod.ts";
+import { decodeBound } from "./bench/decode_bound.ts";
+import { type EngineFigures, runEngine } from "./bench/engine.ts";
+import { kernelLabel, timeWeightKernel } from "./bench/kernels.ts";
+import { cpuSample, loadPercent, machineLine, otherLoad } from "./bench/machine.ts";
+import { type BenchModel, LARGE_TYPES, largeModel } from "./bench/models.ts";
+import { runPeerTable } from "./bench/peer_table.ts";
+import { measureRoofline, type Roofline } from "./bench/roofline.ts";
 
-const quick = Deno.args.includes("--quick");
-const skipLarge = Deno.args.includes("--skip-large");
+const args = Deno.args;
+const quick = args.includes("--quick");
+const skipLarge = args.includes("--skip-large");
+const peer = args.includes("--peer");
+const roundsAt = args.indexOf("--rounds");
+const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
 const SHARED = new URL("../../shared/", import.meta.url);
 
 function median(xs: number[]): number {
@@ -65,112 +76,112 @@ async function benchTokenizer(): Promise<void> {
   }
 }
 
-async function benchBandwidth(rt: GpuRuntime): Promise<Map<GgmlType, number>> {
-  console.log("## Mat-vec bandwidth (weight bytes streamed per second)");
-  const out = new Map<GgmlType, number>();
-  const size = quick ? 1024 : 4096;
-  for (const type of [GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K]) {
-    const r = await measureMatvecBandwidth(rt, type, size, size, quick ? 3 : 10);
-    out.set(type, r.gbPerSecond);
-    console.log(
-      `  ${ggmlTypeName(type).padEnd(5)} ${size}x${size}  ${r.msPerMatvec.toFixed(2)} ms  ` +
-        `${r.gbPerSecond.toFixed(2)} GB/s${r.timestamps ? " (GPU timestamps)" : " (wall clock)"}`,
-    );
-  }
-  return out;
-}
-
-interface EngineFigures {
-  pp: number;
-  tg: number;
-  weightBytes: number;
-}
-
-async function benchEngine(
-  rt: GpuRuntime,
-  label: string,
-  path: string,
-  pp: number,
-  tg: number,
-): Promise<EngineFigures> {
-  const s = await Session.open(path, { runtime: rt, nCtx: pp + tg + 8, maxBatch: 128 });
-  try {
-    const prompt = Array.from(
-      { length: pp },
-      (_, i) => (i === 0 ? (s.tokenizer.bosId ?? 1) : 3 + (i * 7) % 200),
-    );
-    await s.prefill(prompt.slice(0, 8)); // warm up the pipelines
-    s.reset();
-    const ppTimes: number[] = [];
-    const tgTimes: number[] = [];
-    for (let rep = 0; rep < (quick ? 1 : 3); rep++) {
-      // The prompt, then tg tokens decoded the way `generate` does (steps run ahead
-      // of their read-backs): the first token ends the prompt's time.
-      s.reset();
-      const t = performance.now();
-      let firstToken = 0;
-      for await (const _ of s.generate(prompt, tg + 1)) firstToken ||= performance.now();
-      ppTimes.push(firstToken - t);
-      tgTimes.push(performance.now() - firstToken);
+/** The weight kernels at the 124.7M shapes, as shares of the roofline. */
+async function benchKernels(rt: GpuRuntime, roof: Roofline): Promise<void> {
+  console.log("\n## Weight kernels at the 124.7M shapes (share of the adapter's limits)");
+  const [wide, ff] = quick ? [256, 512] : [768, 2048];
+  const tokens = quick ? 32 : 128;
+  for (const { type } of LARGE_TYPES) {
+    for (const [rows, cols] of [[ff, wide], [wide, ff]] as const) {
+      for (const n of [tokens, 1]) {
+        const f = await timeWeightKernel(rt, type, rows, cols, n, n === 1 ? 20 : 2);
+        const share = n === 1
+          ? `${f.gbPerSecond.toFixed(2)} GB/s = ${
+            pct(f.gbPerSecond / roof.readGbPerSecond)
+          } of read`
+          : `${f.gflops.toFixed(1)} GFLOP/s = ${pct(f.gflops / roof.fmaGflops)} of FMA`;
+        console.log(
+          `  ${kernelLabel(type, rows, cols, n).padEnd(28)} ${
+            f.ms.toFixed(2).padStart(7)
+          } ms  ${share}`,
+        );
+      }
     }
-    const f = {
-      pp: pp / (median(ppTimes) / 1000),
-      tg: tg / (median(tgTimes) / 1000),
-      weightBytes: s.memory.weightBytes,
-    };
-    console.log(
-      `  ${label.padEnd(28)} pp${pp} ${f.pp.toFixed(1).padStart(8)} t/s   tg${tg} ${
-        f.tg.toFixed(1).padStart(7)
-      } t/s   weights ${(f.weightBytes / 2 ** 20).toFixed(1)} MiB`,
-    );
-    return f;
-  } finally {
-    s.close();
   }
 }
 
-/** A llama-shaped model of about 100M parameters (made here, never committed). */
-function largeModel(weightType: GgmlType): FixtureOptions {
-  return {
-    name: `bench-100m-${ggmlTypeName(weightType).toLowerCase()}`,
-    arch: "llama",
-    weightType,
-    nEmbd: quick ? 256 : 768,
-    nLayer: quick ? 2 : 12,
-    nHead: quick ? 4 : 12,
-    nHeadKv: quick ? 4 : 12,
-    nFf: quick ? 512 : 2048,
-    nVocab: 8192,
-    contextLength: 2048,
-    seed: 100,
-  };
+function pct(share: number): string {
+  return `${(100 * share).toFixed(0)}%`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** One model's engine figures and what they mean against the limits. */
+function printEngine(label: string, f: EngineFigures, roof: Roofline, bound: number): void {
+  const ppGflops = (f.flopsPerToken * f.pp) / 1e9;
+  const perToken = f.weightBytesPerToken + f.kvBytesPerToken;
+  const decodeGbps = (perToken * f.tg) / 1e9;
+  console.log(
+    `  ${label.padEnd(20)} pp ${f.pp.toFixed(1).padStart(7)} t/s (${
+      ppGflops.toFixed(1)
+    } GFLOP/s = ${pct(ppGflops / roof.fmaGflops)} of FMA)   tg ${
+      f.tg.toFixed(1).padStart(6)
+    } t/s (${decodeGbps.toFixed(2)} GB/s = ${pct(decodeGbps / roof.readGbPerSecond)} of read; ${
+      pct(f.tg / bound)
+    } of the mat-vec bound ${bound.toFixed(1)} t/s)`,
+  );
+  console.log(
+    `  ${"".padEnd(20)} per decoded token: ${f.dispatchesPerToken.toFixed(0)} dispatches, ${
+      f.submitsPerToken.toFixed(1)
+    } submits; reads ${mib(f.weightBytesPerToken)} weights + ${mib(f.kvBytesPerToken)} KV + ≤ ${
+      mib(f.scratchBytes)
+    } scratch (uploaded weights ${mib(f.weightBytes)})`,
+  );
+}
+
+async function benchModels(rt: GpuRuntime, roof: Roofline, models: BenchModel[]): Promise<void> {
+  const [pp, tg] = quick ? [32, 8] : [128, 64];
+  console.log(`\n## Engine: pp${pp} / tg${tg}, medians of ${rounds} rounds`);
+  for (const m of models) {
+    const before = cpuSample();
+    const f = await runEngine(rt, m.path, pp, tg, rounds);
+    const load = otherLoad(before, cpuSample());
+    const bound = await decodeBound(rt, m.path);
+    printEngine(m.label, f, roof, bound.tokensPerSecond);
+    console.log(
+      `  ${"".padEnd(20)} other processes took ${
+        loadPercent(load)
+      } of the CPU during this model's rounds`,
+    );
+  }
+}
+
+async function benchModelsList(): Promise<BenchModel[]> {
+  const models: BenchModel[] = [];
+  const stories = new URL("models/stories260K.gguf", SHARED);
+  if (await exists(stories)) models.push({ label: "stories260K F32", path: stories.pathname });
+  if (!skipLarge) {
+    for (const { tag } of LARGE_TYPES) {
+      const t = performance.now();
+      const m = await largeModel(tag, quick);
+      const built = performance.now() - t;
+      if (built > 1000) console.log(`  (built ${m.label} in ${(built / 1000).toFixed(1)} s)`);
+      models.push(m);
+    }
+  }
+  return models;
 }
 
 if (import.meta.main) {
-  console.log(`# d2o bench${quick ? " (quick)" : ""}\n`);
-  await benchTokenizer();
+  console.log(`# d2o bench${quick ? " (quick)" : ""}, ${new Date().toISOString()}\n`);
+  console.log(`machine: ${machineLine()}\n`);
   const ctx = await acquireGpu();
   const rt = createRuntime(ctx);
-  console.log(`\nadapter: ${ctx.description}${ctx.isFallback ? " (software fallback)" : ""}\n`);
-  const bandwidth = await benchBandwidth(rt);
-  console.log("\n## Engine: prompt (pp) and decode (tg) tokens per second");
-  const stories = new URL("models/stories260K.gguf", SHARED);
-  if (await exists(stories)) await benchEngine(rt, "stories260K (F32)", stories.pathname, 128, 128);
-  if (!skipLarge) {
-    for (const type of [GgmlType.Q8_0, GgmlType.Q4_0]) {
-      const options = largeModel(type);
-      const t = performance.now();
-      const path = await ensureFixture(options);
-      const built = performance.now() - t;
-      if (built > 1000) console.log(`  (built ${options.name} in ${(built / 1000).toFixed(1)} s)`);
-      const f = await benchEngine(rt, options.name, path, quick ? 32 : 128, quick ? 8 : 32);
-      const gbps = (f.weightBytes * f.tg) / 1e9;
-      const peak = bandwidth.get(type)!;
-      console.log(
-        `  ${"".padEnd(28)} decode streams ${gbps.toFixed(2)} GB/s of weights = ` +
-          `${((100 * gbps) / peak).toFixed(0)}% of the ${ggmlTypeName(type)} mat-vec bandwidth`,
-      );
-    }
+  console.log(`adapter: ${ctx.description}${ctx.isFallback ? " (software fallback)" : ""}\n`);
+  const models = await benchModelsList();
+  if (peer) {
+    await runPeerTable(rt, models, { quick, rounds });
+  } else {
+    await benchTokenizer();
+    const roof = await measureRoofline(rt, quick);
+    console.log(
+      `\n## Adapter limits: streaming read ${roof.readGbPerSecond.toFixed(2)} GB/s, ` +
+        `f32 FMA ${roof.fmaGflops.toFixed(1)} GFLOP/s`,
+    );
+    if (!skipLarge) await benchKernels(rt, roof);
+    await benchModels(rt, roof, models);
   }
   ctx.device.destroy();
 }
