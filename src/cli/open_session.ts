@@ -7,10 +7,12 @@
  */
 
 import { LimitError } from "../errors.ts";
+import { adapterLimits } from "../gpu/device.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import { openModel } from "../model/model_file.ts";
 import { defaultContext, Session, type SessionOptions } from "../model/session.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
+import { checkContextSize } from "./context_check.ts";
 import { createProgress } from "./progress.ts";
 
 /** How to open the session. */
@@ -59,6 +61,8 @@ export async function openForPrompt(
       );
     }
     validate?.(model.hparams);
+    const warning = checkContextSize(model.hparams, nCtx, await adapterLimits());
+    if (warning) console.error(warning);
     const progress = createProgress("loading weights");
     const session = await Session.load(model, tokenizer, {
       ...sessionOptions,

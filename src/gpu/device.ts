@@ -42,6 +42,30 @@ export interface AcquireOptions {
   readonly maxBufferSize?: number;
 }
 
+/** The buffer limits of the adapter a session would get. */
+export interface AdapterLimits {
+  /** Largest storage binding in bytes. */
+  readonly maxStorageBufferBindingSize: number;
+  /** Largest buffer in bytes. */
+  readonly maxBufferSize: number;
+}
+
+/**
+ * The adapter's buffer limits, without creating a device, for checks made
+ * before any upload (e.g. a context too large for the GPU).
+ *
+ * @returns the limits, or undefined when there is no adapter (acquireGpu then says why)
+ */
+export async function adapterLimits(): Promise<AdapterLimits | undefined> {
+  if (!("gpu" in navigator) || !navigator.gpu) return undefined;
+  const adapter = await withRuntimeDir(() =>
+    navigator.gpu.requestAdapter({ powerPreference: "high-performance" })
+  );
+  if (!adapter) return undefined;
+  const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
+  return { maxStorageBufferBindingSize, maxBufferSize };
+}
+
 /**
  * Requests an adapter and a device with the adapter's best limits for compute.
  *
