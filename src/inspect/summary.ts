@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { KvOptions } from "../kv/options.ts";
+import { describeKvOptions } from "../kv/describe.ts";
 import { formatBytes } from "../profile/report.ts";
 import type { InspectReport } from "./types.ts";
 
@@ -32,24 +32,34 @@ export interface SummaryItem {
  * ```
  */
 export function summarizeInspect(report: InspectReport): SummaryItem[] {
-  const { model, memory } = report;
+  const { model } = report;
   const generated = report.tokens.pieces.length - report.promptLength;
   return [
     {
       label: "model",
       value: `${model.name} (${model.file}), ${model.nLayer} layers × ${model.nHeadKv} KV heads`,
     },
-    { label: "policy", value: describePolicy(report.kv) },
+    { label: "policy", value: describeKvOptions(report.kv) },
     { label: "tokens", value: `prompt ${report.promptLength}, generated ${generated}` },
-    {
-      label: "KV memory",
-      value: `${formatBytes(memory.kvBytes)} of ${formatBytes(memory.fullKvBytes)} full (${
-        percent(memory.kvBytes, memory.fullKvBytes)
-      }); live ${formatBytes(memory.kvLiveBytes)} (${
-        percent(memory.kvLiveBytes, memory.fullKvBytes)
-      })`,
-    },
+    { label: "KV memory", value: describeMemory(report) },
   ];
+}
+
+/**
+ * The KV memory line. A compressing policy's cache is compared with the full
+ * cache of the same tokens; the full policy allocates the whole context up
+ * front, so only what it holds is compared (allocated vs these tokens would
+ * read as thousands of per cent).
+ */
+function describeMemory({ kv, memory }: InspectReport): string {
+  const { kvBytes, kvLiveBytes, fullKvBytes } = memory;
+  if (kv.policy === "full") {
+    return `${formatBytes(kvBytes)} allocated for the whole context (uncompressed); live ` +
+      `${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)} of full)`;
+  }
+  return `${formatBytes(kvBytes)} of ${formatBytes(fullKvBytes)} full (${
+    percent(kvBytes, fullKvBytes)
+  }); live ${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)})`;
 }
 
 /**
@@ -67,25 +77,4 @@ export function summarizeInspect(report: InspectReport): SummaryItem[] {
  */
 export function percent(part: number, whole: number): string {
   return whole > 0 ? `${(100 * part / whole).toFixed(1)}%` : "–";
-}
-
-function describePolicy(kv: KvOptions): string {
-  if (kv.policy === "full") return "full (no compression)";
-  const budget = kv.budget.kind === "fraction"
-    ? `budget ${kv.budget.value} of the prompt`
-    : `budget ${kv.budget.value} tokens per layer`;
-  const parts = [`${budget}, floor ${kv.kvMin} tokens`, `${kv.sinks} sinks`];
-  if (kv.policy !== "streaming") parts.push(`recent ratio ${kv.recentRatio}`);
-  if (kv.policy === "d2o") {
-    parts.push(
-      `β ${kv.beta}`,
-      `${kv.mergeRule} merge rule`,
-      `${kv.layerStatistic} statistic`,
-    );
-  }
-  if (kv.skipLayers !== null && kv.skipLayers.length > 0) {
-    parts.push(`skip layers ${kv.skipLayers.join(",")}`);
-  }
-  if (kv.parity) parts.push("parity");
-  return `${kv.policy}: ${parts.join(", ")}`;
 }

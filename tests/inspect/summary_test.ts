@@ -33,6 +33,21 @@ Deno.test("summarizeInspect() lists d2o's options and says full does not compres
   assert.equal(full, "full (no compression)");
 });
 
+Deno.test("summarizeInspect() does not compare the full policy's whole-context allocation with its tokens", () => {
+  const report = {
+    ...syntheticReport(),
+    kv: resolveKvOptions({ kv: "full" }),
+    // A 2048-token context holding 24 tokens: allocated is 85× what these tokens take.
+    memory: { kvBytes: 2048 * 40, kvLiveBytes: 24 * 40, fullKvBytes: 24 * 40 },
+  };
+  const line = summarizeInspect(report)[3]!.value;
+  assert.equal(
+    line,
+    "80.0 KiB allocated for the whole context (uncompressed); live 0.9 KiB (100.0% of full)",
+  );
+  assert.doesNotMatch(line, /8533|\d{4}\.\d%/);
+});
+
 Deno.test("percent() gives one decimal, and a dash for an empty whole", () => {
   assert.equal(percent(1, 3), "33.3%");
   assert.equal(percent(5, 0), "–");
