@@ -91,6 +91,6 @@ export async function runPeer(
 
 /** Frees every loaded peer model. */
 export async function closePeers(): Promise<void> {
-  for (const model of models.values()) await (await model).dispose();
+  for (const model of models.values()) await model.then((m) => m.dispose(), () => {});
   models.clear();
 }

@@ -104,6 +104,9 @@ export async function runPeerTable(
     const prompt = benchPrompt(await bosOf(m.path), pp);
     const cpu: PeerFigures[] = [];
     const vulkan: PeerFigures[] = [];
+    // One untimed run each first: loading, and the Vulkan build's shader compilation.
+    await peerRound("cpu", m, prompt, 2, [], failures);
+    await peerRound("vulkan", m, prompt, 2, [], failures);
     const before = cpuSample();
     const ours = await runEngine(rt, m.path, pp, tg, options.rounds, {
       before: () => peerRound("cpu", m, prompt, tg, cpu, failures),
