@@ -11,7 +11,7 @@
 // Chunks keep every invocation's loop count small: Mesa's lavapipe silently
 // stops any invocation after 65,535 loop iterations in total.
 // Needs module-scope bindings q, k_cache, v_cache, out, lse, part_acc, part_ml,
-// step, params (Params { n_head, n_slots, scale, n_chunks }) from the kernel file.
+// step, params (Params { n_head, n_slots, scale, n_chunks, kv_offset }) from the kernel file.
 // Overrides: WG (tile = workgroup size, a multiple of 4; default 64, the host
 // picks 8 on CPU adapters), G (query heads per KV head), HEAD_DIM (a multiple
 // of 4), CHUNK (slots per partial workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
@@ -24,7 +24,7 @@ override CHUNK: u32 = 512u;
 
 const NEG_BIG: f32 = -3.0e38;
 
-struct Params { n_head: u32, n_slots: u32, scale: f32, n_chunks: u32 }
+struct Params { n_head: u32, n_slots: u32, scale: f32, n_chunks: u32, kv_offset: u32 }
 
 var<workgroup> q_s: array<f32, G * HEAD_DIM>;
 var<workgroup> acc: array<f32, G * HEAD_DIM>;

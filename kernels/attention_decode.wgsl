@@ -2,7 +2,8 @@
 // grouped-query heads; optionally adds each slot's attention probability,
 // summed over the KV head's query heads, into an accumulated score buffer
 // (H2O/D2O importance).
-//   s_j = q·k_j / sqrt(head_dim) for slots j < min(step.n_kv, n_slots);
+//   s_j = q·k_j / sqrt(head_dim) for slots j < min(step.n_kv − kv_offset, n_slots)
+//   (kv_offset: positions a compressed cache dropped, so the occupied slots are a prefix);
 //   out = Σ_j softmax(s)_j · v_j;  scores[g][j] += Σ_{h in group g} exp(s_h,j − lse_h)
 //   Query head h reads KV head g = ⌊h / G⌋. Causality comes from only valid slots being present.
 // Concatenated after the Step struct (STEP_WGSL) and _attention.wgsl (the core,
@@ -25,7 +26,7 @@
 //   5 part_acc: storage, read_write  array<f32>  n_head × n_chunks × HEAD_DIM (scratch)
 //   6 part_ml:  storage, read_write  array<f32>  n_head × n_chunks × 2 (scratch)
 //   7 step:     uniform Step (n_kv used)
-//   8 params:   uniform Params { n_head, n_slots, scale, n_chunks }
+//   8 params:   uniform Params { n_head, n_slots, scale, n_chunks, kv_offset }
 //   9 scores:   storage, read_write  array<f32>  n_head_kv × n_slots (`add_scores` only)
 // Tolerance vs the f64 CPU twin: NMSE ≤ ~3e-12 (measured up to n_kv = 8k), max abs ~1e-6 for unit-scale inputs;
 // scores: relative ~1e-6.
@@ -42,7 +43,7 @@
 @group(0) @binding(9) var<storage, read_write> scores: array<f32>;
 
 fn valid_slots() -> u32 {
-  return min(step.n_kv, params.n_slots);
+  return min(step.n_kv - params.kv_offset, params.n_slots);
 }
 
 @compute @workgroup_size(WG)

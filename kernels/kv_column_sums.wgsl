@@ -1,7 +1,7 @@
 // kv_column_sums: adds one prefill chunk's causal attention probabilities into
 // per-key column sums (the d2o prefill statistic; twin: causalColumnSums in
 // src/reference/kv/column_sums.ts, which sums all chunks at once):
-//   out[h][j] += Σ_{t in this sub-chunk, step.pos + t ≥ j} exp(q_t,h · k_j · scale − lse[t][h])
+//   out[h][j] += Σ_{t in this sub-chunk, step.pos + t ≥ max(j, q_from)} exp(q_t,h · k_j · scale − lse[t][h])
 // for query heads h, keys j < step.pos + step.n_tokens (slot = position). Query
 // head h reads KV head ⌊h / G⌋. No T×T matrix and no atomics: each invocation
 // owns one (head, key) sum; the host splits a step's queries into sub-chunks of
@@ -13,7 +13,8 @@
 //   2 lse:    storage, read        array<f32>    T × n_head (attention_prefill's log-sum-exp)
 //   3 out:    storage, read_write  array<f32>    n_head × n_slots (zeroed before the first chunk)
 //   4 step:   uniform Step (pos, n_tokens used)
-//   5 params: uniform Params { n_head, n_slots, scale, t0 } (t0 = first query row of the sub-chunk)
+//   5 params: uniform Params { n_head, n_slots, scale, t0, q_from } (t0 = first query row of the
+//             sub-chunk; q_from = first query position counted: an observation window, 0 = all)
 // Overrides: HEAD_DIM (a multiple of 4), G (query heads per KV head), Q_TILE.
 // Workgroup size 64; one invocation per (key j, query head h): x = ceil(n_slots / 64), y = n_head.
 // Loop bound per invocation: Q_TILE · HEAD_DIM / 4 (the host keeps it under lavapipe's 65,535).
@@ -23,7 +24,7 @@ override HEAD_DIM: u32 = 64u;
 override G: u32 = 1u;
 override Q_TILE: u32 = 256u;
 
-struct Params { n_head: u32, n_slots: u32, scale: f32, t0: u32 }
+struct Params { n_head: u32, n_slots: u32, scale: f32, t0: u32, q_from: u32 }
 
 @group(0) @binding(0) var<storage, read> q: array<vec4f>;
 @group(0) @binding(1) var<storage, read> k: array<vec4f>;
@@ -40,10 +41,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (j >= params.n_slots || j >= step.pos + end_row || params.t0 >= end_row) {
     return;
   }
-  // Rows t with step.pos + t ≥ j.
+  // Rows t with step.pos + t ≥ max(j, q_from).
   var t = params.t0;
-  if (j > step.pos + t) {
-    t = j - step.pos;
+  let first = max(j, params.q_from);
+  if (first > step.pos + t) {
+    t = first - step.pos;
   }
   let d4 = HEAD_DIM / 4u;
   let k_row = ((h / G) * params.n_slots + j) * d4;

@@ -2,6 +2,8 @@
 // (src/reference/kv/kv_layer.ts `prefill` = policy `compress` + apply). The
 // staging cache holds the prompt at slot = position; per KV head g:
 //   score[g][j] = Σ_{h in g's query group} colsum[h][j]  (f32, query-head order)
+//   pool (pool_r > 0): for sinks ≤ j < pool_end (= T' − recent, the candidates), score[g][j]
+//         = max of the raw scores over [j − pool_r, j + pool_r] ∩ [sinks, pool_end)
 //   keep: everything when the layer is not compressed or T' ≤ C; else the sinks
 //         (j < sinks), the window (j ≥ T' − recent) and the `quota` best other
 //         positions (higher score, then older position; a counting rank)
@@ -15,8 +17,9 @@
 //   kept rows in ascending position → dest slots 0 .. kept−1 with their scores;
 //   slots ≥ kept free; count = free[g] = kept.
 // Concatenated after STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order
-// (the d2o ones only when the policy merges and something is evicted):
-//   prep    x = ⌈T'/WG⌉, y = n_head_kv: group scores and key norms
+// (the merge ones only when the layer merges and something is evicted):
+//   prep    x = ⌈T'/WG⌉, y = n_head_kv: group scores (raw when pooling) and key norms
+//   pool    x = ⌈T'/WG⌉, y = n_head_kv: max pool of the candidates' raw scores (when pool_r > 0)
 //   rank    x = ⌈T'/WG⌉, y = n_head_kv: keep flags (one invocation per position
 //           counts the candidates ranked above it: O(T'²) per head, spread over T' invocations)
 //   scan    x = n_head_kv (one workgroup per head): kept list, evicted list, fate
@@ -52,10 +55,11 @@ const NONE: u32 = 0xffffffffu;
 
 struct Layout {
   staging_slots: u32, kept: u32, n_chunks: u32, dest_slots: u32,
-  o_score: u32, o_norm: u32, o_keep: u32, o_fate: u32,
-  o_kept: u32, o_ev: u32, o_part: u32, o_sim: u32,
-  o_tgt: u32, o_next: u32, o_first: u32, o_last: u32,
-  o_den: u32, o_flag: u32, merging: u32, pad: u32,
+  o_score: u32, o_raw: u32, o_norm: u32, o_keep: u32,
+  o_fate: u32, o_kept: u32, o_ev: u32, o_part: u32,
+  o_sim: u32, o_tgt: u32, o_next: u32, o_first: u32,
+  o_last: u32, o_den: u32, o_flag: u32, merging: u32,
+  pool_r: u32, pool_end: u32, pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> staging_k: array<f32>;
@@ -93,7 +97,8 @@ fn prep(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 0u; i < G; i++) {
     s = s + colsum[(g * G + i) * policy.stride + j];
   }
-  work[lay.o_score + g * policy.tokens + j] = bitcast<u32>(s);
+  let out = select(lay.o_score, lay.o_raw, lay.pool_r > 0u);
+  work[out + g * policy.tokens + j] = bitcast<u32>(s);
   let row = (g * lay.staging_slots + j) * HEAD_DIM;
   var n2 = 0.0;
   var d = 0u;
@@ -112,6 +117,25 @@ fn prep(@builtin(global_invocation_id) gid: vec3u) {
     n2 = n2 + x * x;
   }
   work[lay.o_norm + g * policy.tokens + j] = bitcast<u32>(sqrt(n2));
+}
+
+@compute @workgroup_size(WG)
+fn pool(@builtin(global_invocation_id) gid: vec3u) {
+  let j = gid.x;
+  let g = gid.y;
+  if (j >= policy.tokens) {
+    return;
+  }
+  let raw = lay.o_raw + g * policy.tokens;
+  var m = wf(raw + j);
+  if (j >= policy.sinks && j < lay.pool_end) {
+    let lo = max(i32(j) - i32(lay.pool_r), i32(policy.sinks));
+    let hi = min(j + lay.pool_r + 1u, lay.pool_end);
+    for (var i = u32(lo); i < hi; i++) {
+      m = max(m, wf(raw + i));
+    }
+  }
+  work[lay.o_score + g * policy.tokens + j] = bitcast<u32>(m);
 }
 
 // 1 when candidate i ranks above j (higher score, or equal and older).

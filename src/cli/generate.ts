@@ -15,10 +15,10 @@ import {
   resolveSeed,
   samplerParams,
 } from "../sample/params.ts";
-import { type KvOptions, resolveKvOptions } from "../kv/options.ts";
-import { PolicyKvStore } from "../kv/policy_store.ts";
+import { describeKvOptions } from "../kv/describe.ts";
+import { resolveKvOptions } from "../kv/options.ts";
 import { writeStdout } from "./io.ts";
-import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
+import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
@@ -130,7 +130,7 @@ export function generateCommand(): Command {
     .option("--verbose", "print speed and GPU memory to stderr");
   return addKvTuningFlags(
     command
-      .option("--kv <policy>", "KV-cache policy: full, streaming, h2o or d2o", "d2o")
+      .option("--kv <policy>", kvPolicyHelp(), "d2o")
       .option(
         "--kv-budget <x>",
         "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",
@@ -174,7 +174,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
           `prompt ${promptTokens.length} tokens, context ${session.nCtx}`,
       );
       console.error(`d2o: sampler: ${describeSampler(sampler)}`);
-      console.error(`d2o: KV cache: ${describeKv(kv)}`);
+      console.error(`d2o: KV cache: ${describeKvOptions(kv)}`);
     }
     const streamText = !o.json && !o.jsonl;
     const emit = streamText ? writeStdout : async (_: string) => {};
@@ -290,22 +290,9 @@ function reportTimings(r: GenerateResult): void {
   );
 }
 
-/** One line describing a KV policy and budget. */
-function describeKv(kv: KvOptions): string {
-  const budget = kv.budget.kind === "fraction"
-    ? `${(kv.budget.value * 100).toFixed(0)}% of the prompt`
-    : `${kv.budget.value} tokens`;
-  if (kv.policy === "full") return "full (no compression)";
-  return `${kv.policy}, budget ${budget} per layer (at least ${kv.kvMin} tokens), ` +
-    `recent ratio ${kv.recentRatio}, ${kv.sinks} sinks` +
-    (kv.policy === "d2o"
-      ? `, β ${kv.beta}, ${kv.mergeRule} merge rule${kv.parity ? ", parity" : ""}`
-      : "");
-}
-
 /** Slots each layer keeps (C_ℓ) under the session's plan; the context for a plain cache. */
 function layerSlots(session: Session): number[] {
-  const store = session.kvStore;
-  if (store instanceof PolicyKvStore && store.plan) return store.plan.layers.map((l) => l.slots);
+  const plan = session.kvStore.plan;
+  if (plan) return plan.layers.map((l) => l.slots);
   return Array.from({ length: session.hparams.nLayer }, () => session.nCtx);
 }

@@ -1,13 +1,15 @@
 /**
  * The KV-cache flags shared by `generate`, `compress-inspect` and `profile`:
- * declared once here, validated by `resolveKvOptions` (which names the flag
- * and the valid range in its errors).
+ * the common ones declared here, each policy's own from its registry row
+ * (`src/kv/registry.ts`), all validated by `resolveKvOptions` (which names
+ * the flag and the valid range in its errors).
  *
  * @module
  */
 
 import type { Command } from "commander";
 import type { KvOptionsInput } from "../kv/options.ts";
+import { KV_POLICIES, kvPolicyFlags } from "../kv/registry.ts";
 
 /** The raw values of the policy-tuning flags, as commander parses them. */
 export interface KvTuningFlags {
@@ -20,6 +22,20 @@ export interface KvTuningFlags {
   d2oStat?: string;
   skipLayers?: string;
   parity?: boolean;
+  /** The policy-declared flags, by key (see `kvPolicyFlags`). */
+  [policyFlag: string]: unknown;
+}
+
+/**
+ * The `--kv` help text: every registered policy.
+ *
+ * @param list whether the flag takes a comma-separated list
+ * @returns e.g. `KV-cache policy: full, streaming, h2o, d2o, snapkv or pyramidkv`
+ */
+export function kvPolicyHelp(list = false): string {
+  const names = KV_POLICIES.map((p) => p.name);
+  const all = `${names.slice(0, -1).join(", ")} ${list ? "and" : "or"} ${names.at(-1)}`;
+  return list ? `KV-cache policies, comma-separated: ${all}` : `KV-cache policy: ${all}`;
 }
 
 /**
@@ -30,6 +46,7 @@ export interface KvTuningFlags {
  * @returns the same command
  */
 export function addKvTuningFlags(command: Command): Command {
+  for (const f of kvPolicyFlags()) command.option(f.flag, `${f.help} (default ${f.default})`);
   return command
     .option(
       "--kv-min <n>",
@@ -78,5 +95,8 @@ export function kvInput(
     d2oStat: flags.d2oStat,
     skipLayers: flags.skipLayers,
     parity: flags.parity,
+    params: Object.fromEntries(
+      kvPolicyFlags().map((f) => [f.key, flags[f.key] as string | undefined]),
+    ),
   };
 }

@@ -10,7 +10,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import type { KvOptions } from "./options.ts";
+import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvShape, LayerBudget, PlanStats } from "./policy.ts";
 
 /** The per-layer base budget and the bounds every layer budget stays within. */

@@ -37,16 +37,19 @@ import {
   waterFill,
 } from "./budget.ts";
 import { layerShares, layerStatistic } from "./layer_statistic.ts";
+import type { KvOptions } from "./option_types.ts";
 import type {
   CompressDecision,
+  KvGpuSpec,
   KvLayerView,
   KvPlan,
+  KvPolicyEntry,
   KvShape,
   LayerBudget,
   PlanStats,
   StepDecision,
 } from "./policy.ts";
-import { ScoringPolicy } from "./scoring_policy.ts";
+import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
 import { nearestSlot } from "./similarity.ts";
 import { FREE } from "./slot_table.ts";
 
@@ -75,7 +78,17 @@ export function updateTau(tau: number, mean: number, beta: number): number {
 /** Layer budgets by attention variance, per-head eviction, merging by key similarity. */
 export class D2oPolicy extends ScoringPolicy {
   /** Policy name. */
-  readonly name = "d2o" as const;
+  readonly name = "d2o";
+
+  /** Scores as h2o; the plan reads the head variances; evicted tokens merge. */
+  get spec(): KvGpuSpec {
+    const o = this.options;
+    return scoringSpec({
+      score: "attention",
+      headVariance: true,
+      merge: { rule: o.mergeRule, selfLogit: o.mergeSelfLogit, beta: o.beta, parity: o.parity },
+    });
+  }
 
   /**
    * Plans per-layer budgets from the prefill statistics.
@@ -243,3 +256,18 @@ function headMeanPasses(
   }
   return (h, e) => pass[evicted[h]!.indexOf(e)] === 1;
 }
+
+/** The registry row of `d2o`. */
+export const D2O: KvPolicyEntry = {
+  name: "d2o",
+  summary: "D2O: layer budgets by attention variance, eviction with similarity merging",
+  defaults: { sinks: 4, recentRatio: 0.25 },
+  flags: [],
+  describe: (o: KvOptions) => [
+    `recent ratio ${o.recentRatio}`,
+    `β ${o.beta}`,
+    `${o.mergeRule} merge rule`,
+    `${o.layerStatistic} statistic`,
+  ],
+  create: (options: KvOptions) => new D2oPolicy(options),
+};

@@ -7,13 +7,16 @@
  */
 
 import { fullLayer } from "./budget.ts";
-import type { KvPlan, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy } from "./scoring_policy.ts";
+import type { KvOptions } from "./option_types.ts";
+import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
+import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
 
 /** Keeps every token; the cache holds the whole capacity. */
 export class FullPolicy extends ScoringPolicy {
   /** Policy name. */
-  readonly name = "full" as const;
+  readonly name = "full";
+  /** No scores, no compression. */
+  readonly spec = scoringSpec({ decode: "none" });
 
   /**
    * Plans every layer uncompressed at the capacity.
@@ -39,3 +42,12 @@ export class FullPolicy extends ScoringPolicy {
     };
   }
 }
+
+/** The registry row of `full`. */
+export const FULL: KvPolicyEntry = {
+  name: "full",
+  summary: "no compression: every token stays",
+  defaults: { sinks: 4, recentRatio: 1 },
+  flags: [],
+  create: (options: KvOptions) => new FullPolicy(options),
+};

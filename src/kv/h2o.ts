@@ -8,13 +8,16 @@
  */
 
 import { uniformPlan } from "./budget.ts";
-import type { KvPlan, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy } from "./scoring_policy.ts";
+import type { KvOptions } from "./option_types.ts";
+import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
+import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
 
 /** Accumulated-attention heavy hitters plus a recent window. */
 export class H2oPolicy extends ScoringPolicy {
   /** Policy name. */
-  readonly name = "h2o" as const;
+  readonly name = "h2o";
+  /** Scores: every prompt query's attention, then each decode step's; evicts per token. */
+  readonly spec = scoringSpec({ score: "attention" });
 
   /**
    * Plans a uniform budget per layer split by the recent ratio.
@@ -35,3 +38,13 @@ export class H2oPolicy extends ScoringPolicy {
     return uniformPlan(this.options, shape, stats, this.options.recentRatio);
   }
 }
+
+/** The registry row of `h2o`. */
+export const H2O: KvPolicyEntry = {
+  name: "h2o",
+  summary: "H2O: heavy hitters by accumulated attention plus a recent window",
+  defaults: { sinks: 0, recentRatio: 0.5 },
+  flags: [],
+  describe: (o: KvOptions) => [`recent ratio ${o.recentRatio}`],
+  create: (options: KvOptions) => new H2oPolicy(options),
+};

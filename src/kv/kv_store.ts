@@ -1,100 +1,101 @@
 /**
- * KV-cache storage on the GPU, as the session and the forward pass see it:
- * the caches prompt chunks and decode steps bind, and the bytes they hold.
- * `FullKvStore` is the uncompressed cache (slot = position); the policy store
- * (`policy_store.ts`) compresses it.
+ * The plain full cache behind the KV-cache interface (`cache.ts`): every
+ * layer holds every position, slot = position, one allocation for the
+ * session. Its prefill and decode bindings are the same objects every time,
+ * so the forward graphs over it are built once. It takes prompts after
+ * decoding (a chat's next turn) and never compresses.
  *
  * @module
  */
 
 import { createStorage } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
-import type { ModelHParams } from "../model/hparams.ts";
-import type { DecodeLayerCache, PrefillLayerCache } from "../model/forward.ts";
+import { fullLayer } from "./budget.ts";
+import { kvBytesPerToken, type KvLayerBinding, type KvStore, type LayerKvMemory } from "./cache.ts";
+import type { KvPlan, KvShape } from "./policy.ts";
 
-/** KV-cache bytes of one layer. */
-export interface LayerKvMemory {
-  /** Bytes allocated for the layer's K and V slots. */
-  readonly allocatedBytes: number;
-  /** Bytes of the slots holding a token now. */
-  readonly liveBytes: number;
-}
-
-/** The GPU KV cache of one session. */
-export interface KvStore {
-  /** Policy name, as `--kv` spells it. */
-  readonly policy: string;
-  /** Whether a prompt must start a new sequence at position 0 (compressing stores). */
-  readonly compresses: boolean;
-  /** Whether positions may run past the capacity (every layer compressed). */
-  readonly unbounded: boolean;
-  /** Per layer: the cache decode steps bind (undefined until a compressing store has planned). */
-  readonly decodeLayers: readonly DecodeLayerCache[] | undefined;
-  /** Per layer: the cache prompt chunks bind. */
-  readonly prefillLayers: readonly PrefillLayerCache[];
-  /**
-   * Per layer: allocated and live bytes, given how many tokens the sequence has seen.
-   *
-   * @param tokens tokens of the sequence so far
-   */
-  memory(tokens: number): LayerKvMemory[];
-  /** Frees every buffer. */
-  destroy(): void;
-}
-
-/** Bytes of one token's K and V in one layer (f32). */
-export function kvBytesPerToken(hp: ModelHParams): number {
-  return 2 * hp.nHeadKv * hp.headDim * 4;
-}
+export { kvBytesPerToken } from "./cache.ts";
+export type { KvStore, LayerKvMemory } from "./cache.ts";
 
 /** The uncompressed cache: every layer holds every position, slot = position. */
 export class FullKvStore implements KvStore {
   /** Always `"full"`. */
   readonly policy = "full";
+  /** The plain cache has no policy options. */
+  readonly options = undefined;
   /** The full cache never compresses. */
   readonly compresses = false;
   /** The full cache holds at most its capacity. */
   readonly unbounded = false;
+  /** Every layer at the capacity. */
+  readonly plan: KvPlan;
+  /** No slot tables. */
+  readonly tables = [];
+  /** No eviction picks. */
+  readonly picks = [];
+  /** No compression. */
+  readonly fates = undefined;
   /** Per layer, the cache (the same for prompt chunks and decode steps). */
-  readonly decodeLayers: readonly DecodeLayerCache[];
-  /** Per layer, the cache (the same for prompt chunks and decode steps). */
-  readonly prefillLayers: readonly PrefillLayerCache[];
-  readonly #hp: ModelHParams;
+  readonly step: readonly KvLayerBinding[];
+  readonly #shape: KvShape;
   readonly #nCtx: number;
 
   /**
    * Allocates K and V of `nCtx` slots for every layer.
    *
    * @param rt GPU runtime
-   * @param hp the model's hyper-parameters
+   * @param shape the model's KV shape
    * @param nCtx slots per layer: the longest sequence
    */
-  constructor(rt: GpuRuntime, hp: ModelHParams, nCtx: number) {
-    this.#hp = hp;
+  constructor(rt: GpuRuntime, shape: KvShape, nCtx: number) {
+    this.#shape = shape;
     this.#nCtx = nCtx;
-    const bytes = hp.nHeadKv * nCtx * hp.headDim * 4; // (n_kv_heads, n_ctx, head_dim) f32
-    const layers = Array.from({ length: hp.nLayer }, (_, l) => ({
+    const bytes = shape.nHeadKv * nCtx * shape.headDim * 4; // (n_kv_heads, n_ctx, head_dim) f32
+    this.step = Array.from({ length: shape.nLayer }, (_, l) => ({
       kCache: createStorage(rt.device, bytes, `k_cache.${l}`),
       vCache: createStorage(rt.device, bytes, `v_cache.${l}`),
       nSlots: nCtx,
+      afterAttention: [],
     }));
-    this.decodeLayers = layers;
-    this.prefillLayers = layers;
+    this.plan = {
+      layers: Array.from({ length: shape.nLayer }, () => fullLayer(nCtx)),
+      statistic: null,
+      share: null,
+      nominalSlots: 0,
+    };
+  }
+
+  /** The same caches at every prompt (slot = position). */
+  prefill(): readonly KvLayerBinding[] {
+    return this.step;
+  }
+
+  /** Every layer at the capacity. */
+  planBudgets(): Promise<KvPlan> {
+    return Promise.resolve(this.plan);
+  }
+
+  /** Nothing to compress: the same caches. */
+  compress(): Promise<readonly KvLayerBinding[]> {
+    return Promise.resolve(this.step);
   }
 
   /** Per layer: `n_ctx` slots allocated, one live per token seen. */
   memory(tokens: number): LayerKvMemory[] {
-    const perToken = kvBytesPerToken(this.#hp);
+    const perToken = kvBytesPerToken(this.#shape);
     const layer = {
       allocatedBytes: this.#nCtx * perToken,
       liveBytes: Math.min(tokens, this.#nCtx) * perToken,
     };
-    return Array.from({ length: this.#hp.nLayer }, () => layer);
+    return Array.from({ length: this.#shape.nLayer }, () => layer);
   }
+
+  /** The one allocation stays for the next sequence. */
+  release(): void {}
 
   /** Frees every layer's K and V. */
   destroy(): void {
-    for (const l of this.decodeLayers) {
+    for (const l of this.step) {
       l.kCache.destroy();
       l.vCache.destroy();
     }

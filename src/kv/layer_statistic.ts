@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LayerStatisticMode } from "./options.ts";
+import type { LayerStatisticMode } from "./option_types.ts";
 
 /** Denominator guard of the min-max normalisation, as in the reference code. */
 export const MINMAX_EPS = 1e-6;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { MergeRule } from "./options.ts";
+import type { MergeRule } from "./option_types.ts";
 
 /**
  * Computes the merge weights for one target.

@@ -19,79 +19,22 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { integerFlag, numberFlag, oneOf, toNumber } from "./flag_values.ts";
+import type { KvBudget, KvOptions, KvOptionsInput } from "./option_types.ts";
+import type { KvPolicyEntry } from "./policy.ts";
+import { KV_POLICIES, kvPolicyEntry } from "./registry.ts";
 
-/** Names of the KV policies, in the order help texts list them. */
-export const KV_POLICY_NAMES = ["full", "streaming", "h2o", "d2o"] as const;
+export type {
+  KvBudget,
+  KvOptions,
+  KvOptionsInput,
+  KvPolicyName,
+  LayerStatisticMode,
+  MergeRule,
+} from "./option_types.ts";
 
-/** One KV policy name. */
-export type KvPolicyName = typeof KV_POLICY_NAMES[number];
-
-/** How an evicted token is folded into its target (d2o-method.md §5.3). */
-export type MergeRule = "paper" | "code";
-
-/**
- * Layer statistic for d2o budgets (d2o-method.md §9 Q1): `head-minmax` is the
- * reference code's (per-head variance, min-max over the layer's heads, mean);
- * `raw` is the mean raw variance, min-max normalised across layers.
- */
-export type LayerStatisticMode = "head-minmax" | "raw";
-
-/** A KV budget: a fraction of the prompt length `T'`, or a token count per layer. */
-export type KvBudget =
-  | { readonly kind: "fraction"; readonly value: number }
-  | { readonly kind: "tokens"; readonly value: number };
-
-/** Validated KV options with every default filled in. */
-export interface KvOptions {
-  /** Policy name (`--kv`). */
-  readonly policy: KvPolicyName;
-  /** Budget per layer (`--kv-budget`). */
-  readonly budget: KvBudget;
-  /** Floor in tokens: a layer budget never goes below `min(kvMin, T')` (`--kv-min`). */
-  readonly kvMin: number;
-  /** Share of a layer budget that is the recent window, in [0, 1] (`--recent-ratio`). */
-  readonly recentRatio: number;
-  /** Attention-sink positions always kept, counted in the heavy part (`--sinks`). */
-  readonly sinks: number;
-  /** EMA weight of the new observation in the d2o threshold, in [0, 1] (`--d2o-beta`). */
-  readonly beta: number;
-  /** Merge weights (`--merge-rule`). */
-  readonly mergeRule: MergeRule;
-  /** Logit of the target's own term in the paper weights; 1 gives weight `e` (`--merge-self-logit`). */
-  readonly mergeSelfLogit: number;
-  /** d2o layer statistic (`--d2o-stat`). */
-  readonly layerStatistic: LayerStatisticMode;
-  /** Layers kept full; `null` means the policy default (empty; {0, 1, L−1} for d2o in parity). */
-  readonly skipLayers: readonly number[] | null;
-  /** Reference-code choices (`--parity`): head-mean merge decision, no budget renormalisation. */
-  readonly parity: boolean;
-}
-
-/** Raw option values as a command line gives them (strings) or a caller sets them. */
-export interface KvOptionsInput {
-  /** `--kv`. */
-  readonly kv?: string | undefined;
-  /** `--kv-budget`. */
-  readonly kvBudget?: string | number | undefined;
-  /** `--kv-min`. */
-  readonly kvMin?: string | number | undefined;
-  /** `--recent-ratio`. */
-  readonly recentRatio?: string | number | undefined;
-  /** `--sinks`. */
-  readonly sinks?: string | number | undefined;
-  /** `--d2o-beta`. */
-  readonly d2oBeta?: string | number | undefined;
-  /** `--merge-rule`. */
-  readonly mergeRule?: string | undefined;
-  /** `--merge-self-logit`. */
-  readonly mergeSelfLogit?: string | number | undefined;
-  /** `--d2o-stat`. */
-  readonly d2oStat?: string | undefined;
-  /** `--skip-layers`, as "0,1,4" or a list. */
-  readonly skipLayers?: string | readonly number[] | undefined;
-  /** `--parity`. */
-  readonly parity?: boolean | undefined;
-}
+/** Names of the KV policies, in the order help texts list them (the registry's rows). */
+export const KV_POLICY_NAMES: readonly string[] = KV_POLICIES.map((p) => p.name);
 
 /**
  * Validates raw KV options and fills in the per-policy defaults.
@@ -107,19 +50,21 @@ export interface KvOptionsInput {
  * ```
  */
 export function resolveKvOptions(input: KvOptionsInput = {}): KvOptions {
-  const policy = parsePolicyName(input.kv ?? "d2o");
+  const entry = parsePolicy(input.kv ?? "d2o");
+  const policy = entry.name;
   const parity = input.parity ?? false;
+  const params = policyParams(entry, input.params ?? {});
   return {
     policy,
     budget: parseKvBudget(input.kvBudget ?? 0.2),
     kvMin: integerFlag("--kv-min", input.kvMin ?? 128, 1),
     recentRatio: numberFlag(
       "--recent-ratio",
-      input.recentRatio ?? defaultRecentRatio(policy),
+      input.recentRatio ?? entry.defaults.recentRatio,
       0,
       1,
     ),
-    sinks: integerFlag("--sinks", input.sinks ?? (policy === "h2o" ? 0 : 4), 0),
+    sinks: integerFlag("--sinks", input.sinks ?? entry.defaults.sinks, 0),
     beta: numberFlag("--d2o-beta", input.d2oBeta ?? 0.7, 0, 1),
     mergeRule: oneOf("--merge-rule", input.mergeRule ?? (parity ? "code" : "paper"), [
       "paper",
@@ -129,6 +74,7 @@ export function resolveKvOptions(input: KvOptionsInput = {}): KvOptions {
     layerStatistic: oneOf("--d2o-stat", input.d2oStat ?? "head-minmax", ["head-minmax", "raw"]),
     skipLayers: input.skipLayers === undefined ? null : parseLayerList(input.skipLayers),
     parity,
+    ...(params ? { params } : {}),
   };
 }
 
@@ -175,40 +121,19 @@ export function parseLayerList(value: string | readonly number[]): number[] {
   return [...new Set(layers)].sort((a, b) => a - b);
 }
 
-function parsePolicyName(value: string): KvPolicyName {
-  return oneOf("--kv", value, KV_POLICY_NAMES);
+function parsePolicy(value: string): KvPolicyEntry {
+  const entry = kvPolicyEntry(value);
+  if (entry) return entry;
+  return kvPolicyEntry(oneOf("--kv", value, KV_POLICY_NAMES))!;
 }
 
-function defaultRecentRatio(policy: KvPolicyName): number {
-  if (policy === "h2o") return 0.5;
-  return policy === "d2o" ? 0.25 : 1;
-}
-
-function toNumber(value: string | number): number {
-  if (typeof value === "number") return value;
-  return value.trim() === "" ? NaN : Number(value);
-}
-
-function integerFlag(flag: string, value: string | number, min: number): number {
-  const x = toNumber(value);
-  if (!Number.isSafeInteger(x) || x < min) {
-    throw new UsageError(`Cannot use ${flag} "${value}": expected a whole number ≥ ${min}`);
-  }
-  return x;
-}
-
-function numberFlag(flag: string, value: string | number, min: number, max: number): number {
-  const x = toNumber(value);
-  if (!Number.isFinite(x) || x < min || x > max) {
-    throw new UsageError(`Cannot use ${flag} "${value}": expected a number from ${min} to ${max}`);
-  }
-  return x;
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  const found = allowed.find((a) => a === value);
-  if (found === undefined) {
-    throw new UsageError(`Cannot use ${flag} "${value}": expected one of ${allowed.join(", ")}`);
-  }
-  return found;
+/** The values of the flags the policy declares, defaults filled in; undefined when it declares none. */
+function policyParams(
+  entry: KvPolicyEntry,
+  raw: Readonly<Record<string, string | number | undefined>>,
+): Record<string, number | string> | undefined {
+  if (entry.flags.length === 0) return undefined;
+  const params: Record<string, number | string> = {};
+  for (const flag of entry.flags) params[flag.key] = flag.parse(raw[flag.key] ?? flag.default);
+  return params;
 }

@@ -19,6 +19,11 @@
  * (no compaction copy). The next token of a head goes into its lowest free
  * slot. A layer that is never compressed has `C_ℓ` slots (the capacity).
  *
+ * Besides its decisions, a policy declares what the GPU must do as data
+ * ({@linkcode KvGpuSpec}): where its scores come from, whether its plan needs
+ * the head variances, how it merges and what it does while decoding. The GPU
+ * side reads that spec and the plan's budgets, never the policy's name.
+ *
  * Decisions never mutate; only the cache's `apply` does (style.md §2).
  * Tie-breaking everywhere (d2o-method.md §9 Q17): the higher score is kept;
  * among equal scores the older position is kept; among equal similarities
@@ -29,7 +34,7 @@
  * @module
  */
 
-import type { KvOptions, KvPolicyName } from "./options.ts";
+import type { KvOptions, KvPolicyName, MergeRule } from "./option_types.ts";
 
 /** The model shape a plan needs. */
 export interface KvShape {
@@ -125,12 +130,58 @@ export interface CompressDecision {
   readonly tau: number;
 }
 
+/**
+ * Where a policy's prefill scores come from:
+ * - `none`: no scores (the selection only keeps sinks and the window);
+ * - `attention`: every prompt query's attention summed per key (H2O, D2O);
+ * - `window`: the attention of the last `window` prompt queries only (SnapKV).
+ */
+export type KvScoreSource = "none" | "attention" | "window";
+
+/**
+ * What a policy does while decoding:
+ * - `evict`: one eviction per token and KV head once a layer holds `C + 1`;
+ * - `grow`: compress once at prefill, then the cache grows (no eviction);
+ * - `none`: never compress (the full cache).
+ */
+export type KvDecodeMode = "evict" | "grow" | "none";
+
+/** How evicted tokens merge into their nearest kept key (d2o-method.md §5). */
+export interface KvMergeSpec {
+  /** Merge weights. */
+  readonly rule: MergeRule;
+  /** Logit of the target's own weight (paper rule). */
+  readonly selfLogit: number;
+  /** EMA weight of the new observation in the threshold τ. */
+  readonly beta: number;
+  /** Head-mean merge decision (the reference code's). */
+  readonly parity: boolean;
+}
+
+/** A policy's GPU work as data: the cache and the kernels read this, never a policy name. */
+export interface KvGpuSpec {
+  /** Where the prefill scores come from. */
+  readonly score: KvScoreSource;
+  /** Observation window in prompt queries (score `window`); 0 otherwise. */
+  readonly window: number;
+  /** Width of the 1-D max pool over positions applied to the prefill scores (odd; 1 = none). */
+  readonly pool: number;
+  /** Whether the plan needs the per-query-head variance of the prefill column sums. */
+  readonly headVariance: boolean;
+  /** Similarity merging of evicted tokens, or null to drop them. */
+  readonly merge: KvMergeSpec | null;
+  /** What happens while decoding. */
+  readonly decode: KvDecodeMode;
+}
+
 /** A KV-cache policy: budgets per layer plus the per-layer decisions. */
 export interface KvPolicy {
   /** Policy name, as `--kv` spells it. */
   readonly name: KvPolicyName;
   /** The validated options the policy was made with. */
   readonly options: KvOptions;
+  /** What the GPU does for this policy, as data. */
+  readonly spec: KvGpuSpec;
   /**
    * Plans the per-layer budgets.
    *
@@ -154,4 +205,49 @@ export interface KvPolicy {
    * @returns one victim per KV head (or none) and its merge target
    */
   decide(view: KvLayerView): StepDecision;
+}
+
+/** One flag a policy declares for itself (beside the common KV flags). */
+export interface KvFlag {
+  /** Commander spelling with its value, e.g. `--snap-window <n>`. */
+  readonly flag: string;
+  /** Key in `KvOptions.params` and in commander's parsed options, e.g. `snapWindow`. */
+  readonly key: string;
+  /** Help text (the default is appended). */
+  readonly help: string;
+  /** Value when the flag is not given. */
+  readonly default: number | string;
+  /**
+   * Validates a raw value.
+   *
+   * @param raw the flag's text or a caller's number
+   * @returns the value stored in `KvOptions.params`
+   * @throws {UsageError} naming the flag when the value is bad
+   */
+  parse(raw: string | number): number | string;
+}
+
+/** A registry row: everything the program knows about a policy comes from here. */
+export interface KvPolicyEntry {
+  /** Name, as `--kv` spells it. */
+  readonly name: KvPolicyName;
+  /** One line for help texts and the README. */
+  readonly summary: string;
+  /** Defaults of the common flags that differ by policy. */
+  readonly defaults: { readonly sinks: number; readonly recentRatio: number };
+  /** The flags this policy declares (values land in `KvOptions.params`). */
+  readonly flags: readonly KvFlag[];
+  /**
+   * The policy's own settings for a one-line description (after the budget
+   * and sinks), e.g. `["recent ratio 0.5"]`.
+   *
+   * @param options validated KV options naming this policy
+   */
+  describe?(options: KvOptions): string[];
+  /**
+   * Makes the policy from validated options.
+   *
+   * @param options validated KV options naming this policy
+   */
+  create(options: KvOptions): KvPolicy;
 }

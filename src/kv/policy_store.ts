@@ -1,37 +1,48 @@
 /**
- * The GPU KV cache under a policy (full, streaming, h2o, d2o), one sequence
- * at a time:
+ * The GPU KV cache under a policy, behind the KV-cache interface
+ * (`cache.ts`), one sequence at a time. What it does comes from the policy's
+ * spec and plan, never from its name:
  *
- * 1. {@linkcode PolicyKvStore.beginSequence}: the prompt's K/V go to a staging
- *    cache (slot = position) while each layer's prefill attention adds its
- *    per-query-head column sums (no T×T matrix is ever stored).
- * 2. {@linkcode PolicyKvStore.finishPrefill}: the head variances are read back
- *    (the one read-back of a request: `L × n_head` floats), the policy plans
- *    the per-layer budgets on the CPU, each layer's budget-sized slot cache is
- *    allocated, and the compress kernels fill it (d2o merges, τ set) before
- *    the staging cache is freed.
- * 3. Decode steps write into each head's free slot, accumulate attention into
- *    the slot scores, and run the policy's eviction — all inside the step's
- *    one submission, with no read-back.
+ * 1. {@linkcode PolicyKvStore.prefill}: the prompt's K/V go to a staging
+ *    cache (slot = position); when the spec scores, each layer's prefill
+ *    attention adds its per-query-head column sums (from every query, or from
+ *    the observation window only; no T×T matrix is ever stored).
+ * 2. {@linkcode PolicyKvStore.planBudgets}: when the spec asks for them, the
+ *    head variances are read back (the one read-back of a request:
+ *    `L × n_head` floats); the policy plans the budgets on the CPU.
+ * 3. {@linkcode PolicyKvStore.compress}: each layer's slot cache is allocated
+ *    and the compress kernels fill it (pooled scores, merges and τ as the
+ *    spec says) before the staging cache is freed.
+ * 4. Decode steps write into each head's free slot, accumulate attention
+ *    into the slot scores, and run the layer's eviction (or only grow) — all
+ *    inside the step's one submission, with no read-back.
  *
  * @module
  */
 
+import { LimitError } from "../errors.ts";
 import { createStorage, readBuffer } from "../gpu/buffers.ts";
 import { createColumnSums } from "../gpu/ops/kv_column_sums.ts";
 import { createKvCompress, type KvCompress } from "../gpu/ops/kv_compress.ts";
 import { createKvEvict, type KvEvict } from "../gpu/ops/kv_evict.ts";
 import { createHeadVariance } from "../gpu/ops/kv_head_variance.ts";
 import { createKvSlotTable, type KvSlotTable } from "../gpu/ops/kv_slot_table.ts";
-import { slotsFor } from "../gpu/ops/kv_support.ts";
 import { createKvWriteSlot } from "../gpu/ops/kv_write_slot.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
-import type { DecodeLayerCache, PrefillLayerCache } from "../model/forward.ts";
-import type { ModelHParams } from "../model/hparams.ts";
-import { kvBytesPerToken, type KvStore, type LayerKvMemory } from "./kv_store.ts";
-import type { KvOptions } from "./options.ts";
-import type { KvPlan, KvPolicy } from "./policy.ts";
+import {
+  type CompressionFate,
+  kvBytesPerToken,
+  type KvLayerBinding,
+  type KvStepBuffers,
+  type KvStore,
+  type LayerKvMemory,
+} from "./cache.ts";
+import { gpuLayerSpec, layerSlots } from "./layer_spec.ts";
+import type { KvOptions } from "./option_types.ts";
+import type { KvPlan, KvPolicy, KvShape } from "./policy.ts";
 import { createKvPolicy } from "./registry.ts";
+
+export type { CompressionFate } from "./cache.ts";
 
 /** One layer's decode-time cache and policy ops. */
 interface LayerSlots {
@@ -39,29 +50,26 @@ interface LayerSlots {
   readonly vCache: GPUBuffer;
   readonly table: KvSlotTable;
   readonly evict: KvEvict;
+  /** Prompt positions the compression dropped or merged. */
+  readonly offset: number;
 }
 
-/** What the prefill compression did to one layer: per (KV head, prompt position). */
-export interface CompressionFate {
-  /** `[nHeadKv][T']`: destination slot when kept, −1 when dropped, −2 − k when merged into slot k. */
-  readonly fate: Int32Array;
-  /** `[nHeadKv][T']`: an evicted row's best similarity to a kept row (NaN when not computed). */
-  readonly similarity: Float32Array;
+/** One layer's staging cache of the current prompt. */
+interface Staging {
+  readonly kCache: GPUBuffer;
+  readonly vCache: GPUBuffer;
+  readonly colsum: GPUBuffer;
 }
 
 /** A KV cache that a policy compresses; one prompt per sequence. */
 export class PolicyKvStore implements KvStore {
   /** Policy name. */
-  readonly policy: KvOptions["policy"];
-  /** Whether every layer is compressed, so positions may run past the capacity. */
-  get unbounded(): boolean {
-    return this.plan !== undefined && this.plan.layers.every((l) => l.compressed);
-  }
+  readonly policy: string;
   /** Compressing stores take the prompt at position 0 only. */
   readonly compresses = true;
   /** The validated options. */
   readonly options: KvOptions;
-  /** The policy deciding budgets (CPU) and evictions (GPU). */
+  /** The policy deciding budgets (CPU) and declaring the GPU's work (its spec). */
   readonly kvPolicy: KvPolicy;
   /** The current sequence's plan, once its prompt is in. */
   plan: KvPlan | undefined;
@@ -71,51 +79,49 @@ export class PolicyKvStore implements KvStore {
   fates: CompressionFate[] | undefined;
 
   readonly #rt: GpuRuntime;
-  readonly #hp: ModelHParams;
+  readonly #shape: KvShape;
   readonly #capacity: number;
-  readonly #step: GPUBuffer;
+  readonly #io: KvStepBuffers;
   readonly #recordFates: boolean;
-  readonly #maxBatch: number;
-  #staging: { kCache: GPUBuffer; vCache: GPUBuffer; colsum: GPUBuffer }[] = [];
+  #staging: Staging[] = [];
   #layers: LayerSlots[] = [];
-  #prefillLayers: PrefillLayerCache[] = [];
-  #decodeLayers: DecodeLayerCache[] | undefined;
+  #step: KvLayerBinding[] | undefined;
 
   /**
    * @param rt GPU runtime
-   * @param hp the model's hyper-parameters
+   * @param shape the model's KV shape
    * @param options validated KV options
    * @param capacity most positions a sequence reaches (uncompressed layers hold this many)
-   * @param forward the forward pass's step uniform and prompt-chunk size
+   * @param io the forward pass's step buffers the cache's ops read
    * @param recordFates keep each layer's compression outcome (for `compress-inspect`)
    */
   constructor(
     rt: GpuRuntime,
-    hp: ModelHParams,
+    shape: KvShape,
     options: KvOptions,
     capacity: number,
-    forward: { readonly step: GPUBuffer; readonly maxBatch: number },
+    io: KvStepBuffers,
     recordFates = false,
   ) {
     this.#rt = rt;
-    this.#hp = hp;
+    this.#shape = shape;
     this.options = options;
     this.policy = options.policy;
     this.kvPolicy = createKvPolicy(options);
     this.#capacity = capacity;
-    this.#step = forward.step;
-    this.#maxBatch = forward.maxBatch;
+    this.#io = io;
     this.#recordFates = recordFates;
   }
 
-  /** Per layer: the cache prompt chunks write (the staging cache of the current prompt). */
-  get prefillLayers(): readonly PrefillLayerCache[] {
-    return this.#prefillLayers;
+  /** Whether every layer evicts per token, so positions may run past the capacity. */
+  get unbounded(): boolean {
+    return this.kvPolicy.spec.decode === "evict" && this.plan !== undefined &&
+      this.plan.layers.every((l) => l.compressed);
   }
 
   /** Per layer: the slot cache decode steps use; undefined until the prompt is in. */
-  get decodeLayers(): readonly DecodeLayerCache[] | undefined {
-    return this.#decodeLayers;
+  get step(): readonly KvLayerBinding[] | undefined {
+    return this.#step;
   }
 
   /** Per layer: the slot table (for tests and `compress-inspect`). */
@@ -130,15 +136,28 @@ export class PolicyKvStore implements KvStore {
 
   /**
    * Starts a sequence: frees the previous one and allocates the staging cache
-   * of a `promptLength`-token prompt, whose prefill adds column sums.
+   * of a `promptLength`-token prompt, whose prefill adds the spec's scores.
    *
    * @param promptLength `T'`
+   * @param position must be 0: a compressing cache takes one prompt per sequence
    * @returns per layer, the cache the prompt chunks write
+   * @throws {LimitError} after position 0 or past the capacity
    */
-  beginSequence(promptLength: number): readonly PrefillLayerCache[] {
-    this.#freeSequence();
-    const { nLayer, nHead, nHeadKv, headDim } = this.#hp;
+  prefill(promptLength: number, position = 0): readonly KvLayerBinding[] {
+    if (position !== 0) {
+      throw new LimitError(
+        `Cannot add a prompt at position ${position}: a ${this.policy} KV cache takes one prompt per sequence`,
+      );
+    }
+    if (promptLength > this.#capacity) {
+      throw new LimitError(
+        `Cannot fit a prompt of ${promptLength} tokens in a context of ${this.#capacity}`,
+      );
+    }
+    this.release();
+    const { nLayer, nHead, nHeadKv, headDim } = this.#shape;
     const dev = this.#rt.device;
+    const spec = this.kvPolicy.spec;
     this.promptLength = promptLength;
     const rowBytes = nHeadKv * promptLength * headDim * 4; // (n_kv_heads, T', head_dim)
     this.#staging = Array.from({ length: nLayer }, (_, l) => ({
@@ -146,84 +165,75 @@ export class PolicyKvStore implements KvStore {
       vCache: createStorage(dev, rowBytes, `staging.v.${l}`),
       colsum: createStorage(dev, nHead * promptLength * 4, `colsum.${l}`), // (n_head, T'), zeroed
     }));
-    const scored = this.policy === "h2o" || this.policy === "d2o";
-    this.#prefillLayers = this.#staging.map((s, l) => ({
+    const fromQuery = spec.score === "window" ? Math.max(0, promptLength - spec.window) : 0;
+    return this.#staging.map((s, l) => ({
       kCache: s.kCache,
       vCache: s.vCache,
       nSlots: promptLength,
-      ...(scored
-        ? {
-          afterAttention: (q: GPUBuffer, lse: GPUBuffer) => [
-            createColumnSums(this.#rt, {
-              q,
-              kCache: s.kCache,
-              lse,
-              out: s.colsum,
-              nHead,
-              nHeadKv,
-              headDim,
-              nSlots: promptLength,
-              maxTokens: this.#maxBatch,
-              step: this.#step,
-              label: `blk.${l}`,
-            }),
-          ],
-        }
-        : {}),
+      afterAttention: spec.score === "none" ? [] : [
+        createColumnSums(this.#rt, {
+          q: this.#io.q,
+          kCache: s.kCache,
+          lse: this.#io.lse,
+          out: s.colsum,
+          nHead,
+          nHeadKv,
+          headDim,
+          nSlots: promptLength,
+          maxTokens: this.#io.maxBatch,
+          step: this.#io.step,
+          fromQuery,
+          label: `blk.${l}`,
+        }),
+      ],
     }));
-    return this.#prefillLayers;
   }
 
   /**
-   * After the prompt ran: plans the budgets, allocates the slot caches and
-   * compresses the prompt into them, then frees the staging cache.
+   * Plans the budgets; reads back every layer's per-head variance of the
+   * column sums first when the spec asks for it.
+   *
+   * @returns the plan
+   */
+  async planBudgets(): Promise<KvPlan> {
+    const { nLayer, nHead, nHeadKv, headDim } = this.#shape;
+    const headVariance = this.kvPolicy.spec.headVariance ? await this.#headVariance() : undefined;
+    return this.plan = this.kvPolicy.plan(
+      { nLayer, nHead, nHeadKv, headDim },
+      {
+        promptLength: this.promptLength,
+        capacity: this.#capacity,
+        ...(headVariance ? { headVariance } : {}),
+      },
+    );
+  }
+
+  /**
+   * Allocates the slot caches of the plan and compresses the prompt into
+   * them, then frees the staging cache.
    *
    * @returns per layer, the cache decode steps use
    */
-  async finishPrefill(): Promise<readonly DecodeLayerCache[]> {
-    const { nLayer, nHead, nHeadKv, headDim } = this.#hp;
+  async compress(): Promise<readonly KvLayerBinding[]> {
+    const plan = this.plan ?? await this.planBudgets();
+    const { nHead, nHeadKv, headDim } = this.#shape;
     const rt = this.#rt;
     const dev = rt.device;
     const T = this.promptLength;
-
-    // plan: d2o reads back every layer's per-head variance of the column sums
-    let headVariance: Float32Array[] | undefined;
-    if (this.policy === "d2o") {
-      const out = createStorage(dev, nLayer * nHead * 4, "head_variance");
-      const encoder = dev.createCommandEncoder({ label: "head_variance" });
-      const pass = encoder.beginComputePass({ label: "head_variance" });
-      this.#staging.forEach((s, l) => {
-        createHeadVariance(rt, { colsum: s.colsum, nHead, tokens: T, out, offset: l * nHead })
-          .encode(pass);
-      });
-      pass.end();
-      dev.queue.submit([encoder.finish()]);
-      const all = new Float32Array(await readBuffer(dev, out, nLayer * nHead * 4));
-      out.destroy();
-      headVariance = Array.from(
-        { length: nLayer },
-        (_, l) => all.slice(l * nHead, (l + 1) * nHead),
-      );
-    }
-    const plan = this.plan = this.kvPolicy.plan(
-      { nLayer, nHead, nHeadKv, headDim },
-      { promptLength: T, capacity: this.#capacity, ...(headVariance ? { headVariance } : {}) },
-    );
-
-    // allocate the budget-sized slot caches and compress the prompt into them
+    const spec = this.kvPolicy.spec;
     const compressions: KvCompress[] = [];
     const encoder = dev.createCommandEncoder({ label: "kv_compress" });
     const pass = encoder.beginComputePass({ label: "kv_compress" });
     this.#layers = plan.layers.map((budget, l) => {
-      const nSlots = slotsFor(budget);
+      const nSlots = layerSlots(spec, budget, T, this.#capacity);
+      const layer = gpuLayerSpec(spec, budget, nSlots);
       const bytes = nHeadKv * nSlots * headDim * 4; // (n_kv_heads, n_slots, head_dim)
       const kCache = createStorage(dev, bytes, `k_cache.${l}`);
       const vCache = createStorage(dev, bytes, `v_cache.${l}`);
       const table = createKvSlotTable(rt, { nHeadKv, nSlots, label: `blk.${l}` });
       const s = this.#staging[l]!;
       const compress = createKvCompress(rt, {
-        options: this.options,
-        budget,
+        layer,
         tokens: T,
         staging: { kCache: s.kCache, vCache: s.vCache, nSlots: T },
         colsum: s.colsum,
@@ -234,17 +244,9 @@ export class PolicyKvStore implements KvStore {
       });
       compress.encode(pass);
       compressions.push(compress);
-      const evict = createKvEvict(rt, {
-        options: this.options,
-        budget,
-        kCache,
-        vCache,
-        table,
-        headDim,
-        step: this.#step,
-        label: `blk.${l}`,
-      });
-      return { kCache, vCache, table, evict };
+      const caches = { kCache, vCache, table, headDim, step: this.#io.step, label: `blk.${l}` };
+      const evict = createKvEvict(rt, { ...caches, layer });
+      return { kCache, vCache, table, evict, offset: T - compress.kept };
     });
     pass.end();
     dev.queue.submit([encoder.finish()]);
@@ -258,26 +260,24 @@ export class PolicyKvStore implements KvStore {
     }
     for (const c of compressions) c.destroy();
     this.#freeStaging();
-
-    this.#decodeLayers = this.#layers.map((layer, l) => ({
+    return this.#step = this.#layers.map((layer, l) => ({
       kCache: layer.kCache,
       vCache: layer.vCache,
       nSlots: layer.table.nSlots,
-      write: (k: GPUBuffer, v: GPUBuffer) =>
-        createKvWriteSlot(rt, {
-          k,
-          v,
-          kCache: layer.kCache,
-          vCache: layer.vCache,
-          table: layer.table,
-          headDim,
-          step: this.#step,
-          label: `blk.${l}`,
-        }),
+      write: createKvWriteSlot(rt, {
+        k: this.#io.k,
+        v: this.#io.v,
+        kCache: layer.kCache,
+        vCache: layer.vCache,
+        table: layer.table,
+        headDim,
+        step: this.#io.step,
+        label: `blk.${l}`,
+      }),
       scores: layer.table.score,
-      evict: layer.evict,
+      kvOffset: layer.offset,
+      afterAttention: [layer.evict],
     }));
-    return this.#decodeLayers;
   }
 
   /**
@@ -287,23 +287,61 @@ export class PolicyKvStore implements KvStore {
    * @param tokens tokens of the sequence so far
    */
   memory(tokens: number): LayerKvMemory[] {
-    const perToken = kvBytesPerToken(this.#hp);
+    const perToken = kvBytesPerToken(this.#shape);
     if (!this.plan || this.#layers.length === 0) {
       const staged = this.#staging.length > 0 ? this.promptLength * perToken : 0;
-      return Array.from({ length: this.#hp.nLayer }, () => ({
+      return Array.from({ length: this.#shape.nLayer }, () => ({
         allocatedBytes: staged,
         liveBytes: Math.min(tokens, this.promptLength) * perToken,
       }));
     }
-    return this.plan.layers.map((budget) => ({
-      allocatedBytes: slotsFor(budget) * perToken,
-      liveBytes: Math.min(tokens, budget.slots) * perToken,
-    }));
+    const evicts = this.kvPolicy.spec.decode === "evict";
+    return this.plan.layers.map((budget, l) => {
+      const { table, offset } = this.#layers[l]!;
+      const held = evicts ? budget.slots : table.nSlots;
+      return {
+        allocatedBytes: table.nSlots * perToken,
+        liveBytes: Math.max(0, Math.min(tokens - offset, held)) * perToken,
+      };
+    });
+  }
+
+  /** Frees the current sequence's buffers. */
+  release(): void {
+    this.#freeStaging();
+    for (const l of this.#layers) {
+      l.kCache.destroy();
+      l.vCache.destroy();
+      l.table.destroy();
+    }
+    this.#layers = [];
+    this.#step = undefined;
+    this.plan = undefined;
+    this.fates = undefined;
   }
 
   /** Frees every buffer. */
   destroy(): void {
-    this.#freeSequence();
+    this.release();
+  }
+
+  async #headVariance(): Promise<Float32Array[]> {
+    const { nLayer, nHead } = this.#shape;
+    const rt = this.#rt;
+    const dev = rt.device;
+    const T = this.promptLength;
+    const out = createStorage(dev, nLayer * nHead * 4, "head_variance");
+    const encoder = dev.createCommandEncoder({ label: "head_variance" });
+    const pass = encoder.beginComputePass({ label: "head_variance" });
+    this.#staging.forEach((s, l) => {
+      createHeadVariance(rt, { colsum: s.colsum, nHead, tokens: T, out, offset: l * nHead })
+        .encode(pass);
+    });
+    pass.end();
+    dev.queue.submit([encoder.finish()]);
+    const all = new Float32Array(await readBuffer(dev, out, nLayer * nHead * 4));
+    out.destroy();
+    return Array.from({ length: nLayer }, (_, l) => all.slice(l * nHead, (l + 1) * nHead));
   }
 
   #freeStaging(): void {
@@ -313,18 +351,5 @@ export class PolicyKvStore implements KvStore {
       s.colsum.destroy();
     }
     this.#staging = [];
-  }
-
-  #freeSequence(): void {
-    this.#freeStaging();
-    for (const l of this.#layers) {
-      l.kCache.destroy();
-      l.vCache.destroy();
-      l.table.destroy();
-    }
-    this.#layers = [];
-    this.#decodeLayers = undefined;
-    this.plan = undefined;
-    this.fates = undefined;
   }
 }

@@ -1,51 +1,64 @@
 /**
- * The policy registry: one row per policy (name, one-line summary,
- * constructor). Adding a policy means a file, a row here, a row in the test
- * matrix (tests/kv/policies_test.ts) and a README row.
+ * The policy registry: one row per policy, in the order help texts list
+ * them. Each row comes from its policy's file, which declares the policy's
+ * name, summary, per-policy defaults, its own flags and constructor; the
+ * policy's GPU work is its `spec`. The CLI's `--kv` choices and flags, the
+ * help text and the README policy table are made from these rows. Adding a
+ * policy means its file, a row here and a row in the test matrix
+ * (tests/kv/policies_test.ts).
  *
  * @module
  */
 
-import { D2oPolicy } from "./d2o.ts";
-import { FullPolicy } from "./full.ts";
-import { H2oPolicy } from "./h2o.ts";
-import type { KvOptions, KvPolicyName } from "./options.ts";
-import type { KvPolicy } from "./policy.ts";
-import { StreamingPolicy } from "./streaming.ts";
+import { D2O } from "./d2o.ts";
+import { FULL } from "./full.ts";
+import { H2O } from "./h2o.ts";
+import type { KvOptions } from "./option_types.ts";
+import type { KvFlag, KvPolicy, KvPolicyEntry } from "./policy.ts";
+import { PYRAMIDKV } from "./pyramidkv.ts";
+import { SNAPKV } from "./snapkv.ts";
+import { STREAMING } from "./streaming.ts";
 
-/** One registered policy. */
-export interface KvPolicyEntry {
-  /** One line for help texts and the README. */
-  readonly summary: string;
-  /** Makes the policy from validated options. */
-  readonly create: (options: KvOptions) => KvPolicy;
+/** Every policy, in help-text order. */
+export const KV_POLICIES: readonly KvPolicyEntry[] = [FULL, STREAMING, H2O, D2O, SNAPKV, PYRAMIDKV];
+
+/**
+ * The registry row of a policy name.
+ *
+ * @param name a policy name
+ * @returns its row, or undefined when no policy has that name
+ * @example
+ * ```ts
+ * import { kvPolicyEntry } from "./registry.ts";
+ * console.log(kvPolicyEntry("h2o")?.defaults.sinks); // 0
+ * ```
+ */
+export function kvPolicyEntry(name: string): KvPolicyEntry | undefined {
+  return KV_POLICIES.find((p) => p.name === name);
 }
 
-/** Every policy by name. */
-export const KV_POLICIES: Readonly<Record<KvPolicyName, KvPolicyEntry>> = {
-  full: {
-    summary: "no compression: every token stays",
-    create: (options) => new FullPolicy(options),
-  },
-  streaming: {
-    summary: "StreamingLLM: attention sinks plus a window of the newest tokens",
-    create: (options) => new StreamingPolicy(options),
-  },
-  h2o: {
-    summary: "H2O: heavy hitters by accumulated attention plus a recent window",
-    create: (options) => new H2oPolicy(options),
-  },
-  d2o: {
-    summary: "D2O: layer budgets by attention variance, eviction with similarity merging",
-    create: (options) => new D2oPolicy(options),
-  },
-};
+/**
+ * Every policy-declared flag once (policies may share a flag), in registry order.
+ *
+ * @returns the flags
+ * @example
+ * ```ts
+ * import { kvPolicyFlags } from "./registry.ts";
+ * console.log(kvPolicyFlags().map((f) => f.flag).includes("--snap-window <n>")); // true
+ * ```
+ */
+export function kvPolicyFlags(): KvFlag[] {
+  const seen = new Map<string, KvFlag>();
+  for (const p of KV_POLICIES) for (const f of p.flags) if (!seen.has(f.key)) seen.set(f.key, f);
+  return [...seen.values()];
+}
 
 /**
  * Makes the policy the options name.
  *
  * @param options validated KV options
  * @returns the policy
+ * @throws {RangeError} when no policy has the options' name
  * @example
  * ```ts
  * import { createKvPolicy } from "./registry.ts";
@@ -54,5 +67,7 @@ export const KV_POLICIES: Readonly<Record<KvPolicyName, KvPolicyEntry>> = {
  * ```
  */
 export function createKvPolicy(options: KvOptions): KvPolicy {
-  return KV_POLICIES[options.policy].create(options);
+  const entry = kvPolicyEntry(options.policy);
+  if (!entry) throw new RangeError(`Cannot make KV policy "${options.policy}": no such policy`);
+  return entry.create(options);
 }

@@ -13,14 +13,16 @@
  * Bulk compression (`n > C`) keeps the sinks, the window and the best
  * `C − forced` candidates, so exactly `C` tokens stay. A decode step (`n = C+1`)
  * evicts the single lowest-ranked candidate. A layer within budget, or not
- * compressed, evicts nothing.
+ * compressed, evicts nothing; neither does a policy whose spec does not evict
+ * while decoding (`decode` `grow` or `none`).
  *
  * @module
  */
 
-import type { KvOptions, KvPolicyName } from "./options.ts";
+import type { KvOptions, KvPolicyName } from "./option_types.ts";
 import type {
   CompressDecision,
+  KvGpuSpec,
   KvLayerView,
   KvPlan,
   KvPolicy,
@@ -175,6 +177,8 @@ export abstract class ScoringPolicy implements KvPolicy {
   abstract readonly name: KvPolicyName;
   /** Validated options. */
   readonly options: KvOptions;
+  /** What the GPU does for this policy (policy specific). */
+  abstract readonly spec: KvGpuSpec;
 
   /** @param options validated KV options */
   constructor(options: KvOptions) {
@@ -202,6 +206,9 @@ export abstract class ScoringPolicy implements KvPolicy {
    * @returns the decision
    */
   decide(view: KvLayerView): StepDecision {
+    if (this.spec.decode !== "evict") {
+      return this.compensateStep(view, new Int32Array(view.nHeadKv).fill(-1));
+    }
     return this.compensateStep(view, selectVictims(view));
   }
 
@@ -237,4 +244,27 @@ export abstract class ScoringPolicy implements KvPolicy {
       tau: view.tau,
     };
   }
+}
+
+/**
+ * The spec of a scoring policy without merging; `changes` overrides its fields.
+ *
+ * @param changes the fields that differ (score source, window, decode mode…)
+ * @returns the spec
+ * @example
+ * ```ts
+ * import { scoringSpec } from "./scoring_policy.ts";
+ * console.log(scoringSpec({ score: "attention" }).decode); // evict
+ * ```
+ */
+export function scoringSpec(changes: Partial<KvGpuSpec> = {}): KvGpuSpec {
+  return {
+    score: "none",
+    window: 0,
+    pool: 1,
+    headVariance: false,
+    merge: null,
+    decode: "evict",
+    ...changes,
+  };
 }

@@ -9,13 +9,16 @@
  */
 
 import { uniformPlan } from "./budget.ts";
-import type { KvPlan, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy } from "./scoring_policy.ts";
+import type { KvOptions } from "./option_types.ts";
+import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
+import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
 
 /** Attention sinks plus a sliding window. */
 export class StreamingPolicy extends ScoringPolicy {
   /** Policy name. */
-  readonly name = "streaming" as const;
+  readonly name = "streaming";
+  /** No scores: the oldest token outside the sinks leaves the window; evicts per token. */
+  readonly spec = scoringSpec();
 
   /**
    * Plans a uniform budget per layer split into sinks + window.
@@ -36,3 +39,12 @@ export class StreamingPolicy extends ScoringPolicy {
     return uniformPlan(this.options, shape, stats, 1);
   }
 }
+
+/** The registry row of `streaming`. */
+export const STREAMING: KvPolicyEntry = {
+  name: "streaming",
+  summary: "StreamingLLM: attention sinks plus a window of the newest tokens",
+  defaults: { sinks: 4, recentRatio: 1 },
+  flags: [],
+  create: (options: KvOptions) => new StreamingPolicy(options),
+};

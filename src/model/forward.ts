@@ -24,6 +24,7 @@ import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../gpu/step.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
+import type { KvLayerBinding, KvStepBuffers } from "../kv/cache.ts";
 import type { AttentionShape } from "../reference/attention.ts";
 import type { GpuModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
@@ -44,43 +45,6 @@ export interface ForwardOptions {
    * costs ~0.1 ms whatever its size; off on GPUs.
    */
   readonly fuseDecode?: boolean;
-}
-
-/** One layer's K/V cache as the forward pass binds it. */
-export interface LayerCache {
-  /** Rotated keys (n_kv_heads, n_slots, head_dim). */
-  readonly kCache: GPUBuffer;
-  /** Values (n_kv_heads, n_slots, head_dim). */
-  readonly vCache: GPUBuffer;
-  /** Slots per KV head. */
-  readonly nSlots: number;
-}
-
-/** A layer's cache during prefill: slot = position, plus what runs after its attention. */
-export interface PrefillLayerCache extends LayerCache {
-  /**
-   * Ops recorded right after the layer's prefill attention of each chunk
-   * (e.g. the KV policy's column sums).
-   *
-   * @param q the chunk's rotated queries (max_batch, n_head, head_dim)
-   * @param lse the attention's per-row log-sum-exp (max_batch, n_head)
-   */
-  afterAttention?(q: GPUBuffer, lse: GPUBuffer): Dispatch[];
-}
-
-/** A layer's cache during decode: where the token goes and what the policy does after attention. */
-export interface DecodeLayerCache extends LayerCache {
-  /**
-   * The op writing the step's K and V rows; by default into slot = position.
-   *
-   * @param k the step's rotated key rows (n_kv_heads, head_dim)
-   * @param v the step's value rows (n_kv_heads, head_dim)
-   */
-  write?(k: GPUBuffer, v: GPUBuffer): Dispatch;
-  /** Per-slot accumulated attention the decode attention adds into, when the policy scores. */
-  readonly scores?: GPUBuffer;
-  /** The policy's eviction, recorded after the layer's attention. */
-  readonly evict?: Dispatch;
 }
 
 /** A dispatch with the name of the forward-pass step it belongs to (for per-step GPU times). */
@@ -111,6 +75,8 @@ export class GpuForward {
   readonly logits: GPUBuffer;
   /** (max_batch, n_vocab) f32: every row's logits, with `allLogits`. */
   readonly logitsAll: GPUBuffer | undefined;
+  /** The step buffers a KV cache's ops read (queries, keys, values, log-sum-exp, step). */
+  readonly io: KvStepBuffers;
 
   readonly #rt: GpuRuntime;
   readonly #normed: GPUBuffer;
@@ -123,8 +89,10 @@ export class GpuForward {
   readonly #body: (
     T: number,
     ids: GPUBuffer,
-    caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[],
+    caches: readonly KvLayerBinding[],
   ) => NamedDispatch[];
+  #decodeBound: readonly KvLayerBinding[] | undefined;
+  #prefillBound: readonly KvLayerBinding[] | undefined;
   readonly #decodeHead: NamedDispatch;
 
   /**
@@ -176,6 +144,7 @@ export class GpuForward {
     const last = this.#last = buf(nEmbd * 4, "last"); // (n_embd) final-normed last row
     this.logits = buf(nVocab * 4, "logits"); // (n_vocab)
     this.logitsAll = options.allLogits ? buf(B * nVocab * 4, "logits_all") : undefined;
+    this.io = { step: this.step, maxBatch: B, q, k, v, lse };
     const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
     // Split-K attention partials, shared by every layer.
     const decodeScratch = createAttentionScratch(rt, shape, 1);
@@ -208,7 +177,7 @@ export class GpuForward {
     const body = (
       T: number,
       idsBuffer: GPUBuffer,
-      caches: readonly DecodeLayerCache[] | readonly PrefillLayerCache[],
+      caches: readonly KvLayerBinding[],
     ): NamedDispatch[] => {
       const ops: NamedDispatch[] = [];
       const add = (name: string, ...dispatches: Dispatch[]) => {
@@ -230,8 +199,6 @@ export class GpuForward {
         const L = w.layers[l]!;
         const cache = caches[l]!;
         const { kCache: kC, vCache: vC } = cache;
-        const decodeCache = T === 1 ? cache as DecodeLayerCache : undefined;
-        const prefillCache = T === 1 ? undefined : cache as PrefillLayerCache;
         const layerShape: AttentionShape = { ...shape, nSlots: cache.nSlots };
         const label = `blk.${l}`;
         // rmsnorm
@@ -255,7 +222,7 @@ export class GpuForward {
         // kv write: a prompt chunk goes to slot = position; a decode step where the cache says
         add(
           "kv_write",
-          decodeCache?.write?.(k, v) ?? createKvWrite(rt, {
+          cache.write ?? createKvWrite(rt, {
             k,
             v,
             kCache: kC,
@@ -269,7 +236,7 @@ export class GpuForward {
           }),
         );
         // attention (+ the policy's scores and eviction)
-        if (decodeCache) {
+        if (T === 1) {
           add(
             "attention",
             createAttentionDecode(rt, {
@@ -281,10 +248,11 @@ export class GpuForward {
               step,
               scratch: decodeScratch,
               label,
-              ...(decodeCache.scores ? { scores: decodeCache.scores } : {}),
+              ...(cache.scores ? { scores: cache.scores } : {}),
+              ...(cache.kvOffset ? { kvOffset: cache.kvOffset } : {}),
             }),
           );
-          if (decodeCache.evict) add("kv_evict", decodeCache.evict);
+          add("kv_evict", ...cache.afterAttention);
         } else {
           add(
             "attention",
@@ -301,7 +269,7 @@ export class GpuForward {
               label,
             }),
           );
-          add("kv_stats", ...prefillCache?.afterAttention?.(q, lse) ?? []);
+          add("kv_stats", ...cache.afterAttention);
         }
         // wo + residual
         add("wo", proj(L.wo, att, x, T, true));
@@ -351,23 +319,29 @@ export class GpuForward {
   }
 
   /**
-   * Builds the decode graph over a KV cache (once per cache: bind groups are
-   * made here, never per token).
+   * Builds the decode graph over a KV cache's decode bindings (once per
+   * bindings: bind groups are made here, never per token; the same bindings
+   * again are a no-op).
    *
    * @param layers per layer, the cache decode steps read and maintain
    */
-  setDecodeCaches(layers: readonly DecodeLayerCache[]): void {
+  setDecodeCaches(layers: readonly KvLayerBinding[]): void {
+    if (layers === this.#decodeBound) return;
     this.#checkLayers(layers.length);
+    this.#decodeBound = layers;
     this.#decode = [...this.#body(1, this.token, layers), this.#decodeHead];
   }
 
   /**
-   * Builds the prompt-chunk graph over a KV cache the chunks write at slot = position.
+   * Builds the prompt-chunk graph over a KV cache the chunks write at slot =
+   * position (the same bindings again are a no-op).
    *
    * @param layers per layer, the cache prompt chunks write and what runs after their attention
    */
-  setPrefillCaches(layers: readonly PrefillLayerCache[]): void {
+  setPrefillCaches(layers: readonly KvLayerBinding[]): void {
+    if (layers === this.#prefillBound) return;
     this.#checkLayers(layers.length);
+    this.#prefillBound = layers;
     this.#prefill = this.maxBatch > 1 ? this.#body(this.maxBatch, this.ids, layers) : [];
   }
 

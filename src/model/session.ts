@@ -10,7 +10,8 @@ import { GpuError, LimitError } from "../errors.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
-import { FullKvStore, kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/kv_store.ts";
+import { kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/cache.ts";
+import { FullKvStore } from "../kv/kv_store.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { PolicyKvStore } from "../kv/policy_store.ts";
 import { type SamplerParams, samplerParams } from "../sample/params.ts";
@@ -22,7 +23,7 @@ import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
 import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
 
-export type { LayerKvMemory } from "../kv/kv_store.ts";
+export type { LayerKvMemory } from "../kv/cache.ts";
 
 /** Options of {@linkcode Session.open}. */
 export interface SessionOptions {
@@ -169,17 +170,18 @@ export class Session {
       ...(options.fuseDecode === undefined ? {} : { fuseDecode: options.fuseDecode }),
     });
     const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
-    const kv = options.kv
-      ? new PolicyKvStore(runtime, hp, options.kv, nCtx, forward, options.recordFates ?? false)
+    const kv: KvStore = options.kv
+      ? new PolicyKvStore(runtime, hp, options.kv, nCtx, forward.io, options.recordFates ?? false)
       : new FullKvStore(runtime, hp, nCtx);
-    if (kv instanceof FullKvStore) {
-      forward.setPrefillCaches(kv.prefillLayers);
-      forward.setDecodeCaches(kv.decodeLayers);
+    // A cache that never compresses has its step caches from the start (evaluate needs no prefill).
+    if (kv.step) {
+      forward.setPrefillCaches(kv.prefill(0, 0));
+      forward.setDecodeCaches(kv.step);
     }
     return new Session(model, tokenizer, runtime, weights, forward, kv, sampler, !options.runtime);
   }
 
-  /** The KV cache (a `PolicyKvStore` when the session has a policy). */
+  /** The KV cache (a policy's cache when the session has a policy, else the plain full cache). */
   get kvStore(): KvStore {
     return this.#kv;
   }
@@ -207,21 +209,8 @@ export class Session {
   async prefill(tokens: readonly number[]): Promise<number> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
     const store = this.#kv;
-    if (store instanceof PolicyKvStore) {
-      if (this.position !== 0) {
-        throw new LimitError(
-          `Cannot add a prompt at position ${this.position}: a ${store.policy} KV cache takes one prompt per sequence`,
-        );
-      }
-      if (tokens.length > this.nCtx) {
-        throw new LimitError(
-          `Cannot fit a prompt of ${tokens.length} tokens in a context of ${this.nCtx}`,
-        );
-      }
-      this.#forward.setPrefillCaches(store.beginSequence(tokens.length));
-    } else {
-      this.#checkFits(tokens.length);
-    }
+    if (!store.compresses) this.#checkFits(tokens.length);
+    this.#forward.setPrefillCaches(store.prefill(tokens.length, this.position));
     if (this.position === 0) this.#sampler.setHistory(tokens);
     const B = this.#forward.maxBatch;
     const prefill = store.compresses || undefined;
@@ -234,9 +223,8 @@ export class Session {
       }
       this.#submitStep(chunk, undefined, prefill);
     }
-    if (store instanceof PolicyKvStore) {
-      this.#forward.setDecodeCaches(await store.finishPrefill());
-    }
+    await store.planBudgets();
+    this.#forward.setDecodeCaches(await store.compress());
     return next;
   }
 

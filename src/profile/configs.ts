@@ -7,6 +7,7 @@
  * @module
  */
 
+import { kvCompresses } from "../kv/describe.ts";
 import { type KvOptions, type KvOptionsInput, resolveKvOptions } from "../kv/options.ts";
 
 /** One KV configuration: a row label and the session's options. */
@@ -66,11 +67,12 @@ export function profileConfigs(
   const configs: ProfileConfig[] = [];
   const add = (label: string, input: KvOptionsInput, budget: string | undefined) => {
     const kv = resolveKvOptions({ ...common, ...input, kvBudget: budget });
-    configs.push({ label, budget: kv.policy === "full" ? "-" : budget ?? "-", kv });
+    configs.push({ label, budget: kvCompresses(kv) ? budget ?? "-" : "-", kv });
   };
   for (const policy of policies) {
-    if (resolveKvOptions({ ...common, kv: policy }).policy === "full") {
-      add("full", { kv: "full" }, undefined);
+    const kv = resolveKvOptions({ ...common, kv: policy });
+    if (!kvCompresses(kv)) {
+      add(kv.policy, { kv: kv.policy }, undefined);
       continue;
     }
     for (const budget of budgets) add(policy, { kv: policy }, budget);

@@ -12,6 +12,7 @@ import { basename } from "node:path";
 import { D2oError } from "../errors.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
+import { kvCompresses } from "../kv/describe.ts";
 import { resolveKvOptions } from "../kv/options.ts";
 import { openModel } from "../model/model_file.ts";
 import { Session } from "../model/session.ts";
@@ -153,7 +154,7 @@ export async function runProfile(
     Session.open(settings.model, {
       nCtx,
       runtime,
-      ...(config.kv.policy === "full" ? {} : { kv: config.kv }),
+      ...(isFull(config) ? {} : { kv: config.kv }),
     });
 
   try {
@@ -293,7 +294,7 @@ export function neededContext(tests: readonly SpeedTest[], textLengths: readonly
 }
 
 function isFull(config: ProfileConfig): boolean {
-  return config.kv.policy === "full";
+  return !kvCompresses(config.kv);
 }
 
 async function guard<T extends object>(run: () => Promise<T>): Promise<T | { error: string }> {

@@ -38,10 +38,16 @@ import type {
   LayerBudget,
   StepDecision,
 } from "../kv/policy.ts";
+import { layerSlots } from "../kv/layer_spec.ts";
 import { FREE } from "../kv/slot_table.ts";
 import { attention, type AttentionShape } from "./attention.ts";
 import { type AttendStep, checkTokens, type ForwardOptions, runForward } from "./forward.ts";
-import { causalColumnSums, columnVariance, groupColumnSums } from "./kv/column_sums.ts";
+import {
+  causalColumnSums,
+  columnVariance,
+  groupColumnSums,
+  maxPoolScores,
+} from "./kv/column_sums.ts";
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
 import { slotAttention } from "./kv/slot_attention.ts";
@@ -218,6 +224,8 @@ export class ReferencePolicyModel {
     const values: Float32Array[] = []; // per layer (n_kv_heads, T, head_dim)
     const columnSums: Float32Array[] = []; // per layer (n_head, T)
     const headVariance: Float64Array[] = []; // per layer (n_head)
+    const spec = this.policy.spec;
+    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
     const attend: AttendStep = (l, q, k, v) => {
       // kv write: the prompt goes to a staging cache, slot = position
       const kStage = headMajor(k, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
@@ -228,8 +236,8 @@ export class ReferencePolicyModel {
       // attention
       const { out } = attention(q, kStage, vStage, T, 0, shape); // (T, n_head, head_dim)
 
-      // column sums and their variance
-      columnSums[l] = causalColumnSums(q, kStage, T, shape); // (n_head, T)
+      // column sums (from the observation window only, when the policy scores by one) and their variance
+      columnSums[l] = causalColumnSums(q, kStage, T, shape, fromQuery); // (n_head, T)
       headVariance[l] = columnVariance(columnSums[l], T, nHead); // (n_head)
       return out;
     };
@@ -244,10 +252,16 @@ export class ReferencePolicyModel {
     const plan = this.policy.plan(kvShape, { promptLength: T, capacity: this.nCtx, headVariance });
 
     // compress
-    const cache = new ReferenceKvCache(this.policy, plan, { nHeadKv, headDim });
-    const compressions = cache.layers.map((layer, l) =>
-      layer.prefill(keys[l]!, values[l]!, groupColumnSums(columnSums[l]!, T, shape), T)
-    );
+    const nSlots = plan.layers.map((budget) => layerSlots(spec, budget, T, this.nCtx));
+    const cache = new ReferenceKvCache(this.policy, plan, { nHeadKv, headDim }, nSlots);
+    const compressions = cache.layers.map((layer, l) => {
+      const b = layer.budget;
+      let scores = groupColumnSums(columnSums[l]!, T, shape); // (n_kv_heads, T)
+      if (spec.pool > 1 && b.compressed && T > b.slots) {
+        scores = maxPoolScores(scores, nHeadKv, T, spec.pool, b.sinks, Math.max(0, T - b.recent));
+      }
+      return layer.prefill(keys[l]!, values[l]!, scores, T);
+    });
     this.#cache = cache;
     this.#prefill = { promptLength: T, plan, columnSums, headVariance, compressions };
     this.#lastStep = null;

@@ -19,6 +19,7 @@ import { createKvWriteSlot } from "../../src/gpu/ops/kv_write_slot.ts";
 import type { Dispatch, GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
+import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
 import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
@@ -148,8 +149,7 @@ export class GpuLayer {
     this.write = createKvWriteSlot(rt, { ...caches, k: this.kRow, v: this.vRow, step: this.step });
     this.evict = createKvEvict(rt, {
       ...caches,
-      options: twin.policy.options,
-      budget,
+      layer: gpuLayerSpec(twin.policy.spec, budget, nSlots),
       step: this.step,
     });
   }

@@ -15,12 +15,15 @@ import { createKvWriteSlot } from "../../src/gpu/ops/kv_write_slot.ts";
 import { createRuntime, type Dispatch, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
+import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import { resolveKvOptions } from "../../src/kv/options.ts";
+import { createKvPolicy } from "../../src/kv/registry.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { testGpu } from "../_gpu.ts";
 
 const rt = createRuntime(await testGpu());
 const options = resolveKvOptions({ kv: "d2o" });
+const spec = createKvPolicy(options).spec;
 
 function random(n: number, seed: number, positive = false): Float32Array<ArrayBuffer> {
   const rng = makeRng(seed);
@@ -66,7 +69,7 @@ async function decode(nHeadKv: number, headDim: number, slots: number) {
   let t = nSlots;
   const caches = { kCache, vCache, table, headDim, step };
   const write = createKvWriteSlot(rt, { ...caches, k, v: k });
-  const evict = createKvEvict(rt, { ...caches, options, budget });
+  const evict = createKvEvict(rt, { ...caches, layer: gpuLayerSpec(spec, budget, nSlots) });
   const next = () => writeStep(rt.device, step, { pos: t, nTokens: 1, nKv: ++t, seed: 0 });
   const both = await time(rt, [write, evict], 100, next);
   const writeOnly = await time(rt, [write], 100, next);
@@ -93,8 +96,7 @@ async function compress(nHead: number, nHeadKv: number, headDim: number, tokens:
     table,
   };
   const op = createKvCompress(rt, {
-    options,
-    budget,
+    layer: gpuLayerSpec(spec, budget, nSlots),
     tokens,
     staging,
     colsum,

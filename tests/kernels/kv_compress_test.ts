@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createStorageFrom } from "../../src/gpu/buffers.ts";
 import { compressPlan, createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
+import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { CompressDecision } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { causalColumnSums, groupColumnSums } from "../../src/reference/kv/column_sums.ts";
@@ -103,8 +104,7 @@ async function runCase(c: Case, seed: number) {
   };
   const colsumBuf = createStorageFrom(rt.device, colsumRows, "test.colsum");
   const op = createKvCompress(rt, {
-    options: twin.policy.options,
-    budget: twin.budget,
+    layer: gpuLayerSpec(twin.policy.spec, twin.budget, twin.nSlots),
     tokens,
     staging,
     colsum: colsumBuf,

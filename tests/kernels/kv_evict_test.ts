@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
+import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { LayerBudget } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
@@ -206,8 +207,7 @@ Deno.test({
     rt.device.queue.writeBuffer(table.state, 0, new Uint32Array([0x7fc00000, 2, 0, 0, 2]));
     const step = stepBuffer(rt.device, { pos: 2, nTokens: 1, nKv: 3, seed: 0 });
     const evict = createKvEvict(rt, {
-      options,
-      budget,
+      layer: gpuLayerSpec(createKvPolicy(options).spec, budget, 3),
       kCache: k,
       vCache: v,
       table,

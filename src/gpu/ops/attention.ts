@@ -83,6 +83,12 @@ export interface AttentionDecodeOptions extends AttentionBuffers {
   /** When given, each slot's attention summed over its query heads is added
    * here ([nHeadKv][nSlots]); the plain variant skips that pass. */
   readonly scores?: GPUBuffer;
+  /**
+   * Positions the cache no longer holds (a compressed cache: the prompt
+   * length minus the tokens it kept); the slots attended are the first
+   * `n_kv − kvOffset` (at most n_slots). Default 0.
+   */
+  readonly kvOffset?: number;
 }
 
 /**
@@ -186,7 +192,7 @@ export function createAttentionDecode(
   const { nHead, nHeadKv, nSlots } = options.shape;
   const op = "attention_decode";
   if (scores) requireElements(op, "scores", scores, nHeadKv * nSlots, `${nHeadKv}×${nSlots}`);
-  const s = prepare(rt, op, decodeSrc, options, 1);
+  const s = prepare(rt, op, decodeSrc, options, 1, options.kvOffset ?? 0);
   const lse = createStorage(rt.device, nHead * 4, `${s.label}.lse`);
   const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
   if (scores) buffers.push(scores);
@@ -213,6 +219,7 @@ function prepare(
   src: string,
   options: AttentionBuffers,
   tokens: number,
+  kvOffset = 0,
 ) {
   const { shape } = options;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
@@ -256,6 +263,7 @@ function prepare(
     ["u", nSlots],
     ["f", 1 / Math.sqrt(headDim)],
     ["u", scratch.nChunks],
+    ["u", kvOffset],
   ]);
   return {
     label,

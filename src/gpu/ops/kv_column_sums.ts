@@ -1,7 +1,9 @@
 /**
  * Host side of `kernels/kv_column_sums.wgsl`: after a prefill chunk's
  * attention, adds each key's attention probabilities from the chunk's queries
- * into per-query-head column sums (d2o's prefill statistic and initial scores).
+ * into per-query-head column sums (the prefill scores of the policies that
+ * score, and d2o's statistic); optionally only from the queries at or after a
+ * position (an observation window).
  *
  * @module
  */
@@ -44,6 +46,8 @@ export interface ColumnSumsOptions {
   readonly maxTokens: number;
   /** The step uniform (pos = the chunk's first position, n_tokens = its length). */
   readonly step: GPUBuffer;
+  /** Only queries at positions ≥ this count (an observation window); default 0: all. */
+  readonly fromQuery?: number;
   /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
   readonly label?: string;
 }
@@ -96,6 +100,7 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
       ["u", nSlots],
       ["f", 1 / Math.sqrt(headDim)],
       ["u", i * qTile],
+      ["u", options.fromQuery ?? 0],
     ]);
     const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${i}`, [
       q,

@@ -1,10 +1,12 @@
 /**
  * Host side of `kernels/kv_compress.wgsl`: the bulk compression of one layer
  * at the end of prefill. Reads the prompt's staging cache (slot = position)
- * and its per-query-head column sums, executes the policy's `compress`
- * decision (keep sinks, window and top-scored candidates; d2o merges the
- * evicted keys and values into their nearest kept keys and sets τ) and writes
- * the kept rows, the slot table and the state of the layer's slot cache.
+ * and its per-query-head column sums, and applies the rule the layer's spec
+ * describes (keep sinks, window and the top-scored candidates, the scores
+ * optionally max-pooled over positions; with merging, fold the evicted keys
+ * and values into their nearest kept keys and set τ); then writes the kept
+ * rows, the slot table and the state of the layer's slot cache. The CPU twin
+ * of the same rule is the policy's `compress` (`src/kv/scoring_policy.ts`).
  * Created once per request (sizes depend on the prompt length).
  *
  * @module
@@ -12,12 +14,10 @@
 
 import src from "../../../kernels/kv_compress.wgsl" with { type: "text" };
 import { LimitError } from "../../errors.ts";
-import type { KvOptions } from "../../kv/options.ts";
-import type { LayerBudget } from "../../kv/policy.ts";
 import { createStorage, readBuffer } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
-import { createPolicyParams, KV_PRELUDE, slotsFor } from "./kv_support.ts";
+import { createPolicyParams, KV_PRELUDE, type KvLayerSpec, slotsFor } from "./kv_support.ts";
 import {
   bindBuffers,
   createParams,
@@ -58,7 +58,10 @@ export interface KvCompressPlan {
  * console.log(compressPlan(budget, 30)); // { kept: 10, evicted: 20, quota: 4 }
  * ```
  */
-export function compressPlan(budget: LayerBudget, tokens: number): KvCompressPlan {
+export function compressPlan(
+  budget: Pick<KvLayerSpec, "slots" | "recent" | "sinks" | "compressed">,
+  tokens: number,
+): KvCompressPlan {
   let protectedCount = 0;
   for (let p = 0; p < tokens; p++) {
     if (p < budget.sinks || p > tokens - 1 - budget.recent) protectedCount++;
@@ -91,12 +94,10 @@ export interface KvDestination {
   readonly table: KvSlotTable;
 }
 
-/** Inputs, budget and policy of a compression. */
+/** Inputs and layer spec of a compression. */
 export interface KvCompressOptions {
-  /** Validated KV options (policy, β, merge rule, self-logit, parity). */
-  readonly options: KvOptions;
-  /** This layer's budget. */
-  readonly budget: LayerBudget;
+  /** This layer's spec (budget split, slots, pool, merging). */
+  readonly layer: KvLayerSpec;
   /** Prompt length `T'` (rows 0 .. T'−1 of the staging cache). */
   readonly tokens: number;
   /** The staging cache. */
@@ -137,18 +138,18 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
  * Creates the compression of one layer.
  *
  * @param rt GPU runtime
- * @param options inputs, budget and policy
+ * @param options inputs and layer spec
  * @returns the recorded dispatches and the compression's sizes
  * @throws {LimitError} when an uncompressed layer cannot hold the prompt
  * @throws {RangeError} when shapes do not match, a buffer is too small or the
  *   prompt is too long for the kernels' per-invocation loop bounds
  * @example
  * ```ts ignore
- * const op = createKvCompress(rt, { options, budget, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
+ * const op = createKvCompress(rt, { layer, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
  * ```
  */
 export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): KvCompress {
-  const { budget, tokens, staging, colsum, nHead, dest, headDim } = options;
+  const { layer: budget, tokens, staging, colsum, nHead, dest, headDim } = options;
   const { table } = dest;
   const { nHeadKv } = table;
   const op = "kv_compress";
@@ -195,10 +196,13 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   requireElements(op, "dest_k", dest.kCache, nHeadKv * table.nSlots * headDim, destShape);
   requireElements(op, "dest_v", dest.vCache, nHeadKv * table.nSlots * headDim, destShape);
   const { kept, evicted } = plan;
-  const merging = options.options.policy === "d2o" && evicted > 0;
+  const merging = (budget.merge ?? null) !== null && evicted > 0;
+  const pool = budget.pool ?? 1;
+  // The pool smooths the candidates' scores: positions before the window.
+  const pooling = pool > 1 && evicted > 0;
   const kChunk = Math.max(1, Math.floor(16384 / Math.ceil(headDim / 4)));
   const nChunks = Math.max(1, Math.ceil(kept / kChunk));
-  const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4];
+  const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4, pool];
   const grids = [
     Math.ceil(tokens / WG),
     Math.ceil(evicted / WG),
@@ -213,6 +217,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   // Scratch arrays in one buffer (words): T'-sized, then evicted-sized, then kept-sized.
   const sizes = {
     score: nHeadKv * tokens,
+    raw: pooling ? nHeadKv * tokens : 0,
     norm: nHeadKv * tokens,
     keep: nHeadKv * tokens,
     fate: nHeadKv * tokens,
@@ -241,12 +246,14 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     ["u", table.nSlots],
     ...Object.keys(sizes).map((name) => ["u", offsets[name]!] as const),
     ["u", merging ? 1 : 0],
+    ["u", pooling ? (pool - 1) / 2 : 0],
+    ["u", Math.max(0, tokens - budget.recent)],
+    ["u", 0],
     ["u", 0],
   ]);
   const policy = createPolicyParams(
     rt.device,
     `${label}.policy`,
-    options.options,
     budget,
     nHeadKv,
     {
@@ -280,6 +287,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   const evRows = Math.ceil(evicted / WG);
   const stages = [
     stage("prep", [0, 2, 8, 9, 10], [rows, nHeadKv]),
+    ...(pooling ? [stage("pool", [8, 9, 10], [rows, nHeadKv])] : []),
     stage("rank", [8, 9, 10], [rows, nHeadKv]),
     stage("scan", [8, 9, 10], [nHeadKv]),
     ...(merging

@@ -1,17 +1,23 @@
 /**
  * Host side of `kernels/kv_evict.wgsl`: a decode step's eviction in one layer
- * under a KV policy (victim per KV head, d2o's nearest key, τ update and
- * merge, slot release), with no read-back.
+ * by the rule its spec describes (victim per KV head; with merging, the
+ * nearest key, τ update and merge; slot release), with no read-back. A layer
+ * whose spec does not evict while decoding only grows. The CPU twin of the
+ * rule is the policy's `decide` (`src/kv/scoring_policy.ts`).
  *
  * @module
  */
 
 import src from "../../../kernels/kv_evict.wgsl" with { type: "text" };
-import type { KvOptions } from "../../kv/options.ts";
-import type { LayerBudget } from "../../kv/policy.ts";
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { createPolicyParams, KV_PRELUDE, type KvLayerBuffers, slotsFor } from "./kv_support.ts";
+import {
+  createPolicyParams,
+  KV_PRELUDE,
+  type KvLayerBuffers,
+  type KvLayerSpec,
+  slotsFor,
+} from "./kv_support.ts";
 import { bindBuffers, dispatchSteps, opLabel, requireElements } from "./op_support.ts";
 
 /** Workgroup size of both entry points. */
@@ -19,12 +25,10 @@ const WG = 64;
 /** Loop iterations one invocation may spend (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 40000;
 
-/** Buffers, budget and policy of a layer's decode eviction. */
+/** Buffers and layer spec of a layer's decode eviction. */
 export interface KvEvictOptions extends KvLayerBuffers {
-  /** Validated KV options (policy, β, merge rule, self-logit, parity). */
-  readonly options: KvOptions;
-  /** This layer's budget (from the policy's plan); the table's `nSlots` must be `C + 1` (compressed) or `C`. */
-  readonly budget: LayerBudget;
+  /** This layer's spec; the table's `nSlots` must be {@linkcode slotsFor} of it. */
+  readonly layer: KvLayerSpec;
 }
 
 /** The eviction dispatch and its per-head decision buffer. */
@@ -42,17 +46,17 @@ export interface KvEvict extends Dispatch {
  * its scores.
  *
  * @param rt GPU runtime
- * @param options buffers, budget and policy
+ * @param options buffers and layer spec
  * @returns the recorded dispatches and the decision buffer
  * @throws {RangeError} when the table does not fit the budget, a buffer is
  *   too small or the cache is too large for one workgroup per head
  * @example
  * ```ts ignore
- * const evict = createKvEvict(rt, { options, budget, kCache, vCache, table, headDim: 64, step });
+ * const evict = createKvEvict(rt, { layer, kCache, vCache, table, headDim: 64, step });
  * ```
  */
 export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict {
-  const { budget, kCache, vCache, table, headDim, step } = options;
+  const { layer: budget, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_evict";
   const label = opLabel(op, options.label);
@@ -76,13 +80,7 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   const constants = { WG, HEAD_DIM: headDim, N_HEAD_KV: nHeadKv };
   const pick = rt.pipelines.get({ label: op, code, entryPoint: "pick", constants });
   const apply = rt.pipelines.get({ label: op, code, entryPoint: "apply", constants });
-  const policy = createPolicyParams(
-    rt.device,
-    `${label}.policy`,
-    options.options,
-    budget,
-    nHeadKv,
-  );
+  const policy = createPolicyParams(rt.device, `${label}.policy`, budget, nHeadKv);
   const picks = createStorage(rt.device, nHeadKv * 16, `${label}.picks`);
   const buffers = [kCache, vCache, table.pos, table.score, table.state, picks, step, policy];
   const pickGroup = bindBuffers(rt.device, pick, `${label}.pick`, buffers, [0, 2, 3, 4, 5, 6, 7]);

@@ -1,8 +1,9 @@
 /**
- * Host pieces shared by the KV slot-table ops: the WGSL prelude, the `Policy`
- * uniform (`kernels/_kv_state.wgsl`: a layer's budget and the policy options,
- * packed once per layer or per request, in the struct's field order), and
- * the slot count of a layer.
+ * Host pieces shared by the KV slot-table ops: the WGSL prelude, the data a
+ * layer's kernels read ({@linkcode KvLayerSpec}, built by `src/kv/` from the
+ * policy's spec and plan: the GPU never sees a policy name), the `Policy`
+ * uniform (`kernels/_kv_state.wgsl`: that spec packed once per layer or per
+ * request, in the struct's field order), and the slot count of a layer.
  *
  * @module
  */
@@ -10,10 +11,40 @@
 import state from "../../../kernels/_kv_state.wgsl" with { type: "text" };
 import { STEP_WGSL } from "../step.ts";
 
-import type { KvOptions } from "../../kv/options.ts";
-import type { LayerBudget } from "../../kv/policy.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createParams } from "./op_support.ts";
+
+/** How evicted tokens merge into their nearest kept key. */
+export interface KvMergeParams {
+  /** `paper`: softmax weights with the target's own logit; `code`: the reference code's mean. */
+  readonly rule: "paper" | "code";
+  /** Logit of the target's own weight (paper rule). */
+  readonly selfLogit: number;
+  /** EMA weight of the new observation in τ. */
+  readonly beta: number;
+  /** A merge passes when the head mean of the similarities passes τ. */
+  readonly parity: boolean;
+}
+
+/** What the slot-table kernels know of one layer: budget split, cache size, decode mode, merging. */
+export interface KvLayerSpec {
+  /** `C_ℓ`: tokens kept by the prefill compression and after each decode eviction. */
+  readonly slots: number;
+  /** Newest positions always kept. */
+  readonly recent: number;
+  /** First positions always kept. */
+  readonly sinks: number;
+  /** Whether the layer compresses a prompt longer than `slots` at all. */
+  readonly compressed: boolean;
+  /** Slots allocated per KV head (default {@linkcode slotsFor}). */
+  readonly nSlots?: number;
+  /** Whether a decode step evicts once the layer holds `slots + 1` (default: when compressed). */
+  readonly evict?: boolean;
+  /** Width of the max pool over positions of the prefill scores (odd; default 1 = none). */
+  readonly pool?: number;
+  /** Merging of evicted tokens, or null/absent to drop them. */
+  readonly merge?: KvMergeParams | null;
+}
 
 /** A layer's cache, slot table and step uniform, as the slot-table ops bind them. */
 export interface KvLayerBuffers {
@@ -47,9 +78,11 @@ export interface KvCompressFields {
 }
 
 /**
- * Slots per KV head a layer's cache needs: `C + 1` when compressed, else `C`.
+ * Slots per KV head a layer's cache has: its `nSlots` when given, else
+ * `C + 1` when compressed (one slot takes each new token before the
+ * eviction), else `C`.
  *
- * @param budget the layer budget
+ * @param budget the layer
  * @returns slot count
  * @example
  * ```ts
@@ -57,48 +90,48 @@ export interface KvCompressFields {
  * console.log(slotsFor({ slots: 8, heavy: 6, recent: 2, sinks: 4, compressed: true })); // 9
  * ```
  */
-export function slotsFor(budget: LayerBudget): number {
-  return budget.compressed ? budget.slots + 1 : budget.slots;
+export function slotsFor(budget: KvLayerSpec): number {
+  return budget.nSlots ?? (budget.compressed ? budget.slots + 1 : budget.slots);
 }
 
 /**
- * Creates the `Policy` uniform of one layer.
+ * Creates the `Policy` uniform of one layer. The decode kernels see
+ * `compressed` only when the layer evicts while decoding.
  *
  * @param device owning device
  * @param label GPU label
- * @param options validated KV options (policy, β, merge rule, self-logit, parity)
- * @param budget the layer budget
+ * @param layer the layer's spec
  * @param nHeadKv KV heads
  * @param compress compression-only fields, omitted for the decode kernels
  * @returns the uniform buffer
  * @example
  * ```ts ignore
- * const policy = createPolicyParams(device, "kv_evict.policy", options, budget, 4);
+ * const policy = createPolicyParams(device, "kv_evict.policy", layer, 4);
  * ```
  */
 export function createPolicyParams(
   device: GPUDevice,
   label: string,
-  options: KvOptions,
-  budget: LayerBudget,
+  layer: KvLayerSpec,
   nHeadKv: number,
   compress?: KvCompressFields,
 ): GPUBuffer {
-  const merge = options.policy === "d2o";
+  const merge = layer.merge ?? null;
+  const evicts = layer.compressed && (compress !== undefined || (layer.evict ?? true));
   return createParams(device, label, [
     ["u", nHeadKv],
-    ["u", slotsFor(budget)],
-    ["u", budget.slots],
-    ["u", budget.recent],
-    ["u", budget.sinks],
-    ["u", budget.compressed ? 1 : 0],
+    ["u", slotsFor(layer)],
+    ["u", layer.slots],
+    ["u", layer.recent],
+    ["u", layer.sinks],
+    ["u", evicts ? 1 : 0],
     ["u", merge ? 1 : 0],
-    ["u", options.parity ? 1 : 0],
-    ["u", options.mergeRule === "code" ? 1 : 0],
-    ["f", Math.fround(options.beta)],
+    ["u", merge?.parity ? 1 : 0],
+    ["u", merge?.rule === "code" ? 1 : 0],
+    ["f", Math.fround(merge?.beta ?? 0)],
     // The old-value weight of updateTau, rounded to f32 as the twin rounds it.
-    ["f", Math.fround(1 - options.beta)],
-    ["f", Math.fround(Math.exp(options.mergeSelfLogit))],
+    ["f", Math.fround(1 - (merge?.beta ?? 0))],
+    ["f", Math.fround(Math.exp(merge?.selfLogit ?? 0))],
     ["u", compress?.tokens ?? 0],
     ["u", compress?.quota ?? 0],
     ["u", compress?.nEvict ?? 0],

@@ -25,7 +25,8 @@ export interface ColumnSumShape {
  * @param k keys (`[nHeadKv][tokens][headDim]`), rotated
  * @param tokens prompt length `T`
  * @param shape head layout
- * @returns column sums `[nHead][T]` (each head's sums add up to `T`)
+ * @param fromQuery only query rows `i ≥ fromQuery` count (an observation window; default 0)
+ * @returns column sums `[nHead][T]` (each head's sums add up to `T − fromQuery`)
  * @throws {RangeError} when the heads do not group evenly or an array is short
  * @example One head, two tokens: key 0 gets all of row 0 and part of row 1
  * ```ts
@@ -39,6 +40,7 @@ export function causalColumnSums(
   k: Float32Array,
   tokens: number,
   shape: ColumnSumShape,
+  fromQuery = 0,
 ): Float32Array {
   const { nHead, nHeadKv, headDim } = shape;
   if (
@@ -57,7 +59,7 @@ export function causalColumnSums(
   for (let h = 0; h < nHead; h++) {
     const kBase = Math.floor(h / group) * tokens * headDim;
     sums.fill(0);
-    for (let i = 0; i < tokens; i++) {
+    for (let i = Math.max(0, fromQuery); i < tokens; i++) {
       const qBase = (i * nHead + h) * headDim;
       let max = -Infinity;
       for (let j = 0; j <= i; j++) {
@@ -133,6 +135,47 @@ export function columnVariance(colsum: Float32Array, tokens: number, nHead: numb
     let ss = 0;
     for (let j = 0; j < tokens; j++) ss += (colsum[h * tokens + j]! - mean) ** 2;
     out[h] = ss / (tokens - 1);
+  }
+  return out;
+}
+
+/**
+ * Max pool of each KV head's scores over positions `[from, end)` with a
+ * window of `width` (odd), clipped at both ends; positions outside the range
+ * keep their score. Exact in f32 (the twin of kv_compress's `pool` stage).
+ *
+ * @param scores `[nHeadKv][T]`
+ * @param nHeadKv KV heads
+ * @param tokens `T`
+ * @param width pool width (1: a copy)
+ * @param from first pooled position (the sinks before it are not pooled)
+ * @param end one past the last pooled position (the window after it is not pooled)
+ * @returns pooled scores `[nHeadKv][T]`
+ * @example
+ * ```ts
+ * import { maxPoolScores } from "./column_sums.ts";
+ * console.log([...maxPoolScores(new Float32Array([1, 5, 2, 0, 9]), 1, 5, 3, 0, 4)]); // [ 5, 5, 5, 2, 9 ]
+ * ```
+ */
+export function maxPoolScores(
+  scores: Float32Array,
+  nHeadKv: number,
+  tokens: number,
+  width: number,
+  from: number,
+  end: number,
+): Float32Array {
+  const out = scores.slice(0, nHeadKv * tokens);
+  const r = (width - 1) / 2;
+  for (let g = 0; g < nHeadKv; g++) {
+    const base = g * tokens;
+    for (let j = from; j < end; j++) {
+      let m = scores[base + j]!;
+      for (let i = Math.max(from, j - r); i < Math.min(end, j + r + 1); i++) {
+        m = Math.max(m, scores[base + i]!);
+      }
+      out[base + j] = m;
+    }
   }
   return out;
 }

@@ -21,6 +21,7 @@ export class ReferenceKvCache {
    * @param policy the deciding policy
    * @param plan its plan for this sequence
    * @param shape head layout (shared by all layers)
+   * @param nSlots per layer, slots per head (default: each layer's own default)
    * @example
    * ```ts
    * import { ReferenceKvCache } from "./kv_cache.ts";
@@ -32,9 +33,11 @@ export class ReferenceKvCache {
    * console.log(cache.slotCount()); // 18
    * ```
    */
-  constructor(policy: KvPolicy, plan: KvPlan, shape: KvLayerShape) {
+  constructor(policy: KvPolicy, plan: KvPlan, shape: KvLayerShape, nSlots?: readonly number[]) {
     this.plan = plan;
-    this.layers = plan.layers.map((budget) => new ReferenceKvLayer(policy, budget, shape));
+    this.layers = plan.layers.map((budget, l) =>
+      new ReferenceKvLayer(policy, budget, shape, nSlots?.[l])
+    );
   }
 
   /**

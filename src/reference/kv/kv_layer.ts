@@ -22,7 +22,9 @@
  * evict; they assert that no sink or window token is evicted.
  *
  * Slot count: `C + 1` for a compressed layer (one slot receives each new
- * token before the eviction), `C` (the capacity) for an uncompressed one.
+ * token before the eviction), `C` (the capacity) for an uncompressed one,
+ * unless given (a policy that compresses once keeps room to grow:
+ * `src/kv/layer_spec.ts` `layerSlots`).
  *
  * @module
  */
@@ -58,7 +60,7 @@ export class ReferenceKvLayer {
   readonly nHeadKv: number;
   /** Values per head. */
   readonly headDim: number;
-  /** Slots per head: `C + 1` when compressed, else `C`. */
+  /** Slots per head: as given, else `C + 1` when compressed, else `C`. */
   readonly nSlots: number;
   /** Rotated keys `[nHeadKv][nSlots][headDim]`. */
   readonly keys: Float32Array;
@@ -75,6 +77,7 @@ export class ReferenceKvLayer {
    * @param policy the deciding policy
    * @param budget this layer's budget from the policy's plan
    * @param shape head layout
+   * @param nSlots slots per head (default: `C + 1` when compressed, else `C`)
    * @example
    * ```ts
    * import { ReferenceKvLayer } from "./kv_layer.ts";
@@ -86,12 +89,12 @@ export class ReferenceKvLayer {
    * console.log(layer.table.occupancy(0), [...layer.table.pos]); // 2 [ 0, -1, 2 ]
    * ```
    */
-  constructor(policy: KvPolicy, budget: LayerBudget, shape: KvLayerShape) {
+  constructor(policy: KvPolicy, budget: LayerBudget, shape: KvLayerShape, nSlots?: number) {
     this.policy = policy;
     this.budget = budget;
     this.nHeadKv = shape.nHeadKv;
     this.headDim = shape.headDim;
-    this.nSlots = budget.compressed ? budget.slots + 1 : budget.slots;
+    this.nSlots = nSlots ?? (budget.compressed ? budget.slots + 1 : budget.slots);
     this.keys = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
     this.values = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
     this.table = new SlotTable(this.nHeadKv, this.nSlots);
