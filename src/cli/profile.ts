@@ -9,7 +9,7 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { basename } from "node:path";
-import { InputError } from "../errors.ts";
+import { InputError, UsageError } from "../errors.ts";
 import { KV_POLICY_NAMES } from "../kv/options.ts";
 import { profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
@@ -111,12 +111,19 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
   const configs = profileConfigs(o.kv, o.kvBudget, kvInput(undefined, undefined, o), {
     ablate: o.ablate ?? false,
   });
+  const tests = speedTests(o.nPrompt, o.nGen, o.nDepth);
+  if (tests.length === 0 && (o.text ?? []).length === 0) {
+    throw new UsageError(
+      "Nothing to measure: -p 0 and -n 0 ask for no speed test, and no --text asks for quality; " +
+        "give -p N, -n N or --text FILE",
+    );
+  }
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
   const report = await runProfile({
     model: o.model,
     configs,
-    tests: speedTests(o.nPrompt, o.nGen, o.nDepth),
+    tests,
     reps: o.repetitions,
     texts,
     prefix: o.prefix,

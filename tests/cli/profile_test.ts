@@ -195,16 +195,18 @@ Deno.test("d2o profile rejects bad values with one line naming the flag", async 
   const cases: [string[], number, RegExp][] = [
     [["--kv", "full,fast"], 2, /--kv "fast"/],
     [["--kv-budget", "0.2,1.5"], 2, /--kv-budget "1\.5"/],
-    [["-p", "128,x"], 2, /-p, --n-prompt.*"x"/],
+    [["-p", "128,x"], 2, /^d2o: Cannot use -p\/--n-prompt "128,x": .*; see `d2o profile --help`$/],
     [["-r", "0"], 2, /--repetitions/],
     [["-o", "xml"], 2, /--output/],
     [["--d2o-beta", "2"], 2, /--d2o-beta "2"/],
+    [["-p", "0", "-n", "0"], 2, /^d2o: Nothing to measure: -p 0 and -n 0 ask for no speed test/],
     [["--text", "/nonexistent/story.txt"], 3, /--text "\/nonexistent\/story\.txt"/],
   ];
   for (const [flags, code, message] of cases) {
     const r = await runD2o(["profile", "-m", MODEL, ...flags]);
     assert.equal(r.code, code, `${flags.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, message);
+    assert.match(r.stderr.trim(), message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.equal(r.stdout, "");
   }
 });
