@@ -15,7 +15,7 @@ import { renderInspectText } from "../inspect/render_text.ts";
 import { resolveKvOptions } from "../kv/options.ts";
 import { parseLayerList } from "../kv/options.ts";
 import { stdoutIsTerminal, writeStdout } from "./io.ts";
-import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
+import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { integerIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
@@ -45,7 +45,7 @@ export function compressInspectCommand(): Command {
     .requiredOption("-m, --model <path>", "path to a .gguf model")
     .option("-f, --file <path>", "read the prompt from a file")
     .option("--generate <n>", "greedy tokens to generate after the prompt", integerIn(0), 0)
-    .option("--kv <policy>", "KV-cache policy: full, streaming, h2o or d2o", "d2o")
+    .option("--kv <policy>", kvPolicyHelp(), "d2o")
     .option(
       "--kv-budget <x>",
       "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",

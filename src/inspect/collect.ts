@@ -10,7 +10,7 @@
 
 import { readBuffer } from "../gpu/buffers.ts";
 import type { KvSlotTableSnapshot } from "../gpu/ops/kv_slot_table.ts";
-import { PolicyKvStore } from "../kv/policy_store.ts";
+import { createKvPolicy } from "../kv/registry.ts";
 import type { Session } from "../model/session.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
 
@@ -44,13 +44,14 @@ export async function collectInspect(
   options: CollectOptions,
 ): Promise<InspectReport> {
   const store = session.kvStore;
-  if (!(store instanceof PolicyKvStore)) {
+  if (!store.compresses || store.options === undefined) {
     throw new RangeError("Cannot inspect a session without a KV policy");
   }
   const hp = session.hparams;
   const { nLayer, nHeadKv } = hp;
   const dev = session.runtime.device;
-  const d2o = store.policy === "d2o";
+  // Merging policies record τ and each eviction's similarity.
+  const d2o = createKvPolicy(store.options).spec.merge !== null;
   const tokens = [...options.prompt];
   const T = tokens.length;
   const logs: HeadLog[][] = Array.from(
