@@ -1,7 +1,7 @@
 /**
  * `d2o generate`: streams a model's continuation of a prompt to stdout.
- * Reads like llama.cpp's `simple` example: load → tokenize → context →
- * sampler → loop → report → release. Only the generated text goes to stdout;
+ * `runGenerate` reads like llama.cpp's `simple` example: args → load (with
+ * tokenize) → sampler → loop → report → free, each step one function. Only the generated text goes to stdout;
  * progress, timings and warnings go to stderr.
  *
  * @module
@@ -9,14 +9,15 @@
 
 import { Command } from "commander";
 import type { Session } from "../model/session.ts";
+import { describeKvOptions } from "../kv/describe.ts";
+import { type KvOptions, resolveKvOptions } from "../kv/options.ts";
 import {
   describeSampler,
   MAX_REPEAT_LAST_N,
   resolveSeed,
+  type SamplerParams,
   samplerParams,
 } from "../sample/params.ts";
-import { describeKvOptions } from "../kv/describe.ts";
-import { resolveKvOptions } from "../kv/options.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
@@ -141,10 +142,74 @@ export function generateCommand(): Command {
   });
 }
 
+/** The command line resolved: prompt text, KV options, sampler settings. */
+interface GenerateArgs {
+  readonly prompt: string;
+  readonly kv: KvOptions;
+  readonly sampler: SamplerParams;
+}
+
+/** What the loop produced. */
+interface GenerateRun {
+  readonly tokens: number[];
+  readonly text: string;
+  readonly stopReason: GenerateResult["stopReason"];
+  readonly promptMs: number;
+  readonly decodeMs: number;
+}
+
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
+  // args
+  const args = await generateArgs(promptArg, o);
+
+  // load + tokenize: the file and tokenizer first, so a prompt that cannot fit fails before the upload
+  const t0 = performance.now();
+  const { session, prompt } = await openForPrompt(o.model, args.prompt, {
+    nCtx: o.ctx,
+    kv: args.kv,
+    maxBatch: o.batch,
+    sampler: args.sampler, // the session builds the GPU sampler from these
+    parseSpecial: o.parseSpecial ?? false,
+  });
+  try {
+    const loadMs = performance.now() - t0;
+    if (o.verbose) reportSetup(session, prompt, args);
+
+    // loop: the session runs decode steps ahead of the read-backs
+    const run = await generateLoop(session, prompt, args.prompt, o);
+
+    // report
+    const result = generateResult(session, prompt, run, args, loadMs);
+    if (o.json) await writeStdout(JSON.stringify(result) + "\n");
+    if (o.jsonl) await writeStdout(JSON.stringify({ type: "done", ...result }) + "\n");
+    if (o.verbose) {
+      // Start the report on its own line when the text (on a shared terminal or log) did not end one.
+      const streamed = !o.json && !o.jsonl;
+      if (
+        streamed && run.text.length > 0 && !run.text.endsWith("\n") && !Deno.stdout.isTerminal()
+      ) {
+        console.error();
+      }
+      reportTimings(result);
+    }
+    if (session.position >= session.hparams.nCtxTrain) {
+      console.error(
+        `d2o: warning: generation ran past the trained context of ${session.hparams.nCtxTrain}`,
+      );
+    }
+  } finally {
+    // free
+    session.close();
+  }
+}
+
+/** Reads the prompt and resolves the KV and sampler flags (every usage error before any loading). */
+async function generateArgs(
+  promptArg: string | undefined,
+  o: GenerateOptions,
+): Promise<GenerateArgs> {
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
-  const seed = resolveSeed(o.seed === -1 ? 0xffffffff : o.seed);
   const sampler = samplerParams({
     temperature: o.temp,
     topK: o.topK,
@@ -152,122 +217,114 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     minP: o.minP,
     repeatPenalty: o.repeatPenalty,
     repeatLastN: o.repeatLastN,
-    seed,
+    seed: resolveSeed(o.seed === -1 ? 0xffffffff : o.seed),
   });
+  return { prompt, kv, sampler };
+}
 
-  // load: the file and tokenizer first, so a prompt that cannot fit fails before the upload
-  const t0 = performance.now();
-  const { session, prompt: promptTokens } = await openForPrompt(o.model, prompt, {
-    nCtx: o.ctx,
-    kv,
-    maxBatch: o.batch,
-    sampler,
-    parseSpecial: o.parseSpecial ?? false,
-  });
-  try {
-    const loadMs = performance.now() - t0;
-    const tok = session.tokenizer;
-    const hp = session.hparams;
-    if (o.verbose) {
-      console.error(
-        `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
-          `prompt ${promptTokens.length} tokens, context ${session.nCtx}`,
-      );
-      console.error(`d2o: sampler: ${describeSampler(sampler)}`);
-      console.error(`d2o: KV cache: ${describeKvOptions(kv)}`);
-    }
-    const streamText = !o.json && !o.jsonl;
-    const emit = streamText ? writeStdout : async (_: string) => {};
-    if (o.echo) await emit(prompt);
+/** `--verbose`: the model, the device and the settings, before the run. */
+function reportSetup(session: Session, prompt: readonly number[], args: GenerateArgs): void {
+  const hp = session.hparams;
+  console.error(
+    `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
+      `prompt ${prompt.length} tokens, context ${session.nCtx}`,
+  );
+  console.error(`d2o: sampler: ${describeSampler(args.sampler)}`);
+  console.error(`d2o: KV cache: ${describeKvOptions(args.kv)}`);
+}
 
-    // prompt, then the loop: the session runs decode steps ahead of the read-backs
-    const decoder = tok.streamDecoder({ stripLeadingSpace: prompt.length === 0 });
-    const stops = new StopStringFilter(o.stop ?? []);
-    const limit = o.maxTokens < 0 ? Infinity : o.maxTokens;
-    const tokens: number[] = [];
-    let text = "";
-    let stopReason: GenerateResult["stopReason"] | undefined;
-    const tp = performance.now();
-    let td = tp;
-    let promptMs = 0;
-    for await (const next of session.generate(promptTokens, limit)) {
-      if (tokens.length === 0) {
-        promptMs = performance.now() - tp;
-        td = performance.now();
-      }
-      tokens.push(next);
-      if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
-        stopReason = "eos";
-        break;
-      }
-      const piece = stops.push(decoder.push(next));
-      text += piece;
-      if (o.jsonl) {
-        await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
-      } else if (piece) await emit(piece);
-      if (stops.stopped) {
-        stopReason = "stop_string";
-        break;
-      }
+/**
+ * Runs the prompt and the decode loop, streaming text (or `--jsonl` events)
+ * as tokens come back, until end of sequence, a stop string, `-n` or the
+ * context ends it.
+ */
+async function generateLoop(
+  session: Session,
+  prompt: readonly number[],
+  promptText: string,
+  o: GenerateOptions,
+): Promise<GenerateRun> {
+  const tok = session.tokenizer;
+  const streamText = !o.json && !o.jsonl;
+  const emit = streamText ? writeStdout : async (_: string) => {};
+  if (o.echo) await emit(promptText);
+  const decoder = tok.streamDecoder({ stripLeadingSpace: promptText.length === 0 });
+  const stops = new StopStringFilter(o.stop ?? []);
+  const limit = o.maxTokens < 0 ? Infinity : o.maxTokens;
+  const tokens: number[] = [];
+  let text = "";
+  let stopReason: GenerateResult["stopReason"] | undefined;
+  const tp = performance.now();
+  let td = tp;
+  let promptMs = 0;
+  for await (const next of session.generate(prompt, limit)) {
+    if (tokens.length === 0) {
+      promptMs = performance.now() - tp;
+      td = performance.now();
     }
-    stopReason ??= tokens.length >= limit ? "max_tokens" : "context_full";
-    const decodeSteps = Math.max(0, tokens.length - 1);
-    const decodeMs = performance.now() - td;
-    const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
-    text += tail;
-    if (tail && !o.jsonl) await emit(tail);
-    if (
-      !o.json && !o.jsonl && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()
-    ) {
-      await emit("\n");
+    tokens.push(next);
+    if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
+      stopReason = "eos";
+      break;
     }
-
-    // report
-    const mem = session.memory;
-    const result: GenerateResult = {
-      text,
-      promptTokens,
-      tokens,
-      stopReason,
-      seed,
-      timings: {
-        loadMs,
-        promptMs,
-        promptTokensPerSecond: promptTokens.length / (promptMs / 1000),
-        decodeMs,
-        decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,
-      },
-      memory: {
-        weights: mem.weightBytes,
-        kvCache: mem.kvBytes,
-        kvCacheLive: mem.kvLiveBytes,
-        kvCacheFull: mem.kvFullBytes,
-        scratch: mem.scratchBytes,
-      },
-      kv: {
-        policy: kv.policy,
-        budget: kv.budget.kind === "fraction"
-          ? String(kv.budget.value)
-          : `${kv.budget.value} tokens`,
-        layerSlots: layerSlots(session),
-      },
-    };
-    if (o.json) await writeStdout(JSON.stringify(result) + "\n");
-    if (o.jsonl) await writeStdout(JSON.stringify({ type: "done", ...result }) + "\n");
-    if (o.verbose) {
-      // Start the report on its own line when the text (on a shared terminal or log) did not end one.
-      const open = streamText && text.length > 0 && !text.endsWith("\n") &&
-        !Deno.stdout.isTerminal();
-      if (open) console.error();
-      reportTimings(result);
+    const piece = stops.push(decoder.push(next));
+    text += piece;
+    if (o.jsonl) {
+      await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
+    } else if (piece) await emit(piece);
+    if (stops.stopped) {
+      stopReason = "stop_string";
+      break;
     }
-    if (session.position >= hp.nCtxTrain) {
-      console.error(`d2o: warning: generation ran past the trained context of ${hp.nCtxTrain}`);
-    }
-  } finally {
-    // release
-    session.close();
   }
+  stopReason ??= tokens.length >= limit ? "max_tokens" : "context_full";
+  const decodeMs = performance.now() - td;
+  const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
+  text += tail;
+  if (tail && !o.jsonl) await emit(tail);
+  if (streamText && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
+    await emit("\n");
+  }
+  return { tokens, text, stopReason, promptMs, decodeMs };
+}
+
+/** The `--json` result of a run. */
+function generateResult(
+  session: Session,
+  promptTokens: number[],
+  run: GenerateRun,
+  args: GenerateArgs,
+  loadMs: number,
+): GenerateResult {
+  const mem = session.memory;
+  const { kv } = args;
+  const decodeSteps = Math.max(0, run.tokens.length - 1);
+  return {
+    text: run.text,
+    promptTokens,
+    tokens: run.tokens,
+    stopReason: run.stopReason,
+    seed: args.sampler.seed,
+    timings: {
+      loadMs,
+      promptMs: run.promptMs,
+      promptTokensPerSecond: promptTokens.length / (run.promptMs / 1000),
+      decodeMs: run.decodeMs,
+      decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (run.decodeMs / 1000) : 0,
+    },
+    memory: {
+      weights: mem.weightBytes,
+      kvCache: mem.kvBytes,
+      kvCacheLive: mem.kvLiveBytes,
+      kvCacheFull: mem.kvFullBytes,
+      scratch: mem.scratchBytes,
+    },
+    kv: {
+      policy: kv.policy,
+      budget: kv.budget.kind === "fraction" ? String(kv.budget.value) : `${kv.budget.value} tokens`,
+      layerSlots: layerSlots(session),
+    },
+  };
 }
 
 function reportTimings(r: GenerateResult): void {
