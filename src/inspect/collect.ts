@@ -99,7 +99,7 @@ export async function collectInspect(
       store.picks.map(async (b) => new DataView(await readBuffer(dev, b, nHeadKv * 16))),
     );
     for (let l = 0; l < nLayer; l++) {
-      recordStep(logs[l]!, picks[l]!, before[l]!, tables[l]!, step, d2o);
+      recordStep(logs[l]!, picks[l]!, before[l]!, tables[l]!, { step, pos: T + step - 1, d2o });
       const evicted = picks[l]!.getInt32(0, true) >= 0;
       if (d2o && evicted && !Number.isNaN(tables[l]!.tau)) tau[l]!.push(tables[l]!.tau);
     }
@@ -154,14 +154,25 @@ export async function collectInspect(
   };
 }
 
-/** Turns one layer's decode-step picks into merge/eviction events. */
+/** The decode step being recorded: its index, its token's position, and whether the policy is d2o. */
+interface StepInfo {
+  readonly step: number;
+  readonly pos: number;
+  readonly d2o: boolean;
+}
+
+/**
+ * Turns one layer's decode-step picks into merge/eviction events. The victim's
+ * position is what its slot held before the step, unless the slot is the one
+ * this step's token was written into (the head's free slot): then it is the
+ * step's own token, which a layer with no recent window may drop at once.
+ */
 function recordStep(
   heads: HeadLog[],
   picks: DataView,
   before: KvSlotTableSnapshot,
   after: KvSlotTableSnapshot,
-  step: number,
-  d2o: boolean,
+  { step, pos, d2o }: StepInfo,
 ): void {
   const nSlots = after.pos.length / heads.length;
   heads.forEach((log, h) => {
@@ -169,21 +180,11 @@ function recordStep(
     if (victim < 0) return;
     const target = picks.getInt32(16 * h + 4, true);
     const similarity = picks.getFloat32(16 * h + 8, true);
-    // The victim's position: its slot held it before this step, unless it is this step's own
-    // token (written into the free slot), which is one past the newest held before.
-    const held = before.pos[h * nSlots + victim]!;
-    const victimPos = held >= 0 ? held : newestPosition(before, h, nSlots);
+    const victimPos = victim === before.free[h] ? pos : before.pos[h * nSlots + victim]!;
     if (target >= 0) {
       log.merged.push({ pos: victimPos, into: after.pos[h * nSlots + target]!, similarity, step });
     } else {
       log.evicted.push({ pos: victimPos, step, similarity: d2o ? similarity : null });
     }
   });
-}
-
-/** The position one past the newest held before a step (the step's own token). */
-function newestPosition(before: KvSlotTableSnapshot, h: number, nSlots: number): number {
-  let newest = -1;
-  for (let s = 0; s < nSlots; s++) newest = Math.max(newest, before.pos[h * nSlots + s]!);
-  return newest + 1;
 }

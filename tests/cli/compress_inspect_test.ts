@@ -87,3 +87,49 @@ Deno.test("compress-inspect rejects a layer the model does not have, exit 2", as
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--layers 9/);
 });
+
+Deno.test("compress-inspect with no recent window accounts for every position once, and writes --html", async () => {
+  const short = "Once upon a time there was";
+  const configs = [
+    ["--kv-min", "4"],
+    ["--kv", "d2o", "--recent-ratio", "0", "--kv-budget", "6"],
+    ["--kv", "h2o", "--recent-ratio", "0", "--kv-budget", "6"],
+    ["--kv", "streaming", "--kv-budget", "4"],
+    ["--kv", "streaming", "--kv-budget", "3"],
+  ];
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const flags of configs) {
+      const html = `${dir}/page.html`;
+      const r = await runD2o([
+        "compress-inspect",
+        "-m",
+        STORIES,
+        short,
+        "--generate",
+        "8",
+        "--json",
+        "--html",
+        html,
+        ...flags,
+      ]);
+      assert.equal(r.code, 0, `${flags.join(" ")}: ${r.stderr}`);
+      const report = JSON.parse(r.stdout);
+      const n = report.tokens.ids.length;
+      for (const layer of report.layers) {
+        for (const head of layer.heads) {
+          const seen = [
+            ...head.kept,
+            ...head.merged.map((m: { pos: number }) => m.pos),
+            ...head.evicted.map((e: { pos: number }) => e.pos),
+          ].sort((a, b) => a - b);
+          assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i), flags.join(" "));
+        }
+      }
+      assert.match(await Deno.readTextFile(html), /<svg/);
+      await Deno.remove(html);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
