@@ -8,9 +8,9 @@
  */
 
 import { Command } from "commander";
-import { InputError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { collectInspect } from "../inspect/collect.ts";
-import { renderInspectHtml } from "../inspect/render_html.ts";
+import { INSPECT_HTML_GENERATOR, renderInspectHtml } from "../inspect/render_html.ts";
 import { renderInspectText } from "../inspect/render_text.ts";
 import { resolveKvOptions } from "../kv/options.ts";
 import { parseLayerList } from "../kv/options.ts";
@@ -18,6 +18,7 @@ import { stdoutIsTerminal, writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { integerIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
+import { checkOutputPath, writeOutputFile } from "./output_file.ts";
 import { readPrompt } from "./prompt_input.ts";
 
 interface InspectOptions extends KvTuningFlags {
@@ -29,6 +30,7 @@ interface InspectOptions extends KvTuningFlags {
   ctx?: number;
   json?: boolean;
   html?: string;
+  force?: boolean;
   layers?: string;
   heads?: string;
   width?: number;
@@ -58,6 +60,7 @@ export function compressInspectCommand(): Command {
     )
     .option("--json", "print the raw report as one JSON object (schema in the README)")
     .option("--html <file>", "also write one self-contained HTML page with the heatmap and charts")
+    .option("--force", "let --html replace an existing file that is not a page of ours")
     .option("--layers <list>", "layers to show token by token, e.g. 0,3 (default: all)")
     .option("--heads <list>", "KV heads to show token by token, e.g. 0 (default: all)")
     .option("--width <n>", "text width of the token view", integerIn(20, 1000))
@@ -74,8 +77,14 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
   const layers = o.layers === undefined ? undefined : parseSelection("--layers", o.layers);
   const heads = o.heads === undefined ? undefined : parseSelection("--heads", o.heads);
-  if (o.html !== undefined && o.html.trim() === "") {
-    throw new UsageError("Cannot write --html to an empty file name");
+  if (o.html !== undefined) {
+    await checkOutputPath(o.html, {
+      flag: "--html",
+      inputs: { "the model": o.model, "the prompt file": o.file },
+      isOurs: (head) =>
+        head.includes(`<meta name="generator" content="${INSPECT_HTML_GENERATOR}">`),
+      force: o.force ?? false,
+    });
   }
   const { session, prompt } = await openForPrompt(o.model, text, {
     nCtx: o.ctx,
@@ -93,7 +102,7 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
   });
   try {
     const report = await collectInspect(session, { file: o.model, prompt, generate: o.generate });
-    if (o.html !== undefined) await writeHtml(o.html, renderInspectHtml(report));
+    if (o.html !== undefined) await writeOutputFile(o.html, renderInspectHtml(report), "--html");
     if (o.json) {
       await writeStdout(JSON.stringify(report) + "\n");
     } else {
@@ -116,19 +125,5 @@ function parseSelection(flag: string, value: string): number[] {
     return parseLayerList(value);
   } catch {
     throw new UsageError(`Cannot use ${flag} "${value}": expected indices like 0,2,3`);
-  }
-}
-
-/** Writes the page atomically (a temp file renamed into place), never half a file. */
-async function writeHtml(path: string, html: string): Promise<void> {
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
-  try {
-    await Deno.writeTextFile(temp, html);
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw new InputError(`Cannot write --html "${path}": ${(error as Error).message}`, {
-      cause: error,
-    });
   }
 }

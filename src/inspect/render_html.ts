@@ -12,6 +12,9 @@ import { summarizeInspect } from "./summary.ts";
 import { type CellFate, type TokenCell, tokenFates, visiblePiece } from "./token_fates.ts";
 import type { InspectLayer, InspectLayerPlan, InspectReport } from "./types.ts";
 
+/** The `generator` meta tag of every page, by which `--html` recognises a page it may replace. */
+export const INSPECT_HTML_GENERATOR = "d2o compress-inspect";
+
 /** Fill colours of the four fates, shared by the heatmap and its legend. */
 const FATES: readonly { fate: CellFate; label: string; color: string }[] = [
   { fate: "kept", label: "kept", color: "#2f9e44" },
@@ -75,6 +78,7 @@ export function renderInspectHtml(report: InspectReport): string {
     "<head>",
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta name="generator" content="${INSPECT_HTML_GENERATOR}">`,
     `<title>${esc(title)}</title>`,
     `<style>${CSS}</style>`,
     "</head>",
