@@ -67,6 +67,6 @@ fi
 task="${1:-demo}"
 shift || true
 case "$task" in
-  demo | test | check | bench | ok) exec "$DENO" task "$task" "$@" ;;
-  *) say "unknown task \"$task\": use demo, test, check, bench or ok"; exit 2 ;;
+  demo | test | check | bench | ok | test:llama) exec "$DENO" task "$task" "$@" ;;
+  *) say "unknown task \"$task\": use demo, test, check, bench, ok or test:llama"; exit 2 ;;
 esac

@@ -38,13 +38,35 @@ const EOG_TEXTS = new Set([
   "_<EOT>",
   "<|end_of_text|>",
   "<end_of_utterance>",
+  "</s>",
 ]);
 
 /** Fill-in-the-middle tokens llama.cpp finds by text; the last three also end generation. */
 const FIM_TEXTS = {
-  pre: ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>"],
-  suf: ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>"],
-  mid: ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>"],
+  pre: [
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+  ],
+  suf: [
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+  ],
+  mid: [
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+  ],
   pad: ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>"],
   rep: ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"],
   sep: ["<|file_sep|>"],
@@ -82,7 +104,11 @@ export interface EndOfGeneration {
 export function endOfGeneration(
   ids: ReadonlyMap<string, number>,
   types: Uint8Array,
-  named: { eosId?: number | undefined; eotId?: number | undefined; eomId?: number | undefined },
+  named: {
+    eosId?: number | undefined;
+    eotId?: number | undefined;
+    eomId?: number | undefined;
+  },
 ): EndOfGeneration {
   const find = (texts: readonly string[]): number | undefined => {
     let found: number | undefined;
@@ -104,7 +130,9 @@ export function endOfGeneration(
     eog.add(id);
     types[id] = TokenType.control;
   }
-  for (const id of [named.eosId, eotId, eomId]) if (id !== undefined) eog.add(id);
+  for (const id of [named.eosId, eotId, eomId]) {
+    if (id !== undefined) eog.add(id);
+  }
   // o200k_harmony: with <|return|> and <|call|> present, <|end|> does not end generation.
   const end = ids.get("<|end|>");
   if (end !== undefined && ids.has("<|return|>") && ids.has("<|call|>")) {

@@ -53,72 +53,84 @@ const wholeWords = (kind: PreTokenizerKind): PreTokenizerSpec => ({
 });
 
 /** Names llama.cpp maps to each family, grouped by family. */
-const NAMES_BY_SPEC: readonly (readonly [PreTokenizerSpec, readonly string[]])[] = [
-  [plain("default"), ["default"]],
-  [plain("gpt2"), [
-    "gpt2",
-    "gpt-2",
-    "phi-2",
-    "roberta-bpe",
-    "mpt",
-    "olmo",
-    "jais",
-    "jina-es",
-    "jina-de",
-    "jina-v1-en",
-    "jina-v2-es",
-    "jina-v2-de",
-    "jina-v2-code",
-    "gigachat",
-    "exaone4",
-    "trillion",
-    "granite-docling",
-    "a.x-4.0",
-    "mellum",
-  ]],
-  [wholeWords("llama3"), [
-    "llama3",
-    "llama-v3",
-    "llama-bpe",
-    "falcon3",
-    "falcon-h1",
-    "pixtral",
-    "midm-2.0",
-    "lfm2",
-  ]],
-  // Same expression as Llama 3, but merged like any BPE and no BOS by default.
-  [plain("llama3"), ["smaug-bpe", "dbrx"]],
-  [plain("qwen2"), ["qwen2", "deepseek-r1-qwen", "stablelm2", "kormo", "megrez", "hunyuan"]],
-  [plain("deepseek-llm"), ["deepseek-llm"]],
-  [plain("deepseek-coder"), ["deepseek-coder"]],
-  [plain("deepseek3"), ["deepseek-v3", "hunyuan-dense"]],
-  [plain("falcon"), ["falcon"]],
-  [plain("starcoder"), [
-    "starcoder",
-    "refact",
-    "smollm",
-    "command-r",
-    "codeshell",
-    "exaone",
-    "minerva-7b",
-  ]],
-  [plain("viking"), ["viking"]],
-  [wholeWords("tekken"), ["tekken"]],
-  [plain("gpt4o"), ["gpt-4o", "llama4", "minimax-m2"]],
-];
+const NAMES_BY_SPEC:
+  readonly (readonly [PreTokenizerSpec, readonly string[]])[] = [
+    [plain("default"), ["default"]],
+    [plain("gpt2"), [
+      "gpt-2",
+      "phi-2",
+      "roberta-bpe",
+      "mpt",
+      "olmo",
+      "jais",
+      "jina-es",
+      "jina-de",
+      "jina-v1-en",
+      "jina-v2-es",
+      "jina-v2-de",
+      "jina-v2-code",
+      "gigachat",
+      "exaone4",
+      "trillion",
+      "granite-docling",
+      "a.x-4.0",
+      "mellum",
+    ]],
+    [wholeWords("llama3"), [
+      "llama3",
+      "llama-v3",
+      "llama-bpe",
+      "falcon3",
+      "falcon-h1",
+      "pixtral",
+      "midm-2.0",
+      "lfm2",
+    ]],
+    // Same expression as Llama 3, but merged like any BPE and no BOS by default.
+    [plain("llama3"), ["smaug-bpe", "dbrx"]],
+    [plain("qwen2"), [
+      "qwen2",
+      "deepseek-r1-qwen",
+      "stablelm2",
+      "kormo",
+      "megrez",
+      "hunyuan",
+    ]],
+    [plain("deepseek-llm"), ["deepseek-llm"]],
+    [plain("deepseek-coder"), ["deepseek-coder"]],
+    [plain("deepseek3"), ["deepseek-v3", "hunyuan-dense"]],
+    [plain("falcon"), ["falcon"]],
+    [plain("starcoder"), [
+      "starcoder",
+      "refact",
+      "smollm",
+      "command-r",
+      "codeshell",
+      "exaone",
+      "minerva-7b",
+    ]],
+    [plain("viking"), ["viking"]],
+    [wholeWords("tekken"), ["tekken"]],
+    [plain("gpt4o"), ["gpt-4o", "llama4", "minimax-m2"]],
+  ];
 
 /** `tokenizer.ggml.pre` names accepted, and how each tokenizes. */
 export const PRE_TOKENIZERS: ReadonlyMap<string, PreTokenizerSpec> = new Map(
-  NAMES_BY_SPEC.flatMap(([spec, names]) => names.map((name) => [name, spec] as const)),
+  NAMES_BY_SPEC.flatMap(([spec, names]) =>
+    names.map((name) => [name, spec] as const)
+  ),
 );
 
 /** `tokenizer.ggml.pre` names accepted, and the family each selects. */
-export const PRE_TOKENIZER_NAMES: ReadonlyMap<string, PreTokenizerKind> = new Map(
-  [...PRE_TOKENIZERS].map(([name, spec]) => [name, spec.kind]),
-);
+export const PRE_TOKENIZER_NAMES: ReadonlyMap<string, PreTokenizerKind> =
+  new Map(
+    [...PRE_TOKENIZERS].map(([name, spec]) => [name, spec.kind]),
+  );
 
-const GPT2 = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`;
-const CONTRACTIONS = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])`;
+const GPT2 = String
+  .raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`;
+const CONTRACTIONS = String
+  .raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])`;
 
 /** Llama 3 and Qwen 2 differ only in how many digits one word holds. */
 const llama3Style = (digits: string) =>
@@ -142,7 +154,12 @@ const CJK = "一-龥ࠀ-一가-퟿";
 
 /** The expression chains, in llama.cpp's order. */
 const EXPRESSIONS: Readonly<Record<PreTokenizerKind, readonly string[]>> = {
-  default: [String.raw`[\p{P}$+<=>^~|]+`, GPT2, String.raw`\p{N}+`, "[0-9][0-9][0-9]"],
+  default: [
+    String.raw`[\p{P}$+<=>^~|]+`,
+    GPT2,
+    String.raw`\p{N}+`,
+    "[0-9][0-9][0-9]",
+  ],
   gpt2: [GPT2],
   llama3: [llama3Style("{1,3}")],
   qwen2: [llama3Style("")],
@@ -172,7 +189,8 @@ const EXPRESSIONS: Readonly<Record<PreTokenizerKind, readonly string[]>> = {
   starcoder: [String.raw`\p{N}`, GPT2],
   viking: [String.raw` ?[^(\s|.,!?…。，、।۔،)]+`, String.raw`\p{N}`],
   tekken: [
-    casedWords("") + String.raw`|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+    casedWords("") +
+    String.raw`|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
   ],
   gpt4o: [
     casedWords(`${CONTRACTIONS}?`) +
@@ -284,7 +302,9 @@ export function preTokenize(text: string, kind: PreTokenizerKind): string[] {
   let bounds = [0, text.length];
   for (const regex of regexes(kind)) bounds = splitChunks(seen, bounds, regex);
   const words: string[] = [];
-  for (let i = 1; i < bounds.length; i++) words.push(text.slice(bounds[i - 1], bounds[i]));
+  for (let i = 1; i < bounds.length; i++) {
+    words.push(text.slice(bounds[i - 1], bounds[i]));
+  }
   return words;
 }
 
@@ -292,7 +312,11 @@ export function preTokenize(text: string, kind: PreTokenizerKind): string[] {
  * Splits each chunk (between consecutive `bounds`) into matches of `regex` and
  * the non-empty text between them.
  */
-function splitChunks(text: string, bounds: readonly number[], regex: RegExp): number[] {
+function splitChunks(
+  text: string,
+  bounds: readonly number[],
+  regex: RegExp,
+): number[] {
   const out = [bounds[0]!];
   for (let i = 1; i < bounds.length; i++) {
     const start = bounds[i - 1]!;
@@ -304,7 +328,9 @@ function splitChunks(text: string, bounds: readonly number[], regex: RegExp): nu
         regex.lastIndex++;
         continue;
       }
-      if (m.index > 0 && out.at(-1) !== start + m.index) out.push(start + m.index);
+      if (m.index > 0 && out.at(-1) !== start + m.index) {
+        out.push(start + m.index);
+      }
       out.push(start + m.index + m[0].length);
     }
     if (out.at(-1) !== end) out.push(end);

@@ -20,7 +20,12 @@ export interface SpecialToken {
   readonly text: string;
   /** Control and unknown tokens match only when special parsing is on; user-defined ones always. */
   readonly needsParseSpecial: boolean;
+  /** Whitespace right after the token is dropped (llama.cpp's RSTRIP attribute). */
+  readonly rstrip?: boolean;
 }
+
+/** C's `isspace` in the "C" locale, which llama.cpp's RSTRIP uses. */
+const SPACE = /[ \t\n\v\f\r]/;
 
 /**
  * Splits `text` at the special tokens it contains.
@@ -59,9 +64,16 @@ export function partitionSpecial(
         if (at > from) next.push({ text: fragment.text.slice(from, at) });
         next.push({ id: special.id });
         from = at + special.text.length;
+        if (special.rstrip) {
+          while (
+            from < fragment.text.length && SPACE.test(fragment.text[from]!)
+          ) from++;
+        }
         at = fragment.text.indexOf(special.text, from);
       }
-      if (from < fragment.text.length) next.push({ text: fragment.text.slice(from) });
+      if (from < fragment.text.length) {
+        next.push({ text: fragment.text.slice(from) });
+      }
     }
     fragments = next;
   }

@@ -20,7 +20,11 @@ import {
 import { partitionSpecial, type SpecialToken } from "./special_tokens.ts";
 import { encodeSpm, type SpmIndex } from "./spm.ts";
 import { type DecodeOptions, StreamDecoder } from "./stream_decoder.ts";
-import { type TokenizerModel, type TokenizerVocab, TokenType } from "./vocab.ts";
+import {
+  type TokenizerModel,
+  type TokenizerVocab,
+  TokenType,
+} from "./vocab.ts";
 
 /** Options of {@linkcode Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -102,7 +106,11 @@ export class Tokenizer {
    */
   constructor(vocab: TokenizerVocab) {
     const n = vocab.tokens.length;
-    if (n === 0) throw new InputError("Cannot build tokenizer: the vocabulary has no tokens");
+    if (n === 0) {
+      throw new InputError(
+        "Cannot build tokenizer: the vocabulary has no tokens",
+      );
+    }
     checkLength("tokenizer.ggml.scores", vocab.scores, n);
     checkLength("tokenizer.ggml.token_type", vocab.tokenTypes, n);
     this.model = vocab.model;
@@ -112,7 +120,9 @@ export class Tokenizer {
     if (vocab.tokenTypes) {
       for (let i = 0; i < n; i++) {
         const type = vocab.tokenTypes[i]!;
-        this.#types[i] = type >= 0 && type <= TokenType.byte ? type : TokenType.undefined;
+        this.#types[i] = type >= 0 && type <= TokenType.byte
+          ? type
+          : TokenType.undefined;
       }
     }
     for (let i = 0; i < n; i++) this.#ids.set(vocab.tokens[i]!, i);
@@ -145,13 +155,17 @@ export class Tokenizer {
     this.addEos = vocab.addEos ?? false;
     this.addSpacePrefix = spm && (vocab.addSpacePrefix ?? true);
     if (this.addBos && this.bosId === undefined) {
-      throw new InputError("Cannot build tokenizer: BOS is to be added but there is no BOS token");
+      throw new InputError(
+        "Cannot build tokenizer: BOS is to be added but there is no BOS token",
+      );
     }
     if (this.addEos && this.eosId === undefined) {
-      throw new InputError("Cannot build tokenizer: EOS is to be added but there is no EOS token");
+      throw new InputError(
+        "Cannot build tokenizer: EOS is to be added but there is no EOS token",
+      );
     }
 
-    this.#specials = this.#collectSpecials();
+    this.#specials = this.#collectSpecials(isPhi3(vocab.modelName));
     if (spm) {
       this.#spm = this.#spmIndex(vocab.scores);
     } else {
@@ -205,8 +219,14 @@ export class Tokenizer {
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const out: number[] = [];
-    if (options.addBos ?? this.addBos) out.push(this.#required(this.bosId, "BOS"));
-    const fragments = partitionSpecial(text, this.#specials, options.parseSpecial ?? false);
+    if (options.addBos ?? this.addBos) {
+      out.push(this.#required(this.bosId, "BOS"));
+    }
+    const fragments = partitionSpecial(
+      text,
+      this.#specials,
+      options.parseSpecial ?? false,
+    );
     if (this.#spm) {
       // The dummy prefix goes before text that starts the input or follows a special token.
       let afterSpecial = true;
@@ -216,7 +236,9 @@ export class Tokenizer {
           afterSpecial = true;
           continue;
         }
-        const prefixed = this.addSpacePrefix && afterSpecial ? " " + fragment.text : fragment.text;
+        const prefixed = this.addSpacePrefix && afterSpecial
+          ? " " + fragment.text
+          : fragment.text;
         encodeSpm(prefixed.replaceAll(" ", "▁"), this.#spm, out);
         afterSpecial = false;
       }
@@ -226,7 +248,9 @@ export class Tokenizer {
         else this.#encodeBpe(fragment.text, out);
       }
     }
-    if (options.addEos ?? this.addEos) out.push(this.#required(this.eosId, "EOS"));
+    if (options.addEos ?? this.addEos) {
+      out.push(this.#required(this.eosId, "EOS"));
+    }
     return out;
   }
 
@@ -240,7 +264,10 @@ export class Tokenizer {
    * @returns the bytes (do not modify)
    * @throws {RangeError} if `id` is not in the vocabulary
    */
-  tokenBytes(id: number, options: { readonly special?: boolean } = {}): Uint8Array {
+  tokenBytes(
+    id: number,
+    options: { readonly special?: boolean } = {},
+  ): Uint8Array {
     this.#check(id);
     const type = this.#types[id]!;
     if (type === TokenType.control || type === TokenType.unknown) {
@@ -289,7 +316,9 @@ export class Tokenizer {
    * @throws {RangeError} if an id is not in the vocabulary
    */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
-    return new TextDecoder("utf-8", { ignoreBOM: true }).decode(this.decodeBytes(ids, options));
+    return new TextDecoder("utf-8", { ignoreBOM: true }).decode(
+      this.decodeBytes(ids, options),
+    );
   }
 
   /**
@@ -318,7 +347,9 @@ export class Tokenizer {
       case TokenType.userDefined:
         return encoder.encode(text);
       case TokenType.normal:
-        return this.#spm ? encoder.encode(text.replaceAll("▁", " ")) : byteLevelDecode(text);
+        return this.#spm
+          ? encoder.encode(text.replaceAll("▁", " "))
+          : byteLevelDecode(text);
       case TokenType.byte: {
         const hex = this.#spm ? BYTE_TOKEN.exec(text)?.[1] : undefined;
         return hex === undefined ? EMPTY : Uint8Array.of(parseInt(hex, 16));
@@ -342,8 +373,12 @@ export class Tokenizer {
     }
   }
 
-  /** Control, unknown and user-defined tokens, longest UTF-8 text first. */
-  #collectSpecials(): SpecialToken[] {
+  /**
+   * Control, unknown and user-defined tokens, longest UTF-8 text first. For
+   * Phi-3 (by name, as llama.cpp decides) they and `</s>` drop the whitespace
+   * after them, except `<unk>`, `<s>` and `<|endoftext|>`.
+   */
+  #collectSpecials(phi3: boolean): SpecialToken[] {
     const specials: (SpecialToken & { bytes: number })[] = [];
     for (let id = 0; id < this.#tokens.length; id++) {
       const type = this.#types[id]!;
@@ -356,6 +391,7 @@ export class Tokenizer {
         id,
         text,
         needsParseSpecial: type !== TokenType.userDefined,
+        rstrip: phi3 && !PHI3_NO_RSTRIP.has(text),
         bytes: encoder.encode(text).length,
       });
     }
@@ -420,7 +456,9 @@ export class Tokenizer {
 
   #required(id: number | undefined, name: string): number {
     if (id === undefined) {
-      throw new InputError(`Cannot add ${name}: the vocabulary has no ${name} token`);
+      throw new InputError(
+        `Cannot add ${name}: the vocabulary has no ${name} token`,
+      );
     }
     return id;
   }
@@ -434,7 +472,19 @@ export class Tokenizer {
   }
 }
 
-function checkLength(key: string, values: ArrayLike<number> | undefined, n: number): void {
+const PHI3_NO_RSTRIP = new Set(["<unk>", "<s>", "<|endoftext|>"]);
+
+/** Whether llama.cpp treats the model as Phi-3 (its name, lower-cased, says so). */
+function isPhi3(name: string | undefined): boolean {
+  const lower = name?.toLowerCase() ?? "";
+  return lower.includes("phi-3") || lower.includes("phi3");
+}
+
+function checkLength(
+  key: string,
+  values: ArrayLike<number> | undefined,
+  n: number,
+): void {
   if (values && values.length !== n) {
     throw new InputError(
       `Cannot build tokenizer: ${key} has ${values.length} entries for ${n} tokens`,

@@ -81,6 +81,8 @@ export interface TokenizerVocab {
   readonly addBos?: boolean | undefined;
   /** Add EOS when encoding; default false. */
   readonly addEos?: boolean | undefined;
+  /** The model's name (`general.name`): llama.cpp gives Phi-3 special tokens RSTRIP by it. */
+  readonly modelName?: string | undefined;
   /** Prepend a space to the text (`llama` dummy prefix); default true for `llama`, false for `gpt2`. */
   readonly addSpacePrefix?: boolean | undefined;
 }

@@ -18,12 +18,34 @@ const MERGES = [
   "h ell", // 9 -> hell 265
   "hell o", // 10 -> hello 266
 ];
-const MERGED = ["Ġt", "he", "Ġthe", "12", "123", "'s", "ĠĠ", "ll", "ell", "hell", "hello"];
+const MERGED = [
+  "Ġt",
+  "he",
+  "Ġthe",
+  "12",
+  "123",
+  "'s",
+  "ĠĠ",
+  "ll",
+  "ell",
+  "hell",
+  "hello",
+];
 const BOS = 267;
 const EOS = 268;
 const TOKENS = [...BYTE_TO_CHAR, ...MERGED, "<|bos|>", "<|eos|>"];
-const TYPES = TOKENS.map((_, id) => id >= BOS ? TokenType.control : TokenType.normal);
-const [HE, THE, N123, APOS_S, SPACE2, LL, HELLO] = [257, 258, 260, 261, 262, 263, 266];
+const TYPES = TOKENS.map((_, id) =>
+  id >= BOS ? TokenType.control : TokenType.normal
+);
+const [HE, THE, N123, APOS_S, SPACE2, LL, HELLO] = [
+  257,
+  258,
+  260,
+  261,
+  262,
+  263,
+  266,
+];
 const byte = (char: string) => char.charCodeAt(0);
 
 function bpe(pre: string, extra: { addBos?: boolean } = {}): Tokenizer {
@@ -44,7 +66,7 @@ const TEXT = "hello the 12345's";
 Deno.test("encode() with the gpt2 pre-tokenizer merges by rank within each word", () => {
   // Words: "hello" " the" " 12345" "'s". In "hello", "h e" (rank 1) beats
   // "l l" (rank 7), and "he"+"ll" never merges, so "hello" is not reached.
-  assert.deepEqual(bpe("gpt2").encode(TEXT), [
+  assert.deepEqual(bpe("gpt-2").encode(TEXT), [
     HE,
     LL,
     byte("o"),
@@ -102,14 +124,18 @@ Deno.test("encode() with the default pre-tokenizer splits punctuation and digit 
 
 Deno.test("encode() breaks rank ties to the leftmost pair", () => {
   // "x   " -> "x" "   "; both "Ġ Ġ" pairs have rank 6, the left one merges.
-  assert.deepEqual(bpe("gpt2").encode("x   "), [byte("x"), SPACE2, byte(" ")]);
+  assert.deepEqual(bpe("gpt-2").encode("x   "), [byte("x"), SPACE2, byte(" ")]);
   // "  the" -> " " " the".
-  assert.deepEqual(bpe("gpt2").encode("  the"), [byte(" "), THE]);
+  assert.deepEqual(bpe("gpt-2").encode("  the"), [byte(" "), THE]);
 });
 
 Deno.test("encode() recognises control tokens only with parseSpecial and honours add_bos_token", () => {
-  const tokenizer = bpe("gpt2", { addBos: true });
-  assert.deepEqual(tokenizer.encode("<|eos|>he", { parseSpecial: true }), [BOS, EOS, HE]);
+  const tokenizer = bpe("gpt-2", { addBos: true });
+  assert.deepEqual(tokenizer.encode("<|eos|>he", { parseSpecial: true }), [
+    BOS,
+    EOS,
+    HE,
+  ]);
   assert.deepEqual(
     tokenizer.encode("<|eos|>", { addBos: false }),
     [..."<|eos|>"].map(byte),
@@ -118,7 +144,7 @@ Deno.test("encode() recognises control tokens only with parseSpecial and honours
 });
 
 Deno.test("decode() gives every byte 0..255 back from its byte-level token", () => {
-  const tokenizer = bpe("gpt2");
+  const tokenizer = bpe("gpt-2");
   for (let b = 0; b < 256; b++) {
     assert.deepEqual(tokenizer.decodeBytes([b]), Uint8Array.of(b), `byte ${b}`);
   }
@@ -135,10 +161,13 @@ Deno.test("decode(encode(x)) gives x back for any text with a byte-level vocabul
     "<|bos|> stays text",
     "",
   ];
-  for (const pre of ["gpt2", "llama-bpe", "qwen2", "default"]) {
+  for (const pre of ["gpt-2", "llama-bpe", "qwen2", "default"]) {
     const tokenizer = bpe(pre);
     for (const text of texts) {
-      assert.equal(tokenizer.decode(tokenizer.encode(text), { stripLeadingSpace: true }), text);
+      assert.equal(
+        tokenizer.decode(tokenizer.encode(text), { stripLeadingSpace: true }),
+        text,
+      );
     }
   }
 });
