@@ -19,6 +19,9 @@
 //   y_stride: elements per row of Y (the weight's total rows);
 //   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR)
 //
+// Sections (specializeSource, quant_kernel.ts): PARTIAL8 for rows whose length
+//   is not a multiple of 8 (float types), PARTIAL4 for rows not a multiple of 4
+//   (the host keeps only what the weight takes).
 // Overrides: ACC (true: Y += X·Wᵀ, fusing the residual add).
 //   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
@@ -109,9 +112,11 @@ fn main(
       if (8u * g < params.cols) {
         let row = min(row0 + r, params.rows - 1u);
         v = deq8(row * params.row_bytes + (g / per_block) * QB, g % per_block);
+        // @if PARTIAL8
         if (8u * g + 8u > params.cols) {
           v = mask8(v, params.cols - 8u * g);
         }
+        // @end PARTIAL8
       }
       w_tile[r * KS + 2u * gi] = v.lo;
       w_tile[r * KS + 2u * gi + 1u] = v.hi;
@@ -125,12 +130,15 @@ fn main(
       var v = vec4<f32>(0.0);
       if (c + 4u <= params.cols) {
         v = x4(at);
-      } else if (c < params.cols) {
+      }
+      // @if PARTIAL4
+      else if (c < params.cols) {
         let k = vec4<u32>(0u, 1u, 2u, 3u);
         let i = min(vec4<u32>(at) + k, vec4<u32>(at + params.cols - c - 1u));
         let inside = vec4<u32>(c) + k < vec4<u32>(params.cols);
         v = select(vec4<f32>(0.0), vec4<f32>(x1(i.x), x1(i.y), x1(i.z), x1(i.w)), inside);
       }
+      // @end PARTIAL4
       x_tile[t * KS + item % 8u] = v;
     }
     workgroupBarrier();

@@ -18,6 +18,9 @@
 // @group(0) @binding(4) — only with the fused readers: the RMS-norm weight
 //   (_x_rms_norm.wgsl) or the up projection (_x_silu_mul.wgsl), cols f32
 //
+// Sections (specializeSource, quant_kernel.ts): QUANT for the quantized types
+//   (QK >= 32), FLOAT for the float types, PARTIAL for float rows whose length
+//   is not a multiple of 8 (needs FLOAT); the host keeps only what the weight takes.
 // Overrides: WG (threads per workgroup, a power of two; the host picks 8 on
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
 //   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
@@ -135,27 +138,31 @@ fn main(
   let ba = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;
   let bb = min(vec4<u32>(row0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last)) * params.row_bytes;
   var acc = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  // @if QUANT
   // Quantized types: 32-element groups through dot32.
-  let steps = select(0u, params.cols / 32u, QK >= 32u);
-  for (var g = tid; g < steps; g += WG) {
+  for (var g = tid; g < params.cols / 32u; g += WG) {
     let c = 32u * g;
     let r = rows_dot32(ba, bb, (c / QK) * QB, (c % QK) / 32u, x32(c));
     acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
+  // @end QUANT
+  // @if FLOAT
   // Float types: 8-element groups through deq8.
-  let first = 4u * steps;
   let full = params.cols / 8u;
-  for (var g = first + tid; g < full; g += WG) {
+  for (var g = tid; g < full; g += WG) {
     let c = 8u * g;
     let r = rows_dot8(ba, bb, (c / QK) * QB, (c % QK) / 8u, V8(x4(c), x4(c + 4u)), 8u);
     acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
+  // @end FLOAT
+  // @if PARTIAL
   // A partial last group (float types), on the thread next in turn.
-  if (params.cols % 8u != 0u && tid == (full - first) % WG) {
+  if (tid == full % WG) {
     let c = 8u * full;
     let r = rows_dot8(ba, bb, (c / QK) * QB, (c % QK) / 8u, x8_masked(c), params.cols - c);
     acc = V8(acc.lo + r.lo, acc.hi + r.hi);
   }
+  // @end PARTIAL
   partial[tid] = acc.lo.x;
   partial[WG + tid] = acc.lo.y;
   partial[2u * WG + tid] = acc.lo.z;

@@ -21,7 +21,8 @@ export interface KernelKey {
 /** Caches shader modules and compute pipelines for one device. */
 export class PipelineCache {
   readonly #device: GPUDevice;
-  readonly #modules = new Map<string, GPUShaderModule>();
+  /** Shader modules by source (a label may name several specialisations of one kernel). */
+  readonly #modules = new Map<string, { module: GPUShaderModule; id: number }>();
   readonly #pipelines = new Map<string, GPUComputePipeline>();
 
   /** @param device the device pipelines are created on */
@@ -38,21 +39,22 @@ export class PipelineCache {
   get(key: KernelKey): GPUComputePipeline {
     const entryPoint = key.entryPoint ?? "main";
     const constants = key.constants ?? {};
-    const id = `${key.label}|${entryPoint}|${
+    let source = this.#modules.get(key.code);
+    if (!source) {
+      const module = this.#device.createShaderModule({ label: key.label, code: key.code });
+      source = { module, id: this.#modules.size };
+      this.#modules.set(key.code, source);
+    }
+    const id = `${key.label}|${source.id}|${entryPoint}|${
       Object.entries(constants).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`)
         .join(",")
     }`;
     let pipeline = this.#pipelines.get(id);
     if (pipeline) return pipeline;
-    let module = this.#modules.get(key.label);
-    if (!module) {
-      module = this.#device.createShaderModule({ label: key.label, code: key.code });
-      this.#modules.set(key.label, module);
-    }
     pipeline = this.#device.createComputePipeline({
       label: key.label,
       layout: "auto",
-      compute: { module, entryPoint, constants },
+      compute: { module: source.module, entryPoint, constants },
     });
     this.#pipelines.set(id, pipeline);
     return pipeline;

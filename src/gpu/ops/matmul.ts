@@ -21,6 +21,7 @@ import {
   quantConstants,
   quantKernelSource,
   quantLabel,
+  specializeSource,
 } from "./quant_kernel.ts";
 
 /** Weight rows per workgroup tile (TR in the kernel). */
@@ -81,7 +82,14 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
-    code: quantKernelSource(weight.type, input.code + STEP_WGSL + body),
+    code: quantKernelSource(
+      weight.type,
+      input.code + STEP_WGSL +
+        specializeSource(body, {
+          PARTIAL8: weight.cols % 8 !== 0,
+          PARTIAL4: weight.cols % 4 !== 0,
+        }),
+    ),
     constants: { ...quantConstants(weight), ACC: options.accumulate ? 1 : 0 },
   });
   const step = options.step ??

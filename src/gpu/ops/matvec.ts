@@ -22,6 +22,7 @@ import {
   quantConstants,
   quantKernelSource,
   quantLabel,
+  specializeSource,
 } from "./quant_kernel.ts";
 
 /** Rows one workgroup computes (NR in the kernel). */
@@ -116,7 +117,7 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     : activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
-    code: quantKernelSource(weight.type, body + input.code),
+    code: quantKernelSource(weight.type, matvecBody(weight) + input.code),
     constants: {
       ...quantConstants(weight),
       WG: wg,
@@ -132,6 +133,16 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     after: extra ? [extra] : [],
     params: (chunk) => [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow, epsBits],
     grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
+  });
+}
+
+/** matvec_blocks.wgsl with only the paths `weight` takes (see its sections). */
+function matvecBody(weight: GpuWeight): string {
+  const quant = ggmlTypeInfo(weight.type).blockElems >= 32;
+  return specializeSource(body, {
+    QUANT: quant,
+    FLOAT: !quant,
+    PARTIAL: !quant && weight.cols % 8 !== 0,
   });
 }
 

@@ -60,6 +60,37 @@ export function quantKernelSource(type: GgmlType, body: string): string {
   return `${common}\n${snippet}\n${body}`;
 }
 
+const SECTION = /^[ \t]*\/\/ @if (\w+)\n([\s\S]*?)^[ \t]*\/\/ @end \1\n/gm;
+
+/**
+ * `code` with each section `// @if NAME` … `// @end NAME` kept when
+ * `flags[NAME]` is true and cut when false. Paths a weight never takes (the
+ * quantized loop for a float type, the partial-group tails for rows in whole
+ * groups) are left out of its shader this way: CPU drivers compile every
+ * line, so a kernel without them compiles about twice as fast.
+ *
+ * @example Keep one section, cut another
+ * ```ts
+ * import { specializeSource } from "./quant_kernel.ts";
+ * const code = "a\n// @if X\nb\n// @end X\n// @if Y\nc\n// @end Y\n";
+ * console.log(specializeSource(code, { X: true, Y: false })); // "a\nb\n"
+ * ```
+ *
+ * @param code WGSL with sections
+ * @param flags which sections to keep, by name
+ * @returns the WGSL without the cut sections and without the markers
+ * @throws {RangeError} if a section's name has no flag
+ */
+export function specializeSource(code: string, flags: Readonly<Record<string, boolean>>): string {
+  return code.replace(SECTION, (_, name: string, body: string) => {
+    const keep = flags[name];
+    if (keep === undefined) {
+      throw new RangeError(`Cannot specialise kernel: no flag for section "${name}"`);
+    }
+    return keep ? body : "";
+  });
+}
+
 /** WGSL declaring an op's activation input `x` and its readers, and the pipeline label suffix. */
 export interface ActivationInput {
   /** The snippet (_x_vec4.wgsl or _x_f32.wgsl). */

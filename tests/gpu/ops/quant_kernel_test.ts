@@ -5,6 +5,7 @@ import {
   quantColumnMultiple,
   quantConstants,
   quantKernelSource,
+  specializeSource,
 } from "../../../src/gpu/ops/quant_kernel.ts";
 
 Deno.test("quantColumnMultiple() is the block size: any row length for float types", () => {
@@ -40,4 +41,11 @@ Deno.test("quantConstants() sets ROWS_ALIGNED only for rows a multiple of 16 byt
   assert.deepEqual(quantConstants(weight(16)), { ROWS_ALIGNED: 1 });
   assert.deepEqual(quantConstants(weight(344)), { ROWS_ALIGNED: 0 });
   assert.deepEqual(quantConstants(weight(346)), { ROWS_ALIGNED: 0 });
+});
+
+Deno.test("specializeSource() keeps the sections whose flag is set and drops the markers", () => {
+  const code = "a\n  // @if X\n  b\n  // @end X\n// @if Y\nc\n// @end Y\nd\n";
+  assert.equal(specializeSource(code, { X: true, Y: false }), "a\n  b\nd\n");
+  assert.equal(specializeSource(code, { X: false, Y: true }), "a\nc\nd\n");
+  assert.throws(() => specializeSource(code, { X: true }), /no flag for section "Y"/);
 });
