@@ -1,8 +1,11 @@
 /**
  * The GPU forward pass: every dispatch of one decode step and of one prompt
  * chunk, recorded from ops whose pipelines, bind groups and buffers were
- * created once here. Reads like llama2.c's `forward()`; the CPU reference in
- * `src/reference/forward.ts` has the same step comments in the same order.
+ * created once per graph. `#layer` builds one transformer layer and reads
+ * like llama2.c's `forward()`; the CPU reference in `src/reference/forward.ts`
+ * has the same step comments in the same order. The KV cache's part of a
+ * layer (where K/V go, the scores attention adds into, what runs after
+ * attention) comes in as data: its {@linkcode KvLayerBinding}s.
  *
  * @module
  */
@@ -25,7 +28,7 @@ import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../gpu/step.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
 import type { KvLayerBinding, KvStepBuffers } from "../kv/cache.ts";
-import type { AttentionShape } from "../reference/attention.ts";
+import type { AttentionScratch, AttentionShape } from "../gpu/ops/attention.ts";
 import type { GpuModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { ropeOptionsFor } from "./rope_options.ts";
@@ -55,6 +58,41 @@ export interface NamedDispatch {
   readonly op: Dispatch;
 }
 
+/** The activation buffers of a step of up to `max_batch` tokens. */
+interface Activations {
+  /** (B, n_embd) residual stream. */
+  readonly x: GPUBuffer;
+  /** (B, n_embd) normed. */
+  readonly xb: GPUBuffer;
+  /** (B, n_head, head_dim). */
+  readonly q: GPUBuffer;
+  /** (B, n_kv_heads, head_dim). */
+  readonly k: GPUBuffer;
+  /** (B, n_kv_heads, head_dim). */
+  readonly v: GPUBuffer;
+  /** (B, n_head, head_dim) attention output. */
+  readonly att: GPUBuffer;
+  /** (B, n_head) attention log-sum-exp. */
+  readonly lse: GPUBuffer;
+  /** (B, n_ff). */
+  readonly gate: GPUBuffer;
+  /** (B, n_ff). */
+  readonly up: GPUBuffer;
+  /** (B, n_ff) SiLU(gate)·up. */
+  readonly hb: GPUBuffer;
+  /** (n_embd) final-normed last row of a prompt chunk. */
+  readonly last: GPUBuffer;
+}
+
+/** Input fusions of a decode mat-vec (none for a prompt chunk's mat-mul). */
+type Fused = Pick<MatvecOptions, "rmsNorm" | "siluUp">;
+
+/** A recorded graph: its dispatches in order, and the ones it created (and frees). */
+interface Graph {
+  readonly ops: NamedDispatch[];
+  readonly owned: Dispatch[];
+}
+
 /** Records the dispatches of a forward pass into command encoders. */
 export class GpuForward {
   /** The model's hyper-parameters. */
@@ -79,25 +117,28 @@ export class GpuForward {
   readonly io: KvStepBuffers;
 
   readonly #rt: GpuRuntime;
-  readonly #normed: GPUBuffer;
-  readonly #last: GPUBuffer;
-  #decode: NamedDispatch[] = [];
-  #prefill: NamedDispatch[] = [];
+  readonly #w: GpuModelWeights;
+  readonly #a: Activations;
+  readonly #owned: GPUBuffer[] = [];
+  readonly #shape: AttentionShape;
+  readonly #decodeScratch: AttentionScratch;
+  readonly #prefillScratch: AttentionScratch;
+  readonly #rope: ReturnType<typeof ropeOptionsFor>;
+  readonly #fuseNorms: boolean;
+  readonly #fuseSilu: boolean;
+  readonly #heads: Graph;
+  readonly #decodeHead: NamedDispatch;
   readonly #prefillHead: NamedDispatch[];
   readonly #prefillAllHead: NamedDispatch[];
-  readonly #owned: GPUBuffer[] = [];
-  readonly #body: (
-    T: number,
-    ids: GPUBuffer,
-    caches: readonly KvLayerBinding[],
-  ) => NamedDispatch[];
+  #decode: Graph = { ops: [], owned: [] };
+  #prefill: Graph = { ops: [], owned: [] };
   #decodeBound: readonly KvLayerBinding[] | undefined;
   #prefillBound: readonly KvLayerBinding[] | undefined;
-  readonly #decodeHead: NamedDispatch;
 
   /**
    * Creates the activation buffers and the ops that do not depend on the KV
-   * cache; {@linkcode setCaches} then builds the step graphs over a cache.
+   * cache; {@linkcode setDecodeCaches} and {@linkcode setPrefillCaches} then
+   * build the step graphs over a cache's bindings.
    *
    * @param rt GPU runtime
    * @param hp the model's hyper-parameters
@@ -106,6 +147,7 @@ export class GpuForward {
    */
   constructor(rt: GpuRuntime, hp: ModelHParams, w: GpuModelWeights, options: ForwardOptions) {
     this.#rt = rt;
+    this.#w = w;
     this.hparams = hp;
     this.nCtx = options.nCtx;
     // Every row's logits must fit one storage binding: (B, n_vocab) f32.
@@ -116,233 +158,283 @@ export class GpuForward {
       1,
       Math.min(options.maxBatch ?? 128, options.nCtx, logitRows),
     );
-    const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, rmsEps: eps } = hp;
-    const qDim = nHead * headDim;
-    const kvDim = nHeadKv * headDim;
-    const dev = rt.device;
+    const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab } = hp;
     const buf = (bytes: number, label: string) => {
-      const b = createStorage(dev, bytes, label);
+      const b = createStorage(rt.device, bytes, label);
       this.#owned.push(b);
       return b;
     };
 
     // Buffers, sized for the largest step (B tokens).
-    this.step = createStepBuffer(dev);
+    this.step = createStepBuffer(rt.device);
     this.#owned.push(this.step);
     this.ids = buf(B * 4, "ids"); // (B) u32
     this.token = buf(16, "token"); // (4) u32
-    const x = buf(B * nEmbd * 4, "x"); // (B, n_embd) residual stream
-    const xb = this.#normed = buf(B * nEmbd * 4, "xb"); // (B, n_embd) normed
-    const q = buf(B * qDim * 4, "q"); // (B, n_head, head_dim)
-    const k = buf(B * kvDim * 4, "k"); // (B, n_kv_heads, head_dim)
-    const v = buf(B * kvDim * 4, "v"); // (B, n_kv_heads, head_dim)
-    const att = buf(B * qDim * 4, "attn"); // (B, n_head, head_dim)
-    const lse = buf(B * nHead * 4, "lse"); // (B, n_head)
-    const gate = buf(B * nFf * 4, "gate"); // (B, n_ff)
-    const up = buf(B * nFf * 4, "up"); // (B, n_ff)
-    const hb = buf(B * nFf * 4, "hidden"); // (B, n_ff)
-    const last = this.#last = buf(nEmbd * 4, "last"); // (n_embd) final-normed last row
+    const a: Activations = this.#a = {
+      x: buf(B * nEmbd * 4, "x"),
+      xb: buf(B * nEmbd * 4, "xb"),
+      q: buf(B * nHead * headDim * 4, "q"),
+      k: buf(B * nHeadKv * headDim * 4, "k"),
+      v: buf(B * nHeadKv * headDim * 4, "v"),
+      att: buf(B * nHead * headDim * 4, "attn"),
+      lse: buf(B * nHead * 4, "lse"),
+      gate: buf(B * nFf * 4, "gate"),
+      up: buf(B * nFf * 4, "up"),
+      hb: buf(B * nFf * 4, "hidden"),
+      last: buf(nEmbd * 4, "last"),
+    };
     this.logits = buf(nVocab * 4, "logits"); // (n_vocab)
     this.logitsAll = options.allLogits ? buf(B * nVocab * 4, "logits_all") : undefined;
-    this.io = { step: this.step, maxBatch: B, q, k, v, lse };
-    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
+    this.io = { step: this.step, maxBatch: B, q: a.q, k: a.k, v: a.v, lse: a.lse };
+    this.#shape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
     // Split-K attention partials, shared by every layer.
-    const decodeScratch = createAttentionScratch(rt, shape, 1);
-    const prefillScratch = B > 1 ? createAttentionScratch(rt, shape, B) : decodeScratch;
-    for (const sc of new Set([decodeScratch, prefillScratch])) {
+    this.#decodeScratch = createAttentionScratch(rt, this.#shape, 1);
+    this.#prefillScratch = B > 1 ? createAttentionScratch(rt, this.#shape, B) : this.#decodeScratch;
+    for (const sc of new Set([this.#decodeScratch, this.#prefillScratch])) {
       this.#owned.push(sc.partAcc, sc.partMl);
     }
     this.scratchBytes = this.#owned.reduce((s, b) => s + b.size, 0);
-
-    const rope = ropeOptionsFor(hp, w.ropeFreqs);
-    const step = this.step;
+    this.#rope = ropeOptionsFor(hp, w.ropeFreqs);
     const fuseDecode = options.fuseDecode ?? rt.ctx.isFallback;
-    // Input fusions of a decode mat-vec (none for a prompt chunk's mat-mul).
-    type Fused = Pick<MatvecOptions, "rmsNorm" | "siluUp">;
-    const proj = (
-      weight: GpuWeight,
-      input: GPUBuffer,
-      output: GPUBuffer,
-      T: number,
-      acc = false,
-      fused: Fused = {},
-    ) =>
-      T === 1
-        ? createMatvec(rt, { weight, x: input, y: output, accumulate: acc, ...fused })
-        : createMatmul(rt, { weight, x: input, y: output, maxTokens: T, step, accumulate: acc });
-    const fuseNorms = fuseDecode && nEmbd % 4 === 0;
-    const fuseSilu = fuseDecode && nFf % 4 === 0;
-
-    /** The ops of one step of up to T tokens, through the final norm. */
-    const body = (
-      T: number,
-      idsBuffer: GPUBuffer,
-      caches: readonly KvLayerBinding[],
-    ): NamedDispatch[] => {
-      const ops: NamedDispatch[] = [];
-      const add = (name: string, ...dispatches: Dispatch[]) => {
-        for (const op of dispatches) ops.push({ name, op });
-      };
-      /** The RMS-normed residual as a mat-vec input: read through the norm in
-       * decode when fused, else normed into xb by its own dispatch. */
-      const normed = (name: string, weight: GPUBuffer, label: string) => {
-        if (T === 1 && fuseNorms) return { input: x, fused: { rmsNorm: { weight, eps } } };
-        add(name, createRmsNorm(rt, { x, weight, out: xb, rows: T, n: nEmbd, eps, label }));
-        return { input: xb, fused: {} };
-      };
-      // embedding
-      add(
-        "embedding",
-        createGetRows(rt, { table: w.tokenEmbd, ids: idsBuffer, out: x, maxTokens: T, step }),
-      );
-      for (let l = 0; l < hp.nLayer; l++) {
-        const L = w.layers[l]!;
-        const cache = caches[l]!;
-        const { kCache: kC, vCache: vC } = cache;
-        const layerShape: AttentionShape = { ...shape, nSlots: cache.nSlots };
-        const label = `blk.${l}`;
-        // rmsnorm
-        const attnIn = normed("attn_norm", L.attnNorm, label);
-        // qkv (+ bias)
-        add(
-          "qkv",
-          proj(L.wq, attnIn.input, q, T, false, attnIn.fused),
-          proj(L.wk, attnIn.input, k, T, false, attnIn.fused),
-          proj(L.wv, attnIn.input, v, T, false, attnIn.fused),
-        );
-        if (L.bq) add("qkv_bias", createAddBias(rt, { a: q, bias: L.bq, rows: T, n: qDim, label }));
-        if (L.bk) {
-          add("qkv_bias", createAddBias(rt, { a: k, bias: L.bk, rows: T, n: kvDim, label }));
-        }
-        if (L.bv) {
-          add("qkv_bias", createAddBias(rt, { a: v, bias: L.bv, rows: T, n: kvDim, label }));
-        }
-        // rope
-        add("rope", createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
-        // kv write: a prompt chunk goes to slot = position; a decode step where the cache says
-        add(
-          "kv_write",
-          cache.write ?? createKvWrite(rt, {
-            k,
-            v,
-            kCache: kC,
-            vCache: vC,
-            nHeadKv,
-            headDim,
-            nSlots: cache.nSlots,
-            maxTokens: T,
-            step,
-            label,
-          }),
-        );
-        // attention (+ the policy's scores and eviction)
-        if (T === 1) {
-          add(
-            "attention",
-            createAttentionDecode(rt, {
-              q,
-              kCache: kC,
-              vCache: vC,
-              out: att,
-              shape: layerShape,
-              step,
-              scratch: decodeScratch,
-              label,
-              ...(cache.scores ? { scores: cache.scores } : {}),
-              ...(cache.kvOffset ? { kvOffset: cache.kvOffset } : {}),
-            }),
-          );
-          add("kv_evict", ...cache.afterAttention);
-        } else {
-          add(
-            "attention",
-            createAttentionPrefill(rt, {
-              q,
-              kCache: kC,
-              vCache: vC,
-              out: att,
-              lse,
-              shape: layerShape,
-              step,
-              maxTokens: T,
-              scratch: prefillScratch,
-              label,
-            }),
-          );
-          add("kv_stats", ...cache.afterAttention);
-        }
-        // wo + residual
-        add("wo", proj(L.wo, att, x, T, true));
-        // ffn norm
-        const ffnIn = normed("ffn_norm", L.ffnNorm, label);
-        // gate/up
-        add(
-          "gate_up",
-          proj(L.wGate, ffnIn.input, gate, T, false, ffnIn.fused),
-          proj(L.wUp, ffnIn.input, up, T, false, ffnIn.fused),
-        );
-        // silu·mul, then down + residual (decode: silu·mul fused into down's input)
-        if (T === 1 && fuseSilu) {
-          add("down", proj(L.wDown, gate, x, T, true, { siluUp: up }));
-        } else {
-          add("silu_mul", createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
-          add("down", proj(L.wDown, hb, x, T, true));
-        }
-      }
-      // final norm (decode: fused into lm_head's input)
-      if (T > 1 || !fuseNorms) {
-        add(
-          "output_norm",
-          createRmsNorm(rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
-        );
-      }
-      return ops;
-    };
+    this.#fuseNorms = fuseDecode && nEmbd % 4 === 0;
+    this.#fuseSilu = fuseDecode && nFf % 4 === 0;
 
     // lm_head: decode reads row 0 of xb (or x through the final norm); a prompt
     // chunk's last row is copied to `last`.
-    const lmHead = (
-      input: GPUBuffer,
-      out: GPUBuffer,
-      T: number,
-      fused: Fused = {},
-    ): NamedDispatch => ({
-      name: "lm_head",
-      op: proj(w.output, input, out, T, false, fused),
-    });
-    this.#body = body;
-    this.#decodeHead = fuseNorms
-      ? lmHead(x, this.logits, 1, { rmsNorm: { weight: w.outputNorm, eps } })
-      : lmHead(xb, this.logits, 1);
-    this.#prefillHead = [lmHead(last, this.logits, 1)];
-    this.#prefillAllHead = this.logitsAll && B > 1 ? [lmHead(xb, this.logitsAll, B)] : [];
+    const norm = { rmsNorm: { weight: w.outputNorm, eps: hp.rmsEps } };
+    this.#heads = { ops: [], owned: [] };
+    const head = (input: GPUBuffer, out: GPUBuffer, T: number, fused: Fused = {}) => {
+      const op = this.#proj(w.output, input, out, T, false, fused);
+      this.#heads.owned.push(op);
+      return { name: "lm_head", op };
+    };
+    this.#decodeHead = this.#fuseNorms
+      ? head(a.x, this.logits, 1, norm)
+      : head(a.xb, this.logits, 1);
+    this.#prefillHead = [head(a.last, this.logits, 1)];
+    this.#prefillAllHead = this.logitsAll && B > 1 ? [head(a.xb, this.logitsAll, B)] : [];
   }
 
   /**
    * Builds the decode graph over a KV cache's decode bindings (once per
    * bindings: bind groups are made here, never per token; the same bindings
-   * again are a no-op).
+   * again are a no-op). The graph it replaces is freed.
    *
    * @param layers per layer, the cache decode steps read and maintain
    */
   setDecodeCaches(layers: readonly KvLayerBinding[]): void {
     if (layers === this.#decodeBound) return;
     this.#checkLayers(layers.length);
+    freeGraph(this.#decode);
     this.#decodeBound = layers;
-    this.#decode = [...this.#body(1, this.token, layers), this.#decodeHead];
+    const graph = this.#graph(1, this.token, layers);
+    this.#decode = { ops: [...graph.ops, this.#decodeHead], owned: graph.owned };
   }
 
   /**
    * Builds the prompt-chunk graph over a KV cache the chunks write at slot =
-   * position (the same bindings again are a no-op).
+   * position (the same bindings again are a no-op). The graph it replaces is freed.
    *
    * @param layers per layer, the cache prompt chunks write and what runs after their attention
    */
   setPrefillCaches(layers: readonly KvLayerBinding[]): void {
     if (layers === this.#prefillBound) return;
     this.#checkLayers(layers.length);
+    freeGraph(this.#prefill);
     this.#prefillBound = layers;
-    this.#prefill = this.maxBatch > 1 ? this.#body(this.maxBatch, this.ids, layers) : [];
+    this.#prefill = this.maxBatch > 1
+      ? this.#graph(this.maxBatch, this.ids, layers)
+      : { ops: [], owned: [] };
+  }
+
+  /** The ops of one step of up to T tokens, through the final norm. */
+  #graph(T: number, ids: GPUBuffer, caches: readonly KvLayerBinding[]): Graph {
+    const graph: Graph = { ops: [], owned: [] };
+    const { x, xb } = this.#a;
+    const { nEmbd, rmsEps: eps } = this.hparams;
+    const w = this.#w;
+    const add = (name: string, own: boolean, ...ops: Dispatch[]) => {
+      for (const op of ops) {
+        graph.ops.push({ name, op });
+        if (own) graph.owned.push(op);
+      }
+    };
+    const step = this.step;
+    // embedding
+    add(
+      "embedding",
+      true,
+      createGetRows(this.#rt, { table: w.tokenEmbd, ids, out: x, maxTokens: T, step }),
+    );
+    // layers
+    caches.forEach((cache, l) => this.#layer(l, T, cache, add));
+    // final norm (decode: fused into lm_head's input)
+    if (T > 1 || !this.#fuseNorms) {
+      add(
+        "output_norm",
+        true,
+        createRmsNorm(this.#rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
+      );
+    }
+    return graph;
+  }
+
+  /**
+   * One transformer layer of a step of up to T tokens (T = 1: decode), in
+   * llama2.c's order; `add(name, own, ...ops)` records ops, `own` when this
+   * graph created them (the KV cache's ops belong to the cache).
+   */
+  #layer(
+    l: number,
+    T: number,
+    cache: KvLayerBinding,
+    add: (name: string, own: boolean, ...ops: Dispatch[]) => void,
+  ): void {
+    const rt = this.#rt;
+    const hp = this.hparams;
+    const { nHead, nHeadKv, headDim, nEmbd, nFf, rmsEps: eps } = hp;
+    const { x, xb, q, k, v, att, gate, up, hb } = this.#a;
+    const L = this.#w.layers[l]!;
+    const step = this.step;
+    const label = `blk.${l}`;
+    const decode = T === 1;
+    const proj = (
+      wt: GpuWeight,
+      input: GPUBuffer,
+      out: GPUBuffer,
+      acc = false,
+      fused: Fused = {},
+    ) => this.#proj(wt, input, out, T, acc, fused);
+    // The RMS-normed residual as a mat-vec input: read through the norm in decode
+    // when fused, else normed into xb by its own dispatch.
+    const normed = (name: string, weight: GPUBuffer) => {
+      if (decode && this.#fuseNorms) return { input: x, fused: { rmsNorm: { weight, eps } } };
+      add(name, true, createRmsNorm(rt, { x, weight, out: xb, rows: T, n: nEmbd, eps, label }));
+      return { input: xb, fused: {} };
+    };
+
+    // rmsnorm
+    const attnIn = normed("attn_norm", L.attnNorm);
+    // qkv (+ bias)
+    add(
+      "qkv",
+      true,
+      proj(L.wq, attnIn.input, q, false, attnIn.fused),
+      proj(L.wk, attnIn.input, k, false, attnIn.fused),
+      proj(L.wv, attnIn.input, v, false, attnIn.fused),
+    );
+    for (
+      const [bias, out, n] of [[L.bq, q, nHead], [L.bk, k, nHeadKv], [L.bv, v, nHeadKv]] as const
+    ) {
+      if (bias) {
+        add("qkv_bias", true, createAddBias(rt, { a: out, bias, rows: T, n: n * headDim, label }));
+      }
+    }
+    // rope
+    const rope = this.#rope;
+    add("rope", true, createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
+    // kv write: where the cache says (a prompt chunk and the plain cache: slot = position)
+    if (cache.write) add("kv_write", false, cache.write);
+    else add("kv_write", true, this.#kvWrite(cache, T, label));
+    // attention over the layer's cache (decode: adding each slot's attention into its score)
+    add("attention", true, this.#attention(cache, T, label));
+    // the cache's ops after attention (prefill: its scores; decode: its eviction)
+    add(decode ? "kv_evict" : "kv_stats", false, ...cache.afterAttention);
+    // wo + residual
+    add("wo", true, proj(L.wo, att, x, true));
+    // ffn norm
+    const ffnIn = normed("ffn_norm", L.ffnNorm);
+    // gate/up
+    add(
+      "gate_up",
+      true,
+      proj(L.wGate, ffnIn.input, gate, false, ffnIn.fused),
+      proj(L.wUp, ffnIn.input, up, false, ffnIn.fused),
+    );
+    // silu·mul, then down + residual (decode: silu·mul fused into down's input)
+    if (decode && this.#fuseSilu) {
+      add("down", true, proj(L.wDown, gate, x, true, { siluUp: up }));
+    } else {
+      add("silu_mul", true, createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
+      add("down", true, proj(L.wDown, hb, x, true));
+    }
+  }
+
+  /** Writes a step's K/V rows into slot = position of a cache. */
+  #kvWrite(cache: KvLayerBinding, T: number, label: string): Dispatch {
+    const { k, v } = this.#a;
+    const { nHeadKv, headDim } = this.hparams;
+    const { kCache, vCache, nSlots } = cache;
+    const step = this.step;
+    return createKvWrite(this.#rt, {
+      k,
+      v,
+      kCache,
+      vCache,
+      nHeadKv,
+      headDim,
+      nSlots,
+      maxTokens: T,
+      step,
+      label,
+    });
+  }
+
+  /** Attention of a step's queries over a layer's cache: the decode or the prompt-chunk kernel. */
+  #attention(cache: KvLayerBinding, T: number, label: string): Dispatch {
+    const { q, att: out, lse } = this.#a;
+    const { kCache, vCache } = cache;
+    const shape = { ...this.#shape, nSlots: cache.nSlots };
+    const step = this.step;
+    if (T > 1) {
+      const scratch = this.#prefillScratch;
+      return createAttentionPrefill(this.#rt, {
+        q,
+        kCache,
+        vCache,
+        out,
+        lse,
+        shape,
+        step,
+        maxTokens: T,
+        scratch,
+        label,
+      });
+    }
+    return createAttentionDecode(this.#rt, {
+      q,
+      kCache,
+      vCache,
+      out,
+      shape,
+      step,
+      scratch: this.#decodeScratch,
+      label,
+      ...(cache.scores ? { scores: cache.scores } : {}),
+      ...(cache.kvOffset ? { kvOffset: cache.kvOffset } : {}),
+    });
+  }
+
+  /** A projection: a mat-vec for one token (with input fusions), a tiled mat-mul for a chunk. */
+  #proj(
+    weight: GpuWeight,
+    input: GPUBuffer,
+    output: GPUBuffer,
+    T: number,
+    accumulate: boolean,
+    fused: Fused = {},
+  ): Dispatch {
+    const rt = this.#rt;
+    return T === 1
+      ? createMatvec(rt, { weight, x: input, y: output, accumulate, ...fused })
+      : createMatmul(rt, {
+        weight,
+        x: input,
+        y: output,
+        maxTokens: T,
+        step: this.step,
+        accumulate,
+      });
   }
 
   #checkLayers(n: number): void {
@@ -405,21 +497,21 @@ export class GpuForward {
       options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
     if (!(options.prefill ?? T > 1)) {
       const pass = encoder.beginComputePass(desc("decode"));
-      for (const op of this.#decode) op.op.encode(pass);
+      for (const op of this.#decode.ops) op.op.encode(pass);
       return pass;
     }
-    if (this.#prefill.length === 0) {
+    if (this.#prefill.ops.length === 0) {
       throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
     }
     const body = encoder.beginComputePass({ label: "prefill" });
-    for (const op of this.#prefill) op.op.encode(body);
+    for (const op of this.#prefill.ops) op.op.encode(body);
     body.end();
     if (options.allLogits && !this.logitsAll) {
       throw new RangeError("Cannot return every row's logits: allLogits is off");
     }
     // The last row's final-normed state feeds the lm_head of the step's last token.
     const nEmbd = this.hparams.nEmbd;
-    encoder.copyBufferToBuffer(this.#normed, (T - 1) * nEmbd * 4, this.#last, 0, nEmbd * 4);
+    encoder.copyBufferToBuffer(this.#a.xb, (T - 1) * nEmbd * 4, this.#a.last, 0, nEmbd * 4);
     const pass = encoder.beginComputePass(desc("lm_head"));
     if (options.allLogits) { for (const op of this.#prefillAllHead) op.op.encode(pass); }
     for (const op of this.#prefillHead) op.op.encode(pass);
@@ -428,7 +520,7 @@ export class GpuForward {
 
   /** Number of dispatches of one decode step (timestamp slots {@linkcode encodeDecodeTimed} needs: 2 each). */
   get decodeDispatchCount(): number {
-    return this.#decode.length;
+    return this.#decode.ops.length;
   }
 
   /**
@@ -446,7 +538,7 @@ export class GpuForward {
     querySet: GPUQuerySet,
     extra: readonly NamedDispatch[] = [],
   ): string[] {
-    const ops = [...this.#decode, ...extra];
+    const ops = [...this.#decode.ops, ...extra];
     ops.forEach(({ name, op }, i) => {
       const pass = encoder.beginComputePass({
         label: name,
@@ -462,8 +554,18 @@ export class GpuForward {
     return ops.map((o) => o.name);
   }
 
-  /** Frees the buffers this forward pass created (not the weights). */
+  /** Frees the buffers and ops this forward pass created (not the weights, not the KV cache's). */
   destroy(): void {
+    freeGraph(this.#decode);
+    freeGraph(this.#prefill);
+    freeGraph(this.#heads);
+    this.#decode = this.#prefill = { ops: [], owned: [] };
+    this.#decodeBound = this.#prefillBound = undefined;
     for (const b of this.#owned) b.destroy();
   }
+}
+
+/** Frees what a graph's ops created. */
+function freeGraph(graph: Graph): void {
+  for (const op of graph.owned) op.destroy?.();
 }

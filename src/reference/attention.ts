@@ -5,17 +5,10 @@
  * @module
  */
 
-/** Head layout of one attention layer and its cache. */
-export interface AttentionShape {
-  /** Query heads. */
-  nHead: number;
-  /** Key/value heads; divides nHead (query head h reads KV head ⌊h / (nHead/nHeadKv)⌋). */
-  nHeadKv: number;
-  /** Values per head. */
-  headDim: number;
-  /** Slots per KV head in the cache. */
-  nSlots: number;
-}
+import type { AttentionShape } from "../gpu/ops/attention.ts";
+
+/** Head layout of one attention layer and its cache (declared with the GPU op). */
+export type { AttentionShape } from "../gpu/ops/attention.ts";
 
 /**
  * Causal attention for `tokens` new tokens whose keys and values already sit in

@@ -9,7 +9,6 @@
 import core from "../../../kernels/_attention.wgsl" with { type: "text" };
 import decodeSrc from "../../../kernels/attention_decode.wgsl" with { type: "text" };
 import prefillSrc from "../../../kernels/attention_prefill.wgsl" with { type: "text" };
-import type { AttentionShape } from "../../reference/attention.ts";
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
@@ -47,6 +46,18 @@ export interface AttentionScratch {
   readonly nChunks: number;
   /** Token rows the scratch holds. */
   readonly tokens: number;
+}
+
+/** Head layout and cache size of an attention (the CPU twin in `src/reference/attention.ts` uses it too). */
+export interface AttentionShape {
+  /** Query heads. */
+  nHead: number;
+  /** Key/value heads; divides nHead (query head h reads KV head ⌊h / (nHead/nHeadKv)⌋). */
+  nHeadKv: number;
+  /** Values per head. */
+  headDim: number;
+  /** Slots per KV head in the cache. */
+  nSlots: number;
 }
 
 /** Buffers shared by both attention ops. */
