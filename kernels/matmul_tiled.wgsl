@@ -17,13 +17,14 @@
 //   rows, cols (a multiple of QK; any count for the float types: tile
 //   entries past cols are zero), row_bytes, first_row as in matvec;
 //   y_stride: elements per row of Y (the weight's total rows);
-//   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR)
+//   max_tokens: rows of X/Y the buffers hold; row_tiles: ceil(rows / TR);
+//   acc: 1 for Y += X·Wᵀ (fusing the residual add), 0 for Y = X·Wᵀ (a
+//   uniform, not an override, so both uses share one pipeline)
 //
 // Sections (specializeSource, quant_kernel.ts): PARTIAL8 for rows whose length
 //   is not a multiple of 8 (float types), PARTIAL4 for rows not a multiple of 4
 //   (the host keeps only what the weight takes).
-// Overrides: ACC (true: Y += X·Wᵀ, fusing the residual add).
-//   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
+// Overrides: ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
 //   tokens tx + 8j (j < 4) of a TR = 64 row × TT = 32 token tile (8×4 outputs
 //   per thread: on CPU drivers each workgroup-memory load costs far more than
@@ -50,11 +51,10 @@ struct Params {
   y_stride: u32,
   max_tokens: u32,
   row_tiles: u32,
-  pad: u32,
+  acc: u32,
 }
 @group(0) @binding(4) var<uniform> params: Params;
 
-override ACC: bool = false;
 const TR: u32 = 64u;
 const TT: u32 = 32u;
 const KC: u32 = 32u;
@@ -72,7 +72,7 @@ fn store_row(r: u32, t0: u32, n_tokens: u32, v: vec4<f32>) {
     let t = t0 + 8u * j;
     if (t < n_tokens) {
       let at = t * params.y_stride + params.first_row + r;
-      y[at] = select(v[j], y[at] + v[j], ACC);
+      y[at] = select(v[j], y[at] + v[j], params.acc != 0u);
     }
   }
 }

@@ -14,7 +14,9 @@
 //   rows: rows in this chunk; cols: elements per row (a multiple of QK; any
 //   count for the float types, whose partial last group of 8 is masked);
 //   row_bytes: bytes per row; first_row: index of the chunk's first row in y;
-//   eps: the fused RMS norm's epsilon (unused by the other readers)
+//   eps: the fused RMS norm's epsilon (unused by the other readers);
+//   acc: 1 for y += W·x (fusing the residual add), 0 for y = W·x (a uniform,
+//   not an override, so both uses share one pipeline: one compile fewer)
 // @group(0) @binding(4) — only with the fused readers: the RMS-norm weight
 //   (_x_rms_norm.wgsl) or the up projection (_x_silu_mul.wgsl), cols f32
 //
@@ -23,7 +25,6 @@
 //   is not a multiple of 8 (needs FLOAT); the host keeps only what the weight takes.
 // Overrides: WG (threads per workgroup, a power of two; the host picks 8 on
 //   CPU drivers, where barriers are costly, and 64 on GPUs);
-//   ACC (true: y += W·x, fusing the residual add; false: y = W·x).
 //   ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: x_prepare (the reader's per-workgroup set-up: the fused RMS
 //   norm's inverse RMS, else nothing), then WG threads compute NR = 8
@@ -53,11 +54,11 @@ struct Params {
   row_bytes: u32,
   first_row: u32,
   eps: f32,
+  acc: u32,
 }
 @group(0) @binding(3) var<uniform> params: Params;
 
 override WG: u32 = 64u;
-override ACC: bool = false;
 const NR: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * WG>;
@@ -183,6 +184,6 @@ fn main(
   if (tid < NR && row0 + tid < params.rows) {
     let i = params.first_row + row0 + tid;
     let sum = partial[tid * WG];
-    y[i] = select(sum, y[i] + sum, ACC);
+    y[i] = select(sum, y[i] + sum, params.acc != 0u);
   }
 }

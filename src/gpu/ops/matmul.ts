@@ -90,7 +90,7 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
           PARTIAL4: weight.cols % 4 !== 0,
         }),
     ),
-    constants: { ...quantConstants(weight), ACC: options.accumulate ? 1 : 0 },
+    constants: quantConstants(weight),
   });
   const step = options.step ??
     createFixedStep(rt.device, maxTokens, `${label}:step:${weight.name}`);
@@ -110,7 +110,7 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
       weight.rows,
       maxTokens,
       rowTiles(chunk),
-      0,
+      options.accumulate ? 1 : 0,
     ],
     grid: (chunk) => gridFor(rowTiles(chunk) * tokenTiles, maxPerDim),
     owned: options.step ? [] : [step],

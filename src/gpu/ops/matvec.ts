@@ -118,11 +118,7 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
     code: quantKernelSource(weight.type, matvecBody(weight) + input.code),
-    constants: {
-      ...quantConstants(weight),
-      WG: wg,
-      ACC: options.accumulate ? 1 : 0,
-    },
+    constants: { ...quantConstants(weight), WG: wg },
   });
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
   return createChunkDispatch(rt, {
@@ -131,7 +127,14 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     weight,
     buffers: [x, y],
     after: extra ? [extra] : [],
-    params: (chunk) => [chunk.rowCount, weight.cols, weight.rowBytes, chunk.firstRow, epsBits],
+    params: (chunk) => [
+      chunk.rowCount,
+      weight.cols,
+      weight.rowBytes,
+      chunk.firstRow,
+      epsBits,
+      options.accumulate ? 1 : 0,
+    ],
     grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
   });
 }
