@@ -6,8 +6,9 @@
 #   bash scripts/bootstrap.sh check   # install what is missing, then `deno task check`
 #
 # Installs, only when missing: Deno 2.9.x from the npm registry (into .tools/,
-# no root needed) and Mesa's software Vulkan driver (Debian packages
-# mesa-vulkan-drivers and libvulkan1) when Deno finds no WebGPU adapter.
+# no root needed), Mesa's software Vulkan driver (Debian packages
+# mesa-vulkan-drivers and libvulkan1) when Deno finds no WebGPU adapter, and
+# with D2O_REQUIRE_BROWSER=1 (as .ci/run sets) Debian's chromium for the HTML tests.
 set -euo pipefail
 
 DENO_VERSION="2.9.6"
@@ -57,6 +58,22 @@ fi
 if [ "$kind" = "none" ]; then
   say "no WebGPU adapter: install a GPU driver, or Mesa's software Vulkan driver (mesa-vulkan-drivers)"
   exit 1
+fi
+
+# 3. With D2O_REQUIRE_BROWSER=1 (CI), a headless Chromium for the HTML page tests: Debian's
+#    `chromium` (and a font), installed when missing; the tests then fail rather than skip.
+has_browser() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; }
+if [ "${D2O_REQUIRE_BROWSER:-}" = "1" ] && ! has_browser; then
+  command -v apt-get >/dev/null 2>&1 || { say "D2O_REQUIRE_BROWSER=1: install chromium"; exit 1; }
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    say "cannot install chromium: not root and no sudo; run: apt-get install chromium"
+    exit 1
+  fi
+  say "installing Debian's chromium for the HTML page tests"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >&2
+  has_browser || { say "chromium did not install"; exit 1; }
 fi
 
 # Mesa prints a warning when XDG_RUNTIME_DIR is unset; give it a private one.

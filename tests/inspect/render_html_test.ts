@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BROWSER_REQUIRED, findBrowser, headlessArgs } from "./_browser.ts";
 import { renderInspectHtml } from "../../src/inspect/render_html.ts";
 import type { InspectReport } from "../../src/inspect/types.ts";
 import { syntheticReport } from "./_synthetic_report.ts";
@@ -99,22 +100,10 @@ Deno.test("renderInspectHtml() says there is no threshold for a policy that does
   assert.equal(count(html, /<rect /g), 2);
 });
 
-/** The first of chromium, chromium-browser or google-chrome on PATH, or null. */
-function findBrowser(): string | null {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    for (const dir of dirs) {
-      try {
-        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-      } catch {
-        // not in this directory
-      }
-    }
-  }
-  return null;
-}
-
 const browser = findBrowser();
+if (browser === null && BROWSER_REQUIRED) {
+  throw new Error("render_html_test: D2O_REQUIRE_BROWSER=1 but no chromium on PATH");
+}
 if (browser === null) {
   console.log(
     "render_html_test: no chromium, chromium-browser or google-chrome on PATH; " +
@@ -133,11 +122,7 @@ Deno.test({
       await Deno.writeTextFile(file, renderInspectHtml(report));
       const { code, stdout, stderr } = await new Deno.Command(browser!, {
         args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          `--user-data-dir=${dir}/profile`,
+          ...headlessArgs(`${dir}/profile`),
           "--dump-dom",
           `file://${file}`,
         ],
