@@ -18,6 +18,8 @@ import {
   type SamplerParams,
   samplerParams,
 } from "../sample/params.ts";
+import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
+import { promptText } from "./chat_prompt.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
@@ -43,6 +45,12 @@ interface GenerateOptions extends KvTuningFlags {
   batch: number;
   ignoreEos?: boolean;
   parseSpecial?: boolean;
+  chat?: boolean;
+  system?: string;
+  chatTemplate?: string;
+  chatMessages?: string;
+  chatDate?: string;
+  printPrompt?: boolean;
   echo?: boolean;
   json?: boolean;
   jsonl?: boolean;
@@ -125,6 +133,18 @@ export function generateCommand(): Command {
     .option("-b, --batch <n>", "prompt tokens per prefill chunk", integerIn(1, 4096), 128)
     .option("--ignore-eos", "keep generating past end-of-sequence tokens")
     .option("--parse-special", "recognise special tokens such as <s> written in the prompt")
+    .option("--chat", "the prompt is a user message, rendered with the model's chat template")
+    .option("--system <text>", "a system message before the user message (implies --chat)")
+    .option(
+      "--chat-template <file|name>",
+      `a Jinja chat template file, or a built-in: ${[...BUILTIN_CHAT_FORMATS.keys()].join(", ")}`,
+    )
+    .option("--chat-messages <file>", "a JSON list of {role, content} messages (implies --chat)")
+    .option(
+      "--chat-date <yyyy-mm-dd>",
+      "the date the template's strftime_now gives (default: today)",
+    )
+    .option("--print-prompt", "print the exact text that would be tokenized, then exit")
     .option("--echo", "print the prompt before the generated text")
     .option("--json", "print one JSON object at the end instead of streaming text")
     .option("--jsonl", "print one JSON event per token, then a final result event")
@@ -161,15 +181,17 @@ interface GenerateRun {
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
   // args
   const args = await generateArgs(promptArg, o);
+  const text = await promptText(o.model, args.prompt, o);
+  if (o.printPrompt) return await writeStdout(text.text);
 
   // load + tokenize: the file and tokenizer first, so a prompt that cannot fit fails before the upload
   const t0 = performance.now();
-  const { session, prompt } = await openForPrompt(o.model, args.prompt, {
+  const { session, prompt } = await openForPrompt(o.model, text.toTokenize, {
     nCtx: o.ctx,
     kv: args.kv,
     maxBatch: o.batch,
     sampler: args.sampler, // the session builds the GPU sampler from these
-    parseSpecial: o.parseSpecial ?? false,
+    parseSpecial: text.chat || (o.parseSpecial ?? false),
   });
   try {
     const loadMs = performance.now() - t0;
