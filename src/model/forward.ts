@@ -227,8 +227,18 @@ export class GpuForward {
     this.#checkLayers(layers.length);
     freeGraph(this.#decode);
     this.#decodeBound = layers;
-    const graph = this.#graph(1, this.token, layers);
-    this.#decode = { ops: [...graph.ops, this.#decodeHead], owned: graph.owned };
+    // Built on first use (#decodeOps): a prompt's first token needs only the prompt
+    // graph, so the decode graph's pipelines compile after that token is out.
+    this.#decode = { ops: [], owned: [] };
+  }
+
+  /** The decode graph's ops, built over the bound caches on first use. */
+  get #decodeOps(): readonly NamedDispatch[] {
+    if (this.#decode.ops.length === 0 && this.#decodeBound) {
+      const graph = this.#graph(1, this.token, this.#decodeBound);
+      this.#decode = { ops: [...graph.ops, this.#decodeHead], owned: graph.owned };
+    }
+    return this.#decode.ops;
   }
 
   /**
@@ -497,7 +507,7 @@ export class GpuForward {
       options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
     if (!(options.prefill ?? T > 1)) {
       const pass = encoder.beginComputePass(desc("decode"));
-      for (const op of this.#decode.ops) op.op.encode(pass);
+      for (const op of this.#decodeOps) op.op.encode(pass);
       return pass;
     }
     if (this.#prefill.ops.length === 0) {
@@ -520,7 +530,7 @@ export class GpuForward {
 
   /** Number of dispatches of one decode step (timestamp slots {@linkcode encodeDecodeTimed} needs: 2 each). */
   get decodeDispatchCount(): number {
-    return this.#decode.ops.length;
+    return this.#decodeOps.length;
   }
 
   /**
@@ -538,7 +548,7 @@ export class GpuForward {
     querySet: GPUQuerySet,
     extra: readonly NamedDispatch[] = [],
   ): string[] {
-    const ops = [...this.#decode.ops, ...extra];
+    const ops = [...this.#decodeOps, ...extra];
     ops.forEach(({ name, op }, i) => {
       const pass = encoder.beginComputePass({
         label: name,
