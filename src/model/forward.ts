@@ -26,6 +26,7 @@ import { createRope } from "../gpu/ops/rope.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../gpu/step.ts";
+import type { GpuTimer } from "../gpu/timing.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
 import type { KvLayerBinding, KvStepBuffers } from "../kv/cache.ts";
 import type { AttentionScratch, AttentionShape } from "../gpu/ops/attention.ts";
@@ -535,33 +536,23 @@ export class GpuForward {
 
   /**
    * Records one decode step with every dispatch in its own compute pass,
-   * timed by timestamp queries `2i` and `2i + 1` of `querySet` (for
-   * per-kernel GPU times; slower than {@linkcode encode}).
+   * each timed by `timer` under its step name (for per-kernel GPU times;
+   * slower than {@linkcode encode}).
    *
    * @param encoder the step's command encoder
-   * @param querySet a timestamp query set of at least 2 × {@linkcode decodeDispatchCount} queries
+   * @param timer a timer for at least {@linkcode decodeDispatchCount} + `extra.length` passes
    * @param extra dispatches to time after the forward pass (e.g. the sampler), with their names
-   * @returns the step name of each timed pass, in query order
    */
   encodeDecodeTimed(
     encoder: GPUCommandEncoder,
-    querySet: GPUQuerySet,
+    timer: GpuTimer,
     extra: readonly NamedDispatch[] = [],
-  ): string[] {
-    const ops = [...this.#decodeOps, ...extra];
-    ops.forEach(({ name, op }, i) => {
-      const pass = encoder.beginComputePass({
-        label: name,
-        timestampWrites: {
-          querySet,
-          beginningOfPassWriteIndex: 2 * i,
-          endOfPassWriteIndex: 2 * i + 1,
-        },
-      });
+  ): void {
+    for (const { name, op } of [...this.#decodeOps, ...extra]) {
+      const pass = encoder.beginComputePass(timer.passDescriptor(name));
       op.encode(pass);
       pass.end();
-    });
-    return ops.map((o) => o.name);
+    }
   }
 
   /** Frees the buffers and ops this forward pass created (not the weights, not the KV cache's). */

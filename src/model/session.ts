@@ -1,56 +1,30 @@
 /**
  * An inference session: a model's weights on the GPU, its forward pass, KV
  * cache and sampler, fed a prompt and then one token at a time. One command
- * submission and one read-back of 4 bytes per token.
+ * submission and one read-back of 4 bytes per token. Loading lives in
+ * `session_load.ts`, the run-ahead loop in `run_ahead.ts`, GPU timing in
+ * `src/gpu/timing.ts`; this file runs steps.
  *
  * @module
  */
 
 import { GpuError, LimitError } from "../errors.ts";
 import { readBuffer } from "../gpu/buffers.ts";
-import { acquireGpu } from "../gpu/device.ts";
-import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
+import type { GpuRuntime } from "../gpu/runtime.ts";
+import { createTimer, TOTAL_LABEL } from "../gpu/timing.ts";
 import { kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/cache.ts";
-import { FullKvStore } from "../kv/kv_store.ts";
-import type { KvOptions } from "../kv/options.ts";
-import { PolicyKvStore } from "../kv/policy_store.ts";
-import { type SamplerParams, samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { GpuForward } from "./forward.ts";
-import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
+import type { GpuForward } from "./forward.ts";
+import type { GpuModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
+import { runAhead } from "./run_ahead.ts";
+import { loadSessionParts, type SessionOptions, type SessionParts } from "./session_load.ts";
 import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
 
 export type { LayerKvMemory } from "../kv/cache.ts";
-
-/** Options of {@linkcode Session.open}. */
-export interface SessionOptions {
-  /** Context size: KV cache slots (default: {@linkcode defaultContext}). */
-  readonly nCtx?: number;
-  /** Most prompt tokens per prefill chunk (default 128). */
-  readonly maxBatch?: number;
-  /** Keep every prompt row's logits available ({@linkcode Session.evaluate}). */
-  readonly allLogits?: boolean;
-  /** Fuse the norms and SiLU·mul into the decode mat-vecs (default: on the CPU fallback adapter only). */
-  readonly fuseDecode?: boolean;
-  /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
-  readonly sampler?: Partial<SamplerParams>;
-  /**
-   * KV-cache policy and budget. Without it the session keeps the plain full
-   * cache (slot = position), which also takes prompts after decoding; with it
-   * (even `full`) the cache runs through the policy's slot machinery, one
-   * prompt per sequence.
-   */
-  readonly kv?: KvOptions;
-  /** With `kv`: keep what the prefill compression did to each layer (`compress-inspect`). */
-  readonly recordFates?: boolean;
-  /** A runtime to share (tests); by default the session acquires its own device. */
-  readonly runtime?: GpuRuntime;
-  /** Called as weights upload: (tensors done, total). */
-  readonly onProgress?: (done: number, total: number) => void;
-}
+export { defaultContext, type SessionOptions } from "./session_load.ts";
 
 /** GPU memory a session holds, in bytes. */
 export interface SessionMemory {
@@ -92,33 +66,20 @@ export class Session {
   #logitRing: GPUBuffer[] | undefined;
   readonly #seed: number;
 
-  private constructor(
-    model: ModelFile,
-    tokenizer: Tokenizer,
-    runtime: GpuRuntime,
-    weights: GpuModelWeights,
-    forward: GpuForward,
-    kv: KvStore,
-    sampler: SamplerParams,
-    ownsDevice: boolean,
-  ) {
+  private constructor(model: ModelFile, tokenizer: Tokenizer, parts: SessionParts) {
+    const { runtime, forward } = parts;
     this.model = model;
     this.hparams = model.hparams;
     this.tokenizer = tokenizer;
     this.runtime = runtime;
     this.nCtx = forward.nCtx;
-    this.#weights = weights;
+    this.#weights = parts.weights;
     this.#forward = forward;
-    this.#kv = kv;
-    this.#sampler = createTokenSampler(runtime, forward, sampler);
-    this.#seed = sampler.seed;
-    this.#ownsDevice = ownsDevice;
-    this.#readback = Array.from({ length: LOOKAHEAD }, (_, i) =>
-      runtime.device.createBuffer({
-        label: `token_readback.${i}`,
-        size: 16,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      }));
+    this.#kv = parts.kv;
+    this.#sampler = createTokenSampler(runtime, forward, parts.sampler);
+    this.#seed = parts.sampler.seed;
+    this.#ownsDevice = parts.ownsDevice;
+    this.#readback = readbackRing(runtime.device, "token_readback", 16);
   }
 
   /**
@@ -154,31 +115,7 @@ export class Session {
     tokenizer: Tokenizer,
     options: SessionOptions = {},
   ): Promise<Session> {
-    const hp = model.hparams;
-    const nCtx = options.nCtx ?? defaultContext(hp);
-    if (!Number.isInteger(nCtx) || nCtx < 1) {
-      throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
-    }
-    const runtime = options.runtime ?? createRuntime(await acquireGpu());
-    const weights = await uploadModelWeights(runtime, model, options.onProgress);
-    const compressing = options.kv !== undefined;
-    const forward = new GpuForward(runtime, hp, weights, {
-      nCtx,
-      // A compressing cache runs every prompt through the prompt-chunk graph.
-      maxBatch: Math.max(compressing ? 2 : 1, options.maxBatch ?? 128),
-      allLogits: options.allLogits ?? false,
-      ...(options.fuseDecode === undefined ? {} : { fuseDecode: options.fuseDecode }),
-    });
-    const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
-    const kv: KvStore = options.kv
-      ? new PolicyKvStore(runtime, hp, options.kv, nCtx, forward.io, options.recordFates ?? false)
-      : new FullKvStore(runtime, hp, nCtx);
-    // A cache that never compresses has its step caches from the start (evaluate needs no prefill).
-    if (kv.step) {
-      forward.setPrefillCaches(kv.prefill(0, 0));
-      forward.setDecodeCaches(kv.step);
-    }
-    return new Session(model, tokenizer, runtime, weights, forward, kv, sampler, !options.runtime);
+    return new Session(model, tokenizer, await loadSessionParts(model, options));
   }
 
   /** The KV cache (a policy's cache when the session has a policy, else the plain full cache). */
@@ -200,7 +137,8 @@ export class Session {
   }
 
   /**
-   * Runs the prompt from the current position (in chunks) and samples the token after it.
+   * Runs the prompt from the current position (in chunks) and samples the
+   * token after it: the KV cache's prefill → plan → compress around the chunks.
    *
    * @param tokens prompt token ids (at least one)
    * @returns the sampled next token
@@ -208,12 +146,12 @@ export class Session {
    */
   async prefill(tokens: readonly number[]): Promise<number> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
-    const store = this.#kv;
-    if (!store.compresses) this.#checkFits(tokens.length);
-    this.#forward.setPrefillCaches(store.prefill(tokens.length, this.position));
+    const kv = this.#kv;
+    if (!kv.compresses) this.#checkFits(tokens.length);
+    this.#forward.setPrefillCaches(kv.prefill(tokens.length, this.position));
     if (this.position === 0) this.#sampler.setHistory(tokens);
     const B = this.#forward.maxBatch;
-    const prefill = store.compresses || undefined;
+    const prefill = kv.compresses || undefined;
     let next = -1;
     for (let start = 0; start < tokens.length; start += B) {
       const chunk = tokens.slice(start, start + B);
@@ -223,8 +161,8 @@ export class Session {
       }
       this.#submitStep(chunk, undefined, prefill);
     }
-    await store.planBudgets();
-    this.#forward.setDecodeCaches(await store.compress());
+    await kv.planBudgets();
+    this.#forward.setDecodeCaches(await kv.compress());
     return next;
   }
 
@@ -283,9 +221,10 @@ export class Session {
   }
 
   /**
-   * Decodes one token with every dispatch timed by GPU timestamp queries, and
-   * returns the sampled token and the GPU milliseconds per forward-pass step
-   * (summed over layers). Undefined when the adapter has no timestamp queries.
+   * Decodes one token with every dispatch timed by GPU timestamp queries
+   * (`src/gpu/timing.ts`), and returns the sampled token and the GPU
+   * milliseconds per forward-pass step (summed over layers). Undefined when
+   * the adapter has no timestamp queries.
    *
    * @param token the token to feed
    */
@@ -295,36 +234,20 @@ export class Session {
     if (!this.runtime.ctx.hasTimestamps) return undefined;
     this.#checkFits(1);
     const dev = this.runtime.device;
-    const count = 2 * (this.#forward.decodeDispatchCount + 1);
-    const querySet = dev.createQuerySet({ label: "profile", type: "timestamp", count });
-    const resolve = dev.createBuffer({
-      label: "profile.resolve",
-      size: 8 * count,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
+    const timer = createTimer(this.runtime, this.#forward.decodeDispatchCount + 1);
     try {
       this.#forward.writeInputs([token], this.position, this.#seed);
       const encoder = dev.createCommandEncoder({ label: "profile" });
-      const names = this.#forward.encodeDecodeTimed(encoder, querySet, [
-        { name: "sampler", op: this.#sampler },
-      ]);
-      encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+      this.#forward.encodeDecodeTimed(encoder, timer, [{ name: "sampler", op: this.#sampler }]);
+      timer.resolve(encoder);
       encoder.copyBufferToBuffer(this.#forward.token, 0, this.#readback[0]!, 0, 4);
       dev.queue.submit([encoder.finish()]);
       this.position++;
-      const stamps = new BigUint64Array(await readBuffer(dev, resolve, 8 * count));
-      await this.#readback[0]!.mapAsync(GPUMapMode.READ);
-      const next = new Uint32Array(this.#readback[0]!.getMappedRange(0, 4))[0]!;
-      this.#readback[0]!.unmap();
-      const ms = new Map<string, number>();
-      names.forEach((name, i) => {
-        const dt = Number(stamps[2 * i + 1]! - stamps[2 * i]!) / 1e6;
-        ms.set(name, (ms.get(name) ?? 0) + Math.max(0, dt));
-      });
-      return { token: next, ms };
+      const ms = await timer.read();
+      ms.delete(TOTAL_LABEL);
+      return { token: await this.#readToken(this.#readback[0]!), ms };
     } finally {
-      querySet.destroy();
-      resolve.destroy();
+      timer.destroy();
     }
   }
 
@@ -337,6 +260,7 @@ export class Session {
   close(): void {
     this.#forward.destroy();
     this.#kv.destroy();
+    this.#sampler.destroy?.();
     this.#weights.destroy();
     for (const b of [...this.#readback, ...this.#logitRing ?? []]) b.destroy();
     if (this.#ownsDevice) this.runtime.device.destroy();
@@ -346,9 +270,9 @@ export class Session {
   /**
    * Generates up to `maxTokens` tokens after `prompt` (run from the current
    * position), yielding each as soon as it is read back. Steps run ahead of
-   * the read-backs: each decode step reads the token the previous step's
-   * sampler left on the GPU, so up to {@linkcode LOOKAHEAD} steps are in
-   * flight and the read-back latency is hidden. When the consumer stops early
+   * the read-backs ({@linkcode runAhead}): each decode step reads the token
+   * the previous step's sampler left on the GPU, so up to
+   * {@linkcode LOOKAHEAD} steps are in flight. When the consumer stops early
    * (end of sequence, a stop string), the steps already submitted have still
    * run: {@linkcode position} counts them.
    *
@@ -359,38 +283,19 @@ export class Session {
     if (maxTokens < 1) return;
     const first = await this.prefill(prompt);
     yield first;
-    const dev = this.runtime.device;
-    const pending: { buffer: GPUBuffer; done: Promise<void> }[] = [];
-    let submitted = 1;
-    let ring = 0;
     // The prompt's sampled token is in the token buffer already; write it too so
     // the chain does not depend on how the prefill left it.
-    dev.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([first]));
-    try {
-      for (;;) {
-        while (
-          pending.length < LOOKAHEAD && submitted < maxTokens && this.#fits(1)
-        ) {
-          const buffer = this.#readback[ring++ % LOOKAHEAD]!;
-          this.#submitStep("sampled", buffer);
-          pending.push({ buffer, done: buffer.mapAsync(GPUMapMode.READ) });
-          submitted++;
-        }
-        const next = pending.shift();
-        if (!next) return;
-        await next.done.catch((error) => this.#gpuFailed(error));
-        this.runtime.ctx.checkHealth();
-        const token = new Uint32Array(next.buffer.getMappedRange(0, 4))[0]!;
-        next.buffer.unmap();
-        yield token;
-      }
-    } finally {
-      // Steps already submitted still complete; release their read-back buffers.
-      for (const p of pending) {
-        await p.done.catch(() => {});
-        if (p.buffer.mapState === "mapped") p.buffer.unmap();
-      }
-    }
+    this.runtime.device.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([first]));
+    let submitted = 1;
+    yield* runAhead({
+      ...this.#runAheadCommon(this.#readback),
+      more: () => submitted < maxTokens && this.#fits(1),
+      submit: (buffer) => {
+        this.#submitStep("sampled", buffer);
+        submitted++;
+      },
+      read: (buffer) => new Uint32Array(buffer.getMappedRange(0, 4))[0]!,
+    });
   }
 
   /**
@@ -404,48 +309,39 @@ export class Session {
     this.#checkFits(tokens.length);
     const dev = this.runtime.device;
     const bytes = this.hparams.nVocab * 4;
-    this.#logitRing ??= Array.from({ length: LOOKAHEAD }, (_, i) =>
-      dev.createBuffer({
-        label: `logits_readback.${i}`,
-        size: bytes,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      }));
-    const ring = this.#logitRing;
-    const pending: { buffer: GPUBuffer; done: Promise<void> }[] = [];
+    this.#logitRing ??= readbackRing(dev, "logits_readback", bytes);
     let next = 0;
-    try {
-      for (;;) {
-        while (pending.length < LOOKAHEAD && next < tokens.length) {
-          const buffer = ring[next % LOOKAHEAD]!;
-          this.#forward.writeInputs([tokens[next]!], this.position, this.#seed);
-          const encoder = dev.createCommandEncoder({ label: "teacher_force" });
-          this.#forward.encode(encoder, 1).end();
-          encoder.copyBufferToBuffer(this.#forward.logits, 0, buffer, 0, bytes);
-          dev.queue.submit([encoder.finish()]);
-          this.position++;
-          next++;
-          pending.push({ buffer, done: buffer.mapAsync(GPUMapMode.READ) });
-        }
-        const head = pending.shift();
-        if (!head) return;
-        await head.done.catch((error) => this.#gpuFailed(error));
-        this.runtime.ctx.checkHealth();
-        const logits = new Float32Array(head.buffer.getMappedRange().slice(0));
-        head.buffer.unmap();
-        yield logits;
-      }
-    } finally {
-      // Steps already submitted still complete; release their read-back buffers.
-      for (const p of pending) {
-        await p.done.catch(() => {});
-        if (p.buffer.mapState === "mapped") p.buffer.unmap();
-      }
-    }
+    yield* runAhead({
+      ...this.#runAheadCommon(this.#logitRing),
+      more: () => next < tokens.length,
+      submit: (buffer) => {
+        this.#forward.writeInputs([tokens[next++]!], this.position, this.#seed);
+        const encoder = dev.createCommandEncoder({ label: "teacher_force" });
+        this.#forward.encode(encoder, 1).end();
+        encoder.copyBufferToBuffer(this.#forward.logits, 0, buffer, 0, bytes);
+        dev.queue.submit([encoder.finish()]);
+        this.position++;
+      },
+      read: (buffer) => new Float32Array(buffer.getMappedRange().slice(0)),
+    });
+  }
+
+  #runAheadCommon(ring: readonly GPUBuffer[]) {
+    return {
+      ring,
+      depth: LOOKAHEAD,
+      failed: (error: unknown) => this.#gpuFailed(error),
+      checkHealth: () => this.runtime.ctx.checkHealth(),
+    };
   }
 
   async #step(tokens: readonly number[], prefill?: boolean): Promise<number> {
     const buffer = this.#readback[0]!;
     this.#submitStep(tokens, buffer, prefill);
+    return await this.#readToken(buffer);
+  }
+
+  async #readToken(buffer: GPUBuffer): Promise<number> {
     await buffer.mapAsync(GPUMapMode.READ).catch((error) => this.#gpuFailed(error));
     const token = new Uint32Array(buffer.getMappedRange(0, 4))[0]!;
     buffer.unmap();
@@ -501,15 +397,15 @@ export class Session {
   }
 }
 
-/**
- * The context a session gets when none is asked for: the trained context
- * length, at most 4096 tokens.
- *
- * @param hp the model's hyper-parameters
- */
-export function defaultContext(hp: ModelHParams): number {
-  return Math.min(hp.nCtxTrain, 4096);
-}
-
 /** Decode steps in flight ahead of their read-backs in {@linkcode Session.generate}. */
 export const LOOKAHEAD = 8;
+
+/** {@linkcode LOOKAHEAD} map-readable buffers of `bytes` each. */
+function readbackRing(device: GPUDevice, label: string, bytes: number): GPUBuffer[] {
+  return Array.from({ length: LOOKAHEAD }, (_, i) =>
+    device.createBuffer({
+      label: `${label}.${i}`,
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    }));
+}
