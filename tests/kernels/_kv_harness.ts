@@ -20,6 +20,8 @@ import type { Dispatch, GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
+import { createKvPolicy } from "../../src/kv/registry.ts";
+import { snapBudget } from "../../src/kv/snapkv.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
 import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
@@ -35,6 +37,9 @@ export function budgetOf(
     return { slots: c.slots, heavy: 0, recent: c.slots, sinks: 0, compressed: false };
   }
   const o = resolveKvOptions(c.kv);
+  // A window-scored policy (snapkv) keeps its observation window as the recent part.
+  const spec = createKvPolicy(o).spec;
+  if (spec.score === "window") return snapBudget(c.slots, spec.window, o.sinks);
   return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
 }
 

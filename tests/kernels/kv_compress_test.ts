@@ -5,7 +5,11 @@ import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { CompressDecision } from "../../src/kv/policy.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
-import { causalColumnSums, groupColumnSums } from "../../src/reference/kv/column_sums.ts";
+import {
+  causalColumnSums,
+  groupColumnSums,
+  maxPoolScores,
+} from "../../src/reference/kv/column_sums.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { syntheticSequence } from "../kv/_synthetic.ts";
@@ -86,7 +90,14 @@ async function runCase(c: Case, seed: number) {
   for (let h = 0; h < nHead; h++) {
     colsumRows.set(colsum.subarray(h * tokens, (h + 1) * tokens), h * stagingSlots);
   }
-  const decision = twin.prefill(keys, values, groupColumnSums(colsum, tokens, shape), tokens);
+  // The policy's pool over the candidates' scores (the twin of the kernel's pool stage).
+  const { pool } = twin.policy.spec;
+  const b = twin.budget;
+  let scores = groupColumnSums(colsum, tokens, shape);
+  if (pool > 1 && b.compressed && tokens > b.slots) {
+    scores = maxPoolScores(scores, nHeadKv, tokens, pool, b.sinks, tokens - b.recent);
+  }
+  const decision = twin.prefill(keys, values, scores, tokens);
   const gpu = new GpuLayer(rt, twin);
   // Dirty the destination: the compression must write every table cell and the state.
   gpu.load({
@@ -234,6 +245,28 @@ const cases: Case[] = [
     nHeadKv: 1,
     headDim: 12,
     prompt: 60,
+    steps: 64,
+  },
+  {
+    name: "snapkv max pool, evicting while decoding",
+    kv: { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } },
+    slots: 20,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 60,
+    steps: 64,
+  },
+  {
+    name: "snapkv max pool 3 with 2 sinks",
+    kv: { kv: "snapkv", sinks: 2, params: { snapWindow: 6, snapPool: 3, kvDecode: "evict" } },
+    slots: 16,
+    compressed: true,
+    nHead: 2,
+    nHeadKv: 1,
+    headDim: 16,
+    prompt: 70,
     steps: 64,
   },
   {

@@ -149,120 +149,33 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
  * ```
  */
 export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): KvCompress {
-  const { layer: budget, tokens, staging, colsum, nHead, dest, headDim } = options;
+  const { layer, tokens, staging, colsum, nHead, dest, headDim } = options;
   const { table } = dest;
   const { nHeadKv } = table;
-  const op = "kv_compress";
-  const label = opLabel(op, options.label);
+  const label = opLabel(OP, options.label);
   const stride = options.colsumStride ?? staging.nSlots;
-  if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
-    throw new RangeError(
-      `Cannot run ${op}: ${tokens} tokens in a staging cache of ${staging.nSlots} slots`,
-    );
-  }
-  if (nHead % nHeadKv !== 0) {
-    throw new RangeError(`Cannot run ${op}: ${nHead} query heads do not group over ${nHeadKv}`);
-  }
-  if (table.nSlots !== slotsFor(budget)) {
-    throw new RangeError(
-      `Cannot run ${op}: the slot table has ${table.nSlots} slots, the budget needs ${
-        slotsFor(budget)
-      }`,
-    );
-  }
-  const plan = compressPlan(budget, tokens);
-  if (plan.kept > table.nSlots) {
-    throw new LimitError(
-      `Cannot cache a prompt of ${tokens} tokens: the cache holds ${budget.slots}`,
-    );
-  }
-  const stagingShape = `${nHeadKv}×${staging.nSlots}×${headDim}`;
-  const destShape = `${nHeadKv}×${table.nSlots}×${headDim}`;
-  requireElements(
-    op,
-    "staging_k",
-    staging.kCache,
-    nHeadKv * staging.nSlots * headDim,
-    stagingShape,
-  );
-  requireElements(
-    op,
-    "staging_v",
-    staging.vCache,
-    nHeadKv * staging.nSlots * headDim,
-    stagingShape,
-  );
-  requireElements(op, "colsum", colsum, nHead * stride, `${nHead}×${stride}`);
-  requireElements(op, "dest_k", dest.kCache, nHeadKv * table.nSlots * headDim, destShape);
-  requireElements(op, "dest_v", dest.vCache, nHeadKv * table.nSlots * headDim, destShape);
-  const { kept, evicted } = plan;
-  const merging = (budget.merge ?? null) !== null && evicted > 0;
-  const pool = budget.pool ?? 1;
-  // The pool smooths the candidates' scores: positions before the window.
-  const pooling = pool > 1 && evicted > 0;
-  const kChunk = Math.max(1, Math.floor(16384 / Math.ceil(headDim / 4)));
-  const nChunks = Math.max(1, Math.ceil(kept / kChunk));
-  const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4, pool];
-  const grids = [
-    Math.ceil(tokens / WG),
-    Math.ceil(evicted / WG),
-    nChunks,
-    Math.ceil((table.nSlots * headDim) / WG),
-  ];
-  if (loops.some((n) => n > ITERATION_BUDGET) || grids.some((n) => n > MAX_GROUPS_PER_DIM)) {
-    throw new RangeError(
-      `Cannot run ${op}: a prompt of ${tokens} tokens evicting ${evicted} per head is too long`,
-    );
-  }
-  // Scratch arrays in one buffer (words): T'-sized, then evicted-sized, then kept-sized.
-  const sizes = {
-    score: nHeadKv * tokens,
-    raw: pooling ? nHeadKv * tokens : 0,
-    norm: nHeadKv * tokens,
-    keep: nHeadKv * tokens,
-    fate: nHeadKv * tokens,
-    kept: nHeadKv * kept,
-    ev: nHeadKv * evicted,
-    part: 2 * nHeadKv * evicted * nChunks,
-    sim: nHeadKv * evicted,
-    tgt: nHeadKv * evicted,
-    next: nHeadKv * evicted,
-    first: nHeadKv * kept,
-    last: nHeadKv * kept,
-    den: nHeadKv * kept,
-    flag: nHeadKv * evicted,
-  };
-  const offsets: Record<string, number> = {};
-  let words = 0;
-  for (const [name, size] of Object.entries(sizes)) {
-    offsets[name] = words;
-    words += size;
-  }
-  const work = createStorage(rt.device, Math.max(1, words) * 4, `${label}.work`);
+  const plan = checkCompress(options, stride);
+  const sizes = compressSizes(layer, plan, tokens, nHeadKv, headDim, table.nSlots);
+  const { merging, pooling, nChunks, kChunk } = sizes;
+  const work = createStorage(rt.device, Math.max(1, sizes.words) * 4, `${label}.work`);
   const lay = createParams(rt.device, `${label}.layout`, [
     ["u", staging.nSlots],
-    ["u", kept],
+    ["u", plan.kept],
     ["u", nChunks],
     ["u", table.nSlots],
-    ...Object.keys(sizes).map((name) => ["u", offsets[name]!] as const),
+    ...Object.values(sizes.offsets).map((offset) => ["u", offset] as const),
     ["u", merging ? 1 : 0],
-    ["u", pooling ? (pool - 1) / 2 : 0],
-    ["u", Math.max(0, tokens - budget.recent)],
+    ["u", pooling ? ((layer.pool ?? 1) - 1) / 2 : 0],
+    ["u", Math.max(0, tokens - layer.recent)],
     ["u", 0],
     ["u", 0],
   ]);
-  const policy = createPolicyParams(
-    rt.device,
-    `${label}.policy`,
-    budget,
-    nHeadKv,
-    {
-      tokens,
-      quota: plan.quota,
-      nEvict: evicted,
-      stride,
-    },
-  );
+  const policy = createPolicyParams(rt.device, `${label}.policy`, layer, nHeadKv, {
+    tokens,
+    quota: plan.quota,
+    nEvict: plan.evicted,
+    stride,
+  });
   const code = KV_PRELUDE + src;
   const constants = { WG, HEAD_DIM: headDim, G: nHead / nHeadKv, K_CHUNK: kChunk };
   const buffers = [
@@ -279,12 +192,12 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     policy,
   ];
   const stage = (entryPoint: string, used: number[], grid: DispatchStep["grid"]) => {
-    const pipeline = rt.pipelines.get({ label: op, code, entryPoint, constants });
+    const pipeline = rt.pipelines.get({ label: OP, code, entryPoint, constants });
     const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${entryPoint}`, buffers, used);
     return { pipeline, bindGroup, grid };
   };
   const rows = Math.ceil(tokens / WG);
-  const evRows = Math.ceil(evicted / WG);
+  const evRows = Math.ceil(plan.evicted / WG);
   const stages = [
     stage("prep", [0, 2, 8, 9, 10], [rows, nHeadKv]),
     ...(pooling ? [stage("pool", [8, 9, 10], [rows, nHeadKv])] : []),
@@ -298,25 +211,24 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
         stage("link", [8, 9, 10], [nHeadKv]),
       ]
       : []),
-    stage("gather", [0, 1, 3, 4, 5, 6, 7, 8, 9, 10], [grids[3]!, nHeadKv]),
+    stage("gather", [0, 1, 3, 4, 5, 6, 7, 8, 9, 10], [sizes.gatherGroups, nHeadKv]),
   ];
+  const read = (offset: number, words: number) =>
+    readBuffer(rt.device, work, words * 4, offset * 4);
   return {
     ...plan,
     ...dispatchSteps(stages),
     async readFate() {
-      const bytes = await readBuffer(rt.device, work, nHeadKv * tokens * 4, offsets.fate! * 4);
-      return new Int32Array(bytes);
+      return new Int32Array(await read(sizes.offsets.fate, nHeadKv * tokens));
     },
     async readSimilarity() {
       const out = new Float32Array(nHeadKv * tokens).fill(NaN);
-      if (!merging || evicted === 0) return out;
-      const n = nHeadKv * evicted;
-      const ev = new Uint32Array(await readBuffer(rt.device, work, n * 4, offsets.ev! * 4));
-      const sim = new Float32Array(await readBuffer(rt.device, work, n * 4, offsets.sim! * 4));
-      for (let h = 0; h < nHeadKv; h++) {
-        for (let e = 0; e < evicted; e++) {
-          out[h * tokens + ev[h * evicted + e]!] = sim[h * evicted + e]!;
-        }
+      if (!merging) return out;
+      const n = nHeadKv * plan.evicted;
+      const ev = new Uint32Array(await read(sizes.offsets.ev, n));
+      const sim = new Float32Array(await read(sizes.offsets.sim, n));
+      for (let i = 0; i < n; i++) {
+        out[Math.floor(i / plan.evicted) * tokens + ev[i]!] = sim[i]!;
       }
       return out;
     },
@@ -326,4 +238,96 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
       policy.destroy();
     },
   };
+}
+
+/** The op name in errors and labels. */
+const OP = "kv_compress";
+
+/** Checks shapes, buffer sizes and the budget; returns the compression's sizes. */
+function checkCompress(options: KvCompressOptions, stride: number): KvCompressPlan {
+  const { layer, tokens, staging, colsum, nHead, dest, headDim } = options;
+  const { table } = dest;
+  const { nHeadKv } = table;
+  if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
+    throw new RangeError(
+      `Cannot run ${OP}: ${tokens} tokens in a staging cache of ${staging.nSlots} slots`,
+    );
+  }
+  if (nHead % nHeadKv !== 0) {
+    throw new RangeError(`Cannot run ${OP}: ${nHead} query heads do not group over ${nHeadKv}`);
+  }
+  if (table.nSlots !== slotsFor(layer)) {
+    throw new RangeError(
+      `Cannot run ${OP}: the slot table has ${table.nSlots} slots, the budget needs ${
+        slotsFor(layer)
+      }`,
+    );
+  }
+  const plan = compressPlan(layer, tokens);
+  if (plan.kept > table.nSlots) {
+    throw new LimitError(
+      `Cannot cache a prompt of ${tokens} tokens: the cache holds ${layer.slots}`,
+    );
+  }
+  const stagingShape = `${nHeadKv}×${staging.nSlots}×${headDim}`;
+  const stagingElements = nHeadKv * staging.nSlots * headDim;
+  const destShape = `${nHeadKv}×${table.nSlots}×${headDim}`;
+  const destElements = nHeadKv * table.nSlots * headDim;
+  requireElements(OP, "staging_k", staging.kCache, stagingElements, stagingShape);
+  requireElements(OP, "staging_v", staging.vCache, stagingElements, stagingShape);
+  requireElements(OP, "colsum", colsum, nHead * stride, `${nHead}×${stride}`);
+  requireElements(OP, "dest_k", dest.kCache, destElements, destShape);
+  requireElements(OP, "dest_v", dest.vCache, destElements, destShape);
+  return plan;
+}
+
+/** The scratch layout (word offsets in Layout order), the stages' switches and the loop checks. */
+function compressSizes(
+  layer: KvLayerSpec,
+  plan: KvCompressPlan,
+  tokens: number,
+  nHeadKv: number,
+  headDim: number,
+  destSlots: number,
+) {
+  const { kept, evicted } = plan;
+  const merging = (layer.merge ?? null) !== null && evicted > 0;
+  const pool = layer.pool ?? 1;
+  // The pool smooths the candidates' scores: positions before the window.
+  const pooling = pool > 1 && evicted > 0;
+  const kChunk = Math.max(1, Math.floor(16384 / Math.ceil(headDim / 4)));
+  const nChunks = Math.max(1, Math.ceil(kept / kChunk));
+  const gatherGroups = Math.ceil((destSlots * headDim) / WG);
+  const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4, pool];
+  const grids = [Math.ceil(tokens / WG), Math.ceil(evicted / WG), nChunks, gatherGroups];
+  if (loops.some((n) => n > ITERATION_BUDGET) || grids.some((n) => n > MAX_GROUPS_PER_DIM)) {
+    throw new RangeError(
+      `Cannot run ${OP}: a prompt of ${tokens} tokens evicting ${evicted} per head is too long`,
+    );
+  }
+  // Scratch arrays in one buffer (words): T'-sized, then evicted-sized, then kept-sized.
+  const lengths = {
+    score: nHeadKv * tokens,
+    raw: pooling ? nHeadKv * tokens : 0,
+    norm: nHeadKv * tokens,
+    keep: nHeadKv * tokens,
+    fate: nHeadKv * tokens,
+    kept: nHeadKv * kept,
+    ev: nHeadKv * evicted,
+    part: 2 * nHeadKv * evicted * nChunks,
+    sim: nHeadKv * evicted,
+    tgt: nHeadKv * evicted,
+    next: nHeadKv * evicted,
+    first: nHeadKv * kept,
+    last: nHeadKv * kept,
+    den: nHeadKv * kept,
+    flag: nHeadKv * evicted,
+  };
+  const offsets = { ...lengths };
+  let words = 0;
+  for (const name of Object.keys(lengths) as (keyof typeof lengths)[]) {
+    offsets[name] = words;
+    words += lengths[name];
+  }
+  return { merging, pooling, kChunk, nChunks, gatherGroups, offsets, words };
 }
