@@ -22,6 +22,8 @@ export const ExitCode = {
   gpu: 5,
   /** The request cannot fit: prompt longer than the context, budget out of range at run time. */
   limit: 6,
+  /** Stopped by SIGINT (Ctrl-C) after printing the partial result: 128 + 2, as shells report it. */
+  interrupted: 130,
 } as const;
 
 /** Name of one class of failure. */
@@ -91,5 +93,14 @@ export class LimitError extends D2oError {
   constructor(message: string, options?: ErrorOptions) {
     super("limit", message, options);
     this.name = "LimitError";
+  }
+}
+
+/** The run was interrupted (SIGINT); what it produced so far has been printed (exit code 130). */
+export class InterruptedError extends D2oError {
+  /** @param message what was cut short */
+  constructor(message: string, options?: ErrorOptions) {
+    super("interrupted", message, options);
+    this.name = "InterruptedError";
   }
 }

@@ -20,6 +20,8 @@ import {
 } from "../sample/params.ts";
 import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
 import { promptText } from "./chat_prompt.ts";
+import { InterruptedError, UsageError } from "../errors.ts";
+import { watchInterrupt } from "./interrupt.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn, numberIn } from "./options.ts";
@@ -66,12 +68,14 @@ export interface GenerateResult {
   /** Generated token ids, including a final EOS if one was sampled. */
   tokens: number[];
   /** Why generation ended. */
-  stopReason: "eos" | "stop_string" | "max_tokens" | "context_full";
+  stopReason: "eos" | "stop_string" | "max_tokens" | "context_full" | "interrupted";
   /** Seed used for sampling. */
   seed: number;
   /** Timings in milliseconds and tokens per second. */
   timings: {
     loadMs: number;
+    /** Shader compilation during the prompt, not counted in `promptMs`. */
+    compileMs: number;
     promptMs: number;
     promptTokensPerSecond: number;
     decodeMs: number;
@@ -98,7 +102,8 @@ export function generateCommand(): Command {
     .option("-f, --file <path>", "read the prompt from a file")
     .option(
       "-n, --max-tokens <n>",
-      "tokens to generate, -1 = until EOS or the context is full",
+      "tokens to generate; -1 = until end of sequence or a full context (-c), whatever the " +
+        "KV policy (a compressing cache goes past -c only with an explicit -n N)",
       integerIn(-1),
       -1,
     )
@@ -175,6 +180,7 @@ interface GenerateRun {
   readonly text: string;
   readonly stopReason: GenerateResult["stopReason"];
   readonly promptMs: number;
+  readonly compileMs: number;
   readonly decodeMs: number;
 }
 
@@ -193,12 +199,13 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     sampler: args.sampler, // the session builds the GPU sampler from these
     parseSpecial: text.chat || (o.parseSpecial ?? false),
   });
+  const interrupt = watchInterrupt();
   try {
     const loadMs = performance.now() - t0;
     if (o.verbose) reportSetup(session, prompt, args);
 
     // loop: the session runs decode steps ahead of the read-backs
-    const run = await generateLoop(session, prompt, args.prompt, o);
+    const run = await generateLoop(session, prompt, args.prompt, o, () => interrupt.interrupted);
 
     // report
     const result = generateResult(session, prompt, run, args, loadMs);
@@ -214,13 +221,12 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
       }
       reportTimings(result);
     }
-    if (session.position >= session.hparams.nCtxTrain) {
-      console.error(
-        `d2o: warning: generation ran past the trained context of ${session.hparams.nCtxTrain}`,
-      );
+    if (run.stopReason === "interrupted") {
+      throw new InterruptedError(`interrupted after ${run.tokens.length} generated tokens`);
     }
   } finally {
     // free
+    interrupt.dispose();
     session.close();
   }
 }
@@ -230,6 +236,12 @@ async function generateArgs(
   promptArg: string | undefined,
   o: GenerateOptions,
 ): Promise<GenerateArgs> {
+  if (o.json && o.jsonl) {
+    throw new UsageError(
+      "Cannot use --json and --jsonl together: --json prints one object at the end, --jsonl " +
+        "one event per token and a final result; choose one",
+    );
+  }
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
   const sampler = samplerParams({
@@ -257,14 +269,16 @@ function reportSetup(session: Session, prompt: readonly number[], args: Generate
 
 /**
  * Runs the prompt and the decode loop, streaming text (or `--jsonl` events)
- * as tokens come back, until end of sequence, a stop string, `-n` or the
- * context ends it.
+ * as tokens come back, until end of sequence, a stop string, `-n`, the
+ * context (for `-n -1`, whatever the policy) or SIGINT ends it. Warns once,
+ * when it happens, that the sequence went past the trained context.
  */
 async function generateLoop(
   session: Session,
   prompt: readonly number[],
   promptText: string,
   o: GenerateOptions,
+  interrupted: () => boolean,
 ): Promise<GenerateRun> {
   const tok = session.tokenizer;
   const streamText = !o.json && !o.jsonl;
@@ -272,7 +286,12 @@ async function generateLoop(
   if (o.echo) await emit(promptText);
   const decoder = tok.streamDecoder({ stripLeadingSpace: promptText.length === 0 });
   const stops = new StopStringFilter(o.stop ?? []);
-  const limit = o.maxTokens < 0 ? Infinity : o.maxTokens;
+  // -n -1: the prompt and the generated tokens fill the context, then stop (llama.cpp's rule).
+  const limit = o.maxTokens < 0 ? Math.max(0, session.nCtx - prompt.length) : o.maxTokens;
+  const trained = session.hparams.nCtxTrain;
+  let warned = false;
+  const compiled = session.runtime.pipelines.compileMs;
+  let compileMs = 0;
   const tokens: number[] = [];
   let text = "";
   let stopReason: GenerateResult["stopReason"] | undefined;
@@ -281,10 +300,21 @@ async function generateLoop(
   let promptMs = 0;
   for await (const next of session.generate(prompt, limit)) {
     if (tokens.length === 0) {
-      promptMs = performance.now() - tp;
+      compileMs = session.runtime.pipelines.compileMs - compiled;
+      promptMs = performance.now() - tp - compileMs;
       td = performance.now();
     }
     tokens.push(next);
+    // The sequence the model has read: the prompt and every generated token but this one.
+    if (!warned && prompt.length + tokens.length - 1 > trained) {
+      warned = true;
+      const open = streamText && text.length > 0 && !text.endsWith("\n") &&
+        Deno.stdout.isTerminal();
+      console.error(
+        `${open ? "\n" : ""}d2o: warning: generation went past the model's trained context of ` +
+          `${trained} tokens; the text may degrade from here`,
+      );
+    }
     if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
       stopReason = "eos";
       break;
@@ -298,8 +328,12 @@ async function generateLoop(
       stopReason = "stop_string";
       break;
     }
+    if (interrupted()) {
+      stopReason = "interrupted";
+      break;
+    }
   }
-  stopReason ??= tokens.length >= limit ? "max_tokens" : "context_full";
+  stopReason ??= o.maxTokens >= 0 && tokens.length >= limit ? "max_tokens" : "context_full";
   const decodeMs = performance.now() - td;
   const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
   text += tail;
@@ -307,7 +341,7 @@ async function generateLoop(
   if (streamText && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
     await emit("\n");
   }
-  return { tokens, text, stopReason, promptMs, decodeMs };
+  return { tokens, text, stopReason, promptMs, compileMs, decodeMs };
 }
 
 /** The `--json` result of a run. */
@@ -329,6 +363,7 @@ function generateResult(
     seed: args.sampler.seed,
     timings: {
       loadMs,
+      compileMs: run.compileMs,
       promptMs: run.promptMs,
       promptTokensPerSecond: promptTokens.length / (run.promptMs / 1000),
       decodeMs: run.decodeMs,
@@ -356,7 +391,8 @@ function reportTimings(r: GenerateResult): void {
     [
       `d2o: load ${t.loadMs.toFixed(0)} ms`,
       `prompt ${r.promptTokens.length} tokens in ${t.promptMs.toFixed(1)} ms ` +
-      `(${t.promptTokensPerSecond.toFixed(1)} tokens/s)`,
+      `(${t.promptTokensPerSecond.toFixed(1)} tokens/s), shader compilation ` +
+      `${t.compileMs.toFixed(0)} ms apart`,
       `decode ${Math.max(0, r.tokens.length - 1)} tokens in ${t.decodeMs.toFixed(1)} ms ` +
       `(${t.decodeTokensPerSecond.toFixed(1)} tokens/s)`,
       `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)} ` +

@@ -24,6 +24,7 @@ export class PipelineCache {
   /** Shader modules by source (a label may name several specialisations of one kernel). */
   readonly #modules = new Map<string, { module: GPUShaderModule; id: number }>();
   readonly #pipelines = new Map<string, GPUComputePipeline>();
+  #compileMs = 0;
 
   /** @param device the device pipelines are created on */
   constructor(device: GPUDevice) {
@@ -39,6 +40,7 @@ export class PipelineCache {
   get(key: KernelKey): GPUComputePipeline {
     const entryPoint = key.entryPoint ?? "main";
     const constants = key.constants ?? {};
+    const started = performance.now();
     let source = this.#modules.get(key.code);
     if (!source) {
       const module = this.#device.createShaderModule({ label: key.label, code: key.code });
@@ -57,7 +59,13 @@ export class PipelineCache {
       compute: { module: source.module, entryPoint, constants },
     });
     this.#pipelines.set(id, pipeline);
+    this.#compileMs += performance.now() - started;
     return pipeline;
+  }
+
+  /** Milliseconds spent compiling shader modules and pipelines so far (reported apart from run times). */
+  get compileMs(): number {
+    return this.#compileMs;
   }
 
   /** Number of compiled pipelines (for tests that check nothing is created per token). */

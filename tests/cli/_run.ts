@@ -19,8 +19,13 @@ export interface RunResult {
  *
  * @param args arguments after `d2o`
  * @param stdin text to pipe to stdin; omit for a closed (null) stdin
+ * @param options `timeoutMs`: kill the run after this long (it then fails the caller's checks)
  */
-export async function runD2o(args: string[], stdin?: string): Promise<RunResult> {
+export async function runD2o(
+  args: string[],
+  stdin?: string,
+  options: { timeoutMs?: number } = {},
+): Promise<RunResult> {
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -36,6 +41,7 @@ export async function runD2o(args: string[], stdin?: string): Promise<RunResult>
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
+    ...(options.timeoutMs ? { signal: AbortSignal.timeout(options.timeoutMs) } : {}),
   });
   const child = command.spawn();
   if (stdin !== undefined) {

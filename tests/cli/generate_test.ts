@@ -94,7 +94,7 @@ Deno.test("d2o generate names the flag and range of a bad value, exit 2", async 
   const r = await runD2o(["generate", "-m", FIXTURE, "-n", "many", PROMPT]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--max-tokens/);
-  assert.match(r.stderr, /integer from -1/);
+  assert.match(r.stderr, /integer ≥ -1/);
   const t = await runD2o(["generate", "-m", FIXTURE, "--top-p", "1.5", PROMPT]);
   assert.equal(t.code, 2);
   assert.match(t.stderr, /--top-p/);
@@ -160,5 +160,94 @@ Deno.test("d2o generate with a compressing cache runs past the trained context i
   const perSlot = 2 * 2 * 64 * 4; // K and V of 2 KV heads × 64 dims, f32
   assert.equal(result.memory.kvCache, (slots + 2) * perSlot);
   assert.ok(result.memory.kvCache < result.memory.kvCacheFull / 8);
-  assert.match(r.stderr, /warning: generation ran past the trained context of 512/);
+  const warnings = r.stderr.match(
+    /warning: generation went past the model's trained context of 512 /g,
+  );
+  assert.equal(warnings?.length, 1, r.stderr);
+});
+
+Deno.test("-n -1 (the default) ends at a full context whatever the policy", async () => {
+  for (const kv of ["full", "streaming", "h2o", "d2o"]) {
+    const r = await runD2o(
+      [
+        "generate",
+        "-m",
+        FIXTURE,
+        "--temp",
+        "0",
+        "--ignore-eos",
+        "-c",
+        "48",
+        "--kv",
+        kv,
+        "--json",
+        PROMPT,
+      ],
+      undefined,
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, `${kv}: ${r.stderr}`);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.stopReason, "context_full", kv);
+    assert.equal(result.promptTokens.length + result.tokens.length, 48, kv);
+  }
+});
+
+Deno.test("the trained-context warning fires only past it, not when the run just fills it", async () => {
+  // The fixture was trained on 512 positions; "Once upon a time" is 5 tokens with BOS.
+  const run = (n: number) =>
+    runD2o([
+      "generate",
+      "-m",
+      FIXTURE,
+      "--temp",
+      "0",
+      "--ignore-eos",
+      "-c",
+      "512",
+      "--kv",
+      "d2o",
+      "--kv-budget",
+      "16",
+      "-n",
+      String(n),
+      "--json",
+      PROMPT,
+    ]);
+  const filled = await run(508); // the model reads 5 + 507 = 512 positions
+  assert.equal(filled.code, 0, filled.stderr);
+  assert.equal(filled.stderr, "");
+  const past = await run(520);
+  assert.equal(past.code, 0, past.stderr);
+  assert.equal(past.stderr.match(/went past the model's trained context of 512/g)?.length, 1);
+});
+
+Deno.test("--json with --jsonl is refused: one line, exit 2", async () => {
+  const r = await runD2o(["generate", "-m", FIXTURE, "--json", "--jsonl", PROMPT]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr.trim(), /^d2o: Cannot use --json and --jsonl together: .*choose one$/);
+  assert.equal(r.stdout, "");
+});
+
+Deno.test("--verbose reports shader compilation apart from the prompt speed", async () => {
+  const r = await runD2o([
+    "generate",
+    "-m",
+    FIXTURE,
+    "--temp",
+    "0",
+    "-n",
+    "4",
+    "--verbose",
+    "--json",
+    PROMPT,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const { timings } = JSON.parse(r.stdout);
+  assert.ok(timings.compileMs > 0, "a fresh process compiles its shaders during the prompt");
+  const line = r.stderr.split("\n").find((l) => l.startsWith("d2o: prompt "))!;
+  assert.match(
+    line,
+    /^d2o: prompt \d+ tokens in [\d.]+ ms \([\d.]+ tokens\/s\), shader compilation \d+ ms apart$/,
+  );
 });
