@@ -1,0 +1,188 @@
+/**
+ * Batch equals alone: a sequence decoded in a batch gives exactly what it
+ * gives in a lone session, for every KV policy — the same greedy (and seeded
+ * sampled) tokens, logits within 1e-4 at every step, the same compression
+ * fates, and the same positions in every (layer, KV head, slot) with the
+ * same τ at the end. Three prompts of different lengths share two slots: the
+ * second ends first and the third refills its slot while the first decodes.
+ */
+
+import assert from "node:assert/strict";
+import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+import { BatchEngine } from "../../src/batch/batch_engine.ts";
+import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { KvSlotTableSnapshot } from "../../src/gpu/ops/kv_slot_table.ts";
+import type { CompressionFate, KvStore } from "../../src/kv/cache.ts";
+import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
+import { openModel } from "../../src/model/model_file.ts";
+import { Session } from "../../src/model/session.ts";
+import { type SamplerParams, samplerParams } from "../../src/sample/params.ts";
+import { tokenizerFromMetadata } from "../../src/tokenizer/mod.ts";
+import { gpuTestOptions, testGpu } from "../_gpu.ts";
+
+const STORIES = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const TEXT = await Deno.readTextFile(
+  new URL("../../../shared/oracle/ppl-text.txt", import.meta.url),
+);
+const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
+const N_CTX = 128;
+
+/** One request: where its prompt starts in the text, its length, its decode steps and sampler. */
+interface Request {
+  readonly from: number;
+  readonly length: number;
+  readonly steps: number;
+  readonly sampler: SamplerParams;
+}
+
+const REQUESTS: readonly Request[] = [
+  { from: 0, length: 48, steps: 12, sampler: samplerParams({ temperature: 0, seed: 0 }) },
+  { from: 60, length: 29, steps: 4, sampler: samplerParams({ temperature: 0, seed: 0 }) },
+  { from: 100, length: 37, steps: 6, sampler: samplerParams({ temperature: 0.8, seed: 7 }) },
+];
+
+/** What a sequence did: its tokens, the logits before each, fates and final tables. */
+interface Trace {
+  tokens: number[];
+  logits: Float32Array[];
+  fates: readonly CompressionFate[] | undefined;
+  tables: KvSlotTableSnapshot[];
+}
+
+let runtime: GpuRuntime | undefined;
+
+async function tables(kv: KvStore): Promise<KvSlotTableSnapshot[]> {
+  return await Promise.all(kv.tables.map((t) => t.read()));
+}
+
+async function alone(path: string, ids: number[], r: Request, input?: KvOptionsInput) {
+  const kv = input ? resolveKvOptions(input) : undefined;
+  const session = await Session.open(path, {
+    nCtx: N_CTX,
+    runtime: runtime!,
+    sampler: r.sampler,
+    recordFates: true,
+    ...(kv ? { kv } : {}),
+  });
+  try {
+    const trace: Trace = { tokens: [], logits: [], fates: undefined, tables: [] };
+    let token = await session.prefill(ids.slice(r.from, r.from + r.length));
+    trace.fates = session.kvStore.fates;
+    for (let i = 0;; i++) {
+      trace.tokens.push(token);
+      trace.logits.push(await session.logits());
+      if (i === r.steps) break;
+      token = await session.decode(token);
+    }
+    trace.tables = await tables(session.kvStore);
+    return trace;
+  } finally {
+    session.close();
+  }
+}
+
+/** Runs the requests through two slots: each waiting request takes the first free slot. */
+async function batched(path: string, ids: number[], input?: KvOptionsInput): Promise<Trace[]> {
+  const kv = input ? resolveKvOptions(input) : undefined;
+  const engine = await BatchEngine.load(await openModel(path), {
+    parallel: 2,
+    nCtx: N_CTX,
+    kv,
+    recordFates: true,
+    runtime: runtime!,
+  });
+  try {
+    const traces: Trace[] = [];
+    const running = new Map<number, number>(); // slot → request
+    let next = 0;
+    const admit = async (slot: number) => {
+      const r = REQUESTS[next]!;
+      const trace: Trace = { tokens: [], logits: [], fates: undefined, tables: [] };
+      traces[next] = trace;
+      running.set(slot, next++);
+      trace.tokens.push(await engine.start(slot, ids.slice(r.from, r.from + r.length), r.sampler));
+      trace.fates = engine.slots[slot]!.kv.fates;
+      trace.logits.push(await engine.logits(slot));
+    };
+    await admit(0);
+    await admit(1);
+    while (running.size > 0) {
+      const active = [...running.keys()];
+      const out = await engine.step(active);
+      for (const [i, slot] of active.entries()) {
+        const trace = traces[running.get(slot)!]!;
+        trace.tokens.push(out[i]!);
+        trace.logits.push(await engine.logits(slot));
+        if (trace.tokens.length === REQUESTS[running.get(slot)!]!.steps + 1) {
+          trace.tables = await tables(engine.slots[slot]!.kv);
+          engine.finish(slot);
+          running.delete(slot);
+          if (next < REQUESTS.length) await admit(slot);
+        }
+      }
+    }
+    return traces;
+  } finally {
+    engine.close();
+  }
+}
+
+function compare(name: string, got: Trace, want: Trace): void {
+  assert.deepEqual(got.tokens, want.tokens, `${name}: tokens`);
+  got.logits.forEach((row, t) => {
+    let worst = 0;
+    for (let i = 0; i < row.length; i++) {
+      worst = Math.max(worst, Math.abs(row[i]! - want.logits[t]![i]!));
+    }
+    assert.ok(worst <= 1e-4, `${name}: step ${t} logits differ by ${worst}`);
+  });
+  assert.deepEqual(got.fates, want.fates, `${name}: compression fates`);
+  assert.equal(got.tables.length, want.tables.length, `${name}: layers with slot tables`);
+  got.tables.forEach((table, l) => {
+    const ref = want.tables[l]!;
+    assert.deepEqual(table.pos, ref.pos, `${name}: layer ${l} positions`);
+    assert.deepEqual(table.free, ref.free, `${name}: layer ${l} free slots`);
+    assert.equal(table.count, ref.count, `${name}: layer ${l} count`);
+    if (Number.isNaN(ref.tau)) assert.ok(Number.isNaN(table.tau), `${name}: layer ${l} τ unset`);
+    else {assert.ok(
+        Math.abs(table.tau - ref.tau) <= 1e-6,
+        `${name}: layer ${l} τ ${table.tau} vs ${ref.tau}`,
+      );}
+  });
+}
+
+const POLICIES: [string, KvOptionsInput | undefined][] = [
+  ["the plain full cache", undefined],
+  ["full", { kv: "full" }],
+  ["streaming", { kv: "streaming", kvBudget: 0.25, kvMin: 4 }],
+  ["h2o", { kv: "h2o", kvBudget: 0.25, kvMin: 4 }],
+  ["d2o", { kv: "d2o", kvBudget: 0.25, kvMin: 4 }],
+  ["snapkv", { kv: "snapkv", kvBudget: 0.25, kvMin: 4, params: { snapWindow: 8 } }],
+  ["pyramidkv", { kv: "pyramidkv", kvBudget: 0.25, kvMin: 4, params: { snapWindow: 8 } }],
+];
+
+for (const [model, path] of [["stories260K", STORIES], ["a Q8_0 fixture", FIXTURE]] as const) {
+  Deno.test({
+    name: `a sequence in a batch gives what it gives alone, every policy, on ${model}`,
+    ...gpuTestOptions,
+    async fn(t) {
+      runtime ??= createRuntime(await testGpu());
+      const file = await openModel(path);
+      const ids = tokenizerFromMetadata(file.gguf.metadata).encode(TEXT);
+      file.close();
+      for (const [name, input] of POLICIES) {
+        await t.step(name, async () => {
+          const got = await batched(path, ids, input);
+          for (const [i, r] of REQUESTS.entries()) {
+            compare(`${name}, request ${i}`, got[i]!, await alone(path, ids, r, input));
+            // A compressing policy dropped or merged part of what the sequence saw.
+            const held = Math.min(...got[i]!.tables.map((t) => t.count));
+            if (input && input.kv !== "full") {
+              assert.ok(held < r.length + r.steps, `${name}: compressed`);
+            }
+          }
+        });
+      }
+    },
+  });
+}
