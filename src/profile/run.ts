@@ -14,6 +14,7 @@ import { acquireGpu } from "../gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { kvCompresses } from "../kv/describe.ts";
 import { resolveKvOptions } from "../kv/options.ts";
+import type { ModelHParams } from "../model/hparams.ts";
 import { openModel } from "../model/model_file.ts";
 import { Session } from "../model/session.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
@@ -126,117 +127,22 @@ export async function runProfile(
   settings: ProfileSettings,
   hooks: ProfileHooks = {},
 ): Promise<ProfileReport> {
-  const model = await openModel(settings.model);
-  const hp = model.hparams;
-  let texts: { name: string; tokens: number[]; prefix: number }[];
-  try {
-    const tok = tokenizerFromMetadata(model.gguf.metadata);
-    texts = settings.texts.map((t) => {
-      const tokens = tok.encode(t.text);
-      return { name: t.name, tokens, prefix: resolvePrefix(settings.prefix, tokens.length) };
-    });
-  } finally {
-    model.close();
-  }
+  const { hp, texts } = await readTexts(settings);
   const nCtx = settings.nCtx ?? neededContext(settings.tests, texts.map((t) => t.tokens.length));
   if (nCtx > hp.nCtxTrain) {
     hooks.onWarning?.(`a context of ${nCtx} tokens is past the model's trained ${hp.nCtxTrain}`);
   }
   const runtime = hooks.runtime ?? createRuntime(await acquireGpu());
-  const total = settings.configs.length *
-      (settings.tests.length * (settings.reps + 1) + texts.length) +
-    (texts.length > 0 && !settings.configs.some(isFull) ? texts.length : 0);
-  let done = 0;
-  const tick = () => hooks.onProgress?.(++done, total);
-  // The full cache runs as the plain cache (slot = position), which also takes a
-  // prompt after the depth tokens; the other policies run through their slot caches.
-  const open = (config: ProfileConfig) =>
-    Session.open(settings.model, {
-      nCtx,
-      runtime,
-      ...(isFull(config) ? {} : { kv: config.kv }),
-    });
-
+  const run = new ProfileRun(settings, hooks, runtime, nCtx, texts);
   try {
-    // The full-cache reference of each text, from the full configuration's session if any.
-    const references: (ReferenceDistributions | undefined)[] = [];
+    // The full cache first: its runs of the texts are every other configuration's reference.
     const order = [
       ...settings.configs.filter(isFull),
       ...settings.configs.filter((c) => !isFull(c)),
     ];
-    if (texts.length > 0 && !order.some(isFull)) {
-      const session = await open({
-        label: "full",
-        budget: "-",
-        kv: resolveKvOptions({ kv: "full" }),
-      });
-      try {
-        for (const [i, t] of texts.entries()) {
-          const run = await guard(() => scoreText(session, t.tokens, t.prefix, { record: true }));
-          if ("error" in run) hooks.onWarning?.(`full-cache run of ${t.name}: ${run.error}`);
-          else references[i] = run.reference;
-          tick();
-        }
-      } finally {
-        session.close();
-      }
-    }
-
+    if (texts.length > 0 && !order.some(isFull)) await run.references();
     const rowsOf = new Map<ProfileConfig, ProfileRow[]>();
-    for (const config of order) {
-      const rows: ProfileRow[] = [];
-      rowsOf.set(config, rows);
-      const base = { kv: config.label, budget: config.budget };
-      const speedRow = (test: SpeedTest) => ({
-        kind: "speed" as const,
-        ...base,
-        test: testName(test),
-        speedTest: test,
-      });
-      const textRow = (t: (typeof texts)[number]) => ({
-        kind: "quality" as const,
-        ...base,
-        test: t.name,
-        text: { tokens: t.tokens.length, prefix: t.prefix },
-      });
-      let session: Session;
-      try {
-        session = await open(config);
-      } catch (error) {
-        if (!(error instanceof D2oError)) throw error;
-        hooks.onWarning?.(`skipped ${config.label} ${config.budget}: ${error.message}`);
-        for (const test of settings.tests) rows.push({ ...speedRow(test), error: error.message });
-        for (const t of texts) rows.push({ ...textRow(t), error: error.message });
-        done += settings.tests.length * (settings.reps + 1) + texts.length;
-        hooks.onProgress?.(done, total);
-        continue;
-      }
-      try {
-        for (const test of settings.tests) {
-          rows.push({ ...speedRow(test), ...await guard(() => measureSpeed(session, test)) });
-        }
-        for (const [i, t] of texts.entries()) {
-          const reference = references[i];
-          const record = isFull(config) && reference === undefined;
-          const row = record || reference
-            ? await guard(async () => {
-              const run = await scoreText(
-                session,
-                t.tokens,
-                t.prefix,
-                reference ? { reference } : { record },
-              );
-              if (run.reference) references[i] = run.reference;
-              return { quality: run.score, memory: run.memory };
-            })
-            : { error: "Cannot compare with the full cache: its run of this text failed" };
-          rows.push({ ...textRow(t), ...row });
-          tick();
-        }
-      } finally {
-        session.close();
-      }
-    }
+    for (const config of order) rowsOf.set(config, await run.config(config));
     return {
       model: {
         path: settings.model,
@@ -254,21 +160,175 @@ export async function runProfile(
   } finally {
     if (!hooks.runtime) runtime.device.destroy();
   }
+}
 
-  async function measureSpeed(session: Session, test: SpeedTest): Promise<Partial<ProfileRow>> {
-    const speed = await runSpeedTest(session, test, {
-      reps: settings.reps,
-      seed: settings.seed,
-      onRun: tick,
+/** A text's tokens and the prompt part of them. */
+interface TokenizedText {
+  readonly name: string;
+  readonly tokens: number[];
+  readonly prefix: number;
+}
+
+/** Opens the model for its shape and tokenizer, and tokenizes the texts. */
+async function readTexts(
+  settings: ProfileSettings,
+): Promise<{ hp: ModelHParams; texts: TokenizedText[] }> {
+  const model = await openModel(settings.model);
+  try {
+    const tok = tokenizerFromMetadata(model.gguf.metadata);
+    const texts = settings.texts.map((t) => {
+      const tokens = tok.encode(t.text);
+      return { name: t.name, tokens, prefix: resolvePrefix(settings.prefix, tokens.length) };
     });
+    return { hp: model.hparams, texts };
+  } finally {
+    model.close();
+  }
+}
+
+/** One profile's sessions, progress and full-cache references. */
+class ProfileRun {
+  readonly #settings: ProfileSettings;
+  readonly #hooks: ProfileHooks;
+  readonly #runtime: GpuRuntime;
+  readonly #nCtx: number;
+  readonly #texts: readonly TokenizedText[];
+  readonly #references: (ReferenceDistributions | undefined)[] = [];
+  readonly #total: number;
+  #done = 0;
+
+  constructor(
+    settings: ProfileSettings,
+    hooks: ProfileHooks,
+    runtime: GpuRuntime,
+    nCtx: number,
+    texts: readonly TokenizedText[],
+  ) {
+    this.#settings = settings;
+    this.#hooks = hooks;
+    this.#runtime = runtime;
+    this.#nCtx = nCtx;
+    this.#texts = texts;
+    this.#total = settings.configs.length * this.#unitsPerConfig() +
+      (texts.length > 0 && !settings.configs.some(isFull) ? texts.length : 0);
+  }
+
+  /** Scores every text with the full cache alone (no full configuration was asked for). */
+  async references(): Promise<void> {
+    const session = await this.#open({
+      label: "full",
+      budget: "-",
+      kv: resolveKvOptions({ kv: "full" }),
+    });
+    try {
+      for (const [i, t] of this.#texts.entries()) {
+        const run = await guard(() => scoreText(session, t.tokens, t.prefix, { record: true }));
+        if ("error" in run) this.#hooks.onWarning?.(`full-cache run of ${t.name}: ${run.error}`);
+        else this.#references[i] = run.reference;
+        this.#tick();
+      }
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Every speed test and text of one configuration, in one session. */
+  async config(config: ProfileConfig): Promise<ProfileRow[]> {
+    const base = { kv: config.label, budget: config.budget };
+    const speedRow = (test: SpeedTest) => ({
+      kind: "speed" as const,
+      ...base,
+      test: testName(test),
+      speedTest: test,
+    });
+    const textRow = (t: TokenizedText) => ({
+      kind: "quality" as const,
+      ...base,
+      test: t.name,
+      text: { tokens: t.tokens.length, prefix: t.prefix },
+    });
+    const rows: ProfileRow[] = [];
+    let session: Session;
+    try {
+      session = await this.#open(config);
+    } catch (error) {
+      if (!(error instanceof D2oError)) throw error;
+      this.#hooks.onWarning?.(`skipped ${config.label} ${config.budget}: ${error.message}`);
+      for (const test of this.#settings.tests) {
+        rows.push({ ...speedRow(test), error: error.message });
+      }
+      for (const t of this.#texts) rows.push({ ...textRow(t), error: error.message });
+      this.#done += this.#unitsPerConfig();
+      this.#hooks.onProgress?.(this.#done, this.#total);
+      return rows;
+    }
+    try {
+      for (const test of this.#settings.tests) {
+        rows.push({ ...speedRow(test), ...await guard(() => this.#measureSpeed(session, test)) });
+      }
+      for (const [i, t] of this.#texts.entries()) {
+        rows.push({ ...textRow(t), ...await this.#score(session, config, i, t) });
+        this.#tick();
+      }
+    } finally {
+      session.close();
+    }
+    return rows;
+  }
+
+  /** One text's quality under a configuration, against the full cache's run of it. */
+  async #score(
+    session: Session,
+    config: ProfileConfig,
+    i: number,
+    t: TokenizedText,
+  ): Promise<Partial<ProfileRow>> {
+    const reference = this.#references[i];
+    const record = isFull(config) && reference === undefined;
+    if (!record && !reference) {
+      return { error: "Cannot compare with the full cache: its run of this text failed" };
+    }
+    return await guard(async () => {
+      const run = await scoreText(
+        session,
+        t.tokens,
+        t.prefix,
+        reference ? { reference } : { record },
+      );
+      if (run.reference) this.#references[i] = run.reference;
+      return { quality: run.score, memory: run.memory };
+    });
+  }
+
+  async #measureSpeed(session: Session, test: SpeedTest): Promise<Partial<ProfileRow>> {
+    const { reps, seed, kernelSteps } = this.#settings;
+    const speed = await runSpeedTest(session, test, { reps, seed, onRun: () => this.#tick() });
     const memory = memorySnapshot(session);
-    const kernels = test.nGen > 0 && settings.kernelSteps > 0
-      ? await measureKernels(session, test, {
-        steps: Math.min(settings.kernelSteps, test.nGen),
-        seed: settings.seed,
-      })
+    const kernels = test.nGen > 0 && kernelSteps > 0
+      ? await measureKernels(session, test, { steps: Math.min(kernelSteps, test.nGen), seed })
       : undefined;
     return { speed, memory, ...(kernels ? { kernels } : {}) };
+  }
+
+  /**
+   * A configuration's session. The full cache runs as the plain cache (slot =
+   * position), which also takes a prompt after the depth tokens; the other
+   * policies run through their slot caches.
+   */
+  #open(config: ProfileConfig): Promise<Session> {
+    return Session.open(this.#settings.model, {
+      nCtx: this.#nCtx,
+      runtime: this.#runtime,
+      ...(isFull(config) ? {} : { kv: config.kv }),
+    });
+  }
+
+  #unitsPerConfig(): number {
+    return this.#settings.tests.length * (this.#settings.reps + 1) + this.#texts.length;
+  }
+
+  #tick(): void {
+    this.#hooks.onProgress?.(++this.#done, this.#total);
   }
 }
 
