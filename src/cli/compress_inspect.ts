@@ -19,6 +19,7 @@ import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./k
 import { integerIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { checkOutputPath, writeOutputFile } from "./output_file.ts";
+import { createProgress } from "./progress.ts";
 import { readPrompt } from "./prompt_input.ts";
 
 interface InspectOptions extends KvTuningFlags {
@@ -101,7 +102,13 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
     },
   });
   try {
-    const report = await collectInspect(session, { file: o.model, prompt, generate: o.generate });
+    const progress = createProgress("generating", Deno.stderr, { lines: true });
+    const report = await collectInspect(session, {
+      file: o.model,
+      prompt,
+      generate: o.generate,
+      onStep: progress.update,
+    }).finally(progress.done);
     if (o.html !== undefined) await writeOutputFile(o.html, renderInspectHtml(report), "--html");
     if (o.json) {
       await writeStdout(JSON.stringify(report) + "\n");

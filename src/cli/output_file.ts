@@ -52,7 +52,8 @@ export async function checkOutputPath(path: string, guard: OutputGuard): Promise
   if (target.isDirectory) {
     throw new UsageError(`Cannot write ${flag} "${path}": it is a directory`);
   }
-  if (!target.isFile || guard.force) return;
+  // An empty file (e.g. one made by mktemp for the output) holds nothing to lose.
+  if (!target.isFile || guard.force || target.size === 0) return;
   if (!guard.isOurs(await readHead(path))) {
     throw new UsageError(
       `Cannot write ${flag} "${path}": the file exists and is not one of ours; ` +

@@ -17,17 +17,33 @@ export interface Progress {
 
 const encoder = new TextEncoder();
 
+/** Seconds between progress lines off a terminal (and before the first). */
+export const PROGRESS_LINE_SECONDS = 2;
+
+/** Where a progress bar draws (tests inject one). */
+export interface ProgressStream {
+  isTerminal(): boolean;
+  writeSync(p: Uint8Array): number;
+}
+
 /**
- * Creates a progress bar for a task; a no-op when stderr is not a terminal.
+ * Creates a progress bar for a task; off a terminal a no-op, or with
+ * `lines` a plain `d2o: label done/total` line every
+ * {@linkcode PROGRESS_LINE_SECONDS} seconds of a long task (none for a short one).
  *
  * @param label what is progressing, e.g. `"loading weights"`
  * @param stderr the stream to draw on (tests inject one)
+ * @param options `lines`: report off a terminal too; `now`: the clock in ms (tests)
  */
 export function createProgress(
   label: string,
-  stderr: { isTerminal(): boolean; writeSync(p: Uint8Array): number } = Deno.stderr,
+  stderr: ProgressStream = Deno.stderr,
+  options: { lines?: boolean; now?: () => number } = {},
 ): Progress {
-  if (!stderr.isTerminal()) return { update: () => {}, done: () => {} };
+  if (!stderr.isTerminal()) {
+    if (!options.lines) return { update: () => {}, done: () => {} };
+    return progressLines(label, stderr, options.now ?? (() => performance.now()));
+  }
   let shown = false;
   let lastDraw = 0;
   const write = (s: string) => stderr.writeSync(encoder.encode(s));
@@ -46,5 +62,23 @@ export function createProgress(
       if (shown) write("\r\x1b[2K");
       shown = false;
     },
+  };
+}
+
+/** Plain progress lines for a log: one every few seconds, so a long run shows it is alive. */
+function progressLines(label: string, stderr: ProgressStream, clock: () => number): Progress {
+  const start = clock();
+  let last = start;
+  return {
+    update(done, total) {
+      const now = clock();
+      if (now - last < PROGRESS_LINE_SECONDS * 1000) return;
+      last = now;
+      const rate = done / ((now - start) / 1000);
+      stderr.writeSync(
+        encoder.encode(`d2o: ${label} ${done}/${total} (${rate.toFixed(1)} per second)\n`),
+      );
+    },
+    done: () => {},
   };
 }

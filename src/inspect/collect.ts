@@ -3,15 +3,16 @@
  * with a KV policy, and collects what the policy did — per layer the plan and
  * the threshold's trajectory, per layer and KV head every token's fate — as
  * an {@linkcode InspectReport}. This is the opt-in, read-back-heavy path: it
- * reads the slot tables back after the prefill and after every decode step.
+ * reads the slot tables and picks back after the prefill and after every
+ * decode step (in one copy per step).
  *
  * @module
  */
 
-import { readBuffer } from "../gpu/buffers.ts";
 import type { KvSlotTableSnapshot } from "../gpu/ops/kv_slot_table.ts";
 import { createKvPolicy } from "../kv/registry.ts";
 import type { Session } from "../model/session.ts";
+import { StepReader } from "./step_reader.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
 
 /** What to run. */
@@ -24,6 +25,8 @@ export interface CollectOptions {
   readonly generate: number;
   /** Stop early at an end-of-generation token. */
   readonly stopAtEos?: boolean;
+  /** Called after each decode step with the steps done and asked for (progress). */
+  readonly onStep?: (done: number, total: number) => void;
 }
 
 /** Per (layer, KV head) events as they happen. */
@@ -47,83 +50,124 @@ export async function collectInspect(
   if (!store.compresses || store.options === undefined) {
     throw new RangeError("Cannot inspect a session without a KV policy");
   }
-  const hp = session.hparams;
-  const { nLayer, nHeadKv } = hp;
-  const dev = session.runtime.device;
-  // Merging policies record τ and each eviction's similarity.
-  const d2o = createKvPolicy(store.options).spec.merge !== null;
-  const tokens = [...options.prompt];
-  const T = tokens.length;
-  const logs: HeadLog[][] = Array.from(
-    { length: nLayer },
-    () => Array.from({ length: nHeadKv }, () => ({ merged: [], evicted: [] })),
-  );
-  const tau: number[][] = Array.from({ length: nLayer }, () => []);
-  const readTables = () => Promise.all(store.tables.map((t) => t.read()));
+  const { nLayer, nHeadKv } = session.hparams;
+  const log: RunLog = {
+    tokens: [...options.prompt],
+    heads: Array.from(
+      { length: nLayer },
+      () => Array.from({ length: nHeadKv }, () => ({ merged: [], evicted: [] })),
+    ),
+    tau: Array.from({ length: nLayer }, () => []),
+    // Merging policies record τ and each eviction's similarity.
+    merges: createKvPolicy(store.options).spec.merge !== null,
+  };
 
-  // prefill and its compression
-  let next = await session.prefill(options.prompt);
-  let tables = await readTables();
-  const fates = store.fates;
+  // prefill and its compression, then one read-back of every table and pick per decode step,
+  // copied before the next step is submitted and read while it runs (two staging buffers)
+  const first = await session.prefill(options.prompt);
+  const readers = [0, 1].map(() =>
+    new StepReader(session.runtime.device, store.tables, store.picks)
+  );
+  try {
+    let { tables } = await readers[0]!.read();
+    recordPrefill(log, store.fates, tables);
+    const more = (step: number, token: number) =>
+      step < options.generate &&
+      !(options.stopAtEos !== false && session.tokenizer.isEndOfGeneration(token));
+    if (more(0, first)) {
+      log.tokens.push(first);
+      let produced = await session.decode(first);
+      for (let step = 1;; step++) {
+        const reading = readers[step % 2]!.read();
+        const going = more(step, produced);
+        let decoding: Promise<number> | undefined;
+        if (going) {
+          log.tokens.push(produced);
+          decoding = session.decode(produced);
+        }
+        const back = await reading;
+        const pos = options.prompt.length + step - 1;
+        back.tables.forEach((after, l) =>
+          recordStep(log, l, back.picks[l]!, tables[l]!, after, { step, pos })
+        );
+        tables = back.tables;
+        options.onStep?.(step, options.generate);
+        if (!decoding) break;
+        produced = await decoding;
+      }
+    }
+    return buildReport(session, options, log, tables);
+  } finally {
+    for (const reader of readers) reader.destroy();
+  }
+}
+
+/** What the run did so far: the tokens fed, per (layer, KV head) the events, per layer τ. */
+interface RunLog {
+  readonly tokens: number[];
+  readonly heads: HeadLog[][];
+  readonly tau: number[][];
+  readonly merges: boolean;
+}
+
+/** Records the prefill compression's fates (−1 evicted, −2 − slot merged into that slot). */
+function recordPrefill(
+  log: RunLog,
+  fates: Session["kvStore"]["fates"],
+  tables: readonly KvSlotTableSnapshot[],
+): void {
   if (!fates) throw new RangeError("Cannot inspect: the session does not record compression fates");
+  const T = log.tokens.length;
   fates.forEach(({ fate, similarity }, l) => {
+    const nHeadKv = log.heads[l]!.length;
     const nSlots = tables[l]!.pos.length / nHeadKv;
     for (let h = 0; h < nHeadKv; h++) {
       for (let j = 0; j < T; j++) {
         const f = fate[h * T + j]!;
         const sim = similarity[h * T + j]!;
         if (f === -1) {
-          logs[l]![h]!.evicted.push({
+          log.heads[l]![h]!.evicted.push({
             pos: j,
             step: 0,
             similarity: Number.isNaN(sim) ? null : sim,
           });
         } else if (f <= -2) {
           const into = tables[l]!.pos[h * nSlots + (-2 - f)]!;
-          logs[l]![h]!.merged.push({ pos: j, into, similarity: sim, step: 0 });
+          log.heads[l]![h]!.merged.push({ pos: j, into, similarity: sim, step: 0 });
         }
       }
     }
-    if (d2o && !Number.isNaN(tables[l]!.tau)) tau[l]!.push(tables[l]!.tau);
+    if (log.merges && !Number.isNaN(tables[l]!.tau)) log.tau[l]!.push(tables[l]!.tau);
   });
+}
 
-  // decode steps: each one's eviction, read from the picks and the tables before and after
-  const eog = (id: number) =>
-    options.stopAtEos !== false && session.tokenizer.isEndOfGeneration(id);
-  for (let step = 1; step <= options.generate && !eog(next); step++) {
-    tokens.push(next);
-    const before = tables;
-    next = await session.decode(next);
-    tables = await readTables();
-    const picks = await Promise.all(
-      store.picks.map(async (b) => new DataView(await readBuffer(dev, b, nHeadKv * 16))),
-    );
-    for (let l = 0; l < nLayer; l++) {
-      recordStep(logs[l]!, picks[l]!, before[l]!, tables[l]!, { step, pos: T + step - 1, d2o });
-      const evicted = picks[l]!.getInt32(0, true) >= 0;
-      if (d2o && evicted && !Number.isNaN(tables[l]!.tau)) tau[l]!.push(tables[l]!.tau);
-    }
-  }
-
+/** The report from the log and the final tables. */
+function buildReport(
+  session: Session,
+  options: CollectOptions,
+  log: RunLog,
+  tables: readonly KvSlotTableSnapshot[],
+): InspectReport {
+  const store = session.kvStore;
+  const hp = session.hparams;
+  const { nLayer, nHeadKv } = hp;
+  const T = options.prompt.length;
   const plan = store.plan!;
-  const pieces = tokens.map((id) => session.tokenizer.piece(id));
   const layers: InspectLayer[] = tables.map((table, l) => {
     const nSlots = table.pos.length / nHeadKv;
-    const heads = logs[l]!.map((log, h) => ({
+    const heads = log.heads[l]!.map((events, h) => ({
       head: h,
-      kept: [...table.pos.subarray(h * nSlots, (h + 1) * nSlots)].filter((p) => p >= 0).sort((
-        a,
-        b,
-      ) => a - b),
-      merged: log.merged,
-      evicted: log.evicted,
+      kept: [...table.pos.subarray(h * nSlots, (h + 1) * nSlots)].filter((p) => p >= 0)
+        .sort((a, b) => a - b),
+      merged: events.merged,
+      evicted: events.evicted,
     }));
     return {
       layer: l,
       keptCount: heads[0]?.kept.length ?? 0,
       mergedCount: heads.reduce((s, h) => s + h.merged.length, 0),
       evictedCount: heads.reduce((s, h) => s + h.evicted.length, 0),
-      tau: tau[l]!,
+      tau: log.tau[l]!,
       heads,
     };
   });
@@ -131,10 +175,10 @@ export async function collectInspect(
   return {
     version: 1,
     model: { file: options.file, name: hp.name, nLayer, nHeadKv },
-    kv: store.options,
-    tokens: { ids: tokens, pieces },
+    kv: store.options!,
+    tokens: { ids: log.tokens, pieces: log.tokens.map((id) => session.tokenizer.piece(id)) },
     promptLength: T,
-    generatedText: session.tokenizer.decode(tokens.slice(T)),
+    generatedText: session.tokenizer.decode(log.tokens.slice(T)),
     plan: plan.layers.map((b, l) => ({
       layer: l,
       statistic: plan.statistic?.[l] ?? null,
@@ -154,37 +198,46 @@ export async function collectInspect(
   };
 }
 
-/** The decode step being recorded: its index, its token's position, and whether the policy is d2o. */
+/** The decode step being recorded: its index and its token's position. */
 interface StepInfo {
   readonly step: number;
   readonly pos: number;
-  readonly d2o: boolean;
 }
 
 /**
- * Turns one layer's decode-step picks into merge/eviction events. The victim's
- * position is what its slot held before the step, unless the slot is the one
- * this step's token was written into (the head's free slot): then it is the
- * step's own token, which a layer with no recent window may drop at once.
+ * Turns one layer's decode-step picks into merge/eviction events (and τ, when
+ * the policy merges). The victim's position is what its slot held before the
+ * step, unless the slot is the one this step's token was written into (the
+ * head's free slot): then it is the step's own token, which a layer with no
+ * recent window may drop at once.
  */
 function recordStep(
-  heads: HeadLog[],
+  log: RunLog,
+  layer: number,
   picks: DataView,
   before: KvSlotTableSnapshot,
   after: KvSlotTableSnapshot,
-  { step, pos, d2o }: StepInfo,
+  { step, pos }: StepInfo,
 ): void {
+  const heads = log.heads[layer]!;
   const nSlots = after.pos.length / heads.length;
-  heads.forEach((log, h) => {
+  heads.forEach((events, h) => {
     const victim = picks.getInt32(16 * h, true);
     if (victim < 0) return;
     const target = picks.getInt32(16 * h + 4, true);
     const similarity = picks.getFloat32(16 * h + 8, true);
     const victimPos = victim === before.free[h] ? pos : before.pos[h * nSlots + victim]!;
     if (target >= 0) {
-      log.merged.push({ pos: victimPos, into: after.pos[h * nSlots + target]!, similarity, step });
+      events.merged.push({
+        pos: victimPos,
+        into: after.pos[h * nSlots + target]!,
+        similarity,
+        step,
+      });
     } else {
-      log.evicted.push({ pos: victimPos, step, similarity: d2o ? similarity : null });
+      events.evicted.push({ pos: victimPos, step, similarity: log.merges ? similarity : null });
     }
   });
+  const evicted = picks.getInt32(0, true) >= 0;
+  if (log.merges && evicted && !Number.isNaN(after.tau)) log.tau[layer]!.push(after.tau);
 }

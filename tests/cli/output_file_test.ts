@@ -69,7 +69,11 @@ Deno.test("--html replaces someone else's file only with --force, and its own pa
       await Deno.readTextFile(notes),
       /<meta name="generator" content="d2o compress-inspect">/,
     );
-    // The page is ours now: a second run replaces it without --force.
+    // The page is ours now: a second run replaces it without --force; so is an empty file.
+    const empty = await Deno.makeTempFile({ dir, suffix: ".html" });
+    const fresh = await runD2o(["compress-inspect", "-m", model, "Once", "--html", empty]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    await Deno.remove(empty);
     const again = await runD2o(["compress-inspect", "-m", model, "Once", "--html", notes]);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
