@@ -20,6 +20,7 @@ import {
 } from "../sample/params.ts";
 import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
 import { promptText } from "./chat_prompt.ts";
+import { byteSizeArg, runBatchGenerate } from "./batch_generate.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
 import { watchInterrupt } from "./interrupt.ts";
 import { writeStdout } from "./io.ts";
@@ -57,6 +58,9 @@ interface GenerateOptions extends KvTuningFlags {
   json?: boolean;
   jsonl?: boolean;
   verbose?: boolean;
+  prompts?: string;
+  parallel?: number;
+  kvMemory?: number;
 }
 
 /** What `--json` prints at the end, and the last `--jsonl` event. */
@@ -136,6 +140,23 @@ export function generateCommand(): Command {
       integerIn(1),
     )
     .option("-b, --batch <n>", "prompt tokens per prefill chunk", integerIn(1, 4096), 128)
+    .option(
+      "--prompts <file>",
+      "run every prompt of FILE (one per line, or JSON Lines {id, prompt, n_predict, temp, " +
+        "seed, stop}) in a batch; prints one JSON line per prompt as it finishes",
+    )
+    .option(
+      "--parallel <n>",
+      "with --prompts: sequences decoded together (-np); a finished one's slot takes the next prompt",
+      integerIn(1, 256),
+      1,
+    )
+    .option(
+      "--kv-memory <size>",
+      "with --prompts: KV bytes all running sequences may hold together (e.g. 256MiB); a " +
+        "compressing policy is charged its budget",
+      byteSizeArg,
+    )
     .option("--ignore-eos", "keep generating past end-of-sequence tokens")
     .option("--parse-special", "recognise special tokens such as <s> written in the prompt")
     .option("--chat", "the prompt is a user message, rendered with the model's chat template")
@@ -185,6 +206,13 @@ interface GenerateRun {
 }
 
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
+  if (o.prompts !== undefined) {
+    const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
+    return await runBatchGenerate(promptArg, o, kv, samplerOf(o));
+  }
+  if (o.parallel !== 1 || o.kvMemory !== undefined) {
+    throw new UsageError("Cannot use -np/--parallel or --kv-memory without --prompts FILE");
+  }
   // args
   const args = await generateArgs(promptArg, o);
   const text = await promptText(o.model, args.prompt, o);
@@ -244,7 +272,12 @@ async function generateArgs(
   }
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
-  const sampler = samplerParams({
+  return { prompt, kv, sampler: samplerOf(o) };
+}
+
+/** The sampler flags, validated (`--seed -1` drawn here). */
+function samplerOf(o: GenerateOptions): SamplerParams {
+  return samplerParams({
     temperature: o.temp,
     topK: o.topK,
     topP: o.topP,
@@ -253,7 +286,6 @@ async function generateArgs(
     repeatLastN: o.repeatLastN,
     seed: resolveSeed(o.seed === -1 ? 0xffffffff : o.seed),
   });
-  return { prompt, kv, sampler };
 }
 
 /** `--verbose`: the model, the device and the settings, before the run. */

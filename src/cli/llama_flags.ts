@@ -17,6 +17,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   "--ctx-size": "--ctx",
   "--batch-size": "--batch",
   "-s": "--seed",
+  "-np": "--parallel",
 };
 
 /** Flags accepted and ignored, each with its value (every layer runs on the one WebGPU adapter). */
@@ -44,8 +45,14 @@ const NO_MEANING: Readonly<Record<string, string>> = Object.fromEntries([
     .map((f) => [f, "d2o runs one local .gguf file given with -m"]),
   ...["--grammar", "--grammar-file", "-j", "--json-schema"]
     .map((f) => [f, "d2o has no grammar-constrained sampling"]),
-  ...["-np", "--parallel", "-cb", "--cont-batching", "--numa"]
-    .map((f) => [f, "d2o runs one sequence at a time"]),
+  ...["-np", "--parallel", "-cb", "--cont-batching"]
+    .map((
+      f,
+    ) => [
+      f,
+      "only generate --prompts FILE decodes sequences together (-np N), always continuously",
+    ]),
+  ["--numa", "d2o runs on one WebGPU adapter"],
 ]);
 
 /** What `--help` says about the llama.cpp spellings a command accepts. */
