@@ -28,5 +28,5 @@ export interface Dispatch {
   /** Records the op's dispatches into an open compute pass. */
   encode(pass: GPUComputePassEncoder): void;
   /** Frees the buffers the op created (uniforms, scratch; never its inputs or outputs). */
-  destroy?(): void;
+  destroy(): void;
 }

@@ -28,7 +28,7 @@ import { createKvEvict, type KvEvict } from "../gpu/ops/kv_evict.ts";
 import { createHeadVariance } from "../gpu/ops/kv_head_variance.ts";
 import { createKvSlotTable, type KvSlotTable } from "../gpu/ops/kv_slot_table.ts";
 import { createKvWriteSlot } from "../gpu/ops/kv_write_slot.ts";
-import type { GpuRuntime } from "../gpu/runtime.ts";
+import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import {
   type CompressionFate,
   kvBytesPerToken,
@@ -86,6 +86,8 @@ export class PolicyKvStore implements KvStore {
   #staging: Staging[] = [];
   #layers: LayerSlots[] = [];
   #step: KvLayerBinding[] | undefined;
+  /** The ops this sequence's bindings hold (freed with the sequence). */
+  #ops: Dispatch[] = [];
 
   /**
    * @param rt GPU runtime
@@ -170,7 +172,7 @@ export class PolicyKvStore implements KvStore {
       kCache: s.kCache,
       vCache: s.vCache,
       nSlots: promptLength,
-      afterAttention: spec.score === "none" ? [] : [
+      afterAttention: spec.score === "none" ? [] : this.#own([
         createColumnSums(this.#rt, {
           q: this.#io.q,
           kCache: s.kCache,
@@ -185,7 +187,7 @@ export class PolicyKvStore implements KvStore {
           fromQuery,
           label: `blk.${l}`,
         }),
-      ],
+      ]),
     }));
   }
 
@@ -264,7 +266,7 @@ export class PolicyKvStore implements KvStore {
       kCache: layer.kCache,
       vCache: layer.vCache,
       nSlots: layer.table.nSlots,
-      write: createKvWriteSlot(rt, {
+      write: this.#own([createKvWriteSlot(rt, {
         k: this.#io.k,
         v: this.#io.v,
         kCache: layer.kCache,
@@ -273,10 +275,10 @@ export class PolicyKvStore implements KvStore {
         headDim,
         step: this.#io.step,
         label: `blk.${l}`,
-      }),
+      })])[0]!,
       scores: layer.table.score,
       kvOffset: layer.offset,
-      afterAttention: [layer.evict],
+      afterAttention: this.#own([layer.evict]),
     }));
   }
 
@@ -314,6 +316,8 @@ export class PolicyKvStore implements KvStore {
       l.vCache.destroy();
       l.table.destroy();
     }
+    for (const op of this.#ops) op.destroy();
+    this.#ops = [];
     this.#layers = [];
     this.#step = undefined;
     this.plan = undefined;
@@ -325,6 +329,12 @@ export class PolicyKvStore implements KvStore {
     this.release();
   }
 
+  /** Keeps `ops` to free with the sequence. */
+  #own(ops: Dispatch[]): Dispatch[] {
+    this.#ops.push(...ops);
+    return ops;
+  }
+
   async #headVariance(): Promise<Float32Array[]> {
     const { nLayer, nHead } = this.#shape;
     const rt = this.#rt;
@@ -333,13 +343,14 @@ export class PolicyKvStore implements KvStore {
     const out = createStorage(dev, nLayer * nHead * 4, "head_variance");
     const encoder = dev.createCommandEncoder({ label: "head_variance" });
     const pass = encoder.beginComputePass({ label: "head_variance" });
-    this.#staging.forEach((s, l) => {
+    const ops = this.#staging.map((s, l) =>
       createHeadVariance(rt, { colsum: s.colsum, nHead, tokens: T, out, offset: l * nHead })
-        .encode(pass);
-    });
+    );
+    for (const op of ops) op.encode(pass);
     pass.end();
     dev.queue.submit([encoder.finish()]);
     const all = new Float32Array(await readBuffer(dev, out, nLayer * nHead * 4));
+    for (const op of ops) op.destroy();
     out.destroy();
     return Array.from({ length: nLayer }, (_, l) => all.slice(l * nHead, (l + 1) * nHead));
   }

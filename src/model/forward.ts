@@ -568,5 +568,5 @@ export class GpuForward {
 
 /** Frees what a graph's ops created. */
 function freeGraph(graph: Graph): void {
-  for (const op of graph.owned) op.destroy?.();
+  for (const op of graph.owned) op.destroy();
 }

@@ -260,7 +260,7 @@ export class Session {
   close(): void {
     this.#forward.destroy();
     this.#kv.destroy();
-    this.#sampler.destroy?.();
+    this.#sampler.destroy();
     this.#weights.destroy();
     for (const b of [...this.#readback, ...this.#logitRing ?? []]) b.destroy();
     if (this.#ownsDevice) this.runtime.device.destroy();

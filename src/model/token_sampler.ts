@@ -35,7 +35,11 @@ export function createTokenSampler(
   const penalised = params.repeatPenalty !== 1 && params.repeatLastN > 0;
   if (params.temperature <= 0 && !penalised) {
     const argmax = createArgmax(rt, { logits, out, nVocab });
-    return { encode: (pass) => argmax.encode(pass), setHistory: () => {} };
+    return {
+      encode: (pass) => argmax.encode(pass),
+      destroy: () => argmax.destroy(),
+      setHistory: () => {},
+    };
   }
   return createSample(rt, { logits, out, nVocab, step, params });
 }

@@ -98,5 +98,5 @@ function addDispatch(
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["u", bLen]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [a, b, params]);
   const [gx, gy] = gridFor(Math.ceil(n / 256));
-  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }], [params]);
 }

@@ -54,5 +54,5 @@ export function createArgmax(rt: GpuRuntime, options: ArgmaxOptions): Dispatch {
   const pipeline = rt.pipelines.get({ label: "argmax", code: src, constants: { WG } });
   const params = createParams(rt.device, "argmax.params", [["u", nVocab], ["u", outIndex]]);
   const bindGroup = bindBuffers(rt.device, pipeline, "argmax", [logits, out, params]);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [1] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [1] }], [params]);
 }

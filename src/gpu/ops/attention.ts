@@ -177,7 +177,7 @@ export function createAttentionPrefill(
   return dispatchSteps([
     s.stage(s.partial, buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
     ...(s.direct ? [] : [s.stage("combine", buffers, [nHead, maxTokens])]),
-  ]);
+  ], s.owned);
 }
 
 /**
@@ -212,7 +212,7 @@ export function createAttentionDecode(
     s.stage(s.partial, buffers, [nHeadKv, 1, nChunks]),
     ...(s.direct ? [] : [s.stage("combine", buffers, [nHead])]),
     ...(scores ? [s.stage("add_scores", buffers, [nHeadKv, 1, nChunks])] : []),
-  ]);
+  ], [...s.owned, lse]);
 }
 
 /** The bindings each attention entry point's auto layout uses. */
@@ -252,6 +252,8 @@ function prepare(
   requireElements(op, "k_cache", options.kCache, nHeadKv * nSlots * headDim, cacheShape);
   requireElements(op, "v_cache", options.vCache, nHeadKv * nSlots * headDim, cacheShape);
   const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
+  // A scratch made here belongs to the op; a shared one to its maker.
+  const ownScratch = options.scratch ? [] : [scratch.partAcc, scratch.partMl];
   if (scratch.tokens < tokens || scratch.chunk !== chunkSlots(rt, shape, tokens === 1)) {
     throw new RangeError(
       `Cannot run ${op}: the scratch was made for ${scratch.tokens} rows of another shape`,
@@ -279,6 +281,8 @@ function prepare(
   return {
     label,
     params,
+    /** The buffers the op created: its params, and its scratch unless shared. */
+    owned: [params, ...ownScratch],
     scratch,
     direct,
     /** The partial pass's entry point: `partial_direct` when one chunk covers the cache. */

@@ -94,6 +94,7 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
   if (groups > MAX_GROUPS_PER_DIM) {
     throw new RangeError(`Cannot run ${op}: ${nSlots} slots exceed one dispatch row`);
   }
+  const uniforms: GPUBuffer[] = [];
   const steps = Array.from({ length: Math.ceil(maxTokens / qTile) }, (_, i) => {
     const params = createParams(rt.device, `${label}.params.${i}`, [
       ["u", nHead],
@@ -102,6 +103,7 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
       ["u", i * qTile],
       ["u", options.fromQuery ?? 0],
     ]);
+    uniforms.push(params);
     const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${i}`, [
       q,
       kCache,
@@ -112,5 +114,5 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
     ]);
     return { pipeline, bindGroup, grid: [groups, nHead] as const };
   });
-  return dispatchSteps(steps);
+  return dispatchSteps(steps, uniforms);
 }

@@ -98,6 +98,6 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
     ...dispatchSteps([
       { pipeline: pick, bindGroup: pickGroup, grid: [nHeadKv] },
       { pipeline: apply, bindGroup: applyGroup, grid: [1] },
-    ]),
+    ], [policy, picks]),
   };
 }

@@ -70,5 +70,5 @@ export function createHeadVariance(rt: GpuRuntime, options: HeadVarianceOptions)
     ["u", offset],
   ]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [colsum, out, params]);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [nHead] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [nHead] }], [params]);
 }

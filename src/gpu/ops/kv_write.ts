@@ -72,5 +72,5 @@ export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch
   ]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [k, v, kCache, vCache, step, params]);
   const groups = Math.ceil((nHeadKv * headDim) / 64);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }], [params]);
 }

@@ -66,5 +66,5 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
     params,
   ]);
   const groups = Math.ceil((nHeadKv * headDim) / 64);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [groups] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups] }], [params]);
 }

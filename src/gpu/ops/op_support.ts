@@ -206,17 +206,25 @@ export interface DispatchStep {
 
 /**
  * A dispatch that records `steps` in order, setting each pipeline only when
- * it changes.
+ * it changes, and owns `owned` (the uniforms and scratch buffers its op
+ * created): its `destroy()` frees them.
  *
  * @param steps pipelines, bind groups and grids
+ * @param owned buffers the op created, freed by `destroy()`
  * @returns the recorded dispatch
  * @example
  * ```ts ignore
  * return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }]);
  * ```
  */
-export function dispatchSteps(steps: readonly DispatchStep[]): Dispatch {
+export function dispatchSteps(
+  steps: readonly DispatchStep[],
+  owned: readonly GPUBuffer[] = [],
+): Dispatch {
   return {
+    destroy() {
+      for (const b of owned) b.destroy();
+    },
     encode(pass) {
       let current: GPUComputePipeline | undefined;
       for (const { pipeline, bindGroup, grid } of steps) {

@@ -71,5 +71,5 @@ export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch
   const pipeline = rt.pipelines.get({ label: "rms_norm", code: src, constants: { WG } });
   const params = createParams(rt.device, `${label}.params`, [["u", n], ["f", eps]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [x, weight, out, params]);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }], [params]);
 }

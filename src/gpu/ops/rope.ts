@@ -83,5 +83,5 @@ export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
   ]);
   const bindGroup = bindBuffers(device, pipeline, label, [q, k, freqBuffer, step, params]);
   const groups = Math.ceil(((nHead + nHeadKv) * half) / 64);
-  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }], [params, freqBuffer]);
 }

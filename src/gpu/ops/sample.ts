@@ -85,7 +85,7 @@ export function createSample(rt: GpuRuntime, options: SampleOptions): SampleOp {
   const bindGroup = bindBuffers(device, pipeline, "sample", [logits, history, out, step, uniform]);
   return {
     history,
-    ...dispatchSteps([{ pipeline, bindGroup, grid: [1] }]),
+    ...dispatchSteps([{ pipeline, bindGroup, grid: [1] }], [history, uniform]),
     setHistory(tokens) {
       const data = new Uint32Array(1 + lastN);
       data[0] = tokens.length;

@@ -56,5 +56,5 @@ export function createSiluMul(rt: GpuRuntime, options: SiluMulOptions): Dispatch
   const params = createParams(rt.device, `${label}.params`, [["u", n]]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [gate, up, out, params]);
   const [gx, gy] = gridFor(Math.ceil(n / 256));
-  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }]);
+  return dispatchSteps([{ pipeline, bindGroup, grid: [gx, gy] }], [params]);
 }
