@@ -14,7 +14,8 @@
 //   slots                C_ℓ (tokens kept after each step)
 //   recent, sinks        M_ℓ (newest positions kept) and the sink count
 //   compressed           1 when the layer ever evicts
-//   merge                1 for d2o (evicted tokens merge into their nearest kept key)
+//   merge                1 for d2o (evicted tokens merge into their nearest kept key;
+//                        K and V), 2: values only (the kept key stays)
 //   parity               1: a merge passes when the head mean of the similarities passes
 //   rule                 0 = paper weights (exp(u) / (e^logit + Σ exp(u))), 1 = code weights
 //   beta, one_minus_beta f32(β) and f32(1 − β) of the τ EMA

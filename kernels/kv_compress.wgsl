@@ -397,7 +397,9 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
         av = av + w * staging_v[s2];
         e = work[lay.o_next + ii];
       }
-      kv = ak;
+      if (policy.merge == 1u) {
+        kv = ak;
+      }
       vv = av;
     }
   }

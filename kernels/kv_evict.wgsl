@@ -216,7 +216,7 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
     for (var h = 0u; h < N_HEAD_KV; h++) {
       wg_pass[h] = 0u;
     }
-    if (policy.merge == 1u) {
+    if (policy.merge != 0u) {
       var sum = 0.0;
       for (var h = 0u; h < N_HEAD_KV; h++) {
         sum = sum + bitcast<f32>(picks[4u * h + 2u]);
@@ -253,7 +253,9 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
     }
     let t = (h * policy.n_slots + picks[4u * h + 1u]) * HEAD_DIM + d;
     let e = (h * policy.n_slots + picks[4u * h]) * HEAD_DIM + d;
-    k_cache[t] = w0 * k_cache[t] + w1 * k_cache[e];
+    if (policy.merge == 1u) {
+      k_cache[t] = w0 * k_cache[t] + w1 * k_cache[e];
+    }
     v_cache[t] = w0 * v_cache[t] + w1 * v_cache[e];
   }
   for (var h = lid; h < N_HEAD_KV; h += WG) {

@@ -21,6 +21,11 @@ export interface KvTuningFlags {
   mergeSelfLogit?: string;
   d2oStat?: string;
   skipLayers?: string;
+  mergeDecision?: string;
+  mergeParts?: string;
+  kvAlloc?: string;
+  selectPer?: string;
+  compressAt?: string;
   parity?: boolean;
   /** The policy-declared flags, by key (see `kvPolicyFlags`). */
   [policyFlag: string]: unknown;
@@ -66,8 +71,28 @@ export function addKvTuningFlags(command: Command): Command {
     .option("--d2o-stat <mode>", "d2o layer statistic: head-minmax (default) or raw")
     .option("--skip-layers <list>", "layers kept uncompressed, e.g. 0,1,4")
     .option(
+      "--merge-decision <mode>",
+      "d2o: merge per evicted token (token, default) or when the head mean passes (head-mean)",
+    )
+    .option("--merge-parts <parts>", "d2o merges rewrite kv (default) or values only")
+    .option(
+      "--kv-alloc <mode>",
+      "layer budgets: exact (default: the nominal budget exactly) or code (the authors' floors)",
+    )
+    .option(
+      "--select-per <heads>",
+      "select per kv-head (default) or per query-head (KV heads repeated before caching: " +
+        "n_head/n_kv_head times the KV memory)",
+    )
+    .option(
+      "--compress-at <when>",
+      "compress the prompt at the end of prefill (default) or at the first-decode step (T+1 rows)",
+    )
+    .option(
       "--parity",
-      "the d2o reference code's choices (skip layers 0, 1, L-1; code merge rule; head-mean decision)",
+      "the authors' shipped configuration for d2o/h2o (d2o: skip layers 0, 1, L-1, recent ratio " +
+        "0.5, beta 0.5, floor 1, code merge rule, allocation and head-mean decision, " +
+        "query-head selection, first-decode compression); each part has its own flag",
     );
 }
 
@@ -94,6 +119,11 @@ export function kvInput(
     mergeSelfLogit: flags.mergeSelfLogit,
     d2oStat: flags.d2oStat,
     skipLayers: flags.skipLayers,
+    mergeDecision: flags.mergeDecision,
+    mergeParts: flags.mergeParts,
+    kvAlloc: flags.kvAlloc,
+    selectPer: flags.selectPer,
+    compressAt: flags.compressAt,
     parity: flags.parity,
     params: Object.fromEntries(
       kvPolicyFlags().map((f) => [f.key, flags[f.key] as string | undefined]),

@@ -99,6 +99,41 @@ export function splitBudget(slots: number, recentRatio: number, sinks: number): 
 }
 
 /**
+ * The reference code's layer budget: `N = ⌊T'·ρ_ℓ·(1−r)⌋` heavy (sinks
+ * included), `M = ⌊T'·ρ_ℓ·r⌋` recent; a total outside `[lo, hi]` is clamped
+ * and split by the ratio.
+ *
+ * @param options validated KV options (recent ratio, sinks)
+ * @param promptLength `T'`
+ * @param rhoL the layer's fraction `ρ_ℓ`
+ * @param lo smallest budget
+ * @param hi largest budget
+ * @returns the layer budget
+ * @example The authors' 0.1 + 0.1 of 724 tokens
+ * ```ts
+ * import { codeLayerBudget } from "./budget.ts";
+ * import { resolveKvOptions } from "./options.ts";
+ * const o = resolveKvOptions({ kv: "h2o", parity: true });
+ * console.log(codeLayerBudget(o, 724, 0.2, 1, 724)); // { slots: 144, heavy: 72, recent: 72, sinks: 0, compressed: true }
+ * ```
+ */
+export function codeLayerBudget(
+  options: KvOptions,
+  promptLength: number,
+  rhoL: number,
+  lo: number,
+  hi: number,
+): LayerBudget {
+  const r = options.recentRatio;
+  const heavy = Math.floor(promptLength * rhoL * (1 - r) + 1e-9);
+  const recent = Math.floor(promptLength * rhoL * r + 1e-9);
+  const slots = heavy + recent;
+  return slots >= lo && slots <= hi
+    ? layerBudget(heavy, recent, options.sinks)
+    : splitBudget(clamp(slots, lo, hi), r, options.sinks);
+}
+
+/**
  * The budget of a layer that is never compressed: the whole capacity.
  *
  * @param capacity most tokens the sequence will hold
@@ -146,7 +181,8 @@ export function skipLayerSet(options: KvOptions, nLayer: number): Set<number> {
 
 /**
  * A plan with the same budget `clamp(round(base), lo, hi)` in every
- * compressed layer (streaming, h2o).
+ * compressed layer (streaming, h2o); with `--kv-alloc code` and the options'
+ * own split (h2o), the reference code's floors ({@linkcode codeLayerBudget}).
  *
  * @param options validated KV options
  * @param shape model shape
@@ -172,16 +208,19 @@ export function uniformPlan(
   const { base, lo, hi } = budgetBounds(options, stats);
   const skip = skipLayerSet(options, shape.nLayer);
   const slots = clamp(Math.round(base), lo, hi);
+  const code = options.allocation === "code" && recentRatio === options.recentRatio;
+  const compressed = code
+    ? codeLayerBudget(options, stats.promptLength, base / stats.promptLength, lo, hi)
+    : splitBudget(slots, recentRatio, options.sinks);
   const layers = Array.from(
     { length: shape.nLayer },
-    (_, l) =>
-      skip.has(l) ? fullLayer(stats.capacity) : splitBudget(slots, recentRatio, options.sinks),
+    (_, l) => skip.has(l) ? fullLayer(stats.capacity) : compressed,
   );
   return {
     layers,
     statistic: null,
     share: null,
-    nominalSlots: slots * (shape.nLayer - skip.size),
+    nominalSlots: compressed.slots * (shape.nLayer - skip.size),
   };
 }
 

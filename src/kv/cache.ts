@@ -93,6 +93,12 @@ export interface KvStore {
   readonly picks: readonly GPUBuffer[];
   /** Per layer, what the prefill compression did (only when recording fates). */
   readonly fates: readonly CompressionFate[] | undefined;
+  /**
+   * Whether the prompt is in but its compression waits for the first decode
+   * step (`--compress-at first-decode`): that step runs through the prompt
+   * graph over the {@linkcode prefill} caches, then {@linkcode compress} follows.
+   */
+  readonly deferred: boolean;
   /** The per-layer caches decode steps bind (undefined before the first compression). */
   readonly step: readonly KvLayerBinding[] | undefined;
   /**

@@ -6,10 +6,10 @@
  *   skipped is compressed and the budgets are water-filled within
  *   `[min(kvMin, capacity), hi]` so `Σ C_ℓ = round(n·B)` exactly (`B = ρ·T'` or the
  *   token count, `n` compressed layers), i.e. the real memory is the nominal
- *   budget (+1 free slot per layer). Parity mode (the reference code):
- *   `ρ_ℓ = clamp(α_ℓ·ρ, 0.01, 1)`, `N = ⌊T'·ρ_ℓ·(1−r)⌋`, `M = ⌊T'·ρ_ℓ·r⌋`,
- *   skip {0, 1, L−1} unless `--skip-layers` is given, no renormalisation (the
- *   `kvMin` floor still applies).
+ *   budget (+1 free slot per layer). Code allocation (`--kv-alloc code`, the
+ *   reference code's): `ρ_ℓ = clamp(α_ℓ·ρ, 0.01, 1)`, `N = ⌊T'·ρ_ℓ·(1−r)⌋`,
+ *   `M = ⌊T'·ρ_ℓ·r⌋`, no renormalisation (the `kvMin` floor still applies;
+ *   `--parity` sets it to 1 and skips {0, 1, L−1} unless `--skip-layers` is given).
  * - **Selection.** The scoring base: sinks and the window kept, lowest
  *   accumulated attention evicted, per KV head (scores summed over the group).
  * - **Compensation.** Each evicted token's nearest kept slot by key cosine
@@ -18,7 +18,9 @@
  *   and then follows `τ ← (1−β)·τ + β·m̄` with `m̄` the mean over heads (and
  *   evicted tokens) of this event's best similarities; τ is updated first,
  *   then a token merges when `m ≥ τ` — per (head, token) by default (§9 Q7),
- *   or for all heads at once when the head mean passes (parity). τ is per
+ *   or for all heads at once when the head mean passes (`--merge-decision
+ *   head-mean`). A merge rewrites K and V, or V only (`--merge-parts values`:
+ *   the kept key stays as it is). τ is per
  *   layer and belongs to the cache, which resets it per sequence.
  *
  * f32 order of the threshold: `m̄ = fround(Σ m)/count` with the sum in (head,
@@ -30,8 +32,8 @@
 import {
   budgetBounds,
   clamp,
+  codeLayerBudget,
   fullLayer,
-  layerBudget,
   skipLayerSet,
   splitBudget,
   waterFill,
@@ -86,7 +88,13 @@ export class D2oPolicy extends ScoringPolicy {
     return scoringSpec({
       score: "attention",
       headVariance: true,
-      merge: { rule: o.mergeRule, selfLogit: o.mergeSelfLogit, beta: o.beta, parity: o.parity },
+      merge: {
+        rule: o.mergeRule,
+        selfLogit: o.mergeSelfLogit,
+        beta: o.beta,
+        parity: o.mergeDecision === "head-mean",
+        valuesOnly: o.mergeParts === "values",
+      },
     });
   }
 
@@ -129,18 +137,11 @@ export class D2oPolicy extends ScoringPolicy {
       { length: shape.nLayer },
       () => fullLayer(stats.capacity),
     );
-    if (this.options.parity) {
-      const t = stats.promptLength;
-      const rho = base / t;
-      const r = this.options.recentRatio;
+    if (this.options.allocation === "code") {
+      const rho = base / stats.promptLength;
       for (const l of compressed) {
         const rhoL = clamp(share[l]! * rho, PARITY_RHO_MIN, 1);
-        const heavy = Math.floor(t * rhoL * (1 - r) + 1e-9);
-        const recent = Math.floor(t * rhoL * r + 1e-9);
-        const slots = heavy + recent;
-        layers[l] = slots >= lo && slots <= hi
-          ? layerBudget(heavy, recent, this.options.sinks)
-          : splitBudget(clamp(slots, lo, hi), r, this.options.sinks);
+        layers[l] = codeLayerBudget(this.options, stats.promptLength, rhoL, lo, hi);
       }
     } else if (n > 0) {
       const slots = waterFill(compressed.map((l) => share[l]!), nominalSlots, lo, hi);
@@ -186,7 +187,7 @@ export class D2oPolicy extends ScoringPolicy {
     }
     if (count === 0) return decision;
     const tau = updateTau(view.tau, f(sum / count), this.options.beta);
-    const passes = this.options.parity
+    const passes = this.options.mergeDecision === "head-mean"
       ? headMeanPasses(view, evicted, decision.similarity, tau)
       : (h: number, e: number) => decision.similarity[h * nSlots + e]! >= tau;
     evicted.forEach((list, h) => {
@@ -228,7 +229,9 @@ export class D2oPolicy extends ScoringPolicy {
     const mean = f(sum / nHeadKv);
     const tau = updateTau(view.tau, mean, this.options.beta);
     for (let h = 0; h < nHeadKv; h++) {
-      const passes = this.options.parity ? mean >= tau : decision.similarity[h]! >= tau;
+      const passes = this.options.mergeDecision === "head-mean"
+        ? mean >= tau
+        : decision.similarity[h]! >= tau;
       if (passes) decision.mergeTarget[h] = target[h]!;
     }
     return { ...decision, tau };
@@ -268,6 +271,9 @@ export const D2O: KvPolicyEntry = {
     `β ${o.beta}`,
     `${o.mergeRule} merge rule`,
     `${o.layerStatistic} statistic`,
+    `${o.mergeDecision} merge decision`,
+    ...(o.mergeParts === "values" ? ["values-only merge"] : []),
+    ...(o.allocation === "code" ? ["code allocation"] : []),
   ],
   create: (options: KvOptions) => new D2oPolicy(options),
 };

@@ -25,6 +25,8 @@ export class FullKvStore implements KvStore {
   readonly options = undefined;
   /** The full cache never compresses. */
   readonly compresses = false;
+  /** Nothing waits for a decode step. */
+  readonly deferred = false;
   /** The full cache holds at most its capacity. */
   readonly unbounded = false;
   /** Every layer at the capacity. */

@@ -19,6 +19,39 @@ export type MergeRule = "paper" | "code";
  */
 export type LayerStatisticMode = "head-minmax" | "raw";
 
+/**
+ * Who decides a merge (d2o-method.md §9 Q7): `token` per (KV head, evicted
+ * token) against τ; `head-mean` the reference code's, the j-th evicted token of
+ * every head merges when the head mean of their similarities passes τ.
+ */
+export type MergeDecision = "token" | "head-mean";
+
+/**
+ * How layer budgets are sized (§9 Q2): `exact` water-fills so the compressed
+ * layers hold exactly the nominal budget; `code` is the reference code's
+ * `N = ⌊T'·ρ_ℓ·(1−r)⌋`, `M = ⌊T'·ρ_ℓ·r⌋` with `ρ_ℓ` clamped to [0.01, 1], no
+ * renormalisation.
+ */
+export type BudgetAllocation = "exact" | "code";
+
+/**
+ * What a selection ranks (§9 Q9): `kv-head` caches the model's KV heads and
+ * sums the scores over each query group; `query-head` repeats the KV heads
+ * before caching (the reference code's `repeat_kv`), so every query head
+ * selects its own tokens and the cache holds `n_head` heads.
+ */
+export type SelectPer = "kv-head" | "query-head";
+
+/**
+ * When the prompt is compressed (§9 Q3): at the end of `prefill`, or at the
+ * `first-decode` step, after that step's attention over all `T + 1` rows
+ * (its query row joins the scores; the budgets use `T' = T + 1`).
+ */
+export type CompressAt = "prefill" | "first-decode";
+
+/** What a merge rewrites: keys and values (`kv`, the paper), or the values only (`values`). */
+export type MergeParts = "kv" | "values";
+
 /** A KV budget: a fraction of the prompt length `T'`, or a token count per layer. */
 export type KvBudget =
   | { readonly kind: "fraction"; readonly value: number }
@@ -46,7 +79,17 @@ export interface KvOptions {
   readonly layerStatistic: LayerStatisticMode;
   /** Layers kept full; `null` means the policy default (empty; {0, 1, L−1} for d2o in parity). */
   readonly skipLayers: readonly number[] | null;
-  /** Reference-code choices (`--parity`): head-mean merge decision, no budget renormalisation. */
+  /** Merge decision granularity (`--merge-decision`). */
+  readonly mergeDecision: MergeDecision;
+  /** What a merge rewrites (`--merge-parts`). */
+  readonly mergeParts: MergeParts;
+  /** How layer budgets are sized (`--kv-alloc`). */
+  readonly allocation: BudgetAllocation;
+  /** Selection per KV head or per (repeated) query head (`--select-per`). */
+  readonly selectPer: SelectPer;
+  /** When the prompt is compressed (`--compress-at`). */
+  readonly compressAt: CompressAt;
+  /** Whether `--parity` chose the defaults of the flags not given (the authors' shipped configuration). */
   readonly parity: boolean;
   /**
    * The values of the flags the policy itself declares (its registry row's
@@ -77,6 +120,16 @@ export interface KvOptionsInput {
   readonly d2oStat?: string | undefined;
   /** `--skip-layers`, as "0,1,4" or a list. */
   readonly skipLayers?: string | readonly number[] | undefined;
+  /** `--merge-decision`. */
+  readonly mergeDecision?: string | undefined;
+  /** `--merge-parts`. */
+  readonly mergeParts?: string | undefined;
+  /** `--kv-alloc`. */
+  readonly kvAlloc?: string | undefined;
+  /** `--select-per`. */
+  readonly selectPer?: string | undefined;
+  /** `--compress-at`. */
+  readonly compressAt?: string | undefined;
   /** `--parity`. */
   readonly parity?: boolean | undefined;
   /** Raw values of policy-declared flags, by their key (e.g. `snapWindow`). */

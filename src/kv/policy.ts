@@ -156,6 +156,8 @@ export interface KvMergeSpec {
   readonly beta: number;
   /** Head-mean merge decision (the reference code's). */
   readonly parity: boolean;
+  /** A merge rewrites the value only; the kept key stays as it is. */
+  readonly valuesOnly: boolean;
 }
 
 /** A policy's GPU work as data: the cache and the kernels read this, never a policy name. */

@@ -73,8 +73,10 @@ export class PolicyKvStore implements KvStore {
   readonly kvPolicy: KvPolicy;
   /** The current sequence's plan, once its prompt is in. */
   plan: KvPlan | undefined;
-  /** The current sequence's prompt length `T'`. */
+  /** The current sequence's `T'`: the rows compressed (the prompt, plus the first decode token with `--compress-at first-decode`). */
   promptLength = 0;
+  /** Whether the prompt waits for the first decode step to be compressed (`--compress-at first-decode`). */
+  deferred = false;
   /** Per layer, what the prefill compression did (kept only with `recordFates`). */
   fates: CompressionFate[] | undefined;
 
@@ -84,6 +86,8 @@ export class PolicyKvStore implements KvStore {
   readonly #io: KvStepBuffers;
   readonly #recordFates: boolean;
   #staging: Staging[] = [];
+  /** Prompt tokens of the current sequence (`T`). */
+  #prefillTokens = 0;
   #layers: LayerSlots[] = [];
   #step: KvLayerBinding[] | undefined;
   /** The ops this sequence's bindings hold (freed with the sequence). */
@@ -160,18 +164,22 @@ export class PolicyKvStore implements KvStore {
     const { nLayer, nHead, nHeadKv, headDim } = this.#shape;
     const dev = this.#rt.device;
     const spec = this.kvPolicy.spec;
-    this.promptLength = promptLength;
-    const rowBytes = nHeadKv * promptLength * headDim * 4; // (n_kv_heads, T', head_dim)
+    // first-decode: the staging cache also takes the first decode token (row T), when it fits.
+    this.deferred = this.options.compressAt === "first-decode" && promptLength < this.#capacity;
+    this.#prefillTokens = promptLength;
+    this.promptLength = promptLength + (this.deferred ? 1 : 0);
+    const rows = this.promptLength;
+    const rowBytes = nHeadKv * rows * headDim * 4; // (n_kv_heads, T', head_dim)
     this.#staging = Array.from({ length: nLayer }, (_, l) => ({
       kCache: createStorage(dev, rowBytes, `staging.k.${l}`),
       vCache: createStorage(dev, rowBytes, `staging.v.${l}`),
-      colsum: createStorage(dev, nHead * promptLength * 4, `colsum.${l}`), // (n_head, T'), zeroed
+      colsum: createStorage(dev, nHead * rows * 4, `colsum.${l}`), // (n_head, T'), zeroed
     }));
     const fromQuery = spec.score === "window" ? Math.max(0, promptLength - spec.window) : 0;
     return this.#staging.map((s, l) => ({
       kCache: s.kCache,
       vCache: s.vCache,
-      nSlots: promptLength,
+      nSlots: rows,
       afterAttention: spec.score === "none" ? [] : this.#own([
         createColumnSums(this.#rt, {
           q: this.#io.q,
@@ -181,7 +189,7 @@ export class PolicyKvStore implements KvStore {
           nHead,
           nHeadKv,
           headDim,
-          nSlots: promptLength,
+          nSlots: rows,
           maxTokens: this.#io.maxBatch,
           step: this.#io.step,
           fromQuery,
@@ -212,7 +220,9 @@ export class PolicyKvStore implements KvStore {
 
   /**
    * Allocates the slot caches of the plan and compresses the prompt into
-   * them, then frees the staging cache.
+   * them, then frees the staging cache. When {@linkcode deferred}, call it
+   * after the first decode step ran through the prompt graph over the
+   * staging cache (its row `T` and its attention row in the scores).
    *
    * @returns per layer, the cache decode steps use
    */
@@ -262,6 +272,7 @@ export class PolicyKvStore implements KvStore {
     }
     for (const c of compressions) c.destroy();
     this.#freeStaging();
+    this.deferred = false;
     return this.#step = this.#layers.map((layer, l) => ({
       kCache: layer.kCache,
       vCache: layer.vCache,
@@ -322,6 +333,7 @@ export class PolicyKvStore implements KvStore {
     this.#step = undefined;
     this.plan = undefined;
     this.fates = undefined;
+    this.deferred = false;
   }
 
   /** Frees every buffer. */
@@ -339,12 +351,14 @@ export class PolicyKvStore implements KvStore {
     const { nLayer, nHead } = this.#shape;
     const rt = this.#rt;
     const dev = rt.device;
-    const T = this.promptLength;
+    // The statistic is the prompt's (d2o-method.md §3.1): its T rows, before any decode row.
+    const T = this.#prefillTokens;
+    const stride = this.promptLength;
     const out = createStorage(dev, nLayer * nHead * 4, "head_variance");
     const encoder = dev.createCommandEncoder({ label: "head_variance" });
     const pass = encoder.beginComputePass({ label: "head_variance" });
     const ops = this.#staging.map((s, l) =>
-      createHeadVariance(rt, { colsum: s.colsum, nHead, tokens: T, out, offset: l * nHead })
+      createHeadVariance(rt, { colsum: s.colsum, nHead, tokens: T, stride, out, offset: l * nHead })
     );
     for (const op of ops) op.encode(pass);
     pass.end();

@@ -7,10 +7,13 @@
 
 import { createStorageFrom } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
-import { destroyGpuWeight, type GpuWeight, uploadWeight } from "../gpu/weights.ts";
+import { rowBytes } from "../gguf/ggml_type.ts";
+import type { GgufTensorInfo } from "../gguf/types.ts";
+import { createGpuWeight, destroyGpuWeight, type GpuWeight, uploadWeight } from "../gpu/weights.ts";
 import { dequantize } from "../reference/dequantize.ts";
 import type { ModelFile } from "./model_file.ts";
 import { type LayerTensors, loadLayerTensors } from "./layer_tensors.ts";
+import { isKvProjection, repeatHeadRows } from "./repeat_kv.ts";
 import { TN } from "./tensor_names.ts";
 
 /** One transformer block's weights on the GPU: packed matrices, f32 vector buffers. */
@@ -41,12 +44,14 @@ export interface GpuModelWeights {
  * @param rt the runtime whose device receives the weights
  * @param model an opened, validated model
  * @param onProgress called after each tensor with (done, total)
+ * @param kvGroup repeat each KV head's projection rows this many times (`repeat_kv.ts`; 1: as stored)
  * @returns the weights on the GPU
  */
 export async function uploadModelWeights(
   rt: GpuRuntime,
   model: ModelFile,
   onProgress?: (done: number, total: number) => void,
+  kvGroup = 1,
 ): Promise<GpuModelWeights> {
   const hp = model.hparams;
   const largest = Math.max(...model.gguf.tensors.map((t) => t.byteSize));
@@ -58,7 +63,10 @@ export async function uploadModelWeights(
   let done = 0;
   const tick = () => onProgress?.(++done, total);
   const matrix = async (name: string): Promise<GpuWeight> => {
-    const weight = await uploadWeight(rt, model.gguf, model.tensor(name), staging);
+    const info = model.tensor(name);
+    const weight = kvGroup > 1 && isKvProjection(name)
+      ? repeatedWeight(rt, info, await model.gguf.readTensor(info, staging), hp.headDim, kvGroup)
+      : await uploadWeight(rt, model.gguf, info, staging);
     matrices.push(weight);
     byteSize += weight.byteSize;
     tick();
@@ -69,7 +77,10 @@ export async function uploadModelWeights(
     return dequantize(info.type, await model.gguf.readTensor(info, staging), info.elementCount);
   };
   const vector = async (name: string): Promise<GPUBuffer> => {
-    const values = await f32(name);
+    const stored = await f32(name);
+    const values = kvGroup > 1 && isKvProjection(name)
+      ? new Float32Array(repeatHeadRows(bytesOf(stored), 4, hp.headDim, kvGroup).buffer)
+      : stored;
     const buffer = createStorageFrom(rt.device, values, name);
     vectors.push(buffer);
     byteSize += values.byteLength;
@@ -93,4 +104,28 @@ export async function uploadModelWeights(
       for (const v of vectors) v.destroy();
     },
   };
+}
+
+/** A K or V projection uploaded with each head's rows repeated `group` times. */
+function repeatedWeight(
+  rt: GpuRuntime,
+  info: GgufTensorInfo,
+  bytes: Uint8Array,
+  headDim: number,
+  group: number,
+): GpuWeight {
+  const cols = info.dims[0] ?? 1;
+  const rows = info.elementCount / cols;
+  const repeated = repeatHeadRows(bytes, rowBytes(info.type, cols), headDim, group);
+  return createGpuWeight(rt, repeated, {
+    name: info.name,
+    type: info.type,
+    rows: rows * group,
+    cols,
+  });
+}
+
+/** The bytes of an f32 array. */
+function bytesOf(x: Float32Array): Uint8Array {
+  return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 }

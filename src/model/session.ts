@@ -162,7 +162,23 @@ export class Session {
       this.#submitStep(chunk, undefined, prefill);
     }
     await kv.planBudgets();
-    this.#forward.setDecodeCaches(await kv.compress());
+    // --compress-at first-decode: the first decode step compresses (#firstDecode).
+    if (!kv.deferred) this.#forward.setDecodeCaches(await kv.compress());
+    return next;
+  }
+
+  /**
+   * The first decode step of a deferred compression (`--compress-at
+   * first-decode`): the token runs through the prompt graph over the staging
+   * cache, so it attends over all `T + 1` rows and its attention joins the
+   * scores; then the cache compresses those rows.
+   *
+   * @param token the token to feed
+   * @returns the sampled next token
+   */
+  async #firstDecode(token: number): Promise<number> {
+    const next = await this.#step([token], true);
+    this.#forward.setDecodeCaches(await this.#kv.compress());
     return next;
   }
 
@@ -175,6 +191,7 @@ export class Session {
    */
   async decode(token: number): Promise<number> {
     this.#checkFits(1);
+    if (this.#kv.deferred) return await this.#firstDecode(token);
     return await this.#step([token]);
   }
 
@@ -281,12 +298,17 @@ export class Session {
    */
   async *generate(prompt: readonly number[], maxTokens: number): AsyncGenerator<number> {
     if (maxTokens < 1) return;
-    const first = await this.prefill(prompt);
-    yield first;
-    // The prompt's sampled token is in the token buffer already; write it too so
-    // the chain does not depend on how the prefill left it.
-    this.runtime.device.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([first]));
+    let last = await this.prefill(prompt);
+    yield last;
     let submitted = 1;
+    if (this.#kv.deferred && submitted < maxTokens && this.#fits(1)) {
+      last = await this.#firstDecode(last);
+      yield last;
+      submitted++;
+    }
+    // The last sampled token is in the token buffer already; write it too so
+    // the chain does not depend on how the prefill left it.
+    this.runtime.device.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([last]));
     yield* runAhead({
       ...this.#runAheadCommon(this.#readback),
       more: () => submitted < maxTokens && this.#fits(1),
@@ -307,6 +329,11 @@ export class Session {
    */
   async *teacherForce(tokens: readonly number[]): AsyncGenerator<Float32Array> {
     this.#checkFits(tokens.length);
+    if (this.#kv.deferred && tokens.length > 0) {
+      await this.#firstDecode(tokens[0]!);
+      yield await this.logits();
+      tokens = tokens.slice(1);
+    }
     const dev = this.runtime.device;
     const bytes = this.hparams.nVocab * 4;
     this.#logitRing ??= readbackRing(dev, "logits_readback", bytes);

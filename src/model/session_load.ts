@@ -19,6 +19,7 @@ import { GpuForward } from "./forward.ts";
 import { type GpuModelWeights, uploadModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import type { ModelFile } from "./model_file.ts";
+import { kvRepeat, repeatKvHParams } from "./repeat_kv.ts";
 
 /** Options of `Session.open` and `Session.load`. */
 export interface SessionOptions {
@@ -82,9 +83,12 @@ export async function loadSessionParts(
     throw new LimitError(`Cannot use a context of ${nCtx} tokens: expected a positive integer`);
   }
   const runtime = options.runtime ?? createRuntime(await acquireGpu());
-  const weights = await uploadModelWeights(runtime, model, options.onProgress);
+  // --select-per query-head: the forward pass and the cache run on repeated KV heads.
+  const kvGroup = options.kv ? kvRepeat(hp, options.kv.selectPer) : 1;
+  const run = repeatKvHParams(hp, kvGroup);
+  const weights = await uploadModelWeights(runtime, model, options.onProgress, kvGroup);
   const compressing = options.kv !== undefined;
-  const forward = new GpuForward(runtime, hp, weights, {
+  const forward = new GpuForward(runtime, run, weights, {
     nCtx,
     // A compressing cache runs every prompt through the prompt-chunk graph.
     maxBatch: Math.max(compressing ? 2 : 1, options.maxBatch ?? 128),
@@ -93,7 +97,7 @@ export async function loadSessionParts(
   });
   const sampler = samplerParams({ temperature: 0, seed: 0, ...options.sampler });
   const kv: KvStore = options.kv
-    ? new PolicyKvStore(runtime, hp, options.kv, nCtx, forward.io, options.recordFates ?? false)
+    ? new PolicyKvStore(runtime, run, options.kv, nCtx, forward.io, options.recordFates ?? false)
     : new FullKvStore(runtime, hp, nCtx);
   // A cache that never compresses has its step caches from the start (evaluate needs no prefill).
   if (kv.step) {

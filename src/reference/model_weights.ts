@@ -7,11 +7,12 @@
  */
 
 import { dequantize } from "./dequantize.ts";
-import type { GgmlType } from "../gguf/ggml_type.ts";
+import { type GgmlType, rowBytes } from "../gguf/ggml_type.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import type { ModelFile } from "../model/model_file.ts";
 import { type LayerTensors, loadLayerTensors } from "../model/layer_tensors.ts";
 import { TN } from "../model/tensor_names.ts";
+import { repeatHeadRows, repeatKvHParams } from "../model/repeat_kv.ts";
 
 /** A weight matrix as stored: `rows` rows of `cols` elements in `type`. */
 export interface PackedMatrix {
@@ -81,5 +82,39 @@ export async function loadReferenceWeights(model: ModelFile): Promise<ReferenceW
     output: hp.tiedEmbeddings ? tokenEmbd : await matrix(TN.output),
     ...(hp.hasRopeFreqs ? { ropeFreqs: await vector(TN.ropeFreqs) } : {}),
     layers,
+  };
+}
+
+/**
+ * The weights with each KV head's K and V projection rows (and biases)
+ * repeated `group` times: the reference twin of `--select-per query-head`
+ * (`src/model/repeat_kv.ts`).
+ *
+ * @param weights the model's weights
+ * @param group repeat factor (`n_head / n_head_kv` for per-query-head selection)
+ * @returns weights whose hyper-parameters have `n_head_kv · group` KV heads
+ */
+export function repeatKvWeights(weights: ReferenceWeights, group: number): ReferenceWeights {
+  if (group === 1) return weights;
+  const hd = weights.hparams.headDim;
+  const matrix = (m: PackedMatrix): PackedMatrix => ({
+    ...m,
+    bytes: repeatHeadRows(m.bytes, rowBytes(m.type, m.cols), hd, group),
+    rows: m.rows * group,
+  });
+  const vector = (v: Float32Array) =>
+    new Float32Array(
+      repeatHeadRows(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 4, hd, group).buffer,
+    );
+  return {
+    ...weights,
+    hparams: repeatKvHParams(weights.hparams, group),
+    layers: weights.layers.map((l) => ({
+      ...l,
+      wk: matrix(l.wk),
+      wv: matrix(l.wv),
+      ...(l.bk ? { bk: vector(l.bk) } : {}),
+      ...(l.bv ? { bv: vector(l.bv) } : {}),
+    })),
   };
 }

@@ -82,8 +82,8 @@ Deno.test("D2oPolicy.plan() in parity mode skips {0, 1, L−1} and floors N and 
   }
   for (const l of [2, 3]) {
     const rhoL = Math.min(1, Math.max(0.01, plan.share![l]! * 0.2));
-    const heavy = Math.floor(1000 * rhoL * 0.75);
-    const recent = Math.floor(1000 * rhoL * 0.25);
+    const heavy = Math.floor(1000 * rhoL * 0.5);
+    const recent = Math.floor(1000 * rhoL * 0.5);
     assert.deepEqual(plan.layers[l], {
       slots: heavy + recent,
       heavy,

@@ -14,6 +14,11 @@ Deno.test("resolveKvOptions() defaults to d2o with the method's recommended sett
     mergeSelfLogit: 1,
     layerStatistic: "head-minmax",
     skipLayers: null,
+    mergeDecision: "token",
+    mergeParts: "kv",
+    allocation: "exact",
+    selectPer: "kv-head",
+    compressAt: "prefill",
     parity: false,
   });
 });
@@ -30,6 +35,50 @@ Deno.test("resolveKvOptions() fills per-policy defaults for h2o and streaming", 
 Deno.test("resolveKvOptions() with --parity switches only the defaults not given", () => {
   assert.equal(resolveKvOptions({ parity: true }).mergeRule, "code");
   assert.equal(resolveKvOptions({ parity: true, mergeRule: "paper" }).mergeRule, "paper");
+  assert.equal(resolveKvOptions({ parity: true, selectPer: "kv-head" }).selectPer, "kv-head");
+  assert.equal(resolveKvOptions({ parity: true, kvMin: 64 }).kvMin, 64);
+});
+
+Deno.test("resolveKvOptions() with --parity gives d2o the authors' shipped configuration", () => {
+  const o = resolveKvOptions({ parity: true });
+  assert.deepEqual(
+    [o.kvMin, o.recentRatio, o.beta, o.mergeRule, o.mergeDecision, o.allocation],
+    [1, 0.5, 0.5, "code", "head-mean", "code"],
+  );
+  assert.deepEqual([o.selectPer, o.compressAt, o.sinks, o.mergeParts], [
+    "query-head",
+    "first-decode",
+    4,
+    "kv",
+  ]);
+});
+
+Deno.test("resolveKvOptions() with --parity gives h2o real_drop's and leaves streaming's split", () => {
+  const h2o = resolveKvOptions({ kv: "h2o", parity: true });
+  assert.deepEqual(
+    [h2o.kvMin, h2o.recentRatio, h2o.sinks, h2o.allocation, h2o.selectPer, h2o.compressAt],
+    [1, 0.5, 0, "code", "query-head", "prefill"],
+  );
+  const streaming = resolveKvOptions({ kv: "streaming", parity: true });
+  assert.deepEqual([streaming.recentRatio, streaming.sinks, streaming.selectPer], [
+    1,
+    4,
+    "kv-head",
+  ]);
+});
+
+Deno.test("resolveKvOptions() names the new switches in its errors", () => {
+  for (
+    const [input, flag] of [
+      [{ selectPer: "layer" }, "--select-per"],
+      [{ compressAt: "later" }, "--compress-at"],
+      [{ mergeDecision: "vote" }, "--merge-decision"],
+      [{ mergeParts: "keys" }, "--merge-parts"],
+      [{ kvAlloc: "fair" }, "--kv-alloc"],
+    ] as const
+  ) {
+    assert.throws(() => resolveKvOptions(input), UsageError, flag);
+  }
 });
 
 Deno.test("resolveKvOptions() parses command-line strings", () => {

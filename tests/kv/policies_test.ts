@@ -232,7 +232,8 @@ function checkStep(
     return;
   }
   const mean = [...d.similarity].reduce((s, x) => s + x, 0) / nHeadKv;
-  const tau = Number.isNaN(before.tau) ? mean : 0.3 * before.tau + 0.7 * mean;
+  const beta = l.policy.options.beta;
+  const tau = Number.isNaN(before.tau) ? mean : (1 - beta) * before.tau + beta * mean;
   assert.ok(Math.abs(d.tau - tau) < TOL, `tau ${d.tau} vs ${tau}`);
   const meanF32 = Math.fround([...d.similarity].reduce((s, x) => Math.fround(s + x), 0) / nHeadKv);
   for (let h = 0; h < nHeadKv; h++) {

@@ -24,6 +24,8 @@ export interface KvMergeParams {
   readonly beta: number;
   /** A merge passes when the head mean of the similarities passes τ. */
   readonly parity: boolean;
+  /** A merge rewrites the value only (default false: key and value). */
+  readonly valuesOnly?: boolean;
 }
 
 /** What the slot-table kernels know of one layer: budget split, cache size, decode mode, merging. */
@@ -125,7 +127,7 @@ export function createPolicyParams(
     ["u", layer.recent],
     ["u", layer.sinks],
     ["u", evicts ? 1 : 0],
-    ["u", merge ? 1 : 0],
+    ["u", merge ? (merge.valuesOnly ? 2 : 1) : 0],
     ["u", merge?.parity ? 1 : 0],
     ["u", merge?.rule === "code" ? 1 : 0],
     ["f", Math.fround(merge?.beta ?? 0)],

@@ -254,7 +254,7 @@ export class ReferenceKvLayer {
 
   /**
    * Applies a decode decision: per head, merge the victim into its target
-   * (K and V, with the policy's merge rule), then free the victim's slot; τ
+   * (K and V, or V only, with the policy's merge rule), then free the victim's slot; τ
    * takes the decision's value.
    *
    * @param decision from the policy's `decide`
@@ -262,7 +262,7 @@ export class ReferenceKvLayer {
    */
   apply(decision: StepDecision): void {
     const { nHeadKv, nSlots, headDim } = this;
-    const { mergeRule, mergeSelfLogit } = this.policy.options;
+    const { mergeRule, mergeSelfLogit, mergeParts } = this.policy.options;
     const view = this.view();
     for (let h = 0; h < nHeadKv; h++) {
       const victim = decision.evictSlot[h]!;
@@ -278,7 +278,7 @@ export class ReferenceKvLayer {
         }
         const w = mergeWeights(mergeRule, [decision.similarity[h]!], mergeSelfLogit);
         const c = h * nSlots + target;
-        mergeRows(this.keys, this.keys, c, [v], w, headDim);
+        if (mergeParts === "kv") mergeRows(this.keys, this.keys, c, [v], w, headDim);
         mergeRows(this.values, this.values, c, [v], w, headDim);
       }
       this.table.release(h, victim);
@@ -297,7 +297,7 @@ export class ReferenceKvLayer {
 
   #applyCompress(staging: KvLayerView, values: Float32Array, decision: CompressDecision): void {
     const { nHeadKv, headDim } = this;
-    const { mergeRule, mergeSelfLogit } = this.policy.options;
+    const { mergeRule, mergeSelfLogit, mergeParts } = this.policy.options;
     const tokens = staging.nSlots;
     const mergedK = staging.keys.slice(0, nHeadKv * tokens * headDim);
     const mergedV = values.slice(0, nHeadKv * tokens * headDim);
@@ -324,7 +324,9 @@ export class ReferenceKvLayer {
           members.map((i) => decision.similarity[i]!),
           mergeSelfLogit,
         );
-        mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim);
+        if (mergeParts === "kv") {
+          mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim);
+        }
         mergeRows(mergedV, values, h * tokens + c, members, w, headDim);
       }
     }
