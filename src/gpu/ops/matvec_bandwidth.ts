@@ -8,7 +8,7 @@
 
 import type { GgmlType } from "../../gguf/ggml_type.ts";
 import { quantize } from "../../gguf/quantize.ts";
-import { makeRng, randn } from "../../reference/prng.ts";
+import { makeRng, randn } from "../../sample/prng.ts";
 import { createStorage } from "../buffers.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import { createTimer, TOTAL_LABEL } from "../timing.ts";
