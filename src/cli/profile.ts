@@ -15,6 +15,8 @@ import { profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
 import { type ProfileText, runProfile } from "../profile/run.ts";
 import { speedTests } from "../profile/test_name.ts";
+import { byteSizeArg } from "./batch_generate.ts";
+import { runBatchProfileCommand } from "./batch_profile.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { collect, integerIn } from "./options.ts";
@@ -39,6 +41,8 @@ interface ProfileOptions extends KvTuningFlags {
   ctx?: number;
   seed: number;
   ablate?: boolean;
+  batch?: number[];
+  kvMemory?: number;
 }
 
 /**
@@ -97,9 +101,22 @@ export function profileCommand(): Command {
       integerIn(1),
     )
     .option("--seed <n>", "seed of the synthetic prompt tokens", integerIn(0, 0xffffffff), 0)
+    .addOption(
+      new Option(
+        "-b, --batch <list>",
+        "decode this many sequences together (e.g. 1,4,16): aggregate and per-sequence t/s of " +
+          "-n decode steps after each sequence's -p prompt",
+      ).argParser((v) => countList(v).map((n) => n < 1 ? batchError() : n)),
+    )
+    .option(
+      "--kv-memory <size>",
+      "per policy and budget, decode the largest batch whose KV caches fit SIZE (e.g. 256MiB) " +
+        "at -p and -n (a compressing policy charged its budget)",
+      byteSizeArg,
+    )
     .option(
       "--ablate",
-      "add d2o ablation rows (−merge, −alloc −merge, β=1, merge=code, stat=raw, parity)",
+      "add d2o ablation rows (−merge, −alloc −merge, values-only merging, 1:1 split, no sinks, merge weight)",
     )
     .action(async (options: ProfileOptions) => {
       await runProfileCommand(options);
@@ -111,6 +128,9 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
   const configs = profileConfigs(o.kv, o.kvBudget, kvInput(undefined, undefined, o), {
     ablate: o.ablate ?? false,
   });
+  if (o.batch !== undefined || o.kvMemory !== undefined) {
+    return await runBatchProfileCommand(o, configs);
+  }
   const tests = speedTests(o.nPrompt, o.nGen, o.nDepth);
   if (tests.length === 0 && (o.text ?? []).length === 0) {
     throw new UsageError(
@@ -180,4 +200,8 @@ function countList(value: string): number[] {
     }
     return n;
   });
+}
+
+function batchError(): never {
+  throw new InvalidArgumentError("expected batch sizes ≥ 1 separated by commas");
 }

@@ -2,7 +2,8 @@
  * The KV configurations a profile compares: every policy × budget of the
  * command line (the full cache once, as it has no budget), and with
  * `--ablate` d2o variants that switch off or change one part of the method
- * at a time (allocation, merging, threshold, merge rule, layer statistic).
+ * at a time (allocation, merging, the split, the sinks, values-only merging,
+ * merge weights; the others stay reachable through their flags).
  *
  * @module
  */
@@ -35,10 +36,18 @@ export const D2O_ABLATIONS: readonly {
     label: "d2o −alloc −merge",
     input: (d2o) => ({ kv: "h2o", sinks: d2o.sinks, recentRatio: d2o.recentRatio }),
   },
-  { label: "d2o β=1", input: () => ({ kv: "d2o", d2oBeta: 1 }) },
-  { label: "d2o merge=code", input: () => ({ kv: "d2o", mergeRule: "code" }) },
-  { label: "d2o stat=raw", input: () => ({ kv: "d2o", d2oStat: "raw" }) },
-  { label: "d2o parity", input: () => ({ kv: "d2o", parity: true }) },
+  // The candidates of the search for a D2O that beats H2O at equal memory (README, "D2O variants").
+  { label: "d2o values", input: () => ({ kv: "d2o", mergeParts: "values" }) },
+  { label: "d2o 1:1", input: () => ({ kv: "d2o", recentRatio: 0.5 }) },
+  { label: "d2o 1:1 values", input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values" }) },
+  {
+    label: "d2o 1:1 values −sinks",
+    input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values", sinks: 0 }),
+  },
+  {
+    label: "d2o 1:1 values self=2",
+    input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values", mergeSelfLogit: 2 }),
+  },
 ];
 
 /**
