@@ -1,0 +1,146 @@
+/**
+ * The output of `profile -b` / `profile --kv-memory`: the batch speed table
+ * (aligned or markdown), one CSV row per result, one JSON object, or JSON
+ * lines — the formats of the other profile tables. Under a memory cap the
+ * table adds each configuration's aggregate speed as a multiple of the full
+ * cache's at the same test.
+ *
+ * @module
+ */
+
+import type { BatchReport, BatchRow } from "./batch_run.ts";
+import type { OutputFormat } from "./report.ts";
+import { formatBytes } from "./report.ts";
+import { renderTable } from "./table.ts";
+
+/** Column names of the batch CSV output, in order. */
+export const BATCH_CSV_COLUMNS = [
+  "model",
+  "kv",
+  "budget",
+  "test",
+  "n_prompt",
+  "n_gen",
+  "batch",
+  "reps",
+  "agg_tps_mean",
+  "agg_tps_std",
+  "seq_tps_mean",
+  "ms_per_step_median",
+  "ms_per_step_p90",
+  "kv_bytes",
+  "kv_charge_bytes",
+  "kv_memory_bytes",
+  "error",
+] as const;
+
+/**
+ * Formats a batch report.
+ *
+ * @param report the results
+ * @param format `table`, `md`, `csv`, `json` or `jsonl`
+ * @returns the text for stdout, ending with a newline
+ */
+export function formatBatchReport(report: BatchReport, format: OutputFormat): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(report, null, 2) + "\n";
+    case "jsonl":
+      return report.rows.map((row) =>
+        JSON.stringify({ model: report.model.name, adapter: report.adapter, ...row }) + "\n"
+      ).join("");
+    case "csv":
+      return batchCsv(report);
+    default:
+      return batchTable(report, format);
+  }
+}
+
+function batchCsv(report: BatchReport): string {
+  const lines: string[] = [BATCH_CSV_COLUMNS.join(",")];
+  for (const r of report.rows) {
+    const values: Record<(typeof BATCH_CSV_COLUMNS)[number], string | number | undefined> = {
+      model: report.model.name,
+      kv: r.kv,
+      budget: r.budget,
+      test: r.test,
+      n_prompt: r.nPrompt,
+      n_gen: r.nGen,
+      batch: r.batch,
+      reps: report.reps,
+      agg_tps_mean: r.aggregate?.mean,
+      agg_tps_std: r.aggregate?.std,
+      seq_tps_mean: r.perSequence?.mean,
+      ms_per_step_median: r.msPerStep?.median,
+      ms_per_step_p90: r.msPerStep?.p90,
+      kv_bytes: r.kvBytes,
+      kv_charge_bytes: r.kvCharge,
+      kv_memory_bytes: report.kvMemory,
+      error: r.error,
+    };
+    lines.push(BATCH_CSV_COLUMNS.map((c) => cell(values[c])).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+function cell(value: string | number | undefined): string {
+  if (value === undefined) return "";
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function batchTable(report: BatchReport, style: "table" | "md"): string {
+  const capped = report.kvMemory !== undefined;
+  const full = (r: BatchRow) =>
+    report.rows.find((f) =>
+      f.budget === "-" && f.kv === "full" && f.test === r.test && f.aggregate
+    );
+  const rows = report.rows.map((r) => {
+    const a = r.aggregate;
+    const base = capped
+      ? full(r)?.aggregate?.mean
+      : report.rows.find((b) =>
+        b.kv === r.kv && b.budget === r.budget && b.test === r.test && b.batch === 1 && b.aggregate
+      )?.aggregate?.mean;
+    return [
+      report.model.name,
+      r.kv,
+      r.budget,
+      r.test,
+      String(r.batch),
+      a ? `${a.mean.toFixed(2)} ± ${a.std.toFixed(2)}` : r.error ? "not run" : "",
+      base && a ? `${(a.mean / base).toFixed(2)}×` : "",
+      r.perSequence ? r.perSequence.mean.toFixed(2) : "",
+      r.msPerStep ? r.msPerStep.median.toFixed(2) : "",
+      r.kvBytes === undefined ? "" : formatBytes(r.kvBytes),
+      formatBytes(r.kvCharge),
+    ];
+  });
+  const table = renderTable(
+    [
+      { header: "model" },
+      { header: "kv" },
+      { header: "budget" },
+      { header: "test" },
+      { header: "batch", right: true },
+      { header: "aggregate t/s", right: true },
+      { header: capped ? "vs full" : "vs batch 1", right: true },
+      { header: "t/s per seq", right: true },
+      { header: "ms/step", right: true },
+      { header: "KV alloc", right: true },
+      { header: "KV per seq", right: true },
+    ],
+    rows,
+    style,
+  );
+  const errors = report.rows.filter((r) => r.error).map((r) =>
+    `${r.kv} ${r.budget} ${r.test} ×${r.batch}: ${r.error}`
+  );
+  const footer = [
+    `${report.adapter}; ${report.reps} timed runs after a warm-up; decode steps of all sequences timed, ` +
+    `prompts untimed` +
+    (capped ? `; KV memory cap ${formatBytes(report.kvMemory!)}: the largest batch that fits` : ""),
+    ...errors,
+  ];
+  return table + "\n" + footer.join("\n") + "\n";
+}
