@@ -192,6 +192,17 @@ const cases: Case[] = [
     steps: 64,
   },
   {
+    name: "d2o values-only merge",
+    kv: { kv: "d2o", mergeParts: "values", recentRatio: 0.5 },
+    slots: 12,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 50,
+    steps: 64,
+  },
+  {
     name: "d2o parity",
     kv: { kv: "d2o", parity: true },
     slots: 12,

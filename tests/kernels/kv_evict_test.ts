@@ -99,6 +99,18 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
     merges: true,
   },
   {
+    name: "d2o values-only merge",
+    kv: { kv: "d2o", mergeParts: "values" },
+    slots: 10,
+    compressed: true,
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 30,
+    steps: 66,
+    merges: true,
+  },
+  {
     name: "d2o parity",
     kv: { kv: "d2o", parity: true },
     slots: 10,
