@@ -1,5 +1,6 @@
 /**
- * CPU dequantization of every tensor type d2o reads: the reference the WGSL
+ * CPU dequantization of every tensor type d2o reads: what the weight upload
+ * uses for small f32 tensors (norms, biases), and the reference the WGSL
  * dequantizers and quantized mat-vec kernels are tested against. Block layouts
  * are described in `shared/docs/gguf-format.md` §3 and in the per-family
  * modules under `./dequant/`.
@@ -7,7 +8,7 @@
  * @module
  */
 
-import { GgmlType, ggmlTypeInfo, rowBytes } from "../gguf/ggml_type.ts";
+import { GgmlType, ggmlTypeInfo, rowBytes } from "./ggml_type.ts";
 import { dequantizeBf16, dequantizeF16, dequantizeF32 } from "./dequant/floats.ts";
 import {
   dequantizeQ4_0,
@@ -31,7 +32,7 @@ import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./dequant/k_quan
  * @example Decode one Q8_0 block
  * ```ts
  * import { dequantize } from "./dequantize.ts";
- * import { GgmlType } from "../gguf/ggml_type.ts";
+ * import { GgmlType } from "./ggml_type.ts";
  * const block = new Uint8Array(34);
  * block[1] = 0x40; // d = 2.0 (f16 0x4000)
  * block[2] = 0xff; // int8 −1

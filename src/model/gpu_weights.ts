@@ -10,7 +10,7 @@ import type { GpuRuntime } from "../gpu/runtime.ts";
 import { rowBytes } from "../gguf/ggml_type.ts";
 import type { GgufTensorInfo } from "../gguf/types.ts";
 import { createGpuWeight, destroyGpuWeight, type GpuWeight, uploadWeight } from "../gpu/weights.ts";
-import { dequantize } from "../reference/dequantize.ts";
+import { dequantize } from "../gguf/dequantize.ts";
 import type { ModelFile } from "./model_file.ts";
 import { type LayerTensors, loadLayerTensors } from "./layer_tensors.ts";
 import { isKvProjection, repeatHeadRows } from "./repeat_kv.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RopeOptions } from "../reference/rope.ts";
+import type { RopeOptions } from "../gpu/ops/rope_freqs.ts";
 import type { ModelHParams } from "./hparams.ts";
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { type GgmlType, rowBytes } from "../gguf/ggml_type.ts";
-import { dequantize } from "./dequantize.ts";
+import { dequantize } from "../gguf/dequantize.ts";
 
 /**
  * Rows `ids` of a `[nVocab rows × nEmbd cols]` table in `type`, dequantized.

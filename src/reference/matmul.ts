@@ -6,7 +6,7 @@
  */
 
 import { type GgmlType, rowBytes } from "../gguf/ggml_type.ts";
-import { dequantize } from "./dequantize.ts";
+import { dequantize } from "../gguf/dequantize.ts";
 
 /**
  * `Y[t][r] = Σ_c W[r, c] · X[t][c]` for `tokens` rows of X.

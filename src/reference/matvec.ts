@@ -6,7 +6,7 @@
  */
 
 import { type GgmlType, rowBytes } from "../gguf/ggml_type.ts";
-import { dequantize } from "./dequantize.ts";
+import { dequantize } from "../gguf/dequantize.ts";
 
 /**
  * `y[r] = Σ_c W[r, c] · x[c]` with W given as GGUF rows of `cols` elements in `type`.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dequantize } from "./dequantize.ts";
+import { dequantize } from "../gguf/dequantize.ts";
 import { type GgmlType, rowBytes } from "../gguf/ggml_type.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import type { ModelFile } from "../model/model_file.ts";

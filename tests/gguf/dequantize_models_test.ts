@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GgmlType, ggmlTypeName } from "../../src/gguf/ggml_type.ts";
 import { f16ToF32 } from "../../src/gguf/half.ts";
 import { type GgufFile, openGguf } from "../../src/gguf/reader.ts";
-import { dequantize } from "../../src/reference/dequantize.ts";
+import { dequantize } from "../../src/gguf/dequantize.ts";
 
 const models = new URL("../../../shared/models/", import.meta.url);
 

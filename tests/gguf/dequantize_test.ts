@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { GgmlType } from "../../src/gguf/ggml_type.ts";
-import { dequantize } from "../../src/reference/dequantize.ts";
+import { dequantize } from "../../src/gguf/dequantize.ts";
 
 /** Copies `bytes` to byte offset 1 of a fresh buffer, so nothing is aligned. */
 function misaligned(bytes: number[] | Uint8Array): Uint8Array {

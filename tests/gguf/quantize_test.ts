@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GgmlType, ggmlTypeName, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
-import { dequantize } from "../../src/reference/dequantize.ts";
+import { dequantize } from "../../src/gguf/dequantize.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
 import { LimitError } from "../../src/errors.ts";
-import { dequantize } from "../../src/reference/dequantize.ts";
+import { dequantize } from "../../src/gguf/dequantize.ts";
 import { openModel } from "../../src/model/model_file.ts";
 import { ReferenceModel } from "../../src/reference/forward.ts";
 import { loadReferenceWeights, type ReferenceWeights } from "../../src/reference/model_weights.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { bf16ToF32, f16ToF32 } from "../../gguf/half.ts";
+import { bf16ToF32, f16ToF32 } from "../half.ts";
 
 /**
  * Copies `count` little-endian f32 values.

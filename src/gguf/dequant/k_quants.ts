@@ -6,8 +6,8 @@
  * @module
  */
 
-import { f16ToF32 } from "../../gguf/half.ts";
-import { unpackKScaleMin } from "../../gguf/quant/k_scales.ts";
+import { f16ToF32 } from "../half.ts";
+import { unpackKScaleMin } from "../quant/k_scales.ts";
 
 /**
  * Q4_K (144 bytes): f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales/mins,

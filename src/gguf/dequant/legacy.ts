@@ -10,7 +10,7 @@
  * @module
  */
 
-import { f16ToF32 } from "../../gguf/half.ts";
+import { f16ToF32 } from "../half.ts";
 
 /**
  * Q4_0 (18 bytes): f16 `d`, 16 bytes of nibbles; value = (code − 8) × d.

@@ -6,7 +6,7 @@
  */
 
 import src from "../../../kernels/rope.wgsl" with { type: "text" };
-import { ropeInvFreq, type RopeOptions } from "../../reference/rope.ts";
+import { ropeInvFreq, type RopeOptions } from "./rope_freqs.ts";
 import { createStorageFrom } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
