@@ -62,3 +62,25 @@ Deno.test("a context past the trained one warns once, up front", async () => {
   ]);
   assert.equal(inside.stderr, "");
 });
+
+Deno.test("a context too long for a kernel's grid is a limit in our words (exit 6), not an internal error", async () => {
+  // Head size 64: the compression kernel fills at most 65535 slots of a layer kept whole.
+  const r = await runD2o([
+    "generate",
+    "-m",
+    FIXTURE,
+    "-c",
+    "100000",
+    "--kv",
+    "full",
+    "-n",
+    "2",
+    "Once",
+  ]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(
+    r.stderr,
+    /^d2o: Cannot use a context of 100000 tokens for a layer kept whole: .*; lower -c\/--ctx$/m,
+  );
+  assert.doesNotMatch(r.stderr, /internal error/);
+});

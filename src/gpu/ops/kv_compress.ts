@@ -140,9 +140,9 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
  * @param rt GPU runtime
  * @param options inputs and layer spec
  * @returns the recorded dispatches and the compression's sizes
- * @throws {LimitError} when an uncompressed layer cannot hold the prompt
- * @throws {RangeError} when shapes do not match, a buffer is too small or the
- *   prompt is too long for the kernels' per-invocation loop bounds
+ * @throws {LimitError} when an uncompressed layer cannot hold the prompt, or the prompt or
+ *   the context is too long for the kernels' per-invocation loop bounds or grids
+ * @throws {RangeError} when shapes do not match or a buffer is too small
  * @example
  * ```ts ignore
  * const op = createKvCompress(rt, { layer, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
@@ -300,8 +300,16 @@ function compressSizes(
   const gatherGroups = Math.ceil((destSlots * headDim) / WG);
   const loops = [tokens / 4, evicted, (nHeadKv * evicted) / 4, pool];
   const grids = [Math.ceil(tokens / WG), Math.ceil(evicted / WG), nChunks, gatherGroups];
+  if (gatherGroups > MAX_GROUPS_PER_DIM) {
+    // A user's -c/--ctx for a layer kept whole: a limit (exit 6), in the user's words.
+    throw new LimitError(
+      `Cannot use a context of ${destSlots} tokens for a layer kept whole: the KV compression ` +
+        `kernel fills at most ${Math.floor((MAX_GROUPS_PER_DIM * WG) / headDim)} slots per layer ` +
+        `at head size ${headDim}; lower -c/--ctx`,
+    );
+  }
   if (loops.some((n) => n > ITERATION_BUDGET) || grids.some((n) => n > MAX_GROUPS_PER_DIM)) {
-    throw new RangeError(
+    throw new LimitError(
       `Cannot run ${OP}: a prompt of ${tokens} tokens evicting ${evicted} per head is too long`,
     );
   }
