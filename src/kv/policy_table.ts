@@ -1,0 +1,56 @@
+/**
+ * The README's policy table, made from the registry: one row per policy with
+ * its summary, where its scores come from, what it does while decoding,
+ * whether it merges, its default sinks and its own flags. A test keeps the
+ * README's copy equal to this.
+ *
+ * @module
+ */
+
+import { resolveKvOptions } from "./options.ts";
+import type { KvGpuSpec } from "./policy.ts";
+import { KV_POLICIES } from "./registry.ts";
+
+const SCORES: Readonly<Record<KvGpuSpec["score"], string>> = {
+  none: "—",
+  attention: "attention from every prompt query, then accumulated per decode step",
+  window: "attention from the last `--snap-window` prompt queries, max-pooled",
+};
+
+const DECODE: Readonly<Record<KvGpuSpec["decode"], string>> = {
+  evict: "evicts one token per KV head and step",
+  grow: "grows from the compressed prompt (`--kv-decode evict`: H2O's rule)",
+  none: "holds every token",
+};
+
+/**
+ * The policy table in Markdown.
+ *
+ * @returns the table, one line per row
+ * @example
+ * ```ts
+ * import { kvPolicyTable } from "./policy_table.ts";
+ * console.log(kvPolicyTable().split("\n")[0]?.startsWith("| policy")); // true
+ * ```
+ */
+export function kvPolicyTable(): string {
+  const header = ["policy", "what it keeps", "prefill scores", "while decoding", "merges"];
+  const rows = KV_POLICIES.map((entry) => {
+    const spec = entry.create(resolveKvOptions({ kv: entry.name })).spec;
+    const notes = [
+      ...(spec.decode === "none" ? [] : [`${entry.defaults.sinks} sinks`]),
+      ...entry.flags.map((f) => `\`${f.flag.split(" ")[0]}\``),
+    ];
+    return [
+      `\`${entry.name}\``,
+      notes.length > 0 ? `${entry.summary} (${notes.join(", ")})` : entry.summary,
+      SCORES[spec.score],
+      DECODE[spec.decode],
+      spec.merge ? "into the nearest kept key when the similarity passes τ" : "—",
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
