@@ -166,114 +166,24 @@ function memoryCells(row: ProfileRow): string[] {
   ];
 }
 
+/** A row's identifying cells: kv, budget, test. */
+const idOf = (r: ProfileRow) => [r.kv, r.budget, r.test];
+/** Their columns. */
+const ID_COLUMNS: Column[] = [{ header: "kv" }, { header: "budget" }, { header: "test" }];
+
 function formatTables(
   report: ProfileReport,
   style: "table" | "md",
   options: FormatOptions,
 ): string {
-  const model = report.model.name;
-  const id = (r: ProfileRow) => [r.kv, r.budget, r.test];
-  const idColumns: Column[] = [{ header: "kv" }, { header: "budget" }, { header: "test" }];
-  const tables: string[] = [];
-  const speed = report.rows.filter((r) => r.kind === "speed");
-  if (speed.length > 0) {
-    tables.push(renderTable(
-      [
-        { header: "model" },
-        ...idColumns,
-        { header: "t/s", right: true },
-        { header: "ms/token", right: true },
-        { header: "p90 ms", right: true },
-        ...MEMORY_COLUMNS,
-      ],
-      speed.map((r) => {
-        const s = r.speed;
-        const figures = s
-          ? [
-            `${s.tokensPerSecond.mean.toFixed(2)} ± ${s.tokensPerSecond.std.toFixed(2)}`,
-            s.msPerToken.median.toFixed(3),
-            s.msPerToken.p90.toFixed(3),
-          ]
-          : ["not run", "", ""];
-        return [model, ...id(r), ...figures, ...memoryCells(r)];
-      }),
-      style,
-    ));
-  }
-  const quality = report.rows.filter((r) => r.kind === "quality");
-  if (quality.length > 0) {
-    tables.push(renderTable(
-      [
-        { header: "model" },
-        ...idColumns,
-        { header: "prefix", right: true },
-        { header: "scored", right: true },
-        { header: "ppl", right: true },
-        { header: "KL", right: true },
-        { header: "same top", right: true },
-        ...MEMORY_COLUMNS.slice(2),
-      ],
-      quality.map((r) => {
-        const q = r.quality;
-        const figures = q
-          ? [q.perplexity.toFixed(6), q.meanKl.toFixed(6), `${(100 * q.sameTop).toFixed(2)}%`]
-          : ["not run", "", ""];
-        return [
-          model,
-          ...id(r),
-          String(r.text?.prefix ?? ""),
-          q ? String(q.scored) : "",
-          ...figures,
-          ...memoryCells(r).slice(2),
-        ];
-      }),
-      style,
-    ));
-  }
-  if (options.perLayer) {
-    const rows = report.rows.flatMap((r) => {
-      const m = r.memory;
-      if (!m) return [];
-      const fullPerLayer = m.kvFullBytes / Math.max(1, m.layers.length);
-      return m.layers.map((l, i) => [
-        ...id(r),
-        String(i),
-        formatBytes(l.allocatedBytes),
-        formatBytes(l.liveBytes),
-        percent(l.liveBytes, fullPerLayer),
-      ]);
-    });
-    if (rows.length > 0) {
-      tables.push(renderTable(
-        [...idColumns, { header: "layer", right: true }, ...MEMORY_COLUMNS.slice(2)],
-        rows,
-        style,
-      ));
-    }
-  }
-  if (options.kernels) {
-    const rows = report.rows.flatMap((r) => {
-      const total = (r.kernels ?? []).reduce((a, k) => a + k.ms, 0);
-      return (r.kernels ?? []).map((k) => [
-        ...id(r),
-        k.name,
-        k.ms.toFixed(4),
-        percent(k.ms, total),
-      ]);
-    });
-    if (rows.length > 0) {
-      tables.push(renderTable(
-        [
-          ...idColumns,
-          { header: "step" },
-          { header: "GPU ms/token", right: true },
-          { header: "share", right: true },
-        ],
-        rows,
-        style,
-      ));
-    } else tables.push(`no GPU timestamps on ${report.adapter}: no per-step times\n`);
-  }
+  const tables = [
+    speedTable(report, style),
+    qualityTable(report, style),
+    options.perLayer ? perLayerTable(report, style) : undefined,
+    options.kernels
+      ? kernelTable(report, style) ?? `no GPU timestamps on ${report.adapter}: no per-step times\n`
+      : undefined,
+  ].filter((t): t is string => t !== undefined);
   const notRun = notRunLines(report.rows);
   const bullet = style === "md" ? "- " : "";
   const notes = [
@@ -281,6 +191,110 @@ function formatTables(
     ...notRun.map((line) => `${bullet}not run: ${line}`),
   ];
   return [...tables, notes.join("\n") + "\n"].join("\n");
+}
+
+/** The speed tests' table, if any ran. */
+function speedTable(report: ProfileReport, style: "table" | "md"): string | undefined {
+  const speed = report.rows.filter((r) => r.kind === "speed");
+  if (speed.length === 0) return undefined;
+  return renderTable(
+    [
+      { header: "model" },
+      ...ID_COLUMNS,
+      { header: "t/s", right: true },
+      { header: "ms/token", right: true },
+      { header: "p90 ms", right: true },
+      ...MEMORY_COLUMNS,
+    ],
+    speed.map((r) => {
+      const s = r.speed;
+      const figures = s
+        ? [
+          `${s.tokensPerSecond.mean.toFixed(2)} ± ${s.tokensPerSecond.std.toFixed(2)}`,
+          s.msPerToken.median.toFixed(3),
+          s.msPerToken.p90.toFixed(3),
+        ]
+        : ["not run", "", ""];
+      return [report.model.name, ...idOf(r), ...figures, ...memoryCells(r)];
+    }),
+    style,
+  );
+}
+
+/** The texts' quality table, if any were scored. */
+function qualityTable(report: ProfileReport, style: "table" | "md"): string | undefined {
+  const quality = report.rows.filter((r) => r.kind === "quality");
+  if (quality.length === 0) return undefined;
+  return renderTable(
+    [
+      { header: "model" },
+      ...ID_COLUMNS,
+      { header: "prefix", right: true },
+      { header: "scored", right: true },
+      { header: "ppl", right: true },
+      { header: "KL", right: true },
+      { header: "same top", right: true },
+      ...MEMORY_COLUMNS.slice(2),
+    ],
+    quality.map((r) => {
+      const q = r.quality;
+      const figures = q
+        ? [q.perplexity.toFixed(6), q.meanKl.toFixed(6), `${(100 * q.sameTop).toFixed(2)}%`]
+        : ["not run", "", ""];
+      return [
+        report.model.name,
+        ...idOf(r),
+        String(r.text?.prefix ?? ""),
+        q ? String(q.scored) : "",
+        ...figures,
+        ...memoryCells(r).slice(2),
+      ];
+    }),
+    style,
+  );
+}
+
+/** `--per-layer`: KV memory per layer of every row with memory figures. */
+function perLayerTable(report: ProfileReport, style: "table" | "md"): string | undefined {
+  const rows = report.rows.flatMap((r) => {
+    const m = r.memory;
+    if (!m) return [];
+    const fullPerLayer = m.kvFullBytes / Math.max(1, m.layers.length);
+    return m.layers.map((l, i) => [
+      ...idOf(r),
+      String(i),
+      formatBytes(l.allocatedBytes),
+      formatBytes(l.liveBytes),
+      percent(l.liveBytes, fullPerLayer),
+    ]);
+  });
+  if (rows.length === 0) return undefined;
+  return renderTable(
+    [...ID_COLUMNS, { header: "layer", right: true }, ...MEMORY_COLUMNS.slice(2)],
+    rows,
+    style,
+  );
+}
+
+/** `--kernels`: GPU time per forward-pass step; undefined without timestamps. */
+function kernelTable(report: ProfileReport, style: "table" | "md"): string | undefined {
+  const rows = report.rows.flatMap((r) => {
+    const total = (r.kernels ?? []).reduce((a, k) => a + k.ms, 0);
+    return (r.kernels ?? []).map((
+      k,
+    ) => [...idOf(r), k.name, k.ms.toFixed(4), percent(k.ms, total)]);
+  });
+  if (rows.length === 0) return undefined;
+  return renderTable(
+    [
+      ...ID_COLUMNS,
+      { header: "step" },
+      { header: "GPU ms/token", right: true },
+      { header: "share", right: true },
+    ],
+    rows,
+    style,
+  );
 }
 
 /** One line per configuration and error: `h2o 0.1 (pp512, tg128): message`. */
