@@ -60,13 +60,24 @@ export function llamaFlagsHelp(command: Command): string {
   const aliases = Object.entries(ALIASES).filter(([from, to]) => applies(command, from, to))
     .map(([from, to]) => `${from} = ${to}`);
   if (takesPrompt(command)) aliases.unshift("-p/--prompt TEXT = the prompt argument");
-  const lines = ["", "llama.cpp spellings:"];
-  if (aliases.length > 0) lines.push(`  ${aliases.join(", ")}`);
-  lines.push(
-    "  -t/--threads, -tb/--threads-batch, -ngl/--n-gpu-layers N are accepted and ignored " +
-      "(every layer runs on the GPU)",
-  );
-  return lines.join("\n");
+  const ignored = "-t/--threads, -tb/--threads-batch and -ngl/--n-gpu-layers N are accepted and " +
+    "ignored (every layer runs on the GPU)";
+  return ["", "llama.cpp spellings:", ...wrap(aliases, ", "), ...wrap(ignored.split(" "), " ")]
+    .join("\n");
+}
+
+/** `items` joined by `sep` in indented lines of at most 80 columns, never splitting an item. */
+function wrap(items: readonly string[], sep: string): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const item of items) {
+    if (line && line.length + sep.length + item.length > 78) {
+      lines.push(`  ${line}${sep.trimEnd()}`);
+      line = item;
+    } else line = line ? `${line}${sep}${item}` : item;
+  }
+  if (line) lines.push(`  ${line}`);
+  return lines;
 }
 
 /**

@@ -125,5 +125,5 @@ Deno.test("generate --help lists the llama.cpp spellings", async () => {
   assert.match(stdout, /-p\/--prompt TEXT = the prompt argument/);
   assert.match(stdout, /--n-predict = --max-tokens/);
   assert.match(stdout, /--ctx-size = --ctx/);
-  assert.match(stdout, /-t\/--threads.* accepted and ignored/);
+  assert.match(stdout, /-t\/--threads.* accepted and\s+ignored/);
 });
