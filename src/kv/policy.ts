@@ -2,8 +2,9 @@
  * The KV policy interface (style.md §1, after kvpress `BasePress` and
  * llama.cpp `llama_sampler_i`): a policy has a `name`, a `plan` that turns the
  * model shape and the prefill statistics into per-layer budgets, and two
- * decisions over one layer's slot table that the GPU kernels execute and the
- * CPU twin (`src/reference/kv/`) applies:
+ * decisions over one layer's slot table, which the CPU twin
+ * (`src/reference/kv/`) applies and the GPU kernels reproduce from the
+ * policy's spec (they never see the policy):
  *
  * - `compress(view)`: the bulk compression at the end of prefill (keep flags,
  *   merge targets, the first threshold);
