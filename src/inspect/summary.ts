@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeKvOptions } from "../kv/describe.ts";
+import { describeKvOptions, kvCompresses } from "../kv/describe.ts";
 import { formatBytes } from "../profile/report.ts";
 import type { InspectReport } from "./types.ts";
 
@@ -53,7 +53,7 @@ export function summarizeInspect(report: InspectReport): SummaryItem[] {
  */
 function describeMemory({ kv, memory }: InspectReport): string {
   const { kvBytes, kvLiveBytes, fullKvBytes } = memory;
-  if (kv.policy === "full") {
+  if (!kvCompresses(kv)) {
     return `${formatBytes(kvBytes)} allocated for the whole context (uncompressed); live ` +
       `${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)} of full)`;
   }
