@@ -10,6 +10,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { basename } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
+import { isStdinPath, readStdinText } from "./prompt_input.ts";
 import { KV_POLICY_NAMES } from "../kv/options.ts";
 import { profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
@@ -164,6 +165,7 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
 }
 
 async function readText(path: string): Promise<ProfileText> {
+  if (isStdinPath(path)) return { name: "stdin", text: await readStdinText() };
   try {
     return { name: basename(path), text: await Deno.readTextFile(path) };
   } catch (error) {

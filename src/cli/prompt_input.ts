@@ -24,6 +24,16 @@ export interface StdinLike {
 /** File names that mean stdin; read as `-`, since Deno grants them only with --allow-all. */
 const STDIN_PATHS: ReadonlySet<string> = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
 
+/** Whether a file name means stdin (`-`, `/dev/stdin`, `/dev/fd/0`). */
+export function isStdinPath(path: string): boolean {
+  return path === "-" || STDIN_PATHS.has(path);
+}
+
+/** All of stdin as text (for inputs other than the prompt, e.g. `profile --text -`). */
+export async function readStdinText(): Promise<string> {
+  return await readAll(Deno.stdin.readable);
+}
+
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }

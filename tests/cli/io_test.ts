@@ -27,3 +27,28 @@ Deno.test("> /dev/full exits 3 with one line: cannot write output", async () => 
     assert.match(stderr, /^d2o: Cannot write output: No space left on device$/);
   }
 });
+
+Deno.test("profile --text /dev/stdin scores the piped text with the default permissions", async () => {
+  const text =
+    "Once upon a time, there was a little girl who loved to play in the park with her dog.";
+  const r = await runD2o(
+    [
+      "profile",
+      "-m",
+      FIXTURE,
+      "-p",
+      "0",
+      "-n",
+      "0",
+      "--kv",
+      "full",
+      "--text",
+      "/dev/stdin",
+      "-o",
+      "json",
+    ],
+    text,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /"stdin"/);
+});
