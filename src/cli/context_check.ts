@@ -33,7 +33,9 @@ export function checkContextSize(
     throw new LimitError(
       `Cannot use a context of ${nCtx} tokens: ` +
         (most < HPARAM_LIMITS.nCtxTrain
-          ? `one layer's uncompressed K cache would take ${mib(nCtx * perToken)}, more than this GPU binds ` +
+          ? `one layer's uncompressed K cache would take ${
+            mib(nCtx * perToken)
+          }, more than this GPU binds ` +
             `(${mib(binding)}), so at most ${most} tokens here`
           : `d2o takes at most ${most}`) +
         `; lower -c/--ctx`,
