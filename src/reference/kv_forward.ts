@@ -51,7 +51,8 @@ import {
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
 import { slotAttention } from "./kv/slot_attention.ts";
-import type { ReferenceWeights } from "./model_weights.ts";
+import { type ReferenceWeights, repeatKvWeights } from "./model_weights.ts";
+import { kvRepeat } from "../model/repeat_kv.ts";
 import type { RopeOptions } from "./rope.ts";
 
 /** Options of {@linkcode ReferencePolicyModel}. */
@@ -120,6 +121,8 @@ export class ReferencePolicyModel {
   readonly #rope: RopeOptions;
   #cache: ReferenceKvCache | null = null;
   #prefill: PolicyPrefill | null = null;
+  /** The prompt of a deferred compression (`--compress-at first-decode`), until its first decode step. */
+  #staged: StagedPrompt | null = null;
   #lastStep: StepDecision[] | null = null;
   /** Position the next decode token must have. */
   #next = 0;
@@ -134,10 +137,12 @@ export class ReferencePolicyModel {
     policy: KvPolicy,
     options: ReferencePolicyModelOptions = {},
   ) {
-    this.hparams = weights.hparams;
+    // --select-per query-head: the forward pass and the cache run on repeated KV heads.
+    const run = repeatKvWeights(weights, kvRepeat(weights.hparams, policy.options.selectPer));
+    this.hparams = run.hparams;
     this.nCtx = options.nCtx ?? weights.hparams.nCtxTrain;
     this.policy = policy;
-    this.#weights = weights;
+    this.#weights = run;
     this.#rope = ropeOptionsFor(weights.hparams, weights.ropeFreqs);
   }
 
@@ -194,6 +199,16 @@ export class ReferencePolicyModel {
   forward(tokens: readonly number[], pos0: number, options: ForwardOptions = {}): Float32Array {
     checkTokens(this.hparams, tokens);
     if (pos0 === 0) return this.#runPrompt(tokens, options);
+    if (pos0 === this.#next && this.#staged !== null) {
+      const first = this.#firstDecode(this.#staged, tokens[0]!, options.onTensor);
+      if (tokens.length === 1) return first;
+      const rest = this.forward(tokens.slice(1), pos0 + 1, options);
+      if (!options.allLogits) return rest;
+      const all = new Float32Array(first.length + rest.length);
+      all.set(first);
+      all.set(rest, first.length);
+      return all;
+    }
     if (pos0 !== this.#next || this.#cache === null) {
       throw new RangeError(
         `Cannot run position ${pos0}: the sequence continues at position ${this.#next}`,
@@ -220,6 +235,7 @@ export class ReferencePolicyModel {
         `Cannot run tokens at positions 0 to ${T - 1}: the KV cache holds ${this.nCtx}`,
       );
     }
+    const queries: Float32Array[] = []; // per layer (T, n_head, head_dim)
     const keys: Float32Array[] = []; // per layer (n_kv_heads, T, head_dim)
     const values: Float32Array[] = []; // per layer (n_kv_heads, T, head_dim)
     const columnSums: Float32Array[] = []; // per layer (n_head, T)
@@ -230,6 +246,7 @@ export class ReferencePolicyModel {
       // kv write: the prompt goes to a staging cache, slot = position
       const kStage = headMajor(k, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
       const vStage = headMajor(v, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
+      queries[l] = q.slice();
       keys[l] = kStage;
       values[l] = vStage;
 
@@ -246,6 +263,68 @@ export class ReferencePolicyModel {
       { tokens, pos0: 0, rope: this.#rope, attend },
       options,
     );
+
+    this.#cache = null;
+    this.#lastStep = null;
+    this.#next = T;
+    // --compress-at first-decode: the first decode step attends over T + 1 rows, then compresses.
+    if (this.policy.options.compressAt === "first-decode" && T < this.nCtx) {
+      this.#staged = { queries, keys, values, headVariance, columnSums };
+      this.#prefill = null;
+      return logits;
+    }
+    this.#staged = null;
+    this.#compressPrompt(keys, values, columnSums, headVariance, T);
+    return logits;
+  }
+
+  /**
+   * The first decode step of a deferred compression: the token attends over
+   * the `T` staged rows and its own, exactly as in the full cache; then the
+   * `T + 1` rows are compressed with the column sums of all `T + 1` queries
+   * (the prompt's plus this one) and the prompt's head variances.
+   */
+  #firstDecode(staged: StagedPrompt, token: number, onTensor: ForwardOptions["onTensor"]) {
+    const { nHead, nHeadKv, headDim } = this.hparams;
+    const T = this.#next;
+    const rows = T + 1;
+    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: rows };
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    const columnSums: Float32Array[] = [];
+    const spec = this.policy.spec;
+    // The observation window of a window-scored policy ends at the prompt's last token, as on the GPU.
+    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
+    const attend: AttendStep = (l, q, k, v) => {
+      keys[l] = appendRow(staged.keys[l]!, k, T, nHeadKv, headDim); // (n_kv_heads, T + 1, head_dim)
+      values[l] = appendRow(staged.values[l]!, v, T, nHeadKv, headDim);
+      const { out } = attention(q, keys[l]!, values[l]!, 1, T, shape); // (1, n_head, head_dim)
+      const all = new Float32Array(rows * nHead * headDim); // (T + 1, n_head, head_dim)
+      all.set(staged.queries[l]!);
+      all.set(q, T * nHead * headDim);
+      columnSums[l] = causalColumnSums(all, keys[l]!, rows, shape, fromQuery); // (n_head, T + 1)
+      return out;
+    };
+    const pass = { tokens: [token], pos0: T, rope: this.#rope, attend };
+    const logits = runForward(this.#weights, pass, onTensor ? { onTensor } : {});
+    this.#staged = null;
+    this.#compressPrompt(keys, values, columnSums, staged.headVariance, rows);
+    this.#next = rows;
+    return logits;
+  }
+
+  /** Plans the budgets of `T'` staged rows and compresses every layer into its slot cache. */
+  #compressPrompt(
+    keys: readonly Float32Array[],
+    values: readonly Float32Array[],
+    columnSums: Float32Array[],
+    headVariance: Float64Array[],
+    T: number,
+  ): void {
+    const hp = this.hparams;
+    const { nHead, nHeadKv, headDim } = hp;
+    const shape: AttentionShape = { nHead, nHeadKv, headDim, nSlots: T };
+    const spec = this.policy.spec;
 
     // plan
     const kvShape: KvShape = { nLayer: hp.nLayer, nHead, nHeadKv, headDim };
@@ -264,9 +343,6 @@ export class ReferencePolicyModel {
     });
     this.#cache = cache;
     this.#prefill = { promptLength: T, plan, columnSums, headVariance, compressions };
-    this.#lastStep = null;
-    this.#next = T;
-    return logits;
   }
 
   /** One decode step at position `pos`; returns its logits (n_vocab). */
@@ -301,6 +377,39 @@ export class ReferencePolicyModel {
     this.#next = pos + 1;
     return logits;
   }
+}
+
+/** A prompt whose compression waits for the first decode step, per layer. */
+interface StagedPrompt {
+  /** Rotated queries (T, n_head, head_dim). */
+  readonly queries: readonly Float32Array[];
+  /** Rotated keys (n_kv_heads, T, head_dim). */
+  readonly keys: readonly Float32Array[];
+  /** Values (n_kv_heads, T, head_dim). */
+  readonly values: readonly Float32Array[];
+  /** The prompt's per-query-head variances of its column sums (the layer statistic's input). */
+  readonly headVariance: Float64Array[];
+  /** The prompt's column sums (n_head, T). */
+  readonly columnSums: readonly Float32Array[];
+}
+
+/** (heads, T, head_dim) plus one (heads, head_dim) row → (heads, T + 1, head_dim). */
+function appendRow(
+  stage: Float32Array,
+  row: Float32Array,
+  tokens: number,
+  heads: number,
+  headDim: number,
+): Float32Array {
+  const out = new Float32Array((tokens + 1) * heads * headDim);
+  for (let h = 0; h < heads; h++) {
+    out.set(
+      stage.subarray(h * tokens * headDim, (h + 1) * tokens * headDim),
+      h * (tokens + 1) * headDim,
+    );
+    out.set(row.subarray(h * headDim, (h + 1) * headDim), (h * (tokens + 1) + tokens) * headDim);
+  }
+  return out;
 }
 
 /** (T, heads, head_dim) → (heads, T, head_dim). */

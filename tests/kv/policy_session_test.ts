@@ -48,8 +48,13 @@ async function twinRun(path: string, promptLength: number, input: KvOptionsInput
     const prompt = ids.slice(0, promptLength);
     await session.prefill(prompt);
     cpu.forward(prompt, 0);
-    const plan = cpu.prefill!.plan;
-    assert.deepEqual(store.plan!.layers, plan.layers, "same budgets");
+    // --compress-at first-decode: nothing is compressed (nor planned on the CPU) before step 0.
+    const deferred = kv.compressAt === "first-decode";
+    assert.equal(store.deferred, deferred, "compression deferred to the first decode step");
+    assert.equal(cpu.prefill === null, deferred);
+    const samePlan = () =>
+      assert.deepEqual(store.plan!.layers, cpu.prefill!.plan.layers, "same budgets");
+    if (!deferred) samePlan();
     let evictions = 0;
     let merges = 0;
     const compare = async (when: string, picks?: Int32Array[]) => {
@@ -81,11 +86,16 @@ async function twinRun(path: string, promptLength: number, input: KvOptionsInput
         }
       });
     };
-    await compare("after prefill");
+    if (!deferred) await compare("after prefill");
     for (let i = 0; i < STEPS; i++) {
       const pos = promptLength + i;
       await session.decode(ids[pos]!);
       cpu.forward([ids[pos]!], pos);
+      if (deferred && i === 0) {
+        samePlan();
+        assert.equal(cpu.prefill!.promptLength, promptLength + 1, "T' = T + 1");
+        assert.deepEqual(await session.logits(), await fullLogits(path, ids.slice(0, pos + 1)));
+      }
       const picks = await Promise.all(
         store.picks.map(async (b) => new Int32Array(await readBuffer(runtime!.device, b, b.size))),
       );
@@ -97,11 +107,25 @@ async function twinRun(path: string, promptLength: number, input: KvOptionsInput
   }
 }
 
+/** The plain full cache's logits after `ids` (the first decode step of a deferred compression sees all of them). */
+async function fullLogits(path: string, ids: readonly number[]): Promise<Float32Array> {
+  const plain = await Session.open(path, { nCtx: 512, runtime: runtime! });
+  try {
+    await plain.prefill(ids);
+    return await plain.logits();
+  } finally {
+    plain.close();
+  }
+}
+
 const POLICIES: [string, KvOptionsInput][] = [
   ["streaming", { kv: "streaming" }],
   ["h2o", { kv: "h2o" }],
   ["d2o", { kv: "d2o" }],
   ["d2o --parity", { kv: "d2o", parity: true }],
+  ["d2o --select-per query-head", { kv: "d2o", selectPer: "query-head" }],
+  ["d2o --compress-at first-decode", { kv: "d2o", compressAt: "first-decode" }],
+  ["h2o --select-per query-head", { kv: "h2o", selectPer: "query-head" }],
   ["snapkv", { kv: "snapkv", params: { snapWindow: 8 } }],
   ["snapkv --kv-decode evict", { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } }],
   ["pyramidkv", { kv: "pyramidkv", params: { snapWindow: 8 } }],
@@ -187,6 +211,40 @@ Deno.test({
       assert.equal(total, Math.round(hp.nLayer * 0.2 * ids.length));
     } finally {
       session.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--select-per query-head repeats the KV heads exactly (full cache: the same logits) at n_head/n_kv_head times the KV memory",
+  ...gpuTestOptions,
+  async fn() {
+    runtime ??= createRuntime(await testGpu());
+    const open = (selectPer: string) =>
+      Session.open(STORIES, {
+        nCtx: 256,
+        runtime: runtime!,
+        kv: resolveKvOptions({ kv: "full", selectPer }),
+      });
+    const perKv = await open("kv-head");
+    const perQuery = await open("query-head");
+    try {
+      const ids = perKv.tokenizer.encode(TEXT).slice(0, 80);
+      await perKv.prefill(ids.slice(0, 60));
+      await perQuery.prefill(ids.slice(0, 60));
+      for (const id of ids.slice(60)) {
+        await perKv.decode(id);
+        await perQuery.decode(id);
+      }
+      assert.deepEqual(await perQuery.logits(), await perKv.logits());
+      const hp = perKv.hparams;
+      assert.equal(hp.nHead / hp.nHeadKv, 2, "stories260K: 2 query heads per KV head");
+      assert.equal(perQuery.memory.kvBytes, 2 * perKv.memory.kvBytes);
+      assert.equal(perQuery.memory.kvFullBytes, perKv.memory.kvFullBytes, "full = the model's own");
+    } finally {
+      perKv.close();
+      perQuery.close();
     }
   },
 });
