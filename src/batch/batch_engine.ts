@@ -15,6 +15,7 @@ import { readBuffer } from "../gpu/buffers.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { type AttentionScratch, createAttentionScratch } from "../gpu/ops/attention.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
+import { createTimer } from "../gpu/timing.ts";
 import { kvBytesPerToken } from "../kv/cache.ts";
 import type { KvOptions } from "../kv/options.ts";
 import type { GpuModelWeights } from "../model/gpu_weights.ts";
@@ -195,6 +196,31 @@ export class BatchEngine {
       return tokens;
     } catch (error) {
       this.#checkGpu(error);
+    }
+  }
+
+  /**
+   * One decode step of `active` with every dispatch timed in its own pass
+   * (GPU timestamps when the adapter has them, else the step's wall clock
+   * under `total`): milliseconds by forward-pass step name, summed over
+   * layers and sequences. The sampled tokens stay on the GPU for the next step.
+   *
+   * @param active slot indices, as for {@linkcode step}
+   * @returns milliseconds per step name
+   */
+  async profileStep(active: readonly number[]): Promise<Map<string, number>> {
+    const slots = active.map((i) => this.#slot(i));
+    const timer = createTimer(this.runtime, this.#batch.dispatchCount(slots));
+    try {
+      const dev = this.runtime.device;
+      const encoder = dev.createCommandEncoder({ label: "batch.profile" });
+      this.#batch.encode(encoder, slots, this.#readback, timer);
+      timer.resolve(encoder);
+      dev.queue.submit([encoder.finish()]);
+      for (const s of slots) s.position++;
+      return await timer.read();
+    } finally {
+      timer.destroy();
     }
   }
 

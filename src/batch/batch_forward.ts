@@ -28,13 +28,18 @@ import { createStepBuffer, writeStep } from "../gpu/step.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
 import type { GpuModelWeights } from "../model/gpu_weights.ts";
 import type { ModelHParams } from "../model/hparams.ts";
+import type { GpuTimer } from "../gpu/timing.ts";
+import type { NamedDispatch } from "../model/forward.ts";
 import type { BatchSlot } from "./batch_slot.ts";
 
 /** One layer's shared ops: before the per-sequence part, and after it. */
 interface LayerOps {
-  readonly pre: readonly Dispatch[];
-  readonly post: readonly Dispatch[];
+  readonly pre: readonly NamedDispatch[];
+  readonly post: readonly NamedDispatch[];
 }
+
+/** One item of a step: a named dispatch, or buffer copies between passes. */
+type StepItem = NamedDispatch | { readonly copy: (encoder: GPUCommandEncoder) => void };
 
 /** The batch's (maxSeqs, ·) activation buffers and the ops over them. */
 export class BatchForward {
@@ -48,7 +53,7 @@ export class BatchForward {
   readonly #buffers: Record<string, GPUBuffer>;
   readonly #embed: Dispatch;
   readonly #layers: LayerOps[];
-  readonly #head: readonly Dispatch[];
+  readonly #head: readonly NamedDispatch[];
   readonly #ops: Dispatch[] = [];
 
   /**
@@ -80,99 +85,139 @@ export class BatchForward {
     this.scratchBytes = Object.values(b).reduce((s, x) => s + x.size, 0);
     this.#step = createStepBuffer(rt.device, "batch.step");
     const step = this.#step;
-    const own = (op: Dispatch) => (this.#ops.push(op), op);
-    const proj = (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, accumulate = false) =>
-      own(createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate }));
-    const norm = (x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, label: string) =>
-      own(createRmsNorm(rt, { x, weight, out, rows: B, n: nEmbd, eps, label }));
+    const own = (name: string, op: Dispatch): NamedDispatch => (this.#ops.push(op), { name, op });
+    const proj = (
+      name: string,
+      weight: GpuWeight,
+      x: GPUBuffer,
+      y: GPUBuffer,
+      accumulate = false,
+    ) => own(name, createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate }));
+    const norm = (name: string, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, label: string) =>
+      own(name, createRmsNorm(rt, { x, weight, out, rows: B, n: nEmbd, eps, label }));
     this.#embed = own(
+      "embedding",
       createGetRows(rt, { table: w.tokenEmbd, ids: b.ids!, out: b.x!, maxTokens: B, step }),
-    );
+    ).op;
     this.#layers = w.layers.map((L, l) => {
       const label = `batch.blk.${l}`;
       const pre = [
-        norm(b.x!, L.attnNorm, b.xb!, label),
-        proj(L.wq, b.xb!, b.q!),
-        proj(L.wk, b.xb!, b.k!),
-        proj(L.wv, b.xb!, b.v!),
+        norm("attn_norm", b.x!, L.attnNorm, b.xb!, label),
+        proj("qkv", L.wq, b.xb!, b.q!),
+        proj("qkv", L.wk, b.xb!, b.k!),
+        proj("qkv", L.wv, b.xb!, b.v!),
       ];
-      for (
-        const [bias, out, n] of [[L.bq, b.q!, nHead], [L.bk, b.k!, nHeadKv], [
-          L.bv,
-          b.v!,
-          nHeadKv,
-        ]] as const
-      ) {
-        if (bias) {
-          pre.push(own(createAddBias(rt, { a: out, bias, rows: B, n: n * headDim, label })));
-        }
+      const biases = [[L.bq, b.q!, nHead], [L.bk, b.k!, nHeadKv], [L.bv, b.v!, nHeadKv]] as const;
+      for (const [bias, out, n] of biases) {
+        if (!bias) continue;
+        pre.push(
+          own("qkv_bias", createAddBias(rt, { a: out, bias, rows: B, n: n * headDim, label })),
+        );
       }
       const post = [
-        proj(L.wo, b.att!, b.x!, true),
-        norm(b.x!, L.ffnNorm, b.xb!, label),
-        proj(L.wGate, b.xb!, b.gate!),
-        proj(L.wUp, b.xb!, b.up!),
-        own(createSiluMul(rt, { gate: b.gate!, up: b.up!, out: b.hb!, n: B * nFf, label })),
-        proj(L.wDown, b.hb!, b.x!, true),
+        proj("wo", L.wo, b.att!, b.x!, true),
+        norm("ffn_norm", b.x!, L.ffnNorm, b.xb!, label),
+        proj("gate_up", L.wGate, b.xb!, b.gate!),
+        proj("gate_up", L.wUp, b.xb!, b.up!),
+        own(
+          "silu_mul",
+          createSiluMul(rt, { gate: b.gate!, up: b.up!, out: b.hb!, n: B * nFf, label }),
+        ),
+        proj("down", L.wDown, b.hb!, b.x!, true),
       ];
       return { pre, post };
     });
     this.#head = [
-      norm(b.x!, w.outputNorm, b.xb!, "batch.output_norm"),
-      proj(w.output, b.xb!, b.logits!),
+      norm("output_norm", b.x!, w.outputNorm, b.xb!, "batch.output_norm"),
+      proj("lm_head", w.output, b.xb!, b.logits!),
     ];
   }
 
   /**
    * Records one decode step for `slots` (row i is `slots[i]`): each slot's
    * token from its `forward.token`, its next token into `readback` at 4·i.
-   * Writes the step uniforms (the batch's and each slot's) too.
+   * Writes the step uniforms (the batch's and each slot's) too. With a
+   * timer, every dispatch runs in its own timed pass under its step name.
    *
    * @param encoder the step's command encoder
    * @param slots the active sequences, at most {@linkcode maxSeqs}
    * @param readback a buffer of at least 4·slots.length bytes
+   * @param timer times each dispatch (for per-kernel figures); at least {@linkcode dispatchCount} passes
    */
-  encode(encoder: GPUCommandEncoder, slots: readonly BatchSlot[], readback: GPUBuffer): void {
+  encode(
+    encoder: GPUCommandEncoder,
+    slots: readonly BatchSlot[],
+    readback: GPUBuffer,
+    timer?: GpuTimer,
+  ): void {
     const n = slots.length;
     if (n < 1 || n > this.maxSeqs) {
       throw new RangeError(`Cannot decode ${n} sequences: expected 1 to ${this.maxSeqs}`);
     }
-    const dev = this.#rt.device;
-    writeStep(dev, this.#step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
+    writeStep(this.#rt.device, this.#step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
     for (const slot of slots) slot.writeDecodeStep();
+    let pass: GPUComputePassEncoder | undefined;
+    for (const item of this.#items(slots, readback)) {
+      if ("copy" in item) {
+        pass?.end();
+        pass = undefined;
+        item.copy(encoder);
+      } else if (timer) {
+        const timed = encoder.beginComputePass(timer.passDescriptor(item.name));
+        item.op.encode(timed);
+        timed.end();
+      } else {
+        pass ??= encoder.beginComputePass({ label: "batch.decode" });
+        item.op.encode(pass);
+      }
+    }
+    pass?.end();
+  }
+
+  /**
+   * Dispatches of one step of `slots` (passes a timed step needs).
+   *
+   * @param slots the active sequences
+   */
+  dispatchCount(slots: readonly BatchSlot[]): number {
+    return this.#items(slots, undefined).filter((item) => !("copy" in item)).length;
+  }
+
+  /** The step in order: named dispatches, and the row copies between them. */
+  #items(slots: readonly BatchSlot[], readback: GPUBuffer | undefined): StepItem[] {
     const b = this.#buffers;
     const { nHead, nHeadKv, headDim, nVocab } = this.#hp;
     const qBytes = nHead * headDim * 4;
     const kvBytes = nHeadKv * headDim * 4;
-    slots.forEach((s, i) => encoder.copyBufferToBuffer(s.forward.token, 0, b.ids!, 4 * i, 4));
-    let pass = encoder.beginComputePass({ label: "batch.decode" });
-    this.#embed.encode(pass);
-    this.#layers.forEach((layer, l) => {
-      for (const op of layer.pre) op.encode(pass);
-      pass.end();
-      slots.forEach((s, i) => {
-        const io = s.forward.io;
-        encoder.copyBufferToBuffer(b.q!, i * qBytes, io.q, 0, qBytes);
-        encoder.copyBufferToBuffer(b.k!, i * kvBytes, io.k, 0, kvBytes);
-        encoder.copyBufferToBuffer(b.v!, i * kvBytes, io.v, 0, kvBytes);
-      });
-      pass = encoder.beginComputePass({ label: "batch.sequences" });
-      for (const s of slots) s.encodeLayer(pass, l);
-      pass.end();
-      slots.forEach((s, i) => encoder.copyBufferToBuffer(s.att, 0, b.att!, i * qBytes, qBytes));
-      pass = encoder.beginComputePass({ label: "batch.decode" });
-      for (const op of layer.post) op.encode(pass);
-    });
-    for (const op of this.#head) op.encode(pass);
-    pass.end();
     const logitBytes = nVocab * 4;
-    slots.forEach((s, i) => {
-      encoder.copyBufferToBuffer(b.logits!, i * logitBytes, s.forward.logits, 0, logitBytes);
+    const copy = (each: (e: GPUCommandEncoder, s: BatchSlot, i: number) => void): StepItem => ({
+      copy: (e) => slots.forEach((s, i) => each(e, s, i)),
     });
-    pass = encoder.beginComputePass({ label: "batch.sample" });
-    for (const s of slots) s.encodeSample(pass);
-    pass.end();
-    slots.forEach((s, i) => encoder.copyBufferToBuffer(s.forward.token, 0, readback, 4 * i, 4));
+    const items: StepItem[] = [
+      copy((e, s, i) => e.copyBufferToBuffer(s.forward.token, 0, b.ids!, 4 * i, 4)),
+      { name: "embedding", op: this.#embed },
+    ];
+    this.#layers.forEach((layer, l) => {
+      items.push(...layer.pre);
+      items.push(copy((e, s, i) => {
+        const io = s.forward.io;
+        e.copyBufferToBuffer(b.q!, i * qBytes, io.q, 0, qBytes);
+        e.copyBufferToBuffer(b.k!, i * kvBytes, io.k, 0, kvBytes);
+        e.copyBufferToBuffer(b.v!, i * kvBytes, io.v, 0, kvBytes);
+      }));
+      for (const s of slots) items.push(...s.layerOps(l));
+      items.push(copy((e, s, i) => e.copyBufferToBuffer(s.att, 0, b.att!, i * qBytes, qBytes)));
+      items.push(...layer.post);
+    });
+    items.push(...this.#head);
+    items.push(copy((e, s, i) => {
+      e.copyBufferToBuffer(b.logits!, i * logitBytes, s.forward.logits, 0, logitBytes);
+    }));
+    for (const s of slots) items.push(s.sampleOp);
+    if (readback) {
+      items.push(copy((e, s, i) => e.copyBufferToBuffer(s.forward.token, 0, readback, 4 * i, 4)));
+    }
+    return items;
   }
 
   /** Frees the batch's buffers and ops (not the weights, not the slots). */

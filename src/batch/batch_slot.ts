@@ -23,7 +23,7 @@ import { FullKvStore } from "../kv/kv_store.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { PolicyKvStore } from "../kv/policy_store.ts";
 import type { SamplerParams } from "../sample/params.ts";
-import { GpuForward } from "../model/forward.ts";
+import { GpuForward, type NamedDispatch } from "../model/forward.ts";
 import type { GpuModelWeights } from "../model/gpu_weights.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import { ropeOptionsFor } from "../model/rope_options.ts";
@@ -60,7 +60,7 @@ export class BatchSlot {
   readonly #scratch: AttentionScratch;
   readonly #rope: ReturnType<typeof ropeOptionsFor>;
   #sampler: TokenSampler | undefined;
-  #layers: Dispatch[][] = [];
+  #layers: NamedDispatch[][] = [];
   #owned: Dispatch[] = [];
 
   /**
@@ -176,20 +176,19 @@ export class BatchSlot {
   }
 
   /**
-   * Records layer `l`'s per-sequence ops: RoPE of this slot's row, its KV
-   * write, attention over its cache into {@linkcode att}, the cache's
-   * after-attention ops.
+   * Layer `l`'s per-sequence ops, named by forward-pass step: RoPE of this
+   * slot's row, its KV write, attention over its cache into {@linkcode att},
+   * the cache's after-attention ops (its eviction).
    *
-   * @param pass the step's compute pass
    * @param l layer index
    */
-  encodeLayer(pass: GPUComputePassEncoder, l: number): void {
-    for (const op of this.#layers[l]!) op.encode(pass);
+  layerOps(l: number): readonly NamedDispatch[] {
+    return this.#layers[l]!;
   }
 
-  /** Records this sequence's sampler: `forward.logits` → `forward.token[0]`. */
-  encodeSample(pass: GPUComputePassEncoder): void {
-    this.#sampler!.encode(pass);
+  /** This sequence's sampler: `forward.logits` → `forward.token[0]`. */
+  get sampleOp(): NamedDispatch {
+    return { name: "sampler", op: this.#sampler! };
   }
 
   /** Frees the current sequence's decode ops and compressed cache; the slot stays. */
@@ -255,7 +254,12 @@ export class BatchSlot {
       });
       this.#owned.push(rope, attention);
       if (!cache.write) this.#owned.push(write);
-      return [rope, write, attention, ...cache.afterAttention];
+      return [
+        { name: "rope", op: rope },
+        { name: "kv_write", op: write },
+        { name: "attention", op: attention },
+        ...cache.afterAttention.map((op) => ({ name: "kv_evict", op })),
+      ];
     });
   }
 }

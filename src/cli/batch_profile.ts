@@ -14,6 +14,9 @@ import type { OutputFormat } from "../profile/report.ts";
 import { writeStdout } from "./io.ts";
 import { createProgress } from "./progress.ts";
 
+/** Decode steps timed per dispatch for `--kernels`. */
+const KERNEL_STEPS = 4;
+
 /** The profile flags a batch profile reads. */
 export interface BatchProfileFlags {
   readonly model: string;
@@ -69,6 +72,7 @@ export async function runBatchProfileCommand(
     kvMemory: o.kvMemory,
     reps: o.repetitions,
     seed: o.seed,
+    kernelSteps: o.kernels ? KERNEL_STEPS : 0,
   }, { onProgress: progress.update }).finally(progress.done);
-  await writeStdout(formatBatchReport(report, o.output));
+  await writeStdout(formatBatchReport(report, o.output, { kernels: o.kernels ?? false }));
 }

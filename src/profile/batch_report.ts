@@ -41,7 +41,11 @@ export const BATCH_CSV_COLUMNS = [
  * @param format `table`, `md`, `csv`, `json` or `jsonl`
  * @returns the text for stdout, ending with a newline
  */
-export function formatBatchReport(report: BatchReport, format: OutputFormat): string {
+export function formatBatchReport(
+  report: BatchReport,
+  format: OutputFormat,
+  options: { kernels?: boolean } = {},
+): string {
   switch (format) {
     case "json":
       return JSON.stringify(report, null, 2) + "\n";
@@ -52,7 +56,7 @@ export function formatBatchReport(report: BatchReport, format: OutputFormat): st
     case "csv":
       return batchCsv(report);
     default:
-      return batchTable(report, format);
+      return batchTable(report, format) + (options.kernels ? kernelTable(report, format) : "");
   }
 }
 
@@ -143,4 +147,33 @@ function batchTable(report: BatchReport, style: "table" | "md"): string {
     ...errors,
   ];
   return table + "\n" + footer.join("\n") + "\n";
+}
+
+/** `--kernels`: GPU time per decode step by forward-pass step, and per token of the batch. */
+function kernelTable(report: BatchReport, style: "table" | "md"): string {
+  const rows = report.rows.flatMap((r) =>
+    (r.kernels ?? []).map((k) => [
+      r.kv,
+      r.budget,
+      r.test,
+      String(r.batch),
+      k.name,
+      k.ms.toFixed(3),
+      (k.ms / r.batch).toFixed(3),
+    ])
+  );
+  if (rows.length === 0) return "";
+  return "\n" + renderTable(
+    [
+      { header: "kv" },
+      { header: "budget" },
+      { header: "test" },
+      { header: "batch", right: true },
+      { header: "step" },
+      { header: "ms/step", right: true },
+      { header: "ms/token", right: true },
+    ],
+    rows,
+    style,
+  );
 }

@@ -23,6 +23,7 @@ import { samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { ProfileConfig } from "./configs.ts";
 import { type MeanStd, meanStd, quantile } from "./stats.ts";
+import type { KernelTime } from "./speed.ts";
 import { syntheticTokens } from "./synthetic_tokens.ts";
 
 /** What a batch profile runs. */
@@ -43,6 +44,8 @@ export interface BatchProfileSettings {
   readonly reps: number;
   /** Seed of the synthetic prompts. */
   readonly seed: number;
+  /** Decode steps timed per dispatch (`--kernels`) after the timed runs; 0 = none. */
+  readonly kernelSteps?: number;
 }
 
 /** One batch speed row. */
@@ -69,6 +72,8 @@ export interface BatchRow {
   readonly kvBytes?: number;
   /** KV bytes one sequence is charged (the admission estimate). */
   readonly kvCharge: number;
+  /** GPU milliseconds per decode step by forward-pass step (summed over layers and sequences). */
+  readonly kernels?: readonly KernelTime[];
   /** Why the row has no figures. */
   readonly error?: string;
 }
@@ -124,7 +129,9 @@ export async function runBatchProfile(
       rows.push(...tests.map((t) => ({ ...t, error: "not even one sequence fits --kv-memory" })));
       continue;
     }
-    const nCtx = Math.max(...tests.map((t) => Math.max(1, t.nPrompt) + t.nGen + 1));
+    // Room for the --kernels steps after the timed ones.
+    const nCtx = Math.max(...tests.map((t) => Math.max(1, t.nPrompt) + t.nGen + 1)) +
+      (settings.kernelSteps ?? 0);
     const engine = await BatchEngine.load(await openModel(settings.model), {
       parallel: most,
       nCtx,
@@ -163,7 +170,10 @@ export async function runBatchProfile(
 }
 
 /** A row before it is run. */
-type BatchTest = Omit<BatchRow, "aggregate" | "perSequence" | "msPerStep" | "kvBytes" | "error">;
+type BatchTest = Omit<
+  BatchRow,
+  "aggregate" | "perSequence" | "msPerStep" | "kvBytes" | "kernels" | "error"
+>;
 
 /** A configuration's tests: each prompt × generation length × batch size (or the batch that fits the cap). */
 function batchTests(s: BatchProfileSettings, hp: ModelHParams, config: ProfileConfig): BatchTest[] {
@@ -203,6 +213,7 @@ async function timeBatch(
   const runMs: number[] = [];
   const perStep: number[] = [];
   let kvBytes = 0;
+  let kernels: KernelTime[] | undefined;
   for (let rep = 0; rep <= s.reps; rep++) {
     for (const i of active) {
       const prompt = t.nPrompt > 0
@@ -220,6 +231,13 @@ async function timeBatch(
       last = now;
     }
     if (rep > 0) runMs.push(last - t0);
+    if (rep === s.reps && (s.kernelSteps ?? 0) > 0) {
+      kernels = await timeKernels(
+        engine,
+        active,
+        Math.min(s.kernelSteps!, engine.nCtx - Math.max(1, t.nPrompt) - t.nGen),
+      );
+    }
     for (const i of active) engine.finish(i);
     tick();
   }
@@ -229,7 +247,24 @@ async function timeBatch(
     perSequence: meanStd(runMs.map((ms) => t.nGen / (ms / 1000))),
     msPerStep: { median: quantile(perStep, 0.5), p90: quantile(perStep, 0.9) },
     kvBytes,
+    ...(kernels ? { kernels } : {}),
   };
+}
+
+/** Mean GPU milliseconds per decode step by step name, over `steps` timed steps. */
+async function timeKernels(
+  engine: BatchEngine,
+  active: readonly number[],
+  steps: number,
+): Promise<KernelTime[] | undefined> {
+  if (steps < 1) return undefined;
+  const total = new Map<string, number>();
+  for (let i = 0; i < steps; i++) {
+    for (const [name, ms] of await engine.profileStep(active)) {
+      total.set(name, (total.get(name) ?? 0) + ms);
+    }
+  }
+  return [...total].map(([name, ms]) => ({ name, ms: ms / steps }));
 }
 
 async function guard(t: BatchTest, run: () => Promise<BatchRow>): Promise<BatchRow> {
