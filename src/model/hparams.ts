@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ARCHITECTURES, type RopeStyle, RUNNABLE_ARCHITECTURES } from "./architecture.ts";
 import { InputError, UnsupportedError } from "../errors.ts";
 import { archKey, KV } from "../gguf/keys.ts";
 import type { GgufMetadata } from "../gguf/metadata.ts";
@@ -16,8 +17,7 @@ import { checkNoExperts, checkSizeHParams } from "./hparam_bounds.ts";
 /** Architectures d2o runs. */
 export type ModelArch = "llama" | "mistral" | "qwen2";
 
-/** RoPE pairing: `norm` rotates adjacent pairs (llama), `neox` the two halves (qwen2). */
-export type RopeStyle = "norm" | "neox";
+export type { RopeStyle } from "./architecture.ts";
 
 /** Linear RoPE scaling: positions are divided by `factor`. */
 export interface RopeScaling {
@@ -73,12 +73,6 @@ export interface ReadHParamsOptions {
   readonly file?: string;
 }
 
-const ARCHS: ReadonlySet<string> = new Set(["llama", "mistral", "qwen2"]);
-const ROPE_STYLE: Readonly<Record<ModelArch, RopeStyle>> = {
-  llama: "norm",
-  mistral: "norm",
-  qwen2: "neox",
-};
 const DEFAULT_ROPE_FREQ_BASE = 10000;
 
 /**
@@ -134,9 +128,9 @@ export function readHParams(
 
   const fileArch = metadata.optionalString(KV.architecture);
   if (fileArch === undefined) throw invalid(`metadata key "${KV.architecture}" is missing`);
-  if (!ARCHS.has(fileArch)) {
+  if (!ARCHITECTURES.get(fileArch)?.runs) {
     throw unsupported(
-      `unsupported architecture "${fileArch}": d2o runs llama, mistral and qwen2`,
+      `unsupported architecture "${fileArch}": d2o runs ${RUNNABLE_ARCHITECTURES}`,
     );
   }
   const name = metadata.optionalString(KV.name) ?? metadata.optionalString(KV.basename) ??
@@ -235,7 +229,8 @@ export function readHParams(
     );
   }
   const hasQkvBias = nLayer > 0 && byName.has(blockTensorName(0, "attnQBias"));
-  if (arch === "qwen2" && nLayer > 0 && !hasQkvBias) {
+  const table = ARCHITECTURES.get(arch)!;
+  if (table.qkvBias && nLayer > 0 && !hasQkvBias) {
     throw invalid(
       `tensor "${blockTensorName(0, "attnQBias")}" is missing (qwen2 has Q/K/V biases)`,
     );
@@ -253,7 +248,7 @@ export function readHParams(
     headDim,
     nFf,
     ropeDim,
-    ropeStyle: ROPE_STYLE[arch],
+    ropeStyle: table.ropeStyle,
     ropeFreqBase,
     ...(ropeScaling ? { ropeScaling } : {}),
     hasRopeFreqs: byName.has(TN.ropeFreqs),

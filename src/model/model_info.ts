@@ -5,14 +5,12 @@
  * @module
  */
 
+import { ropeStyleOf } from "./architecture.ts";
 import { ggmlTypeName } from "../gguf/ggml_type.ts";
 import { archKey, KV, NO_TOKEN_ID } from "../gguf/keys.ts";
 import type { GgufMetadata } from "../gguf/metadata.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import type { GgufArray } from "../gguf/types.ts";
-
-/** Architectures whose RoPE rotates the two halves of a head (GPT-NeoX style). */
-const NEOX_ROPE_ARCHS = new Set(["qwen2", "qwen2moe", "qwen3", "phi2", "phi3", "gemma", "gemma2"]);
 
 /** What `d2o info` reports about a model file (`--json` prints this object). */
 export interface ModelInfo {
@@ -118,7 +116,7 @@ export function describeModel(file: GgufFile): ModelInfo {
     feedForwardLength: num(KV.feedForwardLength),
     ropeFreqBase: f32(num(KV.ropeFreqBase)) ?? 10000,
     ropeDimensions: num(KV.ropeDimensionCount) ?? headSize,
-    ropeStyle: NEOX_ROPE_ARCHS.has(arch) ? "neox" : "norm",
+    ropeStyle: ropeStyleOf(arch),
     rmsNormEpsilon: f32(num(KV.attentionLayerNormRmsEpsilon)),
     vocabularySize: num(KV.vocabSize) ?? tokens?.values.length ?? embedding?.dims[1] ?? null,
     tokenizerModel: meta.optionalString(KV.tokenizerModel) ?? null,
