@@ -208,7 +208,9 @@ export function uniformPlan(
   const { base, lo, hi } = budgetBounds(options, stats);
   const skip = skipLayerSet(options, shape.nLayer);
   const slots = clamp(Math.round(base), lo, hi);
-  const code = options.allocation === "code" && recentRatio === options.recentRatio;
+  // The code's floors split heavy and recent (h2o); a sinks + window split (streaming) has no such part.
+  const code = options.allocation === "code" && recentRatio === options.recentRatio &&
+    recentRatio < 1;
   const compressed = code
     ? codeLayerBudget(options, stats.promptLength, base / stats.promptLength, lo, hi)
     : splitBudget(slots, recentRatio, options.sinks);

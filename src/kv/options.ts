@@ -133,7 +133,7 @@ type ParityDefaults = Partial<
  * ```
  */
 export function parityDefaults(policy: string): ParityDefaults {
-  const common = { kvMin: 1, allocation: "code" } as const;
+  const common = { kvMin: 1, allocation: "code" } as const; // the code's floors of T'·ρ·r
   if (policy === "d2o") {
     return {
       ...common,
@@ -146,7 +146,7 @@ export function parityDefaults(policy: string): ParityDefaults {
     };
   }
   if (policy === "h2o") return { ...common, selectPer: "query-head", compressAt: "prefill" };
-  return common;
+  return { kvMin: 1 };
 }
 
 /**
