@@ -26,17 +26,19 @@
 //   (the host keeps only what the weight takes).
 // Overrides: ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
-//   tokens tx + 8j (j < 4) of a TR = 64 row × TT = 32 token tile (8×4 outputs
-//   per thread: on CPU drivers each workgroup-memory load costs far more than
-//   the multiply-adds it feeds); K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
+//   tokens tx + 8j (j < 8) of a TR = 64 row × TT = 64 token tile (8×8 outputs
+//   per thread, register-blocked: each vec4 read from workgroup memory feeds 16
+//   multiply-adds; on CPU drivers a workgroup-memory load is a per-lane gather
+//   that costs far more than the multiply-adds it feeds, and a spilled
+//   accumulator far less); K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
 //   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
-//   invocation after 65,535 iterations in total): 17·⌈cols/KC⌉ + 32 (per K
-//   step 1 + 4 W-tile + 4 X-tile + 8 multiply iterations, then 8 stores of 4
-//   tokens); independent of rows and tokens. 11008 columns take 5880; the host
-//   (matmul.ts) refuses rows longer than 123,296 columns.
+//   invocation after 65,535 iterations in total): 21·⌈cols/KC⌉ + 64 (per K
+//   step 1 + 4 W-tile + 8 X-tile + 8 multiply iterations, then 16 stores of 4
+//   tokens); independent of rows and tokens. 11008 columns take 7288; the host
+//   (matmul.ts) refuses rows longer than 99,744 columns.
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -56,7 +58,7 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 
 const TR: u32 = 64u;
-const TT: u32 = 32u;
+const TT: u32 = 64u;
 const KC: u32 = 32u;
 const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against bank conflicts
 
@@ -93,14 +95,23 @@ fn main(
   let tx = tid % 8u;
   let ty = tid / 8u;
   let per_block = QK / 8u;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
-  var acc4 = vec4<f32>(0.0);
-  var acc5 = vec4<f32>(0.0);
-  var acc6 = vec4<f32>(0.0);
-  var acc7 = vec4<f32>(0.0);
+  // acc<i><h>: row ty + 8i, tokens tx + 32h + 8j (j < 4).
+  var acc00 = vec4<f32>(0.0);
+  var acc10 = vec4<f32>(0.0);
+  var acc20 = vec4<f32>(0.0);
+  var acc30 = vec4<f32>(0.0);
+  var acc40 = vec4<f32>(0.0);
+  var acc50 = vec4<f32>(0.0);
+  var acc60 = vec4<f32>(0.0);
+  var acc70 = vec4<f32>(0.0);
+  var acc01 = vec4<f32>(0.0);
+  var acc11 = vec4<f32>(0.0);
+  var acc21 = vec4<f32>(0.0);
+  var acc31 = vec4<f32>(0.0);
+  var acc41 = vec4<f32>(0.0);
+  var acc51 = vec4<f32>(0.0);
+  var acc61 = vec4<f32>(0.0);
+  var acc71 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < params.cols; k0 += KC) {
     // W tile: TR rows × KC/8 groups of 8, four groups per thread.
     for (var p = 0u; p < 4u; p++) {
@@ -121,8 +132,8 @@ fn main(
       w_tile[r * KS + 2u * gi] = v.lo;
       w_tile[r * KS + 2u * gi + 1u] = v.hi;
     }
-    // X tile: TT tokens × KC/4 vec4, four per thread.
-    for (var p = 0u; p < 4u; p++) {
+    // X tile: TT tokens × KC/4 vec4, eight per thread.
+    for (var p = 0u; p < 8u; p++) {
       let item = tid + 64u * p;
       let t = item / 8u;
       let c = k0 + 4u * (item % 8u);
@@ -143,30 +154,61 @@ fn main(
     }
     workgroupBarrier();
     for (var c = 0u; c < KC / 4u; c++) {
-      // Column j: the four tile values of token tx + 8j; w · xs = the four dots.
-      let xs = mat4x4<f32>(
+      // Column j of xs<h>: the four tile values of token tx + 32h + 8j; w · xs = the four dots.
+      let xs0 = mat4x4<f32>(
         x_tile[tx * KS + c],
         x_tile[(tx + 8u) * KS + c],
         x_tile[(tx + 16u) * KS + c],
         x_tile[(tx + 24u) * KS + c],
       );
-      acc0 += w_tile[ty * KS + c] * xs;
-      acc1 += w_tile[(ty + 8u) * KS + c] * xs;
-      acc2 += w_tile[(ty + 16u) * KS + c] * xs;
-      acc3 += w_tile[(ty + 24u) * KS + c] * xs;
-      acc4 += w_tile[(ty + 32u) * KS + c] * xs;
-      acc5 += w_tile[(ty + 40u) * KS + c] * xs;
-      acc6 += w_tile[(ty + 48u) * KS + c] * xs;
-      acc7 += w_tile[(ty + 56u) * KS + c] * xs;
+      let xs1 = mat4x4<f32>(
+        x_tile[(tx + 32u) * KS + c],
+        x_tile[(tx + 40u) * KS + c],
+        x_tile[(tx + 48u) * KS + c],
+        x_tile[(tx + 56u) * KS + c],
+      );
+      let w0 = w_tile[ty * KS + c];
+      let w1 = w_tile[(ty + 8u) * KS + c];
+      let w2 = w_tile[(ty + 16u) * KS + c];
+      let w3 = w_tile[(ty + 24u) * KS + c];
+      let w4 = w_tile[(ty + 32u) * KS + c];
+      let w5 = w_tile[(ty + 40u) * KS + c];
+      let w6 = w_tile[(ty + 48u) * KS + c];
+      let w7 = w_tile[(ty + 56u) * KS + c];
+      acc00 += w0 * xs0;
+      acc10 += w1 * xs0;
+      acc20 += w2 * xs0;
+      acc30 += w3 * xs0;
+      acc40 += w4 * xs0;
+      acc50 += w5 * xs0;
+      acc60 += w6 * xs0;
+      acc70 += w7 * xs0;
+      acc01 += w0 * xs1;
+      acc11 += w1 * xs1;
+      acc21 += w2 * xs1;
+      acc31 += w3 * xs1;
+      acc41 += w4 * xs1;
+      acc51 += w5 * xs1;
+      acc61 += w6 * xs1;
+      acc71 += w7 * xs1;
     }
     workgroupBarrier();
   }
-  store_row(row0 + ty, tok0 + tx, n_tokens, acc0);
-  store_row(row0 + ty + 8u, tok0 + tx, n_tokens, acc1);
-  store_row(row0 + ty + 16u, tok0 + tx, n_tokens, acc2);
-  store_row(row0 + ty + 24u, tok0 + tx, n_tokens, acc3);
-  store_row(row0 + ty + 32u, tok0 + tx, n_tokens, acc4);
-  store_row(row0 + ty + 40u, tok0 + tx, n_tokens, acc5);
-  store_row(row0 + ty + 48u, tok0 + tx, n_tokens, acc6);
-  store_row(row0 + ty + 56u, tok0 + tx, n_tokens, acc7);
+  let t1 = tok0 + 32u + tx;
+  store_row(row0 + ty, tok0 + tx, n_tokens, acc00);
+  store_row(row0 + ty + 8u, tok0 + tx, n_tokens, acc10);
+  store_row(row0 + ty + 16u, tok0 + tx, n_tokens, acc20);
+  store_row(row0 + ty + 24u, tok0 + tx, n_tokens, acc30);
+  store_row(row0 + ty + 32u, tok0 + tx, n_tokens, acc40);
+  store_row(row0 + ty + 40u, tok0 + tx, n_tokens, acc50);
+  store_row(row0 + ty + 48u, tok0 + tx, n_tokens, acc60);
+  store_row(row0 + ty + 56u, tok0 + tx, n_tokens, acc70);
+  store_row(row0 + ty, t1, n_tokens, acc01);
+  store_row(row0 + ty + 8u, t1, n_tokens, acc11);
+  store_row(row0 + ty + 16u, t1, n_tokens, acc21);
+  store_row(row0 + ty + 24u, t1, n_tokens, acc31);
+  store_row(row0 + ty + 32u, t1, n_tokens, acc41);
+  store_row(row0 + ty + 40u, t1, n_tokens, acc51);
+  store_row(row0 + ty + 48u, t1, n_tokens, acc61);
+  store_row(row0 + ty + 56u, t1, n_tokens, acc71);
 }

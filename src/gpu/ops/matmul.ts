@@ -1,7 +1,7 @@
 /**
  * Prompt mat-mul on GGUF blocks as uploaded: `Y[t] (+)= W·X[t]` for the
  * tokens of one prefill step, one dispatch per weight chunk. Kernel:
- * kernels/matmul_tiled.wgsl (64 rows × 32 tokens per workgroup).
+ * kernels/matmul_tiled.wgsl (64 rows × 64 tokens per workgroup).
  *
  * @module
  */
@@ -27,7 +27,7 @@ import {
 /** Weight rows per workgroup tile (TR in the kernel). */
 export const MATMUL_TILE_ROWS = 64;
 /** Tokens per workgroup tile (TT in the kernel). */
-export const MATMUL_TILE_TOKENS = 32;
+export const MATMUL_TILE_TOKENS = 64;
 
 /** Inputs of {@linkcode createMatmul}. */
 export interface MatmulOptions {
@@ -122,9 +122,9 @@ const MATMUL_K_STEP = 32;
 
 /**
  * Worst-case loop iterations of one matmul_tiled invocation (the bound in the
- * kernel header): per K step 1 + 4 (W tile) + 4 (X tile) + 8 (multiply), then
- * 8 stores of 4 tokens.
+ * kernel header): per K step 1 + 4 (W tile) + 8 (X tile) + 8 (multiply), then
+ * 16 stores of 4 tokens.
  */
 function matmulLoopBound(cols: number): number {
-  return 17 * Math.ceil(cols / MATMUL_K_STEP) + 32;
+  return 21 * Math.ceil(cols / MATMUL_K_STEP) + 64;
 }
