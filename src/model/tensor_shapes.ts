@@ -7,8 +7,37 @@
 
 import { InputError } from "../errors.ts";
 import type { GgufTensorInfo } from "../gguf/types.ts";
-import type { ModelHParams } from "./hparams.ts";
 import { type BlockTensor, blockTensorName, TN } from "./tensor_names.ts";
+
+/**
+ * The hyper-parameters the tensor shapes follow from (a part of
+ * `ModelHParams`, declared here so that `hparams.ts`, which checks the
+ * shapes, and this file do not import each other).
+ */
+export interface ShapeHParams {
+  /** Layers. */
+  readonly nLayer: number;
+  /** Embedding width. */
+  readonly nEmbd: number;
+  /** Query heads. */
+  readonly nHead: number;
+  /** KV heads. */
+  readonly nHeadKv: number;
+  /** Values per head. */
+  readonly headDim: number;
+  /** Feed-forward width. */
+  readonly nFf: number;
+  /** Vocabulary size. */
+  readonly nVocab: number;
+  /** Rotated dimensions per head. */
+  readonly ropeDim: number;
+  /** Whether the output projection is the token embedding. */
+  readonly tiedEmbeddings: boolean;
+  /** Whether the file has `rope_freqs.weight`. */
+  readonly hasRopeFreqs: boolean;
+  /** Whether Q, K and V have biases. */
+  readonly hasQkvBias: boolean;
+}
 
 /** One tensor the forward pass reads. */
 export interface ExpectedTensor {
@@ -30,7 +59,7 @@ export interface ExpectedTensor {
  * @param hp hyper-parameters
  * @returns names and dims, global tensors first, then block by block
  */
-export function expectedTensors(hp: ModelHParams): ExpectedTensor[] {
+export function expectedTensors(hp: ShapeHParams): ExpectedTensor[] {
   const q = hp.nHead * hp.headDim;
   const kv = hp.nHeadKv * hp.headDim;
   const list: ExpectedTensor[] = [
@@ -70,7 +99,7 @@ export function expectedTensors(hp: ModelHParams): ExpectedTensor[] {
  * @throws {InputError} naming the first missing tensor, or the tensor with its expected and actual dims
  */
 export function checkTensorShapes(
-  hp: ModelHParams,
+  hp: ShapeHParams,
   tensors: ReadonlyMap<string, GgufTensorInfo>,
   where: string,
 ): void {
