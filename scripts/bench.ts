@@ -9,7 +9,8 @@
  *
  * Options: `--quick` (small sizes, for a smoke run), `--skip-large`,
  * `--peer` (llama.cpp CPU and Vulkan beside d2o, interleaved, with ratios; needs
- * `bash tests/llama/install.sh`), `--rounds N` (timed rounds, default 3).
+ * `bash tests/llama/install.sh`), `--rounds N` (timed rounds, default 3), `--models a,b`
+ * (only the models whose label contains one of the words, case-insensitive, e.g. `q8_0,stories`).
  *
  * @module
  */
@@ -32,6 +33,8 @@ const skipLarge = args.includes("--skip-large");
 const peer = args.includes("--peer");
 const roundsAt = args.indexOf("--rounds");
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
+const modelsAt = args.indexOf("--models");
+const only = modelsAt >= 0 ? args[modelsAt + 1]!.toLowerCase().split(",") : undefined;
 const SHARED = new URL("../../shared/", import.meta.url);
 
 function median(xs: number[]): number {
@@ -148,12 +151,19 @@ async function benchModels(rt: GpuRuntime, roof: Roofline, models: BenchModel[])
   }
 }
 
+/** Whether `--models` (absent: every model) selects the model labelled `label`. */
+function selected(label: string): boolean {
+  return only === undefined || only.some((word) => label.toLowerCase().includes(word));
+}
+
 async function benchModelsList(): Promise<BenchModel[]> {
   const models: BenchModel[] = [];
   const stories = new URL("models/stories260K.gguf", SHARED);
-  if (await exists(stories)) models.push({ label: "stories260K F32", path: stories.pathname });
+  if (await exists(stories) && selected("stories260K F32")) {
+    models.push({ label: "stories260K F32", path: stories.pathname });
+  }
   if (!skipLarge) {
-    for (const { tag } of LARGE_TYPES) {
+    for (const { tag } of LARGE_TYPES.filter((t) => selected(`124.7M ${t.tag}`))) {
       const t = performance.now();
       const m = await largeModel(tag, quick);
       const built = performance.now() - t;
