@@ -13,7 +13,7 @@
 import { LimitError } from "../errors.ts";
 import type { SamplerParams } from "../sample/params.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { StopStringFilter } from "../cli/stop_strings.ts";
+import { StopStringFilter } from "../tokenizer/stop_strings.ts";
 import type { BatchEngine } from "./batch_engine.ts";
 
 /** One prompt to run. */

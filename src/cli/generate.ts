@@ -28,7 +28,7 @@ import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./k
 import { collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
-import { StopStringFilter } from "./stop_strings.ts";
+import { StopStringFilter } from "../tokenizer/stop_strings.ts";
 
 interface GenerateOptions extends KvTuningFlags {
   kv: string;
