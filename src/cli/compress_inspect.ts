@@ -76,6 +76,12 @@ export function compressInspectCommand(): Command {
 async function runInspect(promptArg: string | undefined, o: InspectOptions): Promise<void> {
   const text = await readPrompt({ text: promptArg, file: o.file });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
+  if (kv.compressAt === "first-decode") {
+    throw new UsageError(
+      "Cannot inspect --compress-at first-decode (set by --parity): compress-inspect reports the " +
+        "compression at the end of the prompt; add --compress-at prefill",
+    );
+  }
   const layers = o.layers === undefined ? undefined : parseSelection("--layers", o.layers);
   const heads = o.heads === undefined ? undefined : parseSelection("--heads", o.heads);
   if (o.html !== undefined) {

@@ -31,6 +31,8 @@ export function describeKvOptions(kv: KvOptions): string {
   if (kv.skipLayers !== null && kv.skipLayers.length > 0) {
     parts.push(`skip layers ${kv.skipLayers.join(",")}`);
   }
+  if (kv.selectPer === "query-head") parts.push("selection per query head");
+  if (kv.compressAt === "first-decode") parts.push("compressed at the first decode step");
   if (kv.parity) parts.push("parity");
   return `${kv.policy}: ${parts.join(", ")}`;
 }

@@ -133,3 +133,15 @@ Deno.test("compress-inspect with no recent window accounts for every position on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("compress-inspect refuses --compress-at first-decode (and --parity, which sets it) with exit 2, and takes --parity --compress-at prefill", async () => {
+  for (const flags of [["--compress-at", "first-decode"], ["--parity"]]) {
+    const r = await runD2o(["compress-inspect", "-m", STORIES, PROMPT, ...flags]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^d2o: Cannot inspect --compress-at first-decode/);
+  }
+  const { stdout } = await inspect(["--parity", "--compress-at", "prefill", "--json"]);
+  const report = JSON.parse(stdout);
+  assert.equal(report.kv.selectPer, "query-head");
+  assert.equal(report.kv.parity, true);
+});

@@ -27,7 +27,7 @@ Deno.test("summarizeInspect() lists d2o's options and says full does not compres
   const d2o = summarizeInspect({ ...report, kv: resolveKvOptions({ parity: true }) })[1]!.value;
   assert.equal(
     d2o,
-    "d2o: budget 0.2 of the prompt, floor 128 tokens, 4 sinks, recent ratio 0.25, β 0.7, code merge rule, head-minmax statistic, parity",
+    "d2o: budget 0.2 of the prompt, floor 1 tokens, 4 sinks, recent ratio 0.5, β 0.5, code merge rule, head-minmax statistic, head-mean merge decision, code allocation, selection per query head, compressed at the first decode step, parity",
   );
   const full = summarizeInspect({ ...report, kv: resolveKvOptions({ kv: "full" }) })[1]!.value;
   assert.equal(full, "full (no compression)");
