@@ -159,6 +159,9 @@ export class BatchSlot {
     const first = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
     readback.unmap();
     await kv.planBudgets();
+    if (kv.deferred) {
+      throw new RangeError("Cannot batch a cache that compresses at the first decode step");
+    }
     this.#bindDecode(await kv.compress());
     dev.queue.writeBuffer(forward.token, 0, new Uint32Array([first]));
     return first;

@@ -208,6 +208,12 @@ interface GenerateRun {
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
   if (o.prompts !== undefined) {
     const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
+    if (kv.compressAt === "first-decode") {
+      throw new UsageError(
+        "Cannot batch --compress-at first-decode (set by --parity): batched slots compress at " +
+          "the end of the prompt; add --compress-at prefill",
+      );
+    }
     return await runBatchGenerate(promptArg, o, kv, samplerOf(o));
   }
   if (o.parallel !== 1 || o.kvMemory !== undefined) {

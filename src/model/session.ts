@@ -250,6 +250,11 @@ export class Session {
   ): Promise<{ token: number; ms: Map<string, number> } | undefined> {
     if (!this.runtime.ctx.hasTimestamps) return undefined;
     this.#checkFits(1);
+    // A deferred compression's step runs through the prompt graph first (untimed): the timed step is the next.
+    if (this.#kv.deferred) {
+      token = await this.#firstDecode(token);
+      this.#checkFits(1);
+    }
     const dev = this.runtime.device;
     const timer = createTimer(this.runtime, this.#forward.decodeDispatchCount + 1);
     try {
