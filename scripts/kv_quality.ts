@@ -14,7 +14,8 @@
  * ```
  *
  * `--configs baselines` runs streaming, h2o and d2o; `--configs search` adds
- * the `profile --ablate` rows (the D2O variant search). Prints one markdown
+ * the `profile --ablate` rows (the D2O variant search); or a comma-separated
+ * list of those rows' labels. Prints one markdown
  * table: text, prompt, policy, budget, ppl, KL vs full, same top, KV vs full.
  *
  * @module
@@ -49,15 +50,20 @@ const weights = await loadReferenceWeights(model);
 const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
 model.close();
 const budgets = values["kv-budget"].split(",");
-const configs: [string, KvOptionsInput][] = [
+const baselines: [string, KvOptionsInput][] = [
   ["streaming", { kv: "streaming" }],
   ["h2o", { kv: "h2o" }],
   ["d2o", { kv: "d2o" }],
 ];
-if (values.configs === "search") {
-  const d2o = resolveKvOptions({ kv: "d2o" });
-  for (const a of D2O_ABLATIONS) configs.push([a.label, a.input(d2o)]);
-}
+const d2oOptions = resolveKvOptions({ kv: "d2o" });
+const ablations = D2O_ABLATIONS.map((
+  a,
+): [string, KvOptionsInput] => [a.label, a.input(d2oOptions)]);
+const configs = values.configs === "baselines"
+  ? baselines
+  : values.configs === "search"
+  ? [...baselines, ...ablations]
+  : [...baselines, ...ablations].filter(([label]) => values.configs.split(",").includes(label));
 
 console.log("| text | prompt | policy | budget | ppl | KL vs full | same top | KV vs full |");
 console.log("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |");

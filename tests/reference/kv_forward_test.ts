@@ -179,7 +179,8 @@ const POLICIES: Record<string, KvOptionsInput> = {
   streaming: { kv: "streaming" },
   h2o: { kv: "h2o" },
   d2o: { kv: "d2o" },
-  "d2o --parity": { kv: "d2o", parity: true },
+  // This test reads the prefill compression: parity with its compression moved to the prompt's end.
+  "d2o --parity --compress-at prefill": { kv: "d2o", parity: true, compressAt: "prefill" },
 };
 
 for (const [name, input] of Object.entries(POLICIES)) {
@@ -297,4 +298,35 @@ Deno.test("ReferencePolicyModel at 20% of a 256-token prefix: perplexity of the 
     }
   }
   console.log(lines.join("\n"));
+});
+
+Deno.test("ReferencePolicyModel with --compress-at first-decode attends over T + 1 rows, then compresses them", async () => {
+  const { weights, text } = await stories;
+  const full = policyModel(weights, { kv: "full" }, 512);
+  const model = policyModel(weights, {
+    kv: "d2o",
+    kvBudget: 0.2,
+    kvMin: 4,
+    compressAt: "first-decode",
+  }, 512);
+  assert.deepEqual(model.forward(text.slice(0, PROMPT), 0), full.forward(text.slice(0, PROMPT), 0));
+  assert.equal(model.prefill, null, "nothing compressed before the first decode step");
+  // The first decode step sees the whole cache: the full cache's logits.
+  assert.deepEqual(model.forward([text[PROMPT]!], PROMPT), full.forward([text[PROMPT]!], PROMPT));
+  const { plan, promptLength, compressions } = model.prefill!;
+  assert.equal(promptLength, PROMPT + 1);
+  assert.equal(model.lastStep, null, "the first step compresses in bulk, it does not evict");
+  plan.layers.forEach((b, l) => {
+    assert.ok(b.compressed && compressions[l] !== null, `layer ${l} compressed`);
+    const state = model.layerState(l);
+    for (let h = 0; h < model.hparams.nHeadKv; h++) {
+      const kept = positions(state, h);
+      assert.equal(kept.length, b.slots, `layer ${l} head ${h}: C rows of the T + 1`);
+      assert.ok(kept.includes(PROMPT), "the first decode token is in the recent window");
+    }
+    assert.ok(!Number.isNaN(state.tau), "τ set by the compression");
+  });
+  // Then one eviction per step, as after a prefill compression.
+  model.forward([text[PROMPT + 1]!], PROMPT + 1);
+  assert.ok(model.lastStep!.every((d) => [...d.evictSlot].every((s) => s >= 0)));
 });
