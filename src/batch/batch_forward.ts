@@ -6,7 +6,9 @@
  * slot (`batch_slot.ts`: RoPE, KV write, attention over its cache, the
  * cache's eviction and merge, its sampler). Rows move between the batch's
  * buffers and the slots' one-row buffers by buffer copies between compute
- * passes, so every per-sequence kernel is the one a lone session runs.
+ * passes, so every per-sequence kernel is the one a lone session runs. A
+ * step of one sequence runs the projections as the lone session's mat-vecs
+ * (the tiled mat-mul computes whole 64-token tiles, which a CPU adapter pays for).
  *
  * Per layer: [norm, qkv] → copy q/k/v rows to the slots → [each slot's
  * rope, kv write, attention, evict] → copy the attention rows back →
@@ -21,6 +23,7 @@ import { createStorage } from "../gpu/buffers.ts";
 import { createAddBias } from "../gpu/ops/add.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
+import { createMatvec } from "../gpu/ops/matvec.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
@@ -39,6 +42,12 @@ interface LayerOps {
 }
 
 /** One item of a step: a named dispatch, or buffer copies between passes. */
+/** The shared ops of a step: per layer, then the head. */
+interface StepGraph {
+  readonly layers: readonly LayerOps[];
+  readonly head: readonly NamedDispatch[];
+}
+
 type StepItem = NamedDispatch | { readonly copy: (encoder: GPUCommandEncoder) => void };
 
 /** The batch's (maxSeqs, ·) activation buffers and the ops over them. */
@@ -52,8 +61,8 @@ export class BatchForward {
   readonly #step: GPUBuffer;
   readonly #buffers: Record<string, GPUBuffer>;
   readonly #embed: Dispatch;
-  readonly #layers: LayerOps[];
-  readonly #head: readonly NamedDispatch[];
+  readonly #many: StepGraph;
+  readonly #one: StepGraph;
   readonly #ops: Dispatch[] = [];
 
   /**
@@ -86,51 +95,85 @@ export class BatchForward {
     this.#step = createStepBuffer(rt.device, "batch.step");
     const step = this.#step;
     const own = (name: string, op: Dispatch): NamedDispatch => (this.#ops.push(op), { name, op });
-    const proj = (
-      name: string,
-      weight: GpuWeight,
-      x: GPUBuffer,
-      y: GPUBuffer,
-      accumulate = false,
-    ) => own(name, createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate }));
     const norm = (name: string, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, label: string) =>
       own(name, createRmsNorm(rt, { x, weight, out, rows: B, n: nEmbd, eps, label }));
     this.#embed = own(
       "embedding",
       createGetRows(rt, { table: w.tokenEmbd, ids: b.ids!, out: b.x!, maxTokens: B, step }),
     ).op;
-    this.#layers = w.layers.map((L, l) => {
-      const label = `batch.blk.${l}`;
-      const pre = [
-        norm("attn_norm", b.x!, L.attnNorm, b.xb!, label),
-        proj("qkv", L.wq, b.xb!, b.q!),
-        proj("qkv", L.wk, b.xb!, b.k!),
-        proj("qkv", L.wv, b.xb!, b.v!),
+    // Shared by both graphs: the norms, biases and SiLU·mul over the B rows.
+    const attnNorms = w.layers.map((L, l) =>
+      norm("attn_norm", b.x!, L.attnNorm, b.xb!, `batch.blk.${l}`)
+    );
+    const ffnNorms = w.layers.map((L, l) =>
+      norm("ffn_norm", b.x!, L.ffnNorm, b.xb!, `batch.blk.${l}`)
+    );
+    const silu = w.layers.map((_, l) =>
+      own(
+        "silu_mul",
+        createSiluMul(rt, {
+          gate: b.gate!,
+          up: b.up!,
+          out: b.hb!,
+          n: B * nFf,
+          label: `batch.blk.${l}`,
+        }),
+      )
+    );
+    const biases = w.layers.map((L, l) =>
+      ([[L.bq, b.q!, nHead], [L.bk, b.k!, nHeadKv], [L.bv, b.v!, nHeadKv]] as const).flatMap(
+        ([bias, out, n]) =>
+          bias
+            ? [
+              own(
+                "qkv_bias",
+                createAddBias(rt, {
+                  a: out,
+                  bias,
+                  rows: B,
+                  n: n * headDim,
+                  label: `batch.blk.${l}`,
+                }),
+              ),
+            ]
+            : [],
+      )
+    );
+    // A step of several sequences: tiled mat-muls over the rows; of one: the lone session's mat-vecs.
+    const graph = (
+      proj: (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, acc: boolean) => Dispatch,
+    ) => {
+      const p = (name: string, weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, acc = false) =>
+        own(name, proj(weight, x, y, acc));
+      const layers = w.layers.map((L, l) => ({
+        pre: [
+          attnNorms[l]!,
+          p("qkv", L.wq, b.xb!, b.q!),
+          p("qkv", L.wk, b.xb!, b.k!),
+          p("qkv", L.wv, b.xb!, b.v!),
+          ...biases[l]!,
+        ],
+        post: [
+          p("wo", L.wo, b.att!, b.x!, true),
+          ffnNorms[l]!,
+          p("gate_up", L.wGate, b.xb!, b.gate!),
+          p("gate_up", L.wUp, b.xb!, b.up!),
+          silu[l]!,
+          p("down", L.wDown, b.hb!, b.x!, true),
+        ],
+      }));
+      const head = [
+        norm("output_norm", b.x!, w.outputNorm, b.xb!, "batch.output_norm"),
+        p("lm_head", w.output, b.xb!, b.logits!),
       ];
-      const biases = [[L.bq, b.q!, nHead], [L.bk, b.k!, nHeadKv], [L.bv, b.v!, nHeadKv]] as const;
-      for (const [bias, out, n] of biases) {
-        if (!bias) continue;
-        pre.push(
-          own("qkv_bias", createAddBias(rt, { a: out, bias, rows: B, n: n * headDim, label })),
-        );
-      }
-      const post = [
-        proj("wo", L.wo, b.att!, b.x!, true),
-        norm("ffn_norm", b.x!, L.ffnNorm, b.xb!, label),
-        proj("gate_up", L.wGate, b.xb!, b.gate!),
-        proj("gate_up", L.wUp, b.xb!, b.up!),
-        own(
-          "silu_mul",
-          createSiluMul(rt, { gate: b.gate!, up: b.up!, out: b.hb!, n: B * nFf, label }),
-        ),
-        proj("down", L.wDown, b.hb!, b.x!, true),
-      ];
-      return { pre, post };
-    });
-    this.#head = [
-      norm("output_norm", b.x!, w.outputNorm, b.xb!, "batch.output_norm"),
-      proj("lm_head", w.output, b.xb!, b.logits!),
-    ];
+      return { layers, head };
+    };
+    this.#many = graph((weight, x, y, accumulate) =>
+      createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
+    );
+    this.#one = B > 1
+      ? graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }))
+      : this.#many;
   }
 
   /**
@@ -197,7 +240,8 @@ export class BatchForward {
       copy((e, s, i) => e.copyBufferToBuffer(s.forward.token, 0, b.ids!, 4 * i, 4)),
       { name: "embedding", op: this.#embed },
     ];
-    this.#layers.forEach((layer, l) => {
+    const graph = slots.length === 1 ? this.#one : this.#many;
+    graph.layers.forEach((layer, l) => {
       items.push(...layer.pre);
       items.push(copy((e, s, i) => {
         const io = s.forward.io;
@@ -209,7 +253,7 @@ export class BatchForward {
       items.push(copy((e, s, i) => e.copyBufferToBuffer(s.att, 0, b.att!, i * qBytes, qBytes)));
       items.push(...layer.post);
     });
-    items.push(...this.#head);
+    items.push(...graph.head);
     items.push(copy((e, s, i) => {
       e.copyBufferToBuffer(b.logits!, i * logitBytes, s.forward.logits, 0, logitBytes);
     }));

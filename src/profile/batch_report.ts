@@ -141,8 +141,8 @@ function batchTable(report: BatchReport, style: "table" | "md"): string {
     `${r.kv} ${r.budget} ${r.test} ×${r.batch}: ${r.error}`
   );
   const footer = [
-    `${report.adapter}; ${report.reps} timed runs after a warm-up; decode steps of all sequences timed, ` +
-    `prompts untimed` +
+    `${report.adapter}; ${report.reps} timed runs of -n decode steps of all sequences after one warm-up step, ` +
+    `prompts prefilled once, untimed` +
     (capped ? `; KV memory cap ${formatBytes(report.kvMemory!)}: the largest batch that fits` : ""),
     ...errors,
   ];

@@ -1,8 +1,8 @@
 /**
  * `profile -b` and `profile --kv-memory`: decode speed of B sequences
  * decoded together. Each sequence gets its own synthetic prompt of `-p`
- * tokens (BOS alone for 0), prefilled untimed; then `-n` decode steps of all
- * B are timed, a warm-up and `reps` timed runs. With a memory cap the batch
+ * tokens (BOS alone for 0), prefilled once, untimed; after one warm-up
+ * step, `reps` timed runs of `-n` decode steps of all B continue them. With a memory cap the batch
  * is the largest whose KV caches fit it at that prompt and generation length
  * (a compressing policy charged its budget, `batch_charge.ts`): the paper's
  * throughput experiment. One engine per configuration serves every batch
@@ -40,7 +40,7 @@ export interface BatchProfileSettings {
   readonly batches: readonly number[];
   /** KV bytes the batch may hold (`--kv-memory`): the batch is the largest that fits. */
   readonly kvMemory?: number | undefined;
-  /** Timed runs after a warm-up. */
+  /** Timed runs of `gens` steps after one warm-up step. */
   readonly reps: number;
   /** Seed of the synthetic prompts. */
   readonly seed: number;
@@ -129,9 +129,7 @@ export async function runBatchProfile(
       rows.push(...tests.map((t) => ({ ...t, error: "not even one sequence fits --kv-memory" })));
       continue;
     }
-    // Room for the --kernels steps after the timed ones.
-    const nCtx = Math.max(...tests.map((t) => Math.max(1, t.nPrompt) + t.nGen + 1)) +
-      (settings.kernelSteps ?? 0);
+    const nCtx = Math.max(...tests.map((t) => testContext(t, settings)));
     const engine = await BatchEngine.load(await openModel(settings.model), {
       parallel: most,
       nCtx,
@@ -181,7 +179,8 @@ function batchTests(s: BatchProfileSettings, hp: ModelHParams, config: ProfileCo
   return s.prompts.flatMap((nPrompt) =>
     s.gens.flatMap((nGen) => {
       const promptLength = Math.max(1, nPrompt);
-      const kvCharge = sequenceKvBytes(kv, hp, promptLength, promptLength + nGen + 1);
+      const capacity = testContext({ nPrompt, nGen }, s);
+      const kvCharge = sequenceKvBytes(kv, hp, promptLength, capacity);
       const batches = s.kvMemory === undefined ? s.batches : [Math.floor(s.kvMemory / kvCharge)];
       const test = nPrompt > 0 ? `pp${nPrompt}+tg${nGen}` : `tg${nGen}`;
       return batches.map((batch) => ({
@@ -197,7 +196,22 @@ function batchTests(s: BatchProfileSettings, hp: ModelHParams, config: ProfileCo
   );
 }
 
-/** A warm-up and `reps` timed runs of one test. */
+/**
+ * Positions a test's sequences reach: the prompt (BOS alone for 0), one
+ * warm-up step, `reps` runs of `nGen` steps, the `--kernels` steps.
+ */
+function testContext(
+  t: { readonly nPrompt: number; readonly nGen: number },
+  s: BatchProfileSettings,
+): number {
+  return Math.max(1, t.nPrompt) + 1 + s.reps * t.nGen + (s.kernelSteps ?? 0);
+}
+
+/**
+ * One test: every sequence's prompt prefilled once (untimed: a long prompt
+ * would cost far more than the decode it prepares), one warm-up decode step,
+ * then `reps` timed runs of `nGen` steps, each continuing the sequences.
+ */
 async function timeBatch(
   engine: BatchEngine,
   t: BatchTest,
@@ -210,37 +224,32 @@ async function timeBatch(
   const exclude = [tok.bosId, tok.eosId].filter((id): id is number => id !== undefined);
   const greedy = samplerParams({ temperature: 0, seed: 0 });
   const active = Array.from({ length: t.batch }, (_, i) => i);
+  for (const i of active) {
+    const prompt = t.nPrompt > 0
+      ? syntheticTokens(t.nPrompt, { nVocab, bos, exclude, seed: s.seed + i })
+      : [bos];
+    await engine.start(i, prompt, greedy);
+  }
+  const kvBytes = engine.memory.slotKvBytes.slice(0, t.batch).reduce((a, b) => a + b, 0);
+  await engine.step(active);
+  tick();
   const runMs: number[] = [];
   const perStep: number[] = [];
-  let kvBytes = 0;
-  let kernels: KernelTime[] | undefined;
-  for (let rep = 0; rep <= s.reps; rep++) {
-    for (const i of active) {
-      const prompt = t.nPrompt > 0
-        ? syntheticTokens(t.nPrompt, { nVocab, bos, exclude, seed: s.seed + i })
-        : [bos];
-      await engine.start(i, prompt, greedy);
-    }
-    kvBytes = engine.memory.slotKvBytes.slice(0, t.batch).reduce((a, b) => a + b, 0);
+  for (let rep = 0; rep < s.reps; rep++) {
     const t0 = performance.now();
     let last = t0;
     for (let step = 0; step < t.nGen; step++) {
       await engine.step(active);
       const now = performance.now();
-      if (rep > 0) perStep.push(now - last);
+      perStep.push(now - last);
       last = now;
     }
-    if (rep > 0) runMs.push(last - t0);
-    if (rep === s.reps && (s.kernelSteps ?? 0) > 0) {
-      kernels = await timeKernels(
-        engine,
-        active,
-        Math.min(s.kernelSteps!, engine.nCtx - Math.max(1, t.nPrompt) - t.nGen),
-      );
-    }
-    for (const i of active) engine.finish(i);
+    runMs.push(last - t0);
     tick();
   }
+  const steps = s.kernelSteps ?? 0;
+  const kernels = steps > 0 ? await timeKernels(engine, active, steps) : undefined;
+  for (const i of active) engine.finish(i);
   return {
     ...t,
     aggregate: meanStd(runMs.map((ms) => (t.batch * t.nGen) / (ms / 1000))),
@@ -256,8 +265,7 @@ async function timeKernels(
   engine: BatchEngine,
   active: readonly number[],
   steps: number,
-): Promise<KernelTime[] | undefined> {
-  if (steps < 1) return undefined;
+): Promise<KernelTime[]> {
   const total = new Map<string, number>();
   for (let i = 0; i < steps; i++) {
     for (const [name, ms] of await engine.profileStep(active)) {
