@@ -90,13 +90,33 @@ export function llamaInstalled(): boolean {
 const runtimes = new Map<string, Promise<LlamaLike>>();
 
 /**
+ * Environment for llama.cpp's Vulkan build to compute in f32 throughout, as
+ * d2o does: no integer dot products (which quantize activations to 8 bits),
+ * no f16 or cooperative-matrix shaders. The CPU build has no such switch: it
+ * always quantizes activations for quantized weights (about 1e-2 of the logit
+ * range on a Q4_K_M model), so logit comparisons use this mode. ggml reads
+ * these once per process, when the Vulkan backend starts.
+ */
+export const VULKAN_F32_ENV: Readonly<Record<string, string>> = {
+  GGML_VK_VISIBLE_DEVICES: "0",
+  GGML_VK_DISABLE_INTEGER_DOT_PRODUCT: "1",
+  GGML_VK_DISABLE_F16: "1",
+  GGML_VK_DISABLE_COOPMAT: "1",
+  GGML_VK_DISABLE_COOPMAT2: "1",
+};
+
+/**
  * The llama.cpp runtime, loaded once per process.
  *
- * @param gpu `false` for the CPU build (the differential suite's default),
- *   `"vulkan"` for the Vulkan build (on lavapipe it needs `GGML_VK_VISIBLE_DEVICES=0`)
+ * @param gpu `false` for the CPU build (tokenization; speed), `"vulkan"` for the
+ *   Vulkan build; on lavapipe it needs `GGML_VK_VISIBLE_DEVICES=0`, which is set
+ *   when missing (set {@linkcode VULKAN_F32_ENV} first for f32 results)
  */
 export function getLlama(gpu: false | "vulkan" = false): Promise<LlamaLike> {
   const key = String(gpu);
+  if (gpu === "vulkan" && Deno.env.get("GGML_VK_VISIBLE_DEVICES") === undefined) {
+    Deno.env.set("GGML_VK_VISIBLE_DEVICES", "0");
+  }
   let runtime = runtimes.get(key);
   if (!runtime) {
     if (!llamaInstalled()) {
@@ -159,6 +179,41 @@ export async function llamaLogProbs(
       const row = new Float64Array(vocabSize).fill(-Infinity);
       for (const [token, p] of probabilities) row[token] = Math.log(p);
       return row;
+    });
+  } finally {
+    await context.dispose();
+  }
+}
+
+/**
+ * llama.cpp's greedy choice after each of `tokens[from..]`: the prompt and a
+ * continuation evaluated in one batch (f32 KV cache, no flash attention), and
+ * the most likely next token at every position from `from - 1` on. A greedy
+ * continuation is llama.cpp's own exactly when these equal its tokens.
+ */
+export async function llamaArgmaxAfter(
+  model: LlamaModelLike,
+  tokens: readonly LlamaToken[],
+  from: number,
+  contextSize: number,
+): Promise<LlamaToken[]> {
+  const context = await model.createContext({
+    contextSize,
+    batchSize: tokens.length,
+    threads: 2,
+    ...EXACT_CONTEXT,
+  });
+  try {
+    const out = await context.getSequence().controlledEvaluate(
+      tokens.map((t, i) => i >= from - 1 ? [t, { generateNext: { probabilities: true } }] : t),
+    );
+    return out.slice(from - 1).map((result) => {
+      let best = -1;
+      let bestP = -1;
+      for (const [token, p] of result?.next?.probabilities ?? []) {
+        if (p > bestP || (p === bestP && token < best)) [best, bestP] = [token, p];
+      }
+      return best;
     });
   } finally {
     await context.dispose();
