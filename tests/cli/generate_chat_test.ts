@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeChatStopModel } from "../../fixtures/chat_stop.ts";
+import { gpuTestOptions } from "../_gpu.ts";
 import { runD2o, sharedModel } from "./_run.ts";
 
 const VOCAB = (name: string) => new URL(`../../../shared/vocab/${name}`, import.meta.url).pathname;
@@ -83,3 +85,33 @@ Deno.test("--chat-date fixes strftime_now", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Today Date: 07 Mar 2026/);
 });
+
+for (
+  const [vocab, answer] of [
+    ["ggml-vocab-llama-bpe.gguf", "<|eot_id|>"],
+    ["ggml-vocab-qwen2.gguf", "<|im_end|>"],
+  ] as const
+) {
+  Deno.test({
+    name: `generate --chat with ${vocab}'s template stops on ${answer}, which is not EOS`,
+    ...gpuTestOptions,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "d2o-chat-" });
+      try {
+        const path = `${dir}/model.gguf`;
+        const id = await writeChatStopModel(VOCAB(vocab), answer, path);
+        const args = ["generate", "-m", path, "--chat", "--temp", "0", "-n", "8", "--json", "Hi"];
+        const stopped = await runD2o(args);
+        assert.equal(stopped.code, 0, stopped.stderr);
+        const result = JSON.parse(stopped.stdout);
+        assert.deepEqual([result.tokens, result.stopReason, result.text], [[id], "eos", ""]);
+        // The prompt went through the template, its special tokens parsed.
+        assert.ok(result.promptTokens.includes(id), "the template's own end-of-turn tokens");
+        const ignored = JSON.parse((await runD2o([...args, "--ignore-eos"])).stdout);
+        assert.deepEqual([ignored.tokens.length, ignored.stopReason], [8, "max_tokens"]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
