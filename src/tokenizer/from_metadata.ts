@@ -8,11 +8,7 @@ import { UnsupportedError } from "../errors.ts";
 import { KV } from "../gguf/keys.ts";
 import type { GgufMetadata } from "../gguf/metadata.ts";
 import { Tokenizer } from "./tokenizer.ts";
-import {
-  isTokenizerModel,
-  TOKENIZER_MODELS,
-  type TokenizerVocab,
-} from "./vocab.ts";
+import { isTokenizerModel, TOKENIZER_MODELS, type TokenizerVocab } from "./vocab.ts";
 
 /**
  * Reads the vocabulary description from metadata. Special ids outside the
@@ -59,9 +55,7 @@ export function vocabFromMetadata(metadata: GgufMetadata): TokenizerVocab {
     tokens: metadata.stringArray(KV.tokenizerTokens),
     scores: metadata.optionalNumberArray(KV.tokenizerScores),
     tokenTypes: metadata.optionalNumberArray(KV.tokenizerTokenType),
-    merges: model === "gpt2"
-      ? metadata.stringArray(KV.tokenizerMerges)
-      : undefined,
+    merges: model === "gpt2" ? metadata.stringArray(KV.tokenizerMerges) : undefined,
     pre: metadata.optionalString(KV.tokenizerPre),
     bosId: id(KV.tokenizerBosId),
     eosId: id(KV.tokenizerEosId),

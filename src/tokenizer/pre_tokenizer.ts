@@ -53,79 +53,75 @@ const wholeWords = (kind: PreTokenizerKind): PreTokenizerSpec => ({
 });
 
 /** Names llama.cpp maps to each family, grouped by family. */
-const NAMES_BY_SPEC:
-  readonly (readonly [PreTokenizerSpec, readonly string[]])[] = [
-    [plain("default"), ["default"]],
-    [plain("gpt2"), [
-      "gpt-2",
-      "phi-2",
-      "roberta-bpe",
-      "mpt",
-      "olmo",
-      "jais",
-      "jina-es",
-      "jina-de",
-      "jina-v1-en",
-      "jina-v2-es",
-      "jina-v2-de",
-      "jina-v2-code",
-      "gigachat",
-      "exaone4",
-      "trillion",
-      "granite-docling",
-      "a.x-4.0",
-      "mellum",
-    ]],
-    [wholeWords("llama3"), [
-      "llama3",
-      "llama-v3",
-      "llama-bpe",
-      "falcon3",
-      "falcon-h1",
-      "pixtral",
-      "midm-2.0",
-      "lfm2",
-    ]],
-    // Same expression as Llama 3, but merged like any BPE and no BOS by default.
-    [plain("llama3"), ["smaug-bpe", "dbrx"]],
-    [plain("qwen2"), [
-      "qwen2",
-      "deepseek-r1-qwen",
-      "stablelm2",
-      "kormo",
-      "megrez",
-      "hunyuan",
-    ]],
-    [plain("deepseek-llm"), ["deepseek-llm"]],
-    [plain("deepseek-coder"), ["deepseek-coder"]],
-    [plain("deepseek3"), ["deepseek-v3", "hunyuan-dense"]],
-    [plain("falcon"), ["falcon"]],
-    [plain("starcoder"), [
-      "starcoder",
-      "refact",
-      "smollm",
-      "command-r",
-      "codeshell",
-      "exaone",
-      "minerva-7b",
-    ]],
-    [plain("viking"), ["viking"]],
-    [wholeWords("tekken"), ["tekken"]],
-    [plain("gpt4o"), ["gpt-4o", "llama4", "minimax-m2"]],
-  ];
+const NAMES_BY_SPEC: readonly (readonly [PreTokenizerSpec, readonly string[]])[] = [
+  [plain("default"), ["default"]],
+  [plain("gpt2"), [
+    "gpt-2",
+    "phi-2",
+    "roberta-bpe",
+    "mpt",
+    "olmo",
+    "jais",
+    "jina-es",
+    "jina-de",
+    "jina-v1-en",
+    "jina-v2-es",
+    "jina-v2-de",
+    "jina-v2-code",
+    "gigachat",
+    "exaone4",
+    "trillion",
+    "granite-docling",
+    "a.x-4.0",
+    "mellum",
+  ]],
+  [wholeWords("llama3"), [
+    "llama3",
+    "llama-v3",
+    "llama-bpe",
+    "falcon3",
+    "falcon-h1",
+    "pixtral",
+    "midm-2.0",
+    "lfm2",
+  ]],
+  // Same expression as Llama 3, but merged like any BPE and no BOS by default.
+  [plain("llama3"), ["smaug-bpe", "dbrx"]],
+  [plain("qwen2"), [
+    "qwen2",
+    "deepseek-r1-qwen",
+    "stablelm2",
+    "kormo",
+    "megrez",
+    "hunyuan",
+  ]],
+  [plain("deepseek-llm"), ["deepseek-llm"]],
+  [plain("deepseek-coder"), ["deepseek-coder"]],
+  [plain("deepseek3"), ["deepseek-v3", "hunyuan-dense"]],
+  [plain("falcon"), ["falcon"]],
+  [plain("starcoder"), [
+    "starcoder",
+    "refact",
+    "smollm",
+    "command-r",
+    "codeshell",
+    "exaone",
+    "minerva-7b",
+  ]],
+  [plain("viking"), ["viking"]],
+  [wholeWords("tekken"), ["tekken"]],
+  [plain("gpt4o"), ["gpt-4o", "llama4", "minimax-m2"]],
+];
 
 /** `tokenizer.ggml.pre` names accepted, and how each tokenizes. */
 export const PRE_TOKENIZERS: ReadonlyMap<string, PreTokenizerSpec> = new Map(
-  NAMES_BY_SPEC.flatMap(([spec, names]) =>
-    names.map((name) => [name, spec] as const)
-  ),
+  NAMES_BY_SPEC.flatMap(([spec, names]) => names.map((name) => [name, spec] as const)),
 );
 
 /** `tokenizer.ggml.pre` names accepted, and the family each selects. */
-export const PRE_TOKENIZER_NAMES: ReadonlyMap<string, PreTokenizerKind> =
-  new Map(
-    [...PRE_TOKENIZERS].map(([name, spec]) => [name, spec.kind]),
-  );
+export const PRE_TOKENIZER_NAMES: ReadonlyMap<string, PreTokenizerKind> = new Map(
+  [...PRE_TOKENIZERS].map(([name, spec]) => [name, spec.kind]),
+);
 
 const GPT2 = String
   .raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`;

@@ -20,11 +20,7 @@ import {
 import { partitionSpecial, type SpecialToken } from "./special_tokens.ts";
 import { encodeSpm, type SpmIndex } from "./spm.ts";
 import { type DecodeOptions, StreamDecoder } from "./stream_decoder.ts";
-import {
-  type TokenizerModel,
-  type TokenizerVocab,
-  TokenType,
-} from "./vocab.ts";
+import { type TokenizerModel, type TokenizerVocab, TokenType } from "./vocab.ts";
 
 /** Options of {@linkcode Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -120,9 +116,7 @@ export class Tokenizer {
     if (vocab.tokenTypes) {
       for (let i = 0; i < n; i++) {
         const type = vocab.tokenTypes[i]!;
-        this.#types[i] = type >= 0 && type <= TokenType.byte
-          ? type
-          : TokenType.undefined;
+        this.#types[i] = type >= 0 && type <= TokenType.byte ? type : TokenType.undefined;
       }
     }
     for (let i = 0; i < n; i++) this.#ids.set(vocab.tokens[i]!, i);
@@ -236,9 +230,7 @@ export class Tokenizer {
           afterSpecial = true;
           continue;
         }
-        const prefixed = this.addSpacePrefix && afterSpecial
-          ? " " + fragment.text
-          : fragment.text;
+        const prefixed = this.addSpacePrefix && afterSpecial ? " " + fragment.text : fragment.text;
         encodeSpm(prefixed.replaceAll(" ", "▁"), this.#spm, out);
         afterSpecial = false;
       }
@@ -347,9 +339,7 @@ export class Tokenizer {
       case TokenType.userDefined:
         return encoder.encode(text);
       case TokenType.normal:
-        return this.#spm
-          ? encoder.encode(text.replaceAll("▁", " "))
-          : byteLevelDecode(text);
+        return this.#spm ? encoder.encode(text.replaceAll("▁", " ")) : byteLevelDecode(text);
       case TokenType.byte: {
         const hex = this.#spm ? BYTE_TOKEN.exec(text)?.[1] : undefined;
         return hex === undefined ? EMPTY : Uint8Array.of(parseInt(hex, 16));

@@ -10,10 +10,7 @@
 import { openGguf } from "../../src/gguf/reader.ts";
 import { GgufValueType } from "../../src/gguf/types.ts";
 import { writeGguf } from "../../src/gguf/writer.ts";
-import {
-  tokenizerFromMetadata,
-  vocabFromMetadata,
-} from "../../src/tokenizer/from_metadata.ts";
+import { tokenizerFromMetadata, vocabFromMetadata } from "../../src/tokenizer/from_metadata.ts";
 import type { TokenizerVocab } from "../../src/tokenizer/vocab.ts";
 import type { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { readVectors } from "../tokenizer/_vectors.ts";
@@ -74,9 +71,7 @@ export async function withPre(
   dir: string,
 ): Promise<string> {
   const file = await openGguf(source);
-  const metadata = [...file.metadata.entries].filter(([key]) =>
-    key !== "general.alignment"
-  );
+  const metadata = [...file.metadata.entries].filter(([key]) => key !== "general.alignment");
   file.close();
   const index = metadata.findIndex(([key]) => key === "tokenizer.ggml.pre");
   const entry = { type: GgufValueType.STRING, value: pre } as const;

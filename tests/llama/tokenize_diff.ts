@@ -37,9 +37,7 @@ async function compare(
           .join(" ");
         if (got !== want) {
           failures.push(
-            `special=${special} ${
-              JSON.stringify(text)
-            }\n  llama.cpp ${want}\n  d2o       ${got}`,
+            `special=${special} ${JSON.stringify(text)}\n  llama.cpp ${want}\n  d2o       ${got}`,
           );
         }
       }
@@ -64,8 +62,7 @@ async function compare(
 
 for (const name of sharedVocabs()) {
   Deno.test({
-    name:
-      `${name}: d2o tokenizes like llama.cpp, special parsing on and off, same EOG set`,
+    name: `${name}: d2o tokenizes like llama.cpp, special parsing on and off, same EOG set`,
     ...NATIVE,
     async fn() {
       const failures = await compare(
@@ -82,8 +79,7 @@ for (const name of sharedVocabs()) {
  * behaviour on the Qwen 2 vocabulary (most names have no shared file of their own).
  */
 Deno.test({
-  name:
-    "every pre-tokenizer name tokenizes like llama.cpp on real vocabularies",
+  name: "every pre-tokenizer name tokenizes like llama.cpp on real vocabularies",
   ...NATIVE,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "d2o-pre-" });

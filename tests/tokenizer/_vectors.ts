@@ -45,8 +45,6 @@ export function readVectors(name: string): { text: string; ids: number[] }[] {
   );
   return texts.map((text, i) => ({
     text,
-    ids: lines[i]!.trim() === ""
-      ? []
-      : lines[i]!.trim().split(/\s+/).map(Number),
+    ids: lines[i]!.trim() === "" ? [] : lines[i]!.trim().split(/\s+/).map(Number),
   }));
 }

@@ -34,9 +34,7 @@ const MERGED = [
 const BOS = 267;
 const EOS = 268;
 const TOKENS = [...BYTE_TO_CHAR, ...MERGED, "<|bos|>", "<|eos|>"];
-const TYPES = TOKENS.map((_, id) =>
-  id >= BOS ? TokenType.control : TokenType.normal
-);
+const TYPES = TOKENS.map((_, id) => id >= BOS ? TokenType.control : TokenType.normal);
 const [HE, THE, N123, APOS_S, SPACE2, LL, HELLO] = [
   257,
   258,

@@ -27,9 +27,7 @@ for (const name of vectorVocabs()) {
       });
       if (got.join(" ") !== ids.join(" ")) {
         failures.push(
-          `${JSON.stringify(text)}\n  want ${ids.join(" ")}\n  got  ${
-            got.join(" ")
-          }`,
+          `${JSON.stringify(text)}\n  want ${ids.join(" ")}\n  got  ${got.join(" ")}`,
         );
       }
     }
