@@ -16,7 +16,10 @@ Deno.test("deno task d2o resolves relative paths from the caller's directory", a
     cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    // As from a shell: no INIT_CWD inherited from an outer `deno task test` (deno task keeps one
+    // that is already set, as npm does).
+    clearEnv: true,
+    env: { ...withoutInitCwd(Deno.env.toObject()), NO_COLOR: "1" },
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, stderr);
@@ -24,3 +27,8 @@ Deno.test("deno task d2o resolves relative paths from the caller's directory", a
   assert.equal(info.architecture, "llama");
   assert.equal(info.file, model);
 });
+
+function withoutInitCwd(env: Record<string, string>): Record<string, string> {
+  const { INIT_CWD: _, ...rest } = env;
+  return rest;
+}
