@@ -251,3 +251,18 @@ Deno.test("--verbose reports shader compilation apart from the prompt speed", as
     /^d2o: prompt \d+ tokens in [\d.]+ ms \([\d.]+ tokens\/s\), shader compilation \d+ ms apart$/,
   );
 });
+
+Deno.test("the README's --json example ends by itself at the trained context", async () => {
+  // echo "Once upon a time" | d2o generate -m stories260K.gguf --temp 0 --json
+  const r = await runD2o(
+    ["generate", "-m", STORIES, "--temp", "0", "--json"],
+    "Once upon a time\n",
+    {
+      timeoutMs: 300_000,
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.ok(["eos", "context_full"].includes(result.stopReason), result.stopReason);
+  assert.ok(result.promptTokens.length + result.tokens.length <= 2048);
+});
