@@ -76,7 +76,7 @@ export class BatchForward {
     this.#hp = hp;
     this.maxSeqs = maxSeqs;
     const B = maxSeqs;
-    const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, rmsEps: eps } = hp;
+    const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab } = hp;
     const f32 = (n: number, label: string) => createStorage(rt.device, n * 4, `batch.${label}`);
     const b = this.#buffers = {
       ids: f32(B, "ids"),
@@ -93,11 +93,22 @@ export class BatchForward {
     };
     this.scratchBytes = Object.values(b).reduce((s, x) => s + x.size, 0);
     this.#step = createStepBuffer(rt.device, "batch.step");
+    const built = this.#build(w, B);
+    this.#embed = built.embed;
+    this.#many = built.many;
+    this.#one = built.one;
+  }
+
+  /** The step's ops: the embedding, then the mat-mul graph (B rows) and the mat-vec graph (one row). */
+  #build(w: GpuModelWeights, B: number): { embed: Dispatch; many: StepGraph; one: StepGraph } {
+    const rt = this.#rt;
+    const b = this.#buffers;
+    const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps: eps } = this.#hp;
     const step = this.#step;
     const own = (name: string, op: Dispatch): NamedDispatch => (this.#ops.push(op), { name, op });
     const norm = (name: string, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, label: string) =>
       own(name, createRmsNorm(rt, { x, weight, out, rows: B, n: nEmbd, eps, label }));
-    this.#embed = own(
+    const embed = own(
       "embedding",
       createGetRows(rt, { table: w.tokenEmbd, ids: b.ids!, out: b.x!, maxTokens: B, step }),
     ).op;
@@ -168,12 +179,13 @@ export class BatchForward {
       ];
       return { layers, head };
     };
-    this.#many = graph((weight, x, y, accumulate) =>
+    const many = graph((weight, x, y, accumulate) =>
       createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
     );
-    this.#one = B > 1
+    const one = B > 1
       ? graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }))
-      : this.#many;
+      : many;
+    return { embed, many, one };
   }
 
   /**
