@@ -12,7 +12,7 @@
 import type { KvSlotTableSnapshot } from "../gpu/ops/kv_slot_table.ts";
 import { createKvPolicy } from "../kv/registry.ts";
 import type { Session } from "../model/session.ts";
-import { StepReader } from "./step_reader.ts";
+import { type StepReadBack, StepReader } from "./step_reader.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
 
 /** What to run. */
@@ -62,43 +62,42 @@ export async function collectInspect(
     merges: createKvPolicy(store.options).spec.merge !== null,
   };
 
-  // prefill and its compression, then one read-back of every table and pick per decode step,
-  // copied before the next step is submitted and read while it runs (two staging buffers)
-  const first = await session.prefill(options.prompt);
-  const readers = [0, 1].map(() =>
-    new StepReader(session.runtime.device, store.tables, store.picks)
-  );
+  // The session's run-ahead loop: after the prefill and after each decode step is submitted, the
+  // tables and picks are copied (in queue order) and read back while later steps run.
+  // The tables exist once the prefill has compressed: the reader is made when its token comes.
+  let reader: StepReader | undefined;
+  const captures: Promise<StepReadBack>[] = [];
+  const eog = (id: number) =>
+    options.stopAtEos !== false && session.tokenizer.isEndOfGeneration(id);
   try {
-    let { tables } = await readers[0]!.read();
-    recordPrefill(log, store.fates, tables);
-    const more = (step: number, token: number) =>
-      step < options.generate &&
-      !(options.stopAtEos !== false && session.tokenizer.isEndOfGeneration(token));
-    if (more(0, first)) {
-      log.tokens.push(first);
-      let produced = await session.decode(first);
-      for (let step = 1;; step++) {
-        const reading = readers[step % 2]!.read();
-        const going = more(step, produced);
-        let decoding: Promise<number> | undefined;
-        if (going) {
-          log.tokens.push(produced);
-          decoding = session.decode(produced);
-        }
-        const back = await reading;
+    let tables: KvSlotTableSnapshot[] = [];
+    let step = 0;
+    const steps = session.generate(options.prompt, options.generate + 1, () => {
+      captures.push(reader!.capture());
+    });
+    for await (const token of steps) {
+      if (step === 0) {
+        // The prefill is done and no decode step is submitted yet: the compression's outcome.
+        reader = new StepReader(session.runtime.device, store.tables, store.picks);
+        tables = (await reader.capture()).tables;
+        recordPrefill(log, store.fates, tables);
+      } else {
+        const back = await captures[step - 1]!;
         const pos = options.prompt.length + step - 1;
         back.tables.forEach((after, l) =>
           recordStep(log, l, back.picks[l]!, tables[l]!, after, { step, pos })
         );
         tables = back.tables;
         options.onStep?.(step, options.generate);
-        if (!decoding) break;
-        produced = await decoding;
       }
+      if (step >= options.generate || eog(token)) break;
+      log.tokens.push(token);
+      step++;
     }
+    await Promise.allSettled(captures);
     return buildReport(session, options, log, tables);
   } finally {
-    for (const reader of readers) reader.destroy();
+    reader?.destroy();
   }
 }
 

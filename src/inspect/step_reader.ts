@@ -1,7 +1,8 @@
 /**
  * Reads back, in one copy and one map per step, every layer's slot table
  * (positions, scores, state) and eviction picks: what `compress-inspect`
- * needs after each decode step, without a submit and a map per buffer.
+ * needs after each decode step, without a submit and a map per buffer, and
+ * without waiting for it before the next steps are submitted.
  *
  * @module
  */
@@ -18,12 +19,19 @@ export interface StepReadBack {
   readonly picks: DataView[];
 }
 
-/** A reusable staging buffer for the slot tables and picks of every layer. */
+/**
+ * Copies of every layer's slot table and picks, taken between GPU steps: each
+ * `capture` records the copies now (so it sees the state the steps submitted
+ * so far leave) and reads them back later, through a pool of staging buffers
+ * so several captures can be in flight while steps run ahead.
+ */
 export class StepReader {
   readonly #device: GPUDevice;
   readonly #tables: readonly KvSlotTable[];
   readonly #picks: readonly GPUBuffer[];
-  readonly #staging: GPUBuffer;
+  readonly #free: GPUBuffer[] = [];
+  readonly #all: GPUBuffer[] = [];
+  readonly #bytes: number;
   readonly #layout: { cells: number; stateWords: number; pickBytes: number; at: number }[];
 
   /**
@@ -46,36 +54,50 @@ export class StepReader {
       at += (2 * entry.cells + entry.stateWords) * 4 + entry.pickBytes;
       return entry;
     });
-    this.#staging = device.createBuffer({
-      label: "inspect.step_readback",
-      size: Math.max(4, at),
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    this.#bytes = Math.max(4, at);
   }
 
-  /** Copies every table and pick buffer into the staging buffer and reads it. */
-  async read(): Promise<StepReadBack> {
+  /**
+   * Submits the copies of every table and pick buffer now; resolves to them
+   * once read back.
+   */
+  capture(): Promise<StepReadBack> {
+    const staging = this.#free.pop() ?? this.#create();
     const encoder = this.#device.createCommandEncoder({ label: "inspect.step_readback" });
     this.#tables.forEach((t, l) => {
       const { cells, stateWords, pickBytes, at } = this.#layout[l]!;
-      encoder.copyBufferToBuffer(t.pos, 0, this.#staging, at, cells * 4);
-      encoder.copyBufferToBuffer(t.score, 0, this.#staging, at + cells * 4, cells * 4);
-      encoder.copyBufferToBuffer(t.state, 0, this.#staging, at + cells * 8, stateWords * 4);
+      encoder.copyBufferToBuffer(t.pos, 0, staging, at, cells * 4);
+      encoder.copyBufferToBuffer(t.score, 0, staging, at + cells * 4, cells * 4);
+      encoder.copyBufferToBuffer(t.state, 0, staging, at + cells * 8, stateWords * 4);
       const picks = this.#picks[l];
-      if (picks) {
-        encoder.copyBufferToBuffer(
-          picks,
-          0,
-          this.#staging,
-          at + (2 * cells + stateWords) * 4,
-          pickBytes,
-        );
-      }
+      const pickAt = at + (2 * cells + stateWords) * 4;
+      if (picks) encoder.copyBufferToBuffer(picks, 0, staging, pickAt, pickBytes);
     });
     this.#device.queue.submit([encoder.finish()]);
-    await this.#staging.mapAsync(GPUMapMode.READ);
-    const bytes = this.#staging.getMappedRange().slice(0);
-    this.#staging.unmap();
+    return staging.mapAsync(GPUMapMode.READ).then(() => {
+      const bytes = staging.getMappedRange().slice(0);
+      staging.unmap();
+      this.#free.push(staging);
+      return this.#parse(bytes);
+    });
+  }
+
+  /** Frees the staging buffers (after every capture was awaited or abandoned). */
+  destroy(): void {
+    for (const b of this.#all) b.destroy();
+  }
+
+  #create(): GPUBuffer {
+    const buffer = this.#device.createBuffer({
+      label: "inspect.step_readback",
+      size: this.#bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#all.push(buffer);
+    return buffer;
+  }
+
+  #parse(bytes: ArrayBuffer): StepReadBack {
     const tables = this.#layout.map(({ cells, stateWords, at }) => {
       const words = new Uint32Array(bytes, at + cells * 8, stateWords);
       return {
@@ -86,19 +108,10 @@ export class StepReader {
         free: words.slice(KV_STATE_HEADER),
       };
     });
-    const picks = this.#layout.map(({ cells, stateWords, pickBytes, at }) =>
-      new DataView(
-        bytes.slice(
-          at + (2 * cells + stateWords) * 4,
-          at + (2 * cells + stateWords) * 4 + pickBytes,
-        ),
-      )
-    );
+    const picks = this.#layout.map(({ cells, stateWords, pickBytes, at }) => {
+      const pickAt = at + (2 * cells + stateWords) * 4;
+      return new DataView(bytes.slice(pickAt, pickAt + pickBytes));
+    });
     return { tables, picks };
-  }
-
-  /** Frees the staging buffer. */
-  destroy(): void {
-    this.#staging.destroy();
   }
 }

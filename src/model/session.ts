@@ -300,8 +300,14 @@ export class Session {
    *
    * @param prompt prompt token ids (at least one)
    * @param maxTokens most tokens to generate (the context may end it sooner)
+   * @param afterStep called right after each decode step is submitted, before the next one (a
+   *   caller that records state per step, e.g. compress-inspect, submits its copies there)
    */
-  async *generate(prompt: readonly number[], maxTokens: number): AsyncGenerator<number> {
+  async *generate(
+    prompt: readonly number[],
+    maxTokens: number,
+    afterStep?: () => void,
+  ): AsyncGenerator<number> {
     if (maxTokens < 1) return;
     let last = await this.prefill(prompt);
     yield last;
@@ -319,6 +325,7 @@ export class Session {
       more: () => submitted < maxTokens && this.#fits(1),
       submit: (buffer) => {
         this.#submitStep("sampled", buffer);
+        afterStep?.();
         submitted++;
       },
       read: (buffer) => new Uint32Array(buffer.getMappedRange(0, 4))[0]!,
