@@ -24,6 +24,7 @@ const POLICIES: Record<string, KvOptionsInput> = {
   h2o: { kv: "h2o" },
   d2o: { kv: "d2o" },
   "d2o parity": { kv: "d2o", parity: true },
+  "d2o values": { kv: "d2o", mergeParts: "values" },
   snapkv: { kv: "snapkv", params: { snapWindow: 8 } },
   "snapkv evict": { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } },
   pyramidkv: { kv: "pyramidkv", params: { snapWindow: 8 } },
@@ -170,12 +171,15 @@ function checkPrefill(
     for (const [c, members] of groups) {
       const slot = l.table.find(h, c);
       const got = rowOf(l.keys, h * l.nSlots + slot, headDim);
-      const want = expectedMerge(
-        rowOf(p.keys, h * T + c, headDim),
-        members.map((e) => rowOf(p.keys, h * T + e, headDim)),
-        members.map((e) => d.similarity[h * T + e]!),
-        parity,
-      );
+      // --merge-parts values: the kept key stays as it was.
+      const want = l.policy.options.mergeParts === "values"
+        ? rowOf(p.keys, h * T + c, headDim)
+        : expectedMerge(
+          rowOf(p.keys, h * T + c, headDim),
+          members.map((e) => rowOf(p.keys, h * T + e, headDim)),
+          members.map((e) => d.similarity[h * T + e]!),
+          parity,
+        );
       assertRowsClose(got, want, `head ${h} merged key p${c}`);
     }
   }
@@ -256,7 +260,9 @@ function checkStep(
         before.values,
       ]] as const
     ) {
-      const want = expectedMerge(rowOf(old, c, headDim), [rowOf(old, vi, headDim)], [m], parity);
+      const want = what === "key" && l.policy.options.mergeParts === "values"
+        ? rowOf(old, c, headDim)
+        : expectedMerge(rowOf(old, c, headDim), [rowOf(old, vi, headDim)], [m], parity);
       assertRowsClose(rowOf(now, c, headDim), want, `head ${h} merged ${what}`);
     }
   }
