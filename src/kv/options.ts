@@ -14,7 +14,11 @@
  * no sinks and recent ratio 0.5; `streaming` to 4 sinks with the rest of the
  * budget as the window (the recent ratio does not apply). `--parity` sets the
  * defaults of the flags not given to the authors' shipped configuration
- * ({@linkcode parityDefaults}); each part keeps its own flag.
+ * ({@linkcode parityDefaults}); each part keeps its own flag. The
+ * per-policy defaults of `--sinks` and `--recent-ratio` come from each
+ * policy's registry row, and so do the flags a policy declares for itself
+ * (`--snap-window`, `--snap-pool`, `--kv-decode`, `--pyramid-beta`): their
+ * values land in `KvOptions.params`.
  *
  * @module
  */
