@@ -1,6 +1,7 @@
 /**
  * Tokenizers read from GGUF metadata: SentencePiece-style (`llama`) and
- * byte-level BPE (`gpt2`, with the GPT-2, Llama 3 and Qwen 2 pre-tokenizers).
+ * byte-level BPE (`gpt2`, with every pre-tokenizer llama.cpp maps for the llama and qwen2
+ * families).
  *
  * @example From a model file
  * ```ts ignore
