@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
+import {
+  buildFixtureSpec,
+  ensureFixtures,
+  STANDARD_FIXTURES,
+} from "../../fixtures/make_fixtures.ts";
+import { writeGguf } from "../../src/gguf/writer.ts";
 import { runD2o, sharedModel } from "./_run.ts";
 
 const STORIES = sharedModel("stories260K.gguf");
@@ -194,32 +199,40 @@ Deno.test("-n -1 (the default) ends at a full context whatever the policy", asyn
 });
 
 Deno.test("the trained-context warning fires only past it, not when the run just fills it", async () => {
-  // The fixture was trained on 512 positions; "Once upon a time" is 5 tokens with BOS.
-  const run = (n: number) =>
-    runD2o([
-      "generate",
-      "-m",
-      FIXTURE,
-      "--temp",
-      "0",
-      "--ignore-eos",
-      "-c",
-      "512",
-      "--kv",
-      "d2o",
-      "--kv-budget",
-      "16",
-      "-n",
-      String(n),
-      "--json",
-      PROMPT,
-    ]);
-  const filled = await run(508); // the model reads 5 + 507 = 512 positions
-  assert.equal(filled.code, 0, filled.stderr);
-  assert.equal(filled.stderr, "");
-  const past = await run(520);
-  assert.equal(past.code, 0, past.stderr);
-  assert.equal(past.stderr.match(/went past the model's trained context of 512/g)?.length, 1);
+  // A fixture trained on 48 positions; "Once upon a time" is 5 tokens with BOS.
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = `${dir}/short.gguf`;
+    const base = STANDARD_FIXTURES.find((f) => f.name === "llama-q8_0")!;
+    await writeGguf(model, buildFixtureSpec({ ...base, contextLength: 48 }));
+    const run = (n: number) =>
+      runD2o([
+        "generate",
+        "-m",
+        model,
+        "--temp",
+        "0",
+        "--ignore-eos",
+        "--kv",
+        "d2o",
+        "--kv-budget",
+        "16",
+        "-n",
+        String(n),
+        "--json",
+        PROMPT,
+      ]);
+    const filled = await run(44); // the model reads 5 + 43 = 48 positions
+    assert.equal(filled.code, 0, filled.stderr);
+    assert.equal(filled.stderr, "");
+    assert.equal(JSON.parse(filled.stdout).tokens.length, 44);
+    const past = await run(60);
+    assert.equal(past.code, 0, past.stderr);
+    assert.equal(past.stderr.match(/went past the model's trained context of 48 /g)?.length, 1);
+    assert.equal(JSON.parse(past.stdout).tokens.length, 60);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("--json with --jsonl is refused: one line, exit 2", async () => {
