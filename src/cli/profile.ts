@@ -10,6 +10,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { basename } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
+import { adapterLimits } from "../gpu/device.ts";
+import { openModel } from "../model/model_file.ts";
+import { checkContextSize } from "./context_check.ts";
 import { isStdinPath, readStdinText } from "./prompt_input.ts";
 import { KV_POLICY_NAMES } from "../kv/options.ts";
 import { profileConfigs } from "../profile/configs.ts";
@@ -139,6 +142,7 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
         "give -p N, -n N or --text FILE",
     );
   }
+  if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx);
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
   const report = await runProfile({
@@ -162,6 +166,17 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
     perLayer: o.perLayer ?? false,
     kernels: o.kernels ?? false,
   }));
+}
+
+/** `-c/--ctx` against the model and the GPU before any test runs (as generate checks it). */
+async function checkProfileContext(path: string, nCtx: number): Promise<void> {
+  const model = await openModel(path);
+  try {
+    const warning = checkContextSize(model.hparams, nCtx, await adapterLimits());
+    if (warning) console.error(warning);
+  } finally {
+    model.close();
+  }
 }
 
 async function readText(path: string): Promise<ProfileText> {

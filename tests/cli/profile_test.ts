@@ -200,6 +200,7 @@ Deno.test("d2o profile rejects bad values with one line naming the flag", async 
     [["-o", "xml"], 2, /--output/],
     [["--d2o-beta", "2"], 2, /--d2o-beta "2"/],
     [["-p", "0", "-n", "0"], 2, /^d2o: Nothing to measure: -p 0 and -n 0 ask for no speed test/],
+    [["-c", "10000000"], 6, /^d2o: Cannot use a context of 10000000 tokens: .*; lower -c\/--ctx$/],
     [["--text", "/nonexistent/story.txt"], 3, /--text "\/nonexistent\/story\.txt"/],
   ];
   for (const [flags, code, message] of cases) {
