@@ -186,10 +186,10 @@ export async function llamaLogProbs(
 }
 
 /**
- * llama.cpp's greedy choice after each of `tokens[from..]`: the prompt and a
- * continuation evaluated in one batch (f32 KV cache, no flash attention), and
- * the most likely next token at every position from `from - 1` on. A greedy
- * continuation is llama.cpp's own exactly when these equal its tokens.
+ * llama.cpp's greedy choice after each of `tokens[from - 1..]`: the prompt and
+ * a continuation evaluated in one batch (f32 KV cache, no flash attention),
+ * llama.cpp's own sampler at temperature 0 at every position from `from - 1`
+ * on. A greedy continuation is llama.cpp's own exactly when these equal its tokens.
  */
 export async function llamaArgmaxAfter(
   model: LlamaModelLike,
@@ -204,16 +204,14 @@ export async function llamaArgmaxAfter(
     ...EXACT_CONTEXT,
   });
   try {
+    const greedy = { generateNext: { token: true, options: { temperature: 0 } } };
     const out = await context.getSequence().controlledEvaluate(
-      tokens.map((t, i) => i >= from - 1 ? [t, { generateNext: { probabilities: true } }] : t),
+      tokens.map((t, i) => i >= from - 1 ? [t, greedy] : t),
     );
-    return out.slice(from - 1).map((result) => {
-      let best = -1;
-      let bestP = -1;
-      for (const [token, p] of result?.next?.probabilities ?? []) {
-        if (p > bestP || (p === bestP && token < best)) [best, bestP] = [token, p];
-      }
-      return best;
+    return out.slice(from - 1).map((result, i) => {
+      const token = result?.next?.token;
+      if (token === undefined) throw new Error(`llama.cpp sampled no token at ${from - 1 + i}`);
+      return token;
     });
   } finally {
     await context.dispose();
