@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { PRE_TOKENIZERS } from "../../src/tokenizer/pre_tokenizer.ts";
-import { loadVocab } from "./_llama.ts";
+import { llamaCppRelease, loadVocab } from "./_llama.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import {
   ourTokenizer,
@@ -113,4 +113,10 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the README records the llama.cpp release the pinned node-llama-cpp bundles", () => {
+  const [repo, tag] = llamaCppRelease().split("@");
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  assert.ok(readme.includes(`llama.cpp release \`${tag}\``) && readme.includes(`(\`${repo}\``));
 });
