@@ -128,7 +128,9 @@ export class GpuForward {
   readonly #fuseNorms: boolean;
   readonly #fuseSilu: boolean;
   readonly #heads: Graph;
-  readonly #decodeHead: NamedDispatch;
+  /** The decode step's lm_head, made with the decode graph (its pipeline compiles after the first token). */
+  #decodeHead: NamedDispatch | undefined;
+  readonly #makeDecodeHead: () => NamedDispatch;
   readonly #prefillHead: NamedDispatch[];
   readonly #prefillAllHead: NamedDispatch[];
   #decode: Graph = { ops: [], owned: [] };
@@ -209,9 +211,8 @@ export class GpuForward {
       this.#heads.owned.push(op);
       return { name: "lm_head", op };
     };
-    this.#decodeHead = this.#fuseNorms
-      ? head(a.x, this.logits, 1, norm)
-      : head(a.xb, this.logits, 1);
+    this.#makeDecodeHead = () =>
+      this.#fuseNorms ? head(a.x, this.logits, 1, norm) : head(a.xb, this.logits, 1);
     this.#prefillHead = [head(a.last, this.logits, 1)];
     this.#prefillAllHead = this.logitsAll && B > 1 ? [head(a.xb, this.logitsAll, B)] : [];
   }
@@ -237,6 +238,7 @@ export class GpuForward {
   get #decodeOps(): readonly NamedDispatch[] {
     if (this.#decode.ops.length === 0 && this.#decodeBound) {
       const graph = this.#graph(1, this.token, this.#decodeBound);
+      this.#decodeHead ??= this.#makeDecodeHead();
       this.#decode = { ops: [...graph.ops, this.#decodeHead], owned: graph.owned };
     }
     return this.#decode.ops;
