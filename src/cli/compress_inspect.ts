@@ -9,6 +9,7 @@
 
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
+import { kvRepeat } from "../model/repeat_kv.ts";
 import { collectInspect } from "../inspect/collect.ts";
 import { INSPECT_HTML_GENERATOR, renderInspectHtml } from "../inspect/render_html.ts";
 import { renderInspectText } from "../inspect/render_text.ts";
@@ -98,7 +99,9 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
     kv,
     recordFates: true,
     validate(hp) {
-      const bounds = [["--layers", layers, hp.nLayer], ["--heads", heads, hp.nHeadKv]] as const;
+      // --select-per query-head caches (and reports) n_head heads.
+      const cacheHeads = hp.nHeadKv * kvRepeat(hp, kv.selectPer);
+      const bounds = [["--layers", layers, hp.nLayer], ["--heads", heads, cacheHeads]] as const;
       for (const [flag, list, n] of bounds) {
         const bad = list?.find((i) => i >= n);
         if (bad !== undefined) {

@@ -10,7 +10,10 @@
  */
 
 import type { KvSlotTableSnapshot } from "../gpu/ops/kv_slot_table.ts";
+import type { KvOptions } from "../kv/option_types.ts";
 import { createKvPolicy } from "../kv/registry.ts";
+import type { ModelHParams } from "../model/hparams.ts";
+import { kvRepeat } from "../model/repeat_kv.ts";
 import type { Session } from "../model/session.ts";
 import { type StepReadBack, StepReader } from "./step_reader.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
@@ -50,7 +53,8 @@ export async function collectInspect(
   if (!store.compresses || store.options === undefined) {
     throw new RangeError("Cannot inspect a session without a KV policy");
   }
-  const { nLayer, nHeadKv } = session.hparams;
+  const { nLayer } = session.hparams;
+  const nHeadKv = cacheHeads(session.hparams, store.options);
   const log: RunLog = {
     tokens: [...options.prompt],
     heads: Array.from(
@@ -149,7 +153,8 @@ function buildReport(
 ): InspectReport {
   const store = session.kvStore;
   const hp = session.hparams;
-  const { nLayer, nHeadKv } = hp;
+  const { nLayer } = hp;
+  const nHeadKv = cacheHeads(hp, store.options!);
   const T = options.prompt.length;
   const plan = store.plan!;
   const layers: InspectLayer[] = tables.map((table, l) => {
@@ -239,4 +244,9 @@ function recordStep(
   });
   const evicted = picks.getInt32(0, true) >= 0;
   if (log.merges && evicted && !Number.isNaN(after.tau)) log.tau[layer]!.push(after.tau);
+}
+
+/** KV heads the cache holds: the model's, or `n_head` with `--select-per query-head` (repeated heads). */
+function cacheHeads(hp: Pick<ModelHParams, "nHead" | "nHeadKv">, kv: KvOptions): number {
+  return hp.nHeadKv * kvRepeat(hp, kv.selectPer);
 }

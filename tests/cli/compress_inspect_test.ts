@@ -144,4 +144,18 @@ Deno.test("compress-inspect refuses --compress-at first-decode (and --parity, wh
   const report = JSON.parse(stdout);
   assert.equal(report.kv.selectPer, "query-head");
   assert.equal(report.kv.parity, true);
+  // Per query head: the cache (and the report) holds n_head = 8 heads, each accounting for every token.
+  assert.equal(report.model.nHeadKv, 8);
+  for (const layer of report.layers) {
+    assert.equal(layer.heads.length, 8);
+    for (const head of layer.heads) {
+      const seen = [...head.kept, ...head.merged.map((m: { pos: number }) => m.pos)]
+        .concat(head.evicted.map((e: { pos: number }) => e.pos));
+      assert.equal(
+        new Set(seen).size,
+        report.promptLength,
+        `layer ${layer.layer} head ${head.head}`,
+      );
+    }
+  }
 });
