@@ -21,24 +21,27 @@
 //   acc: 1 for Y += X·Wᵀ (fusing the residual add), 0 for Y = X·Wᵀ (a
 //   uniform, not an override, so both uses share one pipeline)
 //
-// Sections (specializeSource, quant_kernel.ts): PARTIAL8 for rows whose length
+// Sections (specializeSource, quant_kernel.ts): WIDE or NARROW (the token
+//   tile, below); PARTIAL8 for rows whose length
 //   is not a multiple of 8 (float types), PARTIAL4 for rows not a multiple of 4
 //   (the host keeps only what the weight takes).
 // Overrides: ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
 // Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
-//   tokens tx + 8j (j < 8) of a TR = 64 row × TT = 64 token tile (8×8 outputs
-//   per thread, register-blocked: each vec4 read from workgroup memory feeds 16
-//   multiply-adds; on CPU drivers a workgroup-memory load is a per-lane gather
-//   that costs far more than the multiply-adds it feeds, and a spilled
-//   accumulator far less); K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
+//   tokens tx + 8j (j < TT/8) of a TR = 64 row × TT token tile, register-blocked.
+//   WIDE (section): TT = 64, 8×8 outputs per thread, each vec4 read from
+//   workgroup memory feeds 16 multiply-adds (on CPU drivers a workgroup-memory
+//   load is a per-lane gather that costs far more than the multiply-adds it
+//   feeds, and a spilled accumulator far less), but the kernel takes about
+//   three times as long to compile; else TT = 32, 8×4 outputs (10.7 per read).
+//   K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
 //   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
-//   invocation after 65,535 iterations in total): 21·⌈cols/KC⌉ + 64 (per K
-//   step 1 + 4 W-tile + 8 X-tile + 8 multiply iterations, then 16 stores of 4
-//   tokens); independent of rows and tokens. 11008 columns take 7288; the host
-//   (matmul.ts) refuses rows longer than 99,744 columns.
+//   invocation after 65,535 iterations in total): (13 + TT/8)·⌈cols/KC⌉ + TT
+//   (per K step 1 + 4 W-tile + TT/8 X-tile + 8 multiply iterations, then TT/4
+//   stores of 4 tokens); independent of rows and tokens. WIDE: 11008 columns
+//   take 7288; the host (matmul.ts) checks the bound.
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -58,7 +61,12 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 
 const TR: u32 = 64u;
+// @if WIDE
 const TT: u32 = 64u;
+// @end WIDE
+// @if NARROW
+const TT: u32 = 32u;
+// @end NARROW
 const KC: u32 = 32u;
 const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against bank conflicts
 
@@ -95,7 +103,7 @@ fn main(
   let tx = tid % 8u;
   let ty = tid / 8u;
   let per_block = QK / 8u;
-  // acc<i><h>: row ty + 8i, tokens tx + 32h + 8j (j < 4).
+  // acc<i><h>: row ty + 8i, tokens tx + 32h + 8j (j < 4); h = 1 only when WIDE.
   var acc00 = vec4<f32>(0.0);
   var acc10 = vec4<f32>(0.0);
   var acc20 = vec4<f32>(0.0);
@@ -104,6 +112,7 @@ fn main(
   var acc50 = vec4<f32>(0.0);
   var acc60 = vec4<f32>(0.0);
   var acc70 = vec4<f32>(0.0);
+  // @if WIDE
   var acc01 = vec4<f32>(0.0);
   var acc11 = vec4<f32>(0.0);
   var acc21 = vec4<f32>(0.0);
@@ -112,6 +121,7 @@ fn main(
   var acc51 = vec4<f32>(0.0);
   var acc61 = vec4<f32>(0.0);
   var acc71 = vec4<f32>(0.0);
+  // @end WIDE
   for (var k0 = 0u; k0 < params.cols; k0 += KC) {
     // W tile: TR rows × KC/8 groups of 8, four groups per thread.
     for (var p = 0u; p < 4u; p++) {
@@ -132,8 +142,8 @@ fn main(
       w_tile[r * KS + 2u * gi] = v.lo;
       w_tile[r * KS + 2u * gi + 1u] = v.hi;
     }
-    // X tile: TT tokens × KC/4 vec4, eight per thread.
-    for (var p = 0u; p < 8u; p++) {
+    // X tile: TT tokens × KC/4 vec4, TT/8 per thread.
+    for (var p = 0u; p < TT / 8u; p++) {
       let item = tid + 64u * p;
       let t = item / 8u;
       let c = k0 + 4u * (item % 8u);
@@ -161,12 +171,14 @@ fn main(
         x_tile[(tx + 16u) * KS + c],
         x_tile[(tx + 24u) * KS + c],
       );
+      // @if WIDE
       let xs1 = mat4x4<f32>(
         x_tile[(tx + 32u) * KS + c],
         x_tile[(tx + 40u) * KS + c],
         x_tile[(tx + 48u) * KS + c],
         x_tile[(tx + 56u) * KS + c],
       );
+      // @end WIDE
       let w0 = w_tile[ty * KS + c];
       let w1 = w_tile[(ty + 8u) * KS + c];
       let w2 = w_tile[(ty + 16u) * KS + c];
@@ -183,6 +195,7 @@ fn main(
       acc50 += w5 * xs0;
       acc60 += w6 * xs0;
       acc70 += w7 * xs0;
+      // @if WIDE
       acc01 += w0 * xs1;
       acc11 += w1 * xs1;
       acc21 += w2 * xs1;
@@ -191,10 +204,10 @@ fn main(
       acc51 += w5 * xs1;
       acc61 += w6 * xs1;
       acc71 += w7 * xs1;
+      // @end WIDE
     }
     workgroupBarrier();
   }
-  let t1 = tok0 + 32u + tx;
   store_row(row0 + ty, tok0 + tx, n_tokens, acc00);
   store_row(row0 + ty + 8u, tok0 + tx, n_tokens, acc10);
   store_row(row0 + ty + 16u, tok0 + tx, n_tokens, acc20);
@@ -203,6 +216,8 @@ fn main(
   store_row(row0 + ty + 40u, tok0 + tx, n_tokens, acc50);
   store_row(row0 + ty + 48u, tok0 + tx, n_tokens, acc60);
   store_row(row0 + ty + 56u, tok0 + tx, n_tokens, acc70);
+  // @if WIDE
+  let t1 = tok0 + 32u + tx;
   store_row(row0 + ty, t1, n_tokens, acc01);
   store_row(row0 + ty + 8u, t1, n_tokens, acc11);
   store_row(row0 + ty + 16u, t1, n_tokens, acc21);
@@ -211,4 +226,5 @@ fn main(
   store_row(row0 + ty + 40u, t1, n_tokens, acc51);
   store_row(row0 + ty + 48u, t1, n_tokens, acc61);
   store_row(row0 + ty + 56u, t1, n_tokens, acc71);
+  // @end WIDE
 }
