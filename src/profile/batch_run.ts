@@ -129,7 +129,9 @@ export async function runBatchProfile(
       rows.push(...tests.map((t) => ({ ...t, error: "not even one sequence fits --kv-memory" })));
       continue;
     }
-    const nCtx = Math.max(...tests.map((t) => testContext(t, settings)));
+    // The --kernels steps come after the test: room for them, not charged.
+    const nCtx = Math.max(...tests.map((t) => testContext(t, settings))) +
+      (settings.kernelSteps ?? 0);
     const engine = await BatchEngine.load(await openModel(settings.model), {
       parallel: most,
       nCtx,
@@ -197,14 +199,14 @@ function batchTests(s: BatchProfileSettings, hp: ModelHParams, config: ProfileCo
 }
 
 /**
- * Positions a test's sequences reach: the prompt (BOS alone for 0), one
- * warm-up step, `reps` runs of `nGen` steps, the `--kernels` steps.
+ * Positions a test's sequences reach (its KV charge's capacity): the prompt
+ * (BOS alone for 0), one warm-up step, `reps` runs of `nGen` steps.
  */
 function testContext(
   t: { readonly nPrompt: number; readonly nGen: number },
   s: BatchProfileSettings,
 ): number {
-  return Math.max(1, t.nPrompt) + 1 + s.reps * t.nGen + (s.kernelSteps ?? 0);
+  return Math.max(1, t.nPrompt) + 1 + s.reps * t.nGen;
 }
 
 /**
