@@ -10,7 +10,7 @@
 
 import type { BatchReport, BatchRow } from "./batch_run.ts";
 import type { OutputFormat } from "./report.ts";
-import { formatBytes } from "./report.ts";
+import { csvCell, formatBytes } from "./report.ts";
 import { renderTable } from "./table.ts";
 
 /** Column names of the batch CSV output, in order. */
@@ -82,15 +82,9 @@ function batchCsv(report: BatchReport): string {
       kv_memory_bytes: report.kvMemory,
       error: r.error,
     };
-    lines.push(BATCH_CSV_COLUMNS.map((c) => cell(values[c])).join(","));
+    lines.push(BATCH_CSV_COLUMNS.map((c) => csvCell(values[c])).join(","));
   }
   return lines.join("\n") + "\n";
-}
-
-function cell(value: string | number | undefined): string {
-  if (value === undefined) return "";
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 function batchTable(report: BatchReport, style: "table" | "md"): string {

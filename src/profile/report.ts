@@ -140,7 +140,8 @@ function formatCsv(report: ProfileReport): string {
   return lines.join("\n") + "\n";
 }
 
-function csvCell(value: string | number | undefined): string {
+/** One CSV cell: empty for a missing value, quoted when it holds a quote, comma or newline. */
+export function csvCell(value: string | number | undefined): string {
   if (value === undefined) return "";
   const text = String(value);
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
