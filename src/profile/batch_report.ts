@@ -90,9 +90,7 @@ function batchCsv(report: BatchReport): string {
 function batchTable(report: BatchReport, style: "table" | "md"): string {
   const capped = report.kvMemory !== undefined;
   const full = (r: BatchRow) =>
-    report.rows.find((f) =>
-      f.budget === "-" && f.kv === "full" && f.test === r.test && f.aggregate
-    );
+    report.rows.find((f) => f.budget === "-" && f.test === r.test && f.aggregate);
   const rows = report.rows.map((r) => {
     const a = r.aggregate;
     const base = capped
