@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: the figures our speed targets are checked by. Prints the
  * machine and its load, tokenizer throughput, the adapter's own limits
- * (streaming-read GB/s and f32 FMA GFLOP/s, src/gpu/ops/roofline.ts), the
+ * (streaming-read GB/s and f32 FMA GFLOP/s, scripts/bench/roofline_ops.ts), the
  * weight kernels at model shapes as shares of those limits, and for
  * stories260K and the 124.7M llama shape (F16, Q8_0, Q4_0, Q4_K_M-style):
  * pp/tg tokens per second, their roofline shares, dispatches and bytes read

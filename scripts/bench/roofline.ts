@@ -1,5 +1,5 @@
 /**
- * Times the roofline microbenchmarks (src/gpu/ops/roofline.ts): the adapter's
+ * Times the roofline microbenchmarks (roofline_ops.ts): the adapter's
  * streaming-read bandwidth and f32 multiply-add throughput, the two limits the
  * bench reports every kernel and pp/tg figure against.
  *
@@ -12,7 +12,7 @@ import {
   createReadReduction,
   fmaChainFlops,
   rooflineWorkgroup,
-} from "../../src/gpu/ops/roofline.ts";
+} from "./roofline_ops.ts";
 import type { Dispatch, GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createTimer, TOTAL_LABEL } from "../../src/gpu/timing.ts";
 

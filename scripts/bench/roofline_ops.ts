@@ -1,19 +1,25 @@
 /**
  * The adapter's own limits, as two microbenchmark kernels the bench times:
- * a streaming-read reduction (kernels/roofline_read.wgsl: bytes per second)
- * and a register-bound multiply-add loop (kernels/roofline_fma.wgsl: f32
- * flops per second). Every kernel and pp/tg figure is reported as a share of
- * them. CPU twins: src/reference/roofline.ts.
+ * a streaming-read reduction (roofline_read.wgsl: bytes per second) and a
+ * register-bound multiply-add loop (roofline_fma.wgsl: f32 flops per second).
+ * Every kernel and pp/tg figure is reported as a share of them. Bench-only
+ * (the product never runs them, so they live beside the bench, not in
+ * kernels/). CPU twins: src/reference/roofline.ts.
  *
  * @module
  */
 
-import readBody from "../../../kernels/roofline_read.wgsl" with { type: "text" };
-import fmaBody from "../../../kernels/roofline_fma.wgsl" with { type: "text" };
-import type { GpuRuntime } from "../runtime.ts";
-import type { OwnedDispatch } from "./quant_kernel.ts";
-import { bindBuffers, createParams, dispatchSteps, requireElements } from "./op_support.ts";
-import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
+import readBody from "./roofline_read.wgsl" with { type: "text" };
+import fmaBody from "./roofline_fma.wgsl" with { type: "text" };
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
+import type { OwnedDispatch } from "../../src/gpu/ops/quant_kernel.ts";
+import {
+  bindBuffers,
+  createParams,
+  dispatchSteps,
+  requireElements,
+} from "../../src/gpu/ops/op_support.ts";
+import { checkBindable, checkLoopBudget } from "../../src/gpu/ops/silent_limits.ts";
 
 /**
  * Threads per workgroup of the microbenchmarks: 8 on a CPU fallback adapter
@@ -55,7 +61,7 @@ export function readSpan(count: number, workgroups: number, wg: number): number 
 
 /**
  * Builds the streaming-read reduction: workgroup w sums its span of `src`,
- * thread l every wg-th vec4 of it from l (see kernels/roofline_read.wgsl).
+ * thread l every wg-th vec4 of it from l (see roofline_read.wgsl).
  *
  * @param rt runtime
  * @param options buffers, vec4 count and workgroups
@@ -102,7 +108,7 @@ export interface FmaChainsOptions {
 }
 
 /**
- * Builds the register-bound multiply-add loop (see kernels/roofline_fma.wgsl);
+ * Builds the register-bound multiply-add loop (see roofline_fma.wgsl);
  * one dispatch does `workgroups · wg · iters · FMA_CHAINS · 8` flops.
  *
  * @param rt runtime

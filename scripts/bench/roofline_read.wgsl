@@ -18,7 +18,7 @@
 // Tolerance: f32 sums (the twin keeps the same four partial sums, in f32).
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
 //   invocation after 65,535 iterations in total): span / (4·WG); the host
-//   (roofline.ts) refuses more.
+//   (roofline_ops.ts) refuses more.
 
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;

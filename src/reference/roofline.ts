@@ -1,6 +1,6 @@
 /**
- * CPU twins of the roofline microbenchmarks (kernels/roofline_read.wgsl and
- * kernels/roofline_fma.wgsl): the same sums and recurrences, so their tests
+ * CPU twins of the roofline microbenchmarks (scripts/bench/roofline_read.wgsl
+ * and scripts/bench/roofline_fma.wgsl): the same sums and recurrences, so their tests
  * show the GPU really read every byte and ran every step it was timed for.
  *
  * @module

@@ -7,7 +7,7 @@ import {
   fmaChainFlops,
   readSpan,
   rooflineWorkgroup,
-} from "../../src/gpu/ops/roofline.ts";
+} from "../../scripts/bench/roofline_ops.ts";
 import { fmaChains, readReduction } from "../../src/reference/roofline.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
