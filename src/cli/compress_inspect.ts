@@ -13,8 +13,8 @@ import { kvRepeat } from "../model/repeat_kv.ts";
 import { collectInspect } from "../inspect/collect.ts";
 import { INSPECT_HTML_GENERATOR, renderInspectHtml } from "../inspect/render_html.ts";
 import { renderInspectText } from "../inspect/render_text.ts";
-import { resolveKvOptions } from "../kv/options.ts";
-import { parseLayerList } from "../kv/options.ts";
+import { parseLayerList, resolveKvOptions } from "../kv/options.ts";
+import { DEFAULT_KV_POLICY } from "../kv/registry.ts";
 import { stdoutIsTerminal, writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { integerIn } from "./options.ts";
@@ -49,7 +49,7 @@ export function compressInspectCommand(): Command {
     .requiredOption("-m, --model <path>", "path to a .gguf model")
     .option("-f, --file <path>", "read the prompt from a file")
     .option("--generate <n>", "greedy tokens to generate after the prompt", integerIn(0), 0)
-    .option("--kv <policy>", kvPolicyHelp(), "d2o")
+    .option("--kv <policy>", kvPolicyHelp(), DEFAULT_KV_POLICY)
     .option(
       "--kv-budget <x>",
       "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",

@@ -11,6 +11,7 @@ import { Command } from "commander";
 import type { Session } from "../model/session.ts";
 import { describeKvOptions } from "../kv/describe.ts";
 import { type KvOptions, resolveKvOptions } from "../kv/options.ts";
+import { DEFAULT_KV_POLICY } from "../kv/registry.ts";
 import {
   describeSampler,
   MAX_REPEAT_LAST_N,
@@ -177,7 +178,7 @@ export function generateCommand(): Command {
     .option("--verbose", "print speed and GPU memory to stderr");
   return addKvTuningFlags(
     command
-      .option("--kv <policy>", kvPolicyHelp(), "d2o")
+      .option("--kv <policy>", kvPolicyHelp(), DEFAULT_KV_POLICY)
       .option(
         "--kv-budget <x>",
         "KV budget per layer: a fraction of the prompt (0 < x ≤ 1) or a token count (> 1)",

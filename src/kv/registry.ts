@@ -22,6 +22,9 @@ import { STREAMING } from "./streaming.ts";
 /** Every policy, in help-text order. */
 export const KV_POLICIES: readonly KvPolicyEntry[] = [FULL, STREAMING, H2O, D2O, SNAPKV, PYRAMIDKV];
 
+/** The policy `generate` and `compress-inspect` use when `--kv` is not given. */
+export const DEFAULT_KV_POLICY: string = D2O.name;
+
 /**
  * The registry row of a policy name.
  *
