@@ -126,76 +126,26 @@ export function readHParams(
   const unsupported = (detail: string) => new UnsupportedError(`${where}: ${detail}`);
   const byName = new Map(tensors.map((t) => [t.name, t]));
 
-  const fileArch = metadata.optionalString(KV.architecture);
-  if (fileArch === undefined) throw invalid(`metadata key "${KV.architecture}" is missing`);
-  if (!ARCHITECTURES.get(fileArch)?.runs) {
-    throw unsupported(
-      `unsupported architecture "${fileArch}": d2o runs ${RUNNABLE_ARCHITECTURES}`,
-    );
-  }
-  const name = metadata.optionalString(KV.name) ?? metadata.optionalString(KV.basename) ??
-    fileArch;
-  const arch = (fileArch === "llama" && /mistral/i.test(name) ? "mistral" : fileArch) as ModelArch;
-
-  const key = (template: string) => archKey(template, fileArch);
-  const optionalCount = (template: string): number | undefined => {
-    const value = metadata.optionalNumber(key(template));
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive integer`);
-    }
-    return value;
-  };
-  const count = (template: string): number => {
-    const value = optionalCount(template);
-    if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
-    return value;
-  };
-  const positive = (template: string, fallback?: number): number => {
-    const value = metadata.optionalNumber(key(template)) ?? fallback;
-    if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
-    if (!(value > 0) || !Number.isFinite(value)) {
-      throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive number`);
-    }
-    return value;
-  };
-
-  const nCtxTrain = count(KV.contextLength);
-  const nEmbd = count(KV.embeddingLength);
-  const nFf = count(KV.feedForwardLength);
-  const nHead = count(KV.attentionHeadCount);
-  const nHeadKv = optionalCount(KV.attentionHeadCountKv) ?? nHead;
+  const { fileArch, arch, name } = readArchitecture(metadata, invalid, unsupported);
+  const read = archNumbers(metadata, fileArch, invalid);
+  const { key } = read;
+  const nCtxTrain = read.count(KV.contextLength);
+  const nEmbd = read.count(KV.embeddingLength);
+  const nFf = read.count(KV.feedForwardLength);
   const nLayer = metadata.optionalNumber(key(KV.blockCount));
   if (nLayer === undefined) throw invalid(`metadata key "${key(KV.blockCount)}" is missing`);
   if (!Number.isInteger(nLayer) || nLayer < 0) {
     throw invalid(`metadata key "${key(KV.blockCount)}" is ${nLayer}, expected an integer ≥ 1`);
   }
-  if (nHead % nHeadKv !== 0) {
-    throw invalid(`${nHead} attention heads cannot be shared by ${nHeadKv} KV heads`);
-  }
-  const keyLength = optionalCount(KV.attentionKeyLength);
-  if (keyLength === undefined && nEmbd % nHead !== 0) {
-    throw invalid(`embedding length ${nEmbd} is not a multiple of the ${nHead} attention heads`);
-  }
-  const headDim = keyLength ?? nEmbd / nHead;
-  const valueLength = optionalCount(KV.attentionValueLength);
-  if (valueLength !== undefined && valueLength !== headDim) {
-    throw unsupported(
-      `value head size ${valueLength} differs from key head size ${headDim}, which d2o does not run`,
-    );
-  }
-  const ropeDim = optionalCount(KV.ropeDimensionCount) ?? headDim;
-  if (ropeDim % 2 !== 0 || ropeDim > headDim) {
-    throw invalid(
-      `RoPE dimension count ${ropeDim} must be even and at most the head size ${headDim}`,
-    );
-  }
-  const ropeFreqBase = positive(KV.ropeFreqBase, DEFAULT_ROPE_FREQ_BASE);
-  const rmsEps = positive(KV.attentionLayerNormRmsEpsilon);
+  const heads = readHeads(read, nEmbd, invalid, unsupported);
+  const { nHead, nHeadKv, headDim, keyLength } = heads;
+  const ropeFreqBase = read.positive(KV.ropeFreqBase, DEFAULT_ROPE_FREQ_BASE);
+  const rmsEps = read.positive(KV.attentionLayerNormRmsEpsilon);
   const ropeScaling = readRopeScaling(metadata, fileArch, invalid, unsupported);
 
   const embd = byName.get(TN.tokenEmbd);
   if (!embd) throw invalid(`tensor "${TN.tokenEmbd}" is missing`);
-  const nVocab = optionalCount(KV.vocabSize) ??
+  const nVocab = read.optionalCount(KV.vocabSize) ??
     metadata.optionalStringArray(KV.tokenizerTokens)?.length ?? embd.dims[1] ?? 1;
   checkNoExperts(metadata.optionalNumber(key(KV.expertCount)), key(KV.expertCount), where);
   checkSizeHParams(
@@ -217,24 +167,8 @@ export function readHParams(
     byName,
     where,
   );
-
-  if (byName.has(blockTensorName(0, "attnOutputBias"))) {
-    throw unsupported(
-      `tensor "${blockTensorName(0, "attnOutputBias")}": d2o does not run an attention output bias`,
-    );
-  }
-  if (byName.has(blockTensorName(0, "ffnGateInp"))) {
-    throw unsupported(
-      `tensor "${blockTensorName(0, "ffnGateInp")}": d2o does not run mixture-of-experts models`,
-    );
-  }
-  const hasQkvBias = nLayer > 0 && byName.has(blockTensorName(0, "attnQBias"));
   const table = ARCHITECTURES.get(arch)!;
-  if (table.qkvBias && nLayer > 0 && !hasQkvBias) {
-    throw invalid(
-      `tensor "${blockTensorName(0, "attnQBias")}" is missing (qwen2 has Q/K/V biases)`,
-    );
-  }
+  const hasQkvBias = checkBlockLayout(byName, nLayer, table.qkvBias, invalid, unsupported);
 
   const hp: ModelHParams = {
     arch,
@@ -247,7 +181,7 @@ export function readHParams(
     nHeadKv,
     headDim,
     nFf,
-    ropeDim,
+    ropeDim: heads.ropeDim,
     ropeStyle: table.ropeStyle,
     ropeFreqBase,
     ...(ropeScaling ? { ropeScaling } : {}),
@@ -258,6 +192,128 @@ export function readHParams(
   };
   checkTensorShapes(hp, byName, where);
   return hp;
+}
+
+/** The file's architecture (refused unless d2o runs it), the one d2o runs it as, and the model name. */
+function readArchitecture(
+  metadata: GgufMetadata,
+  invalid: (detail: string) => InputError,
+  unsupported: (detail: string) => UnsupportedError,
+): { fileArch: string; arch: ModelArch; name: string } {
+  const fileArch = metadata.optionalString(KV.architecture);
+  if (fileArch === undefined) throw invalid(`metadata key "${KV.architecture}" is missing`);
+  if (!ARCHITECTURES.get(fileArch)?.runs) {
+    throw unsupported(
+      `unsupported architecture "${fileArch}": d2o runs ${RUNNABLE_ARCHITECTURES}`,
+    );
+  }
+  const name = metadata.optionalString(KV.name) ?? metadata.optionalString(KV.basename) ??
+    fileArch;
+  const arch = (fileArch === "llama" && /mistral/i.test(name) ? "mistral" : fileArch) as ModelArch;
+  return { fileArch, arch, name };
+}
+
+/** Readers of the architecture's numeric keys, each refusing a missing or out-of-range value. */
+interface ArchNumbers {
+  /** The full key name of a `{arch}.…` template. */
+  key(template: string): string;
+  /** A positive integer, or undefined when the key is absent. */
+  optionalCount(template: string): number | undefined;
+  /** A positive integer that must be present. */
+  count(template: string): number;
+  /** A positive finite number, or the fallback when absent. */
+  positive(template: string, fallback?: number): number;
+}
+
+function archNumbers(
+  metadata: GgufMetadata,
+  fileArch: string,
+  invalid: (detail: string) => InputError,
+): ArchNumbers {
+  const key = (template: string) => archKey(template, fileArch);
+  const optionalCount = (template: string): number | undefined => {
+    const value = metadata.optionalNumber(key(template));
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive integer`);
+    }
+    return value;
+  };
+  return {
+    key,
+    optionalCount,
+    count(template) {
+      const value = optionalCount(template);
+      if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
+      return value;
+    },
+    positive(template, fallback) {
+      const value = metadata.optionalNumber(key(template)) ?? fallback;
+      if (value === undefined) throw invalid(`metadata key "${key(template)}" is missing`);
+      if (!(value > 0) || !Number.isFinite(value)) {
+        throw invalid(`metadata key "${key(template)}" is ${value}, expected a positive number`);
+      }
+      return value;
+    },
+  };
+}
+
+/** Head counts, head size and RoPE width, checked against each other and the embedding. */
+function readHeads(
+  read: ArchNumbers,
+  nEmbd: number,
+  invalid: (detail: string) => InputError,
+  unsupported: (detail: string) => UnsupportedError,
+): { nHead: number; nHeadKv: number; headDim: number; keyLength?: number; ropeDim: number } {
+  const nHead = read.count(KV.attentionHeadCount);
+  const nHeadKv = read.optionalCount(KV.attentionHeadCountKv) ?? nHead;
+  if (nHead % nHeadKv !== 0) {
+    throw invalid(`${nHead} attention heads cannot be shared by ${nHeadKv} KV heads`);
+  }
+  const keyLength = read.optionalCount(KV.attentionKeyLength);
+  if (keyLength === undefined && nEmbd % nHead !== 0) {
+    throw invalid(`embedding length ${nEmbd} is not a multiple of the ${nHead} attention heads`);
+  }
+  const headDim = keyLength ?? nEmbd / nHead;
+  const valueLength = read.optionalCount(KV.attentionValueLength);
+  if (valueLength !== undefined && valueLength !== headDim) {
+    throw unsupported(
+      `value head size ${valueLength} differs from key head size ${headDim}, which d2o does not run`,
+    );
+  }
+  const ropeDim = read.optionalCount(KV.ropeDimensionCount) ?? headDim;
+  if (ropeDim % 2 !== 0 || ropeDim > headDim) {
+    throw invalid(
+      `RoPE dimension count ${ropeDim} must be even and at most the head size ${headDim}`,
+    );
+  }
+  return { nHead, nHeadKv, headDim, ...(keyLength === undefined ? {} : { keyLength }), ropeDim };
+}
+
+/** Refuses block tensors d2o does not run; returns whether the blocks have Q/K/V biases. */
+function checkBlockLayout(
+  byName: ReadonlyMap<string, GgufTensorInfo>,
+  nLayer: number,
+  archHasQkvBias: boolean,
+  invalid: (detail: string) => InputError,
+  unsupported: (detail: string) => UnsupportedError,
+): boolean {
+  if (byName.has(blockTensorName(0, "attnOutputBias"))) {
+    throw unsupported(
+      `tensor "${blockTensorName(0, "attnOutputBias")}": d2o does not run an attention output bias`,
+    );
+  }
+  if (byName.has(blockTensorName(0, "ffnGateInp"))) {
+    throw unsupported(
+      `tensor "${blockTensorName(0, "ffnGateInp")}": d2o does not run mixture-of-experts models`,
+    );
+  }
+  const hasQkvBias = nLayer > 0 && byName.has(blockTensorName(0, "attnQBias"));
+  if (archHasQkvBias && nLayer > 0 && !hasQkvBias) {
+    throw invalid(
+      `tensor "${blockTensorName(0, "attnQBias")}" is missing (qwen2 has Q/K/V biases)`,
+    );
+  }
+  return hasQkvBias;
 }
 
 /** llama.cpp's rule: the factor comes from `rope.scaling.factor` or `rope.scale_linear`; type defaults to linear. */
