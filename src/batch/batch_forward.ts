@@ -1,14 +1,16 @@
 /**
  * The batched decode step: one token for each of up to `maxSeqs` sequences
  * in one command submission. What reads the weights runs once over the B
- * rows (embedding, the norms, the Q/K/V, output, gate/up/down projections as
- * tiled mat-muls, the lm_head); what reads a sequence's own state runs per
+ * rows (embedding, the norms, the Q/K/V, output, gate/up/down projections and
+ * the lm_head as batched mat-vecs, or tiled mat-muls above 8 rows); what reads a sequence's own state runs per
  * slot (`batch_slot.ts`: RoPE, KV write, attention over its cache, the
  * cache's eviction and merge, its sampler). Rows move between the batch's
  * buffers and the slots' one-row buffers by buffer copies between compute
  * passes, so every per-sequence kernel is the one a lone session runs. A
- * step of one sequence runs the projections as the lone session's mat-vecs
- * (the tiled mat-mul computes whole 64-token tiles, which a CPU adapter pays for).
+ * step of one sequence runs the projections as the lone session's mat-vecs.
+ * The tiled mat-mul computes whole 64-token tiles, which a CPU adapter pays
+ * for, so steps of 2 to 8 rows read each weight block once for all rows
+ * through the batched mat-vec (`matvec_batch.ts`).
  *
  * Per layer: [norm, qkv] → copy q/k/v rows to the slots → [each slot's
  * rope, kv write, attention, evict] → copy the attention rows back →
@@ -24,6 +26,7 @@ import { createAddBias } from "../gpu/ops/add.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
 import { createMatvec } from "../gpu/ops/matvec.ts";
+import { createMatvecBatch, matvecBatchFits } from "../gpu/ops/matvec_batch.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
@@ -150,7 +153,8 @@ export class BatchForward {
             : [],
       )
     );
-    // A step of several sequences: tiled mat-muls over the rows; of one: the lone session's mat-vecs.
+    // A step of one sequence: the lone session's mat-vecs; of up to 8: the
+    // batched mat-vec (one pass over the weights); of more: tiled mat-muls.
     const graph = (
       proj: (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, acc: boolean) => Dispatch,
     ) => {
@@ -179,12 +183,14 @@ export class BatchForward {
       ];
       return { layers, head };
     };
-    const many = graph((weight, x, y, accumulate) =>
-      createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
-    );
-    const one = B > 1
-      ? graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }))
-      : many;
+    const one = graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }));
+    const many = B > 1
+      ? graph((weight, x, y, accumulate) =>
+        matvecBatchFits(weight, B)
+          ? createMatvecBatch(rt, { weight, x, y, maxRows: B, step, accumulate })
+          : createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
+      )
+      : one;
     return { embed, many, one };
   }
 

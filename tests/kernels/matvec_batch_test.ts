@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
+import { createMatvecBatch } from "../../src/gpu/ops/matvec_batch.ts";
+import { createFixedStep } from "../../src/gpu/ops/quant_kernel.ts";
+import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
+import { matvecBatch } from "../../src/reference/matvec_batch.ts";
+import { gpuTestOptions } from "../_gpu.ts";
+import { randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
+import { assertCloseToTwin, chunkLimit, randomWeight, typeTag } from "./_quant_cases.ts";
+
+// Same tolerances as the single mat-vec: same dequantized f32 values, f32 sums
+// in another order than the twin's f64.
+const MAX_NMSE = 1e-10;
+const MAX_ABS_PER_SCALE = 1e-5;
+
+interface Case {
+  rows: number;
+  cols: number;
+  /** Rows the op is built for (NB). */
+  maxRows: number;
+  /** Active rows of the step (n_tokens); the rest of Y must stay as it was. */
+  active: number;
+  accumulate?: boolean;
+  /** Weight rows per chunk. */
+  chunkRows?: number;
+}
+
+async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+  const { rows, cols, maxRows, active } = c;
+  const bytes = randomWeight(type, rows, cols, seed);
+  const x = randomValues(seed + 1, maxRows * cols);
+  const y0 = randomValues(seed + 2, maxRows * rows);
+  const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
+    ...(c.chunkRows ? { maxChunkBytes: chunkLimit(c.chunkRows, rowBytes(type, cols)) } : {}),
+  });
+  const xBuf = storageOf(rt.device, x, "x");
+  const yBuf = storageOf(rt.device, y0, "y");
+  const step = createFixedStep(rt.device, active, "step");
+  const op = createMatvecBatch(rt, {
+    weight,
+    x: xBuf,
+    y: yBuf,
+    maxRows,
+    step,
+    accumulate: c.accumulate ?? false,
+  });
+  submitPass(rt.device, [op]);
+  const got = await readF32(rt.device, yBuf, maxRows * rows);
+  const chunks = weight.chunks.length;
+  op.destroy();
+  destroyGpuWeight(weight);
+  for (const b of [xBuf, yBuf, step]) b.destroy();
+  const want = matvecBatch(type, bytes, rows, cols, x, active);
+  if (c.accumulate) { for (let i = 0; i < want.length; i++) want[i] = want[i]! + y0[i]!; }
+  return { got, want, untouched: y0.subarray(active * rows), chunks };
+}
+
+const TYPES = [
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q6_K,
+];
+
+for (const type of TYPES) {
+  const tag = typeTag(type);
+  const shapes: Case[] = [
+    { rows: 1, cols: 256, maxRows: 1, active: 1 },
+    { rows: 17, cols: 768, maxRows: 3, active: 3 },
+    { rows: 66, cols: 512, maxRows: 8, active: 8, accumulate: true },
+    { rows: 35, cols: 256, maxRows: 8, active: 5 },
+    { rows: 21, cols: 256, maxRows: 4, active: 4, chunkRows: 6 },
+  ];
+  Deno.test({
+    name: `matvec_batch_${tag} matches the CPU twin row by row`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = await testRuntime();
+      for (const [i, c] of shapes.entries()) {
+        const name = `matvec_batch_${tag}(rows=${c.rows}, cols=${c.cols}, ${c.active}/${c.maxRows}${
+          c.accumulate ? ", acc" : ""
+        }${c.chunkRows ? ", chunked" : ""})`;
+        await t.step(name, async () => {
+          const { got, want, untouched, chunks } = await runCase(rt, type, c, 50 * type + i);
+          assertCloseToTwin(got.subarray(0, want.length), want, name, MAX_NMSE, MAX_ABS_PER_SCALE);
+          // Rows past the step's n_tokens are neither read nor written.
+          assert.deepEqual(got.subarray(want.length), untouched);
+          if (c.chunkRows) assert.ok(chunks > 1, `${name}: expected several chunks, got ${chunks}`);
+        });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "matvec_batch refuses more than 8 rows and columns not in eights",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = await testRuntime();
+    const bytes = randomWeight(GgmlType.F32, 4, 12, 1);
+    const odd = createGpuWeight(rt, bytes, { name: "odd", type: GgmlType.F32, rows: 4, cols: 12 });
+    const buf = storageOf(rt.device, new Float32Array(9 * 12), "b");
+    assert.throws(
+      () => createMatvecBatch(rt, { weight: odd, x: buf, y: buf, maxRows: 2 }),
+      RangeError,
+    );
+    destroyGpuWeight(odd);
+    const ok = createGpuWeight(rt, randomWeight(GgmlType.F32, 4, 8, 2), {
+      name: "ok",
+      type: GgmlType.F32,
+      rows: 4,
+      cols: 8,
+    });
+    assert.throws(
+      () => createMatvecBatch(rt, { weight: ok, x: buf, y: buf, maxRows: 9 }),
+      /1 to 8 rows/,
+    );
+    destroyGpuWeight(ok);
+    buf.destroy();
+  },
+});
