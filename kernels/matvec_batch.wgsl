@@ -44,13 +44,35 @@ struct Params {
 override WG: u32 = 8u;
 override NB: u32 = 8u;
 const NR: u32 = 4u;
-const MAX_NB: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * NB * WG>;
 
 /** Σ of the eight products of `w` and `v`. */
 fn dot8(w: V8, v: V8) -> f32 {
   return dot(w.lo, v.lo) + dot(w.hi, v.hi);
+}
+
+/** The four dequantized weight rows of one 8-element group. */
+struct W4 {
+  r0: V8,
+  r1: V8,
+  r2: V8,
+  r3: V8,
+}
+
+/** The four rows of `w` dotted with x[xc .. xc+8). */
+fn rows_dot(w: W4, xc: u32) -> vec4<f32> {
+  let v = V8(x4(xc), x4(xc + 4u));
+  return vec4<f32>(dot8(w.r0, v), dot8(w.r1, v), dot8(w.r2, v), dot8(w.r3, v));
+}
+
+/** Input row b's four row sums of thread `tid` into `partial`. */
+fn store_partial(b: u32, tid: u32, a: vec4<f32>) {
+  let k = b * NR * WG + tid;
+  partial[k] = a.x;
+  partial[k + WG] = a.y;
+  partial[k + 2u * WG] = a.z;
+  partial[k + 3u * WG] = a.w;
 }
 
 @compute @workgroup_size(WG)
@@ -65,30 +87,43 @@ fn main(
   // Rows past the end re-read the last row; their sums are never stored.
   let last = params.rows - 1u;
   let base = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;
-  var acc: array<vec4<f32>, MAX_NB>;
+  // One accumulator per input row, as named vectors (dynamically indexed
+  // arrays spill on CPU drivers); rows at or past NB fold away at compile time.
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  var a4 = vec4<f32>(0.0);
+  var a5 = vec4<f32>(0.0);
+  var a6 = vec4<f32>(0.0);
+  var a7 = vec4<f32>(0.0);
   for (var g = tid; g < params.cols / 8u; g += WG) {
     let c = 8u * g;
     let offset = (c / QK) * QB;
     let sub = (c % QK) / 8u;
-    let w0 = deq8(base.x + offset, sub);
-    let w1 = deq8(base.y + offset, sub);
-    let w2 = deq8(base.z + offset, sub);
-    let w3 = deq8(base.w + offset, sub);
-    for (var b = 0u; b < NB; b++) {
-      if (b < n) {
-        let xc = b * params.cols + c;
-        let v = V8(x4(xc), x4(xc + 4u));
-        acc[b] += vec4<f32>(dot8(w0, v), dot8(w1, v), dot8(w2, v), dot8(w3, v));
-      }
-    }
+    let w = W4(
+      deq8(base.x + offset, sub),
+      deq8(base.y + offset, sub),
+      deq8(base.z + offset, sub),
+      deq8(base.w + offset, sub),
+    );
+    a0 += rows_dot(w, c);
+    if (NB > 1u && n > 1u) { a1 += rows_dot(w, params.cols + c); }
+    if (NB > 2u && n > 2u) { a2 += rows_dot(w, 2u * params.cols + c); }
+    if (NB > 3u && n > 3u) { a3 += rows_dot(w, 3u * params.cols + c); }
+    if (NB > 4u && n > 4u) { a4 += rows_dot(w, 4u * params.cols + c); }
+    if (NB > 5u && n > 5u) { a5 += rows_dot(w, 5u * params.cols + c); }
+    if (NB > 6u && n > 6u) { a6 += rows_dot(w, 6u * params.cols + c); }
+    if (NB > 7u && n > 7u) { a7 += rows_dot(w, 7u * params.cols + c); }
   }
-  for (var b = 0u; b < NB; b++) {
-    let k = b * NR * WG + tid;
-    partial[k] = acc[b].x;
-    partial[k + WG] = acc[b].y;
-    partial[k + 2u * WG] = acc[b].z;
-    partial[k + 3u * WG] = acc[b].w;
-  }
+  store_partial(0u, tid, a0);
+  if (NB > 1u) { store_partial(1u, tid, a1); }
+  if (NB > 2u) { store_partial(2u, tid, a2); }
+  if (NB > 3u) { store_partial(3u, tid, a3); }
+  if (NB > 4u) { store_partial(4u, tid, a4); }
+  if (NB > 5u) { store_partial(5u, tid, a5); }
+  if (NB > 6u) { store_partial(6u, tid, a6); }
+  if (NB > 7u) { store_partial(7u, tid, a7); }
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (tid < stride) {

@@ -23,7 +23,7 @@ import {
   quantLabel,
 } from "./quant_kernel.ts";
 
-/** Most input rows one batched mat-vec serves (MAX_NB in the kernel). */
+/** Most input rows one batched mat-vec serves (the largest NB the kernel takes). */
 export const MATVEC_BATCH_MAX_ROWS = 8;
 /** Weight rows one workgroup computes (NR in the kernel). */
 const ROWS_PER_WORKGROUP = 4;
