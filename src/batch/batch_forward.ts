@@ -26,7 +26,11 @@ import { createAddBias } from "../gpu/ops/add.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
 import { createMatvec } from "../gpu/ops/matvec.ts";
-import { createMatvecBatch, matvecBatchFits } from "../gpu/ops/matvec_batch.ts";
+import {
+  createMatvecBatch,
+  MATVEC_BATCH_MAX_ROWS,
+  matvecBatchFits,
+} from "../gpu/ops/matvec_batch.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
@@ -65,6 +69,7 @@ export class BatchForward {
   readonly #buffers: Record<string, GPUBuffer>;
   readonly #embed: Dispatch;
   readonly #many: StepGraph;
+  readonly #few: StepGraph;
   readonly #one: StepGraph;
   readonly #ops: Dispatch[] = [];
 
@@ -99,11 +104,18 @@ export class BatchForward {
     const built = this.#build(w, B);
     this.#embed = built.embed;
     this.#many = built.many;
+    this.#few = built.few;
     this.#one = built.one;
   }
 
-  /** The step's ops: the embedding, then the mat-mul graph (B rows) and the mat-vec graph (one row). */
-  #build(w: GpuModelWeights, B: number): { embed: Dispatch; many: StepGraph; one: StepGraph } {
+  /**
+   * The step's ops: the embedding, then the graphs for steps of one row
+   * (mat-vecs), of 2 to 8 rows (batched mat-vecs) and of more (mat-muls).
+   */
+  #build(
+    w: GpuModelWeights,
+    B: number,
+  ): { embed: Dispatch; many: StepGraph; few: StepGraph; one: StepGraph } {
     const rt = this.#rt;
     const b = this.#buffers;
     const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps: eps } = this.#hp;
@@ -154,7 +166,8 @@ export class BatchForward {
       )
     );
     // A step of one sequence: the lone session's mat-vecs; of up to 8: the
-    // batched mat-vec (one pass over the weights); of more: tiled mat-muls.
+    // batched mat-vec (one pass over the weights; it reads the step's row
+    // count, so an engine built for more rows runs it too); of more: tiled mat-muls.
     const graph = (
       proj: (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, acc: boolean) => Dispatch,
     ) => {
@@ -183,15 +196,19 @@ export class BatchForward {
       ];
       return { layers, head };
     };
+    const matmul = (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, accumulate: boolean) =>
+      createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate });
+    const maxRows = Math.min(B, MATVEC_BATCH_MAX_ROWS);
     const one = graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }));
-    const many = B > 1
+    const few = B > 1
       ? graph((weight, x, y, accumulate) =>
-        matvecBatchFits(weight, B)
-          ? createMatvecBatch(rt, { weight, x, y, maxRows: B, step, accumulate })
-          : createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
+        matvecBatchFits(weight, maxRows)
+          ? createMatvecBatch(rt, { weight, x, y, maxRows, step, accumulate })
+          : matmul(weight, x, y, accumulate)
       )
       : one;
-    return { embed, many, one };
+    const many = B > maxRows ? graph(matmul) : few;
+    return { embed, many, few, one };
   }
 
   /**
@@ -258,7 +275,8 @@ export class BatchForward {
       copy((e, s, i) => e.copyBufferToBuffer(s.forward.token, 0, b.ids!, 4 * i, 4)),
       { name: "embedding", op: this.#embed },
     ];
-    const graph = slots.length === 1 ? this.#one : this.#many;
+    const n = slots.length;
+    const graph = n === 1 ? this.#one : n <= MATVEC_BATCH_MAX_ROWS ? this.#few : this.#many;
     graph.layers.forEach((layer, l) => {
       items.push(...layer.pre);
       items.push(copy((e, s, i) => {
