@@ -7,7 +7,7 @@
 
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { createStorage } from "../../src/gpu/buffers.ts";
-import { measureMatvecBandwidth } from "../../src/gpu/ops/matvec_bandwidth.ts";
+import { measureMatvecBandwidth } from "../../scripts/bench/matvec_bandwidth.ts";
 import { createMatvec } from "../../src/gpu/ops/matvec.ts";
 import { createRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight } from "../../src/gpu/weights.ts";

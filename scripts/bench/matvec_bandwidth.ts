@@ -1,19 +1,20 @@
 /**
  * Measures the adapter's mat-vec bandwidth: how many weight bytes per second
- * the decode mat-vec streams for one type and shape. The engine bench prints
- * it next to decode speed ("adapter mat-vec bandwidth").
+ * the decode mat-vec streams for one type and shape, timed by the roofline
+ * bench's {@linkcode timeDispatch}. `tests/kernels/matvec_bench.ts` prints it
+ * per weight type.
  *
  * @module
  */
 
-import type { GgmlType } from "../../gguf/ggml_type.ts";
-import { quantize } from "../../gguf/quantize.ts";
-import { makeRng, randn } from "../../sample/prng.ts";
-import { createStorage } from "../buffers.ts";
-import type { GpuRuntime } from "../runtime.ts";
-import { createTimer, TOTAL_LABEL } from "../timing.ts";
-import { createGpuWeight, destroyGpuWeight } from "../weights.ts";
-import { createMatvec } from "./matvec.ts";
+import type { GgmlType } from "../../src/gguf/ggml_type.ts";
+import { quantize } from "../../src/gguf/quantize.ts";
+import { makeRng, randn } from "../../src/sample/prng.ts";
+import { createStorage } from "../../src/gpu/buffers.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
+import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
+import { createMatvec } from "../../src/gpu/ops/matvec.ts";
+import { timeDispatch } from "./roofline.ts";
 
 /** Result of {@linkcode measureMatvecBandwidth}. */
 export interface MatvecBandwidth {
@@ -59,27 +60,15 @@ export async function measureMatvecBandwidth(
   const x = createStorage(rt.device, cols * 4, "bandwidth:x");
   const y = createStorage(rt.device, rows * 4, "bandwidth:y");
   const op = createMatvec(rt, { weight, x, y });
-  const timer = createTimer(rt, 1);
-  const timeRun = async (count: number): Promise<number> => {
-    const encoder = rt.device.createCommandEncoder({ label: "bandwidth" });
-    const pass = encoder.beginComputePass(timer.passDescriptor("matvec"));
-    for (let i = 0; i < count; i++) op.encode(pass);
-    pass.end();
-    timer.resolve(encoder);
-    rt.device.queue.submit([encoder.finish()]);
-    return (await timer.read()).get(TOTAL_LABEL) ?? 0;
-  };
   try {
-    await timeRun(1); // warm-up: pipeline compilation and first touch of the buffers
-    const msPerMatvec = (await timeRun(iters)) / iters;
+    const msPerMatvec = await timeDispatch(rt, op, iters, 1);
     return {
       gbPerSecond: msPerMatvec > 0 ? weight.byteSize / (msPerMatvec * 1e6) : 0,
       msPerMatvec,
       weightBytes: weight.byteSize,
-      timestamps: timer.usesTimestamps,
+      timestamps: rt.ctx.hasTimestamps,
     };
   } finally {
-    timer.destroy();
     op.destroy();
     destroyGpuWeight(weight);
     x.destroy();
