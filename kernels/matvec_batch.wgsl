@@ -1,28 +1,32 @@
-// matvec_batch.wgsl — small-batch decode mat-vec straight from GGUF blocks:
-//   Y[b, first_row + r] (+)= Σ_c W[r, c] · X[b, c]   for r < rows, b < n
-// with n = min(step.n_tokens, NB) input rows: each weight group is
-// dequantized once (deq8) and applied to all n rows, so one pass over the
-// weights serves the whole batch. Concatenated after _quant_common.wgsl, one
+// matvec_batch.wgsl — batched decode mat-vec straight from GGUF blocks:
+//   Y[b, first_row + r] (+)= Σ_c W[r, c] · X[b, c]
+//   for r < rows, first_input <= b < first_input + n
+// with n = min(step.n_tokens - first_input, NB) input rows (none when the
+// step has no more than first_input): each weight group is dequantized once
+// (deq8) and applied to all n rows, so one pass over the weights serves NB
+// rows of the batch; a batch of more rows runs one dispatch per group of NB. Concatenated after _quant_common.wgsl, one
 // _quant_<type>.wgsl (QK, QB, deq8) and STEP_WGSL, followed by
 // _x_vec4.wgsl (the x binding and x4).
 //
 // @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the weight
-// @group(0) @binding(1) x: read (_x_vec4.wgsl) — X, NB rows of cols f32, row-major
-// @group(0) @binding(2) y: array<f32>, read_write — Y, NB rows of out_rows f32;
-//   this chunk writes Y[b, first_row .. first_row + rows) for b < n
+// @group(0) @binding(1) x: read (_x_vec4.wgsl) — X, the batch's rows of cols f32, row-major
+// @group(0) @binding(2) y: array<f32>, read_write — Y, the batch's rows of out_rows f32;
+//   this chunk and group write Y[b, first_row .. first_row + rows) for their n rows b
 // @group(0) @binding(3) params: Params, uniform
 //   rows: rows in this chunk; cols: elements per row (a multiple of 8 and of QK);
 //   row_bytes: bytes per row; first_row: the chunk's first row; out_rows: the
-//   weight's rows (Y's row stride); acc: 1 for Y += X·Wᵀ, 0 for Y = X·Wᵀ
+//   weight's rows (Y's row stride); acc: 1 for Y += X·Wᵀ, 0 for Y = X·Wᵀ;
+//   first_input: the group's first input row (a multiple of NB)
 // @group(0) @binding(4) step: Step, uniform — n_tokens = active input rows
 //
-// Overrides: WG (threads per workgroup, a power of two), NB (input rows the
-//   pipeline serves, 1 ..= 8); ROWS_ALIGNED (_quant_common.wgsl).
+// Overrides: WG (threads per workgroup, a power of two), NB (input rows one
+//   dispatch serves, 1 ..= 8); ROWS_ALIGNED (_quant_common.wgsl).
 // Workgroup: WG threads compute NR = 8 consecutive weight rows for every
 //   input row; thread t handles the 8-element groups t, t+WG, ... (eight deq8,
 //   then n dot products each; 8 rows rather than 4 halve the x loads, 1.4×
 //   faster on lavapipe at NB = 8), then a shared-memory tree reduction.
-//   Dispatch: ceil(rows / NR) workgroups, folded into x·y above 65535.
+//   Dispatch: ceil(rows / NR) workgroups per group of NB input rows, folded
+//   into x·y above 65535.
 // Tolerance: f32 accumulation in another order than the CPU twin (the
 //   reference mat-vec per input row).
 // Loop bound per invocation: ⌈(cols/8)/WG⌉ + log2(WG)·(1 + NR·NB) + ⌈NR·NB/WG⌉
@@ -38,6 +42,7 @@ struct Params {
   first_row: u32,
   out_rows: u32,
   acc: u32,
+  first_input: u32,
 }
 @group(0) @binding(3) var<uniform> params: Params;
 @group(0) @binding(4) var<uniform> step: Step;
@@ -97,8 +102,13 @@ fn main(
   @builtin(local_invocation_index) tid: u32,
 ) {
   x_prepare(tid);
+  // A group past the step's rows has nothing to do (uniform: the whole dispatch returns).
+  if (step.n_tokens <= params.first_input) {
+    return;
+  }
   let row0 = (wid.y * nwg.x + wid.x) * NR;
-  let n = min(step.n_tokens, NB);
+  let n = min(step.n_tokens - params.first_input, NB);
+  let xc = params.first_input * params.cols;
   // Rows past the end re-read the last row; their sums are never stored.
   let last = params.rows - 1u;
   let base = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;
@@ -127,14 +137,14 @@ fn main(
       deq8(bb.z + offset, sub),
       deq8(bb.w + offset, sub),
     );
-    a0 = add8(a0, rows_dot(w, c));
-    if (NB > 1u && n > 1u) { a1 = add8(a1, rows_dot(w, params.cols + c)); }
-    if (NB > 2u && n > 2u) { a2 = add8(a2, rows_dot(w, 2u * params.cols + c)); }
-    if (NB > 3u && n > 3u) { a3 = add8(a3, rows_dot(w, 3u * params.cols + c)); }
-    if (NB > 4u && n > 4u) { a4 = add8(a4, rows_dot(w, 4u * params.cols + c)); }
-    if (NB > 5u && n > 5u) { a5 = add8(a5, rows_dot(w, 5u * params.cols + c)); }
-    if (NB > 6u && n > 6u) { a6 = add8(a6, rows_dot(w, 6u * params.cols + c)); }
-    if (NB > 7u && n > 7u) { a7 = add8(a7, rows_dot(w, 7u * params.cols + c)); }
+    a0 = add8(a0, rows_dot(w, xc + c));
+    if (NB > 1u && n > 1u) { a1 = add8(a1, rows_dot(w, xc + params.cols + c)); }
+    if (NB > 2u && n > 2u) { a2 = add8(a2, rows_dot(w, xc + 2u * params.cols + c)); }
+    if (NB > 3u && n > 3u) { a3 = add8(a3, rows_dot(w, xc + 3u * params.cols + c)); }
+    if (NB > 4u && n > 4u) { a4 = add8(a4, rows_dot(w, xc + 4u * params.cols + c)); }
+    if (NB > 5u && n > 5u) { a5 = add8(a5, rows_dot(w, xc + 5u * params.cols + c)); }
+    if (NB > 6u && n > 6u) { a6 = add8(a6, rows_dot(w, xc + 6u * params.cols + c)); }
+    if (NB > 7u && n > 7u) { a7 = add8(a7, rows_dot(w, xc + 7u * params.cols + c)); }
   }
   store_partial(0u, tid, a0);
   if (NB > 1u) { store_partial(1u, tid, a1); }
@@ -156,7 +166,7 @@ fn main(
   for (var k = tid; k < NR * n; k += WG) {
     let row = row0 + k % NR;
     if (row < params.rows) {
-      let i = (k / NR) * params.out_rows + params.first_row + row;
+      let i = (params.first_input + k / NR) * params.out_rows + params.first_row + row;
       let sum = partial[k * WG];
       y[i] = select(sum, y[i] + sum, params.acc != 0u);
     }

@@ -2,15 +2,16 @@
  * The batched decode step: one token for each of up to `maxSeqs` sequences
  * in one command submission. What reads the weights runs once over the B
  * rows (embedding, the norms, the Q/K/V, output, gate/up/down projections and
- * the lm_head as batched mat-vecs, or tiled mat-muls above 8 rows); what reads a sequence's own state runs per
+ * the lm_head as batched mat-vecs); what reads a sequence's own state runs per
  * slot (`batch_slot.ts`: RoPE, KV write, attention over its cache, the
  * cache's eviction and merge, its sampler). Rows move between the batch's
  * buffers and the slots' one-row buffers by buffer copies between compute
  * passes, so every per-sequence kernel is the one a lone session runs. A
- * step of one sequence runs the projections as the lone session's mat-vecs.
- * The tiled mat-mul computes whole 64-token tiles, which a CPU adapter pays
- * for, so steps of 2 to 8 rows read each weight block once for all rows
- * through the batched mat-vec (`matvec_batch.ts`).
+ * step of one sequence runs the projections as the lone session's mat-vecs;
+ * a step of more through the batched mat-vec (`matvec_batch.ts`), which reads
+ * each weight block once per group of 8 rows (the prompt's tiled mat-mul
+ * computes whole 64-token tiles, which a CPU adapter pays for in full; it
+ * stays only for a weight whose rows are not whole 8-element groups).
  *
  * Per layer: [norm, qkv] → copy q/k/v rows to the slots → [each slot's
  * rope, kv write, attention, evict] → copy the attention rows back →
@@ -26,11 +27,7 @@ import { createAddBias } from "../gpu/ops/add.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
 import { createMatvec } from "../gpu/ops/matvec.ts";
-import {
-  createMatvecBatch,
-  MATVEC_BATCH_MAX_ROWS,
-  matvecBatchFits,
-} from "../gpu/ops/matvec_batch.ts";
+import { createMatvecBatch, matvecBatchFits } from "../gpu/ops/matvec_batch.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
@@ -69,7 +66,6 @@ export class BatchForward {
   readonly #buffers: Record<string, GPUBuffer>;
   readonly #embed: Dispatch;
   readonly #many: StepGraph;
-  readonly #few: StepGraph;
   readonly #one: StepGraph;
   readonly #ops: Dispatch[] = [];
 
@@ -104,18 +100,14 @@ export class BatchForward {
     const built = this.#build(w, B);
     this.#embed = built.embed;
     this.#many = built.many;
-    this.#few = built.few;
     this.#one = built.one;
   }
 
   /**
    * The step's ops: the embedding, then the graphs for steps of one row
-   * (mat-vecs), of 2 to 8 rows (batched mat-vecs) and of more (mat-muls).
+   * (mat-vecs) and of more (batched mat-vecs).
    */
-  #build(
-    w: GpuModelWeights,
-    B: number,
-  ): { embed: Dispatch; many: StepGraph; few: StepGraph; one: StepGraph } {
+  #build(w: GpuModelWeights, B: number): { embed: Dispatch; many: StepGraph; one: StepGraph } {
     const rt = this.#rt;
     const b = this.#buffers;
     const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps: eps } = this.#hp;
@@ -165,9 +157,9 @@ export class BatchForward {
             : [],
       )
     );
-    // A step of one sequence: the lone session's mat-vecs; of up to 8: the
-    // batched mat-vec (one pass over the weights; it reads the step's row
-    // count, so an engine built for more rows runs it too); of more: tiled mat-muls.
+    // A step of one sequence: the lone session's mat-vecs; of more: the
+    // batched mat-vec (one pass over the weights per 8 rows; it reads the
+    // step's row count, so groups past it return at once).
     const graph = (
       proj: (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, acc: boolean) => Dispatch,
     ) => {
@@ -196,19 +188,15 @@ export class BatchForward {
       ];
       return { layers, head };
     };
-    const matmul = (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, accumulate: boolean) =>
-      createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate });
-    const maxRows = Math.min(B, MATVEC_BATCH_MAX_ROWS);
     const one = graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }));
-    const few = B > 1
+    const many = B > 1
       ? graph((weight, x, y, accumulate) =>
-        matvecBatchFits(weight, maxRows)
-          ? createMatvecBatch(rt, { weight, x, y, maxRows, step, accumulate })
-          : matmul(weight, x, y, accumulate)
+        matvecBatchFits(weight)
+          ? createMatvecBatch(rt, { weight, x, y, maxRows: B, step, accumulate })
+          : createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
       )
       : one;
-    const many = B > maxRows ? graph(matmul) : few;
-    return { embed, many, few, one };
+    return { embed, many, one };
   }
 
   /**
@@ -276,7 +264,7 @@ export class BatchForward {
       { name: "embedding", op: this.#embed },
     ];
     const n = slots.length;
-    const graph = n === 1 ? this.#one : n <= MATVEC_BATCH_MAX_ROWS ? this.#few : this.#many;
+    const graph = n === 1 ? this.#one : this.#many;
     graph.layers.forEach((layer, l) => {
       items.push(...layer.pre);
       items.push(copy((e, s, i) => {

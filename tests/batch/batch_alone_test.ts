@@ -81,11 +81,20 @@ async function alone(path: string, ids: number[], r: Request, input?: KvOptionsI
   }
 }
 
-/** Runs the requests through two slots: each waiting request takes the first free slot. */
-async function batched(path: string, ids: number[], input?: KvOptionsInput): Promise<Trace[]> {
+/**
+ * Runs the requests through `parallel` slots (two by default): each waiting
+ * request takes the first free slot.
+ */
+async function batched(
+  path: string,
+  ids: number[],
+  input?: KvOptionsInput,
+  requests: readonly Request[] = REQUESTS,
+  parallel = 2,
+): Promise<Trace[]> {
   const kv = input ? resolveKvOptions(input) : undefined;
   const engine = await BatchEngine.load(await openModel(path), {
-    parallel: 2,
+    parallel,
     nCtx: N_CTX,
     kv,
     recordFates: true,
@@ -96,7 +105,7 @@ async function batched(path: string, ids: number[], input?: KvOptionsInput): Pro
     const running = new Map<number, number>(); // slot → request
     let next = 0;
     const admit = async (slot: number) => {
-      const r = REQUESTS[next]!;
+      const r = requests[next]!;
       const trace: Trace = { tokens: [], logits: [], fates: undefined, tables: [] };
       traces[next] = trace;
       running.set(slot, next++);
@@ -104,8 +113,7 @@ async function batched(path: string, ids: number[], input?: KvOptionsInput): Pro
       trace.fates = engine.slots[slot]!.kv.fates;
       trace.logits.push(await engine.logits(slot));
     };
-    await admit(0);
-    await admit(1);
+    for (let slot = 0; slot < parallel; slot++) await admit(slot);
     while (running.size > 0) {
       const active = [...running.keys()];
       const out = await engine.step(active);
@@ -113,11 +121,11 @@ async function batched(path: string, ids: number[], input?: KvOptionsInput): Pro
         const trace = traces[running.get(slot)!]!;
         trace.tokens.push(out[i]!);
         trace.logits.push(await engine.logits(slot));
-        if (trace.tokens.length === REQUESTS[running.get(slot)!]!.steps + 1) {
+        if (trace.tokens.length === requests[running.get(slot)!]!.steps + 1) {
           trace.tables = await tables(engine.slots[slot]!.kv);
           engine.finish(slot);
           running.delete(slot);
-          if (next < REQUESTS.length) await admit(slot);
+          if (next < requests.length) await admit(slot);
         }
       }
     }
@@ -186,3 +194,32 @@ for (const [model, path] of [["stories260K", STORIES], ["a Q8_0 fixture", FIXTUR
     },
   });
 }
+
+// Ten sequences in one step: the batched mat-vec serves 8 rows per dispatch,
+// so the projections run in two groups (the second partly, then not at all as
+// sequences end at different steps).
+const TEN: readonly Request[] = Array.from({ length: 10 }, (_, i) => ({
+  from: 9 * i,
+  length: 18 + 3 * i,
+  steps: 2 + (i % 4),
+  sampler: samplerParams({ temperature: i % 3 === 0 ? 0.8 : 0, seed: i }),
+}));
+
+Deno.test({
+  name: "ten sequences in a batch give what they give alone, on a Q8_0 fixture",
+  ...gpuTestOptions,
+  async fn(t) {
+    runtime ??= createRuntime(await testGpu());
+    const file = await openModel(FIXTURE);
+    const ids = tokenizerFromMetadata(file.gguf.metadata).encode(TEXT);
+    file.close();
+    for (const [name, input] of [POLICIES[0]!, POLICIES[4]!]) {
+      await t.step(name, async () => {
+        const got = await batched(FIXTURE, ids, input, TEN, TEN.length);
+        for (const [i, r] of TEN.entries()) {
+          compare(`${name}, request ${i}`, got[i]!, await alone(FIXTURE, ids, r, input));
+        }
+      });
+    }
+  },
+});

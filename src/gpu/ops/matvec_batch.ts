@@ -1,7 +1,7 @@
 /**
- * Small-batch decode mat-vec on GGUF blocks as uploaded: `Y[b] (+)= W·X[b]`
- * for up to 8 input rows, each weight group dequantized once for all of them.
- * Kernel: kernels/matvec_batch.wgsl.
+ * Batched decode mat-vec on GGUF blocks as uploaded: `Y[b] (+)= W·X[b]` for
+ * the step's input rows, in groups of up to 8: each dispatch dequantizes each
+ * weight group once for the 8 rows of its group. Kernel: kernels/matvec_batch.wgsl.
  *
  * @module
  */
@@ -23,8 +23,8 @@ import {
   quantLabel,
 } from "./quant_kernel.ts";
 
-/** Most input rows one batched mat-vec serves (the largest NB the kernel takes). */
-export const MATVEC_BATCH_MAX_ROWS = 8;
+/** Input rows one dispatch serves (the largest NB the kernel takes); more rows take more dispatches. */
+export const MATVEC_BATCH_GROUP_ROWS = 8;
 /** Weight rows one workgroup computes (NR in the kernel). */
 const ROWS_PER_WORKGROUP = 8;
 
@@ -36,7 +36,7 @@ export interface MatvecBatchOptions {
   readonly x: GPUBuffer;
   /** Output Y, `maxRows × rows` f32, row-major. */
   readonly y: GPUBuffer;
-  /** Input rows X and Y hold, 1 to {@linkcode MATVEC_BATCH_MAX_ROWS}. */
+  /** Input rows X and Y hold (at least 1): one dispatch per group of {@linkcode MATVEC_BATCH_GROUP_ROWS}. */
   readonly maxRows: number;
   /**
    * The shared per-step uniform; its `n_tokens` says how many rows this step
@@ -50,13 +50,12 @@ export interface MatvecBatchOptions {
 }
 
 /**
- * Whether {@linkcode createMatvecBatch} takes `weight` for `rows` input rows.
+ * Whether {@linkcode createMatvecBatch} takes `weight` (its rows must be whole 8-element groups).
  *
  * @param weight the weight
- * @param rows input rows per step
  */
-export function matvecBatchFits(weight: GpuWeight, rows: number): boolean {
-  return rows >= 1 && rows <= MATVEC_BATCH_MAX_ROWS && weight.cols % 8 === 0;
+export function matvecBatchFits(weight: GpuWeight): boolean {
+  return weight.cols % 8 === 0;
 }
 
 /**
@@ -80,9 +79,9 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
   const { weight, x, y, maxRows } = options;
   const label = quantLabel("matvec_batch", weight.type);
   checkQuantWeight(label, weight);
-  if (!Number.isInteger(maxRows) || !matvecBatchFits(weight, maxRows)) {
+  if (!Number.isInteger(maxRows) || maxRows < 1 || !matvecBatchFits(weight)) {
     throw new RangeError(
-      `Cannot run ${label}: ${maxRows} rows of ${weight.cols} columns, expected 1 to ${MATVEC_BATCH_MAX_ROWS} rows of a multiple of 8 columns`,
+      `Cannot run ${label}: ${maxRows} rows of ${weight.cols} columns, expected at least 1 row of a multiple of 8 columns`,
     );
   }
   const onWeight = `${label} on weight "${weight.name}"`;
@@ -94,10 +93,11 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
-  const cells = ROWS_PER_WORKGROUP * maxRows;
+  const groupRows = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS);
+  const cells = ROWS_PER_WORKGROUP * groupRows;
   checkLoopBudget(
     label,
-    `rows of ${weight.cols} columns for ${maxRows} inputs on ${wg} threads`,
+    `rows of ${weight.cols} columns for ${groupRows} inputs on ${wg} threads`,
     Math.ceil(weight.cols / 8 / wg) + Math.log2(wg) * (1 + cells) + Math.ceil(cells / wg),
   );
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
@@ -105,26 +105,39 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
   const pipeline = rt.pipelines.get({
     label,
     code: quantKernelSource(weight.type, STEP_WGSL + body + xVec4),
-    constants: { ...quantConstants(weight), WG: wg, NB: maxRows },
+    constants: { ...quantConstants(weight), WG: wg, NB: groupRows },
   });
   const step = options.step ??
     createFixedStep(rt.device, maxRows, `${label}:step:${weight.name}`);
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  return createChunkDispatch(rt, {
-    label,
-    pipeline,
-    weight,
-    buffers: [x, y],
-    after: [step],
-    params: (chunk) => [
-      chunk.rowCount,
-      weight.cols,
-      weight.rowBytes,
-      chunk.firstRow,
-      weight.rows,
-      options.accumulate ? 1 : 0,
-    ],
-    grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / ROWS_PER_WORKGROUP), maxPerDim),
-    owned: options.step ? [] : [step],
-  });
+  const groups = Array.from(
+    { length: Math.ceil(maxRows / groupRows) },
+    (_, g) =>
+      createChunkDispatch(rt, {
+        label,
+        pipeline,
+        weight,
+        buffers: [x, y],
+        after: [step],
+        params: (chunk) => [
+          chunk.rowCount,
+          weight.cols,
+          weight.rowBytes,
+          chunk.firstRow,
+          weight.rows,
+          options.accumulate ? 1 : 0,
+          g * groupRows,
+        ],
+        grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / ROWS_PER_WORKGROUP), maxPerDim),
+        owned: options.step || g > 0 ? [] : [step],
+      }),
+  );
+  return {
+    encode(pass) {
+      for (const group of groups) group.encode(pass);
+    },
+    destroy() {
+      for (const group of groups) group.destroy();
+    },
+  };
 }
