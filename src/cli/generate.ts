@@ -21,12 +21,11 @@ import {
 } from "../sample/params.ts";
 import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
 import { promptText } from "./chat_prompt.ts";
-import { byteSizeArg, runBatchGenerate } from "./batch_generate.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
 import { watchInterrupt } from "./interrupt.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
-import { collect, integerIn, numberIn } from "./options.ts";
+import { byteSizeArg, collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { readPrompt } from "./prompt_input.ts";
 import { StopStringFilter } from "../tokenizer/stop_strings.ts";
@@ -215,6 +214,8 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
           "the end of the prompt; add --compress-at prefill",
       );
     }
+    // Loaded only here: a single prompt never needs the batch engine (start-up time).
+    const { runBatchGenerate } = await import("./batch_generate.ts");
     return await runBatchGenerate(promptArg, o, kv, samplerOf(o));
   }
   if (o.parallel !== 1 || o.kvMemory !== undefined) {
@@ -337,7 +338,9 @@ async function generateLoop(
   const tp = performance.now();
   let td = tp;
   let promptMs = 0;
-  for await (const next of session.generate(prompt, limit)) {
+  // The first token streams before the KV cache compresses the prompt (it does not depend on it).
+  const steps = session.generate(prompt, limit, undefined, { firstTokenEarly: true });
+  for await (const next of steps) {
     if (tokens.length === 0) {
       compileMs = session.runtime.pipelines.compileMs - compiled;
       promptMs = performance.now() - tp - compileMs;

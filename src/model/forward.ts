@@ -137,6 +137,8 @@ export class GpuForward {
   #prefill: Graph = { ops: [], owned: [] };
   #decodeBound: readonly KvLayerBinding[] | undefined;
   #prefillBound: readonly KvLayerBinding[] | undefined;
+  /** Rows the prompt-chunk graph's dispatches cover. */
+  #prefillRows = 0;
 
   /**
    * Creates the activation buffers and the ops that do not depend on the KV
@@ -246,18 +248,22 @@ export class GpuForward {
 
   /**
    * Builds the prompt-chunk graph over a KV cache the chunks write at slot =
-   * position (the same bindings again are a no-op). The graph it replaces is freed.
+   * position (the same bindings and rows again are a no-op). The graph it
+   * replaces is freed.
    *
    * @param layers per layer, the cache prompt chunks write and what runs after their attention
+   * @param rows most tokens a chunk will have (2 to max_batch; default max_batch): the
+   *   dispatches cover this many rows, so a short prompt does not pay for max_batch. A
+   *   larger chunk later rebuilds the graph at max_batch.
    */
-  setPrefillCaches(layers: readonly KvLayerBinding[]): void {
-    if (layers === this.#prefillBound) return;
+  setPrefillCaches(layers: readonly KvLayerBinding[], rows = this.maxBatch): void {
+    const T = Math.min(this.maxBatch, Math.max(2, rows));
+    if (layers === this.#prefillBound && T === this.#prefillRows) return;
     this.#checkLayers(layers.length);
     freeGraph(this.#prefill);
     this.#prefillBound = layers;
-    this.#prefill = this.maxBatch > 1
-      ? this.#graph(this.maxBatch, this.ids, layers)
-      : { ops: [], owned: [] };
+    this.#prefillRows = this.maxBatch > 1 ? T : 0;
+    this.#prefill = this.maxBatch > 1 ? this.#graph(T, this.ids, layers) : { ops: [], owned: [] };
   }
 
   /** The ops of one step of up to T tokens, through the final norm. */
@@ -516,6 +522,7 @@ export class GpuForward {
     if (this.#prefill.ops.length === 0) {
       throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
     }
+    if (T > this.#prefillRows) this.setPrefillCaches(this.#prefillBound!, this.maxBatch);
     const body = encoder.beginComputePass({ label: "prefill" });
     for (const op of this.#prefill.ops) op.op.encode(body);
     body.end();
@@ -564,6 +571,7 @@ export class GpuForward {
     freeGraph(this.#heads);
     this.#decode = this.#prefill = { ops: [], owned: [] };
     this.#decodeBound = this.#prefillBound = undefined;
+    this.#prefillRows = 0;
     for (const b of this.#owned) b.destroy();
   }
 }

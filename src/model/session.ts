@@ -145,12 +145,19 @@ export class Session {
    * @throws {LimitError} when the prompt does not fit in the context
    */
   async prefill(tokens: readonly number[]): Promise<number> {
+    const next = await this.#prefillChunks(tokens);
+    await this.#compressPrompt();
+    return next;
+  }
+
+  /** Runs the prompt's chunks and samples the token after it; the KV cache is not planned yet. */
+  async #prefillChunks(tokens: readonly number[]): Promise<number> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
     const kv = this.#kv;
     if (!kv.compresses) this.#checkFits(tokens.length);
-    this.#forward.setPrefillCaches(kv.prefill(tokens.length, this.position));
-    if (this.position === 0) this.#sampler.setHistory(tokens);
     const B = this.#forward.maxBatch;
+    this.#forward.setPrefillCaches(kv.prefill(tokens.length, this.position), tokens.length);
+    if (this.position === 0) this.#sampler.setHistory(tokens);
     const prefill = kv.compresses || undefined;
     let next = -1;
     for (let start = 0; start < tokens.length; start += B) {
@@ -161,10 +168,15 @@ export class Session {
       }
       this.#submitStep(chunk, undefined, prefill);
     }
+    return next;
+  }
+
+  /** After the prompt's chunks: the KV cache plans its budgets and compresses (unless deferred). */
+  async #compressPrompt(): Promise<void> {
+    const kv = this.#kv;
     await kv.planBudgets();
     // --compress-at first-decode: the first decode step compresses (#firstDecode).
     if (!kv.deferred) this.#forward.setDecodeCaches(await kv.compress());
-    return next;
   }
 
   /**
@@ -302,15 +314,30 @@ export class Session {
    * @param maxTokens most tokens to generate (the context may end it sooner)
    * @param afterStep called right after each decode step is submitted, before the next one (a
    *   caller that records state per step, e.g. compress-inspect, submits its copies there)
+   * @param options `firstTokenEarly`: yield the prompt's token before the KV cache plans and
+   *   compresses (a streaming caller shows it sooner; the compression then runs when the next
+   *   token is asked for, or when the caller stops). Off by default: the caller sees the
+   *   compressed cache at the first token, and decode timings start after the compression.
    */
   async *generate(
     prompt: readonly number[],
     maxTokens: number,
     afterStep?: () => void,
+    options: { readonly firstTokenEarly?: boolean } = {},
   ): AsyncGenerator<number> {
     if (maxTokens < 1) return;
-    let last = await this.prefill(prompt);
-    yield last;
+    let last: number;
+    if (options.firstTokenEarly) {
+      last = await this.#prefillChunks(prompt);
+      try {
+        yield last;
+      } finally {
+        await this.#compressPrompt();
+      }
+    } else {
+      last = await this.prefill(prompt);
+      yield last;
+    }
     let submitted = 1;
     if (this.#kv.deferred && submitted < maxTokens && this.#fits(1)) {
       last = await this.#firstDecode(last);
