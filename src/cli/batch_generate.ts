@@ -9,8 +9,7 @@
  */
 
 import { BatchEngine } from "../batch/batch_engine.ts";
-import { parseByteSize, sequenceKvBytes } from "../batch/kv_charge.ts";
-import { InvalidArgumentError } from "commander";
+import { sequenceKvBytes } from "../batch/kv_charge.ts";
 import { type BatchRequest, type BatchResult, runBatch } from "../batch/scheduler.ts";
 import { InterruptedError, LimitError, UsageError } from "../errors.ts";
 import { describeKvOptions } from "../kv/describe.ts";
@@ -211,19 +210,4 @@ function reportBatchSetup(
       }`,
     ].join("\nd2o: "),
   );
-}
-
-/**
- * The commander parser of `--kv-memory`: a byte size ({@linkcode parseByteSize}).
- *
- * @param value the flag's value
- * @returns bytes
- * @throws {InvalidArgumentError} for anything else (exit code 2)
- */
-export function byteSizeArg(value: string): number {
-  try {
-    return parseByteSize(value, "--kv-memory");
-  } catch {
-    throw new InvalidArgumentError("expected a size such as 256MiB, 1.5GB or 4096 (bytes)");
-  }
 }

@@ -6,6 +6,7 @@
  */
 
 import { InvalidArgumentError } from "commander";
+import { parseByteSize } from "../batch/kv_charge.ts";
 
 /**
  * A commander parser for an integer within `[min, max]`.
@@ -48,4 +49,19 @@ export function collect(value: string, previous: string[] | undefined): string[]
 function range(what: string, min: number, max: number): string {
   const open = max === Infinity || max === Number.MAX_SAFE_INTEGER;
   return open ? `${what} ≥ ${min}` : `${what} from ${min} to ${max}`;
+}
+
+/**
+ * The commander parser of `--kv-memory`: a byte size ({@linkcode parseByteSize}).
+ *
+ * @param value the flag's value
+ * @returns bytes
+ * @throws {InvalidArgumentError} for anything else (exit code 2)
+ */
+export function byteSizeArg(value: string): number {
+  try {
+    return parseByteSize(value, "--kv-memory");
+  } catch {
+    throw new InvalidArgumentError("expected a size such as 256MiB, 1.5GB or 4096 (bytes)");
+  }
 }

@@ -19,11 +19,10 @@ import { profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
 import { type ProfileText, runProfile } from "../profile/run.ts";
 import { speedTests } from "../profile/test_name.ts";
-import { byteSizeArg } from "./batch_generate.ts";
 import { runBatchProfileCommand } from "./batch_profile.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
-import { collect, integerIn } from "./options.ts";
+import { byteSizeArg, collect, integerIn } from "./options.ts";
 import { createProgress } from "./progress.ts";
 
 /** Decode tokens timed with GPU timestamps per generation test. */

@@ -8,11 +8,6 @@
 import { Command, CommanderError } from "commander";
 import { llamaFlagsHelp, rewriteLlamaFlags } from "./llama_flags.ts";
 import { usageLine } from "./usage_line.ts";
-import { compressInspectCommand } from "./compress_inspect.ts";
-import { generateCommand } from "./generate.ts";
-import { infoCommand } from "./info.ts";
-import { profileCommand } from "./profile.ts";
-import { tokenizeCommand } from "./tokenize.ts";
 import { reportError } from "./report_error.ts";
 import { ExitCode } from "../errors.ts";
 import { StdoutClosed } from "./io.ts";
@@ -21,11 +16,27 @@ import { StdoutClosed } from "./io.ts";
 export const VERSION = "0.1.0";
 
 /**
+ * The subcommands in help order, each built from its module when asked for:
+ * a run loads only the module of the subcommand it names (start-up time).
+ */
+const SUBCOMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
+  ["generate", async () => (await import("./generate.ts")).generateCommand()],
+  [
+    "compress-inspect",
+    async () => (await import("./compress_inspect.ts")).compressInspectCommand(),
+  ],
+  ["info", async () => (await import("./info.ts")).infoCommand()],
+  ["tokenize", async () => (await import("./tokenize.ts")).tokenizeCommand()],
+  ["profile", async () => (await import("./profile.ts")).profileCommand()],
+];
+
+/**
  * Builds the `d2o` command tree.
  *
+ * @param only the one subcommand to build (default: all, for the root help and unknown names)
  * @returns the root command, configured to throw instead of exiting
  */
-export function buildProgram(): Command {
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command("d2o")
     .description(
       "Run LLaMA-family GGUF models on WebGPU, with a D2O-compressed KV cache",
@@ -34,12 +45,9 @@ export function buildProgram(): Command {
     .option("--debug", "print stack traces for errors")
     .exitOverride()
     .configureOutput(OUTPUT);
-  program.addCommand(generateCommand());
-  program.addCommand(compressInspectCommand());
-  program.addCommand(infoCommand());
-  program.addCommand(tokenizeCommand());
-  program.addCommand(profileCommand());
-  for (const sub of program.commands) {
+  const wanted = SUBCOMMANDS.filter(([name]) => only === undefined || name === only);
+  for (const sub of await Promise.all(wanted.map(([, build]) => build()))) {
+    program.addCommand(sub);
     sub.exitOverride().configureOutput(OUTPUT);
     if (sub.name() !== "info") sub.addHelpText("after", llamaFlagsHelp(sub));
   }
@@ -53,11 +61,10 @@ const OUTPUT = {
   outputError: () => {},
 };
 
-/** The subcommand `args` run and where its arguments start, if any. */
-function findSubcommand(program: Command, args: readonly string[]): [Command, number] | undefined {
+/** Where `args` name a subcommand (the first word that is not a flag), if they do. */
+function subcommandAt(args: readonly string[]): number | undefined {
   const at = args.findIndex((a) => !a.startsWith("-"));
-  const sub = at < 0 ? undefined : program.commands.find((c) => c.name() === args[at]);
-  return sub ? [sub, at + 1] : undefined;
+  return at >= 0 && SUBCOMMANDS.some(([name]) => name === args[at]) ? at : undefined;
 }
 
 /**
@@ -66,12 +73,14 @@ function findSubcommand(program: Command, args: readonly string[]): [Command, nu
  * @param args command-line arguments without the program name
  */
 export async function runCli(args: readonly string[]): Promise<number> {
-  const program = buildProgram();
   const debug = args.includes("--debug");
-  const sub = findSubcommand(program, args);
+  const at = subcommandAt(args);
+  const name = at === undefined ? undefined : args[at];
   try {
-    const argv = sub
-      ? [...args.slice(0, sub[1]), ...rewriteLlamaFlags(sub[0], args.slice(sub[1]))]
+    const program = await buildProgram(name);
+    const sub = program.commands.find((c) => c.name() === name);
+    const argv = sub && at !== undefined
+      ? [...args.slice(0, at + 1), ...rewriteLlamaFlags(sub, args.slice(at + 1))]
       : [...args];
     await program.parseAsync(argv, { from: "user" });
     return ExitCode.ok;
@@ -79,7 +88,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // Help and version exit with code 0; a usage error is one line naming the flag.
       if (error.exitCode === 0) return ExitCode.ok;
-      console.error(`d2o: ${usageLine(error, sub ? `d2o ${sub[0].name()}` : "d2o")}`);
+      console.error(`d2o: ${usageLine(error, name ? `d2o ${name}` : "d2o")}`);
       return ExitCode.usage;
     }
     // The reader of a pipe went away (`d2o ... | head`): end quietly.
