@@ -4,19 +4,23 @@
 // with n = min(step.n_tokens - first_input, NB) input rows (none when the
 // step has no more than first_input): each weight group is dequantized once
 // (deq8) and applied to all n rows, so one pass over the weights serves NB
-// rows of the batch; a batch of more rows runs one dispatch per group of NB. Concatenated after _quant_common.wgsl, one
-// _quant_<type>.wgsl (QK, QB, deq8) and STEP_WGSL, followed by
-// _x_vec4.wgsl (the x binding and x4).
+// rows of the batch; a batch of more rows runs one dispatch per group of NB.
+// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
+// deq8) and STEP_WGSL, followed by _x_vec4.wgsl or, on CPU drivers,
+// _x_uniform.wgsl (the x binding and x4).
 //
 // @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the weight
-// @group(0) @binding(1) x: read (_x_vec4.wgsl) — X, the batch's rows of cols f32, row-major
+// @group(0) @binding(1) x: read (_x_vec4.wgsl: X, the batch's rows of cols f32,
+//   row-major; _x_uniform.wgsl: a window of X starting at the group's first row)
 // @group(0) @binding(2) y: array<f32>, read_write — Y, the batch's rows of out_rows f32;
 //   this chunk and group write Y[b, first_row .. first_row + rows) for their n rows b
 // @group(0) @binding(3) params: Params, uniform
 //   rows: rows in this chunk; cols: elements per row (a multiple of 8 and of QK);
 //   row_bytes: bytes per row; first_row: the chunk's first row; out_rows: the
 //   weight's rows (Y's row stride); acc: 1 for Y += X·Wᵀ, 0 for Y = X·Wᵀ;
-//   first_input: the group's first input row (a multiple of NB)
+//   first_input: the group's first input row (a multiple of NB); x_first:
+//   where row first_input starts in the bound x (first_input·cols for the
+//   whole X, 0 for a window starting at that row)
 // @group(0) @binding(4) step: Step, uniform — n_tokens = active input rows
 //
 // Overrides: WG (threads per workgroup, a power of two), NB (input rows one
@@ -43,6 +47,7 @@ struct Params {
   out_rows: u32,
   acc: u32,
   first_input: u32,
+  x_first: u32,
 }
 @group(0) @binding(3) var<uniform> params: Params;
 @group(0) @binding(4) var<uniform> step: Step;
@@ -108,7 +113,7 @@ fn main(
   }
   let row0 = (wid.y * nwg.x + wid.x) * NR;
   let n = min(step.n_tokens - params.first_input, NB);
-  let xc = params.first_input * params.cols;
+  let xc = params.x_first;
   // Rows past the end re-read the last row; their sums are never stored.
   let last = params.rows - 1u;
   let base = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * params.row_bytes;

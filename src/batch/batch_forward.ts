@@ -27,7 +27,12 @@ import { createAddBias } from "../gpu/ops/add.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
 import { createMatvec } from "../gpu/ops/matvec.ts";
-import { createMatvecBatch, matvecBatchFits } from "../gpu/ops/matvec_batch.ts";
+import {
+  createMatvecBatch,
+  MATVEC_BATCH_INPUT_USAGE,
+  matvecBatchFits,
+  matvecBatchInputBytes,
+} from "../gpu/ops/matvec_batch.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
@@ -82,17 +87,25 @@ export class BatchForward {
     const B = maxSeqs;
     const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab } = hp;
     const f32 = (n: number, label: string) => createStorage(rt.device, n * 4, `batch.${label}`);
+    // The projections' inputs, sized and flagged for the batched mat-vec's uniform windows.
+    const input = (cols: number, label: string) =>
+      createStorage(
+        rt.device,
+        matvecBatchInputBytes(B, cols),
+        `batch.${label}`,
+        MATVEC_BATCH_INPUT_USAGE,
+      );
     const b = this.#buffers = {
       ids: f32(B, "ids"),
       x: f32(B * nEmbd, "x"),
-      xb: f32(B * nEmbd, "xb"),
+      xb: input(nEmbd, "xb"),
       q: f32(B * nHead * headDim, "q"),
       k: f32(B * nHeadKv * headDim, "k"),
       v: f32(B * nHeadKv * headDim, "v"),
-      att: f32(B * nHead * headDim, "att"),
+      att: input(nHead * headDim, "att"),
       gate: f32(B * nFf, "gate"),
       up: f32(B * nFf, "up"),
-      hb: f32(B * nFf, "hidden"),
+      hb: input(nFf, "hidden"),
       logits: f32(B * nVocab, "logits"),
     };
     this.scratchBytes = Object.values(b).reduce((s, x) => s + x.size, 0);

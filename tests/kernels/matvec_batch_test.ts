@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
-import { createMatvecBatch } from "../../src/gpu/ops/matvec_batch.ts";
+import {
+  createMatvecBatch,
+  MATVEC_BATCH_INPUT_USAGE,
+  matvecBatchInputBytes,
+} from "../../src/gpu/ops/matvec_batch.ts";
 import { createFixedStep } from "../../src/gpu/ops/quant_kernel.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matvecBatch } from "../../src/reference/matvec_batch.ts";
@@ -26,7 +30,21 @@ interface Case {
   chunkRows?: number;
 }
 
-async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
+/** X in a buffer the uniform-window reader can bind (sized for every group's window). */
+function windowInput(rt: GpuRuntime, x: Float32Array, maxRows: number, cols: number): GPUBuffer {
+  const size = matvecBatchInputBytes(maxRows, cols);
+  const buffer = rt.device.createBuffer({ label: "x", size, usage: MATVEC_BATCH_INPUT_USAGE });
+  rt.device.queue.writeBuffer(buffer, 0, new Float32Array(x));
+  return buffer;
+}
+
+async function runCase(
+  rt: GpuRuntime,
+  type: GgmlType,
+  c: Case,
+  seed: number,
+  inputWindow: boolean,
+) {
   const { rows, cols, maxRows, active } = c;
   const bytes = randomWeight(type, rows, cols, seed);
   const x = randomValues(seed + 1, maxRows * cols);
@@ -34,7 +52,7 @@ async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
   const weight = createGpuWeight(rt, bytes, { name: "w", type, rows, cols }, {
     ...(c.chunkRows ? { maxChunkBytes: chunkLimit(c.chunkRows, rowBytes(type, cols)) } : {}),
   });
-  const xBuf = storageOf(rt.device, x, "x");
+  const xBuf = inputWindow ? windowInput(rt, x, maxRows, cols) : storageOf(rt.device, x, "x");
   const yBuf = storageOf(rt.device, y0, "y");
   const step = createFixedStep(rt.device, active, "step");
   const op = createMatvecBatch(rt, {
@@ -44,6 +62,7 @@ async function runCase(rt: GpuRuntime, type: GgmlType, c: Case, seed: number) {
     maxRows,
     step,
     accumulate: c.accumulate ?? false,
+    inputWindow,
   });
   submitPass(rt.device, [op]);
   const got = await readF32(rt.device, yBuf, maxRows * rows);
@@ -84,24 +103,42 @@ for (const type of TYPES) {
     ...gpuTestOptions,
     fn: async (t) => {
       const rt = await testRuntime();
+      // Both input readers: the storage binding (GPUs) and the uniform window (CPU drivers).
       for (const [i, c] of shapes.entries()) {
-        const name = `matvec_batch_${tag}(rows=${c.rows}, cols=${c.cols}, ${c.active}/${c.maxRows}${
-          c.accumulate ? ", acc" : ""
-        }${c.chunkRows ? ", chunked" : ""})`;
-        await t.step(name, async () => {
-          const { got, want, untouched, chunks } = await runCase(rt, type, c, 50 * type + i);
-          assertCloseToTwin(got.subarray(0, want.length), want, name, MAX_NMSE, MAX_ABS_PER_SCALE);
-          // Rows past the step's n_tokens are neither read nor written.
-          assert.deepEqual(got.subarray(want.length), untouched);
-          if (c.chunkRows) assert.ok(chunks > 1, `${name}: expected several chunks, got ${chunks}`);
-        });
+        for (const inputWindow of [false, true]) {
+          const name =
+            `matvec_batch_${tag}(rows=${c.rows}, cols=${c.cols}, ${c.active}/${c.maxRows}${
+              c.accumulate ? ", acc" : ""
+            }${c.chunkRows ? ", chunked" : ""}${inputWindow ? ", uniform window" : ""})`;
+          await t.step(name, async () => {
+            const { got, want, untouched, chunks } = await runCase(
+              rt,
+              type,
+              c,
+              50 * type + i,
+              inputWindow,
+            );
+            assertCloseToTwin(
+              got.subarray(0, want.length),
+              want,
+              name,
+              MAX_NMSE,
+              MAX_ABS_PER_SCALE,
+            );
+            // Rows past the step's n_tokens are neither read nor written.
+            assert.deepEqual(got.subarray(want.length), untouched);
+            if (c.chunkRows) {
+              assert.ok(chunks > 1, `${name}: expected several chunks, got ${chunks}`);
+            }
+          });
+        }
       }
     },
   });
 }
 
 Deno.test({
-  name: "matvec_batch refuses no rows and columns not in eights",
+  name: "matvec_batch refuses no rows, columns not in eights and a window that does not fit",
   ...gpuTestOptions,
   fn: async () => {
     const rt = await testRuntime();
@@ -122,6 +159,11 @@ Deno.test({
     assert.throws(
       () => createMatvecBatch(rt, { weight: ok, x: buf, y: buf, maxRows: 0 }),
       /at least 1 row/,
+    );
+    // The uniform window needs a uniform buffer large enough for every group's window.
+    assert.throws(
+      () => createMatvecBatch(rt, { weight: ok, x: buf, y: buf, maxRows: 2, inputWindow: true }),
+      /uniform window/,
     );
     destroyGpuWeight(ok);
     buf.destroy();

@@ -7,9 +7,11 @@
  */
 
 import body from "../../../kernels/matvec_batch.wgsl" with { type: "text" };
+import xUniform from "../../../kernels/_x_uniform.wgsl" with { type: "text" };
 import xVec4 from "../../../kernels/_x_vec4.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
+import { STORAGE_USAGE } from "../buffers.ts";
 import type { GpuWeight } from "../weights.ts";
 import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
@@ -27,6 +29,10 @@ import {
 export const MATVEC_BATCH_GROUP_ROWS = 8;
 /** Weight rows one workgroup computes (NR in the kernel). */
 const ROWS_PER_WORKGROUP = 8;
+/** Bytes of the uniform window one group's input rows are read through (_x_uniform.wgsl). */
+const WINDOW_BYTES = 65536;
+/** Usage an input buffer needs for the uniform window. */
+export const MATVEC_BATCH_INPUT_USAGE = STORAGE_USAGE | GPUBufferUsage.UNIFORM;
 
 /** Inputs of {@linkcode createMatvecBatch}. */
 export interface MatvecBatchOptions {
@@ -47,6 +53,53 @@ export interface MatvecBatchOptions {
   readonly accumulate?: boolean;
   /** Threads per workgroup, a power of two; default 8 on a CPU fallback adapter, 64 elsewhere. */
   readonly workgroupSize?: number;
+  /**
+   * Read each group's input rows through a 64 KiB uniform window
+   * (_x_uniform.wgsl; faster on CPU drivers) rather than the storage binding.
+   * Default: on a fallback adapter, when {@linkcode matvecBatchWindowFits}.
+   */
+  readonly inputWindow?: boolean;
+}
+
+/**
+ * Bytes an input buffer of `maxRows × cols` f32 needs so that every group's
+ * uniform window lies inside it (the last group's window runs 64 KiB from its
+ * first row).
+ *
+ * @param maxRows input rows
+ * @param cols elements per row
+ */
+export function matvecBatchInputBytes(maxRows: number, cols: number): number {
+  const groupBytes = MATVEC_BATCH_GROUP_ROWS * cols * 4;
+  const lastGroup = Math.floor((maxRows - 1) / MATVEC_BATCH_GROUP_ROWS);
+  return Math.max(maxRows * cols * 4, lastGroup * groupBytes + WINDOW_BYTES);
+}
+
+/**
+ * Whether the input `x` of a `maxRows`-row batched mat-vec over `cols`
+ * columns can be read through uniform windows: a group's rows fit 64 KiB
+ * (and the device's uniform binding), `x` is a uniform buffer of
+ * {@linkcode matvecBatchInputBytes}, and group offsets meet the uniform
+ * offset alignment.
+ *
+ * @param device the device
+ * @param x the input buffer
+ * @param maxRows input rows
+ * @param cols elements per row
+ */
+export function matvecBatchWindowFits(
+  device: GPUDevice,
+  x: GPUBuffer,
+  maxRows: number,
+  cols: number,
+): boolean {
+  const groupBytes = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS) * cols * 4;
+  return groupBytes <= WINDOW_BYTES &&
+    device.limits.maxUniformBufferBindingSize >= WINDOW_BYTES &&
+    (x.usage & GPUBufferUsage.UNIFORM) !== 0 &&
+    x.size >= matvecBatchInputBytes(maxRows, cols) &&
+    (maxRows <= MATVEC_BATCH_GROUP_ROWS ||
+      groupBytes % device.limits.minUniformBufferOffsetAlignment === 0);
 }
 
 /**
@@ -72,7 +125,7 @@ export function matvecBatchFits(weight: GpuWeight): boolean {
  * @param rt runtime (device and pipeline cache)
  * @param options weight, activations, row count and flags
  * @returns the dispatch (one per chunk)
- * @throws {RangeError} if the columns are not a multiple of 8 and of the block, `maxRows` is out of range, or a buffer is too small
+ * @throws {RangeError} if the columns are not a multiple of 8 and of the block, `maxRows` is out of range, a buffer is too small, or `inputWindow` is asked for where it does not fit
  * @throws {LimitError} if X or Y exceeds one storage binding, or a row needs more loop iterations than lavapipe runs
  */
 export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): OwnedDispatch {
@@ -94,6 +147,15 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
     );
   }
   const groupRows = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS);
+  const fits = matvecBatchWindowFits(rt.device, x, maxRows, weight.cols);
+  const windowed = options.inputWindow ?? (rt.ctx.isFallback && fits);
+  if (windowed && !fits) {
+    throw new RangeError(
+      `Cannot run ${label} on weight "${weight.name}" through a uniform window: ${groupRows} rows of ${weight.cols} columns, or an input buffer without uniform usage or under ${
+        matvecBatchInputBytes(maxRows, weight.cols)
+      } bytes`,
+    );
+  }
   const cells = ROWS_PER_WORKGROUP * groupRows;
   checkLoopBudget(
     label,
@@ -104,7 +166,7 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
   const pipeline = rt.pipelines.get({
     label,
-    code: quantKernelSource(weight.type, STEP_WGSL + body + xVec4),
+    code: quantKernelSource(weight.type, STEP_WGSL + body + (windowed ? xUniform : xVec4)),
     constants: { ...quantConstants(weight), WG: wg, NB: groupRows },
   });
   const step = options.step ??
@@ -117,7 +179,10 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
         label,
         pipeline,
         weight,
-        buffers: [x, y],
+        buffers: [
+          windowed ? { buffer: x, offset: g * groupRows * weight.cols * 4, size: WINDOW_BYTES } : x,
+          y,
+        ],
         after: [step],
         params: (chunk) => [
           chunk.rowCount,
@@ -127,6 +192,7 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
           weight.rows,
           options.accumulate ? 1 : 0,
           g * groupRows,
+          windowed ? 0 : g * groupRows * weight.cols,
         ],
         grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / ROWS_PER_WORKGROUP), maxPerDim),
         owned: options.step || g > 0 ? [] : [step],

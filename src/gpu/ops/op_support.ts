@@ -170,7 +170,7 @@ export function opLabel(op: string, suffix?: string): string {
  * @param device owning device
  * @param pipeline pipeline whose layout to use
  * @param label GPU label
- * @param buffers one buffer per binding 0, 1, ...
+ * @param buffers one buffer (or buffer range) per binding 0, 1, ...
  * @param used the binding numbers to bind; all of them when omitted
  * @returns the bind group
  * @example
@@ -183,14 +183,15 @@ export function bindBuffers(
   device: GPUDevice,
   pipeline: GPUComputePipeline,
   label: string,
-  buffers: readonly GPUBuffer[],
+  buffers: readonly (GPUBuffer | GPUBufferBinding)[],
   used?: readonly number[],
 ): GPUBindGroup {
   const bindings = used ?? buffers.map((_, binding) => binding);
+  const resource = (b: GPUBuffer | GPUBufferBinding) => "buffer" in b ? b : { buffer: b };
   return device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: bindings.map((binding) => ({ binding, resource: { buffer: buffers[binding]! } })),
+    entries: bindings.map((binding) => ({ binding, resource: resource(buffers[binding]!) })),
   });
 }
 

@@ -173,7 +173,7 @@ export interface ChunkDispatchOptions {
   /** The weight whose chunks are dispatched one after another. */
   readonly weight: GpuWeight;
   /** Buffers bound after the chunk's blocks (binding 0) and before its `Params`. */
-  readonly buffers: readonly GPUBuffer[];
+  readonly buffers: readonly (GPUBuffer | GPUBufferBinding)[];
   /** Buffers bound after the `Params` (a fused input reader's extra inputs). */
   readonly after?: readonly GPUBuffer[];
   /** The chunk's `Params` fields, all u32, in struct order. */
