@@ -80,6 +80,7 @@ export interface GenerateResult {
     loadMs: number;
     /** Shader compilation during the prompt, not counted in `promptMs`. */
     compileMs: number;
+    /** Prompt to first token; the KV compression that follows it counts in `decodeMs`. */
     promptMs: number;
     promptTokensPerSecond: number;
     decodeMs: number;

@@ -131,7 +131,9 @@ export class GpuForward {
   /** The decode step's lm_head, made with the decode graph (its pipeline compiles after the first token). */
   #decodeHead: NamedDispatch | undefined;
   readonly #makeDecodeHead: () => NamedDispatch;
-  readonly #prefillHead: NamedDispatch[];
+  /** A prompt chunk's lm_head on its last row, made on first use (its pipeline compiles while the chunk runs). */
+  #prefillHead: NamedDispatch | undefined;
+  readonly #makePrefillHead: () => NamedDispatch;
   readonly #prefillAllHead: NamedDispatch[];
   #decode: Graph = { ops: [], owned: [] };
   #prefill: Graph = { ops: [], owned: [] };
@@ -215,7 +217,7 @@ export class GpuForward {
     };
     this.#makeDecodeHead = () =>
       this.#fuseNorms ? head(a.x, this.logits, 1, norm) : head(a.xb, this.logits, 1);
-    this.#prefillHead = [head(a.last, this.logits, 1)];
+    this.#makePrefillHead = () => head(a.last, this.logits, 1);
     this.#prefillAllHead = this.logitsAll && B > 1 ? [head(a.xb, this.logitsAll, B)] : [];
   }
 
@@ -519,6 +521,20 @@ export class GpuForward {
       for (const op of this.#decodeOps) op.op.encode(pass);
       return pass;
     }
+    this.encodePromptBody(encoder, T);
+    return this.encodePromptHead(encoder, options);
+  }
+
+  /**
+   * Records a prompt chunk's graph up to its final-normed rows, and copies the
+   * last row for {@linkcode encodePromptHead}. A chunk before the last needs
+   * nothing more; submitting this before the head is recorded lets the GPU run
+   * the chunk while the head's pipeline compiles (first use).
+   *
+   * @param encoder a command encoder with no open pass
+   * @param T tokens in the chunk, as passed to {@linkcode writeInputs}
+   */
+  encodePromptBody(encoder: GPUCommandEncoder, T: number): void {
     if (this.#prefill.ops.length === 0) {
       throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
     }
@@ -526,15 +542,34 @@ export class GpuForward {
     const body = encoder.beginComputePass({ label: "prefill" });
     for (const op of this.#prefill.ops) op.op.encode(body);
     body.end();
-    if (options.allLogits && !this.logitsAll) {
-      throw new RangeError("Cannot return every row's logits: allLogits is off");
-    }
     // The last row's final-normed state feeds the lm_head of the step's last token.
     const nEmbd = this.hparams.nEmbd;
     encoder.copyBufferToBuffer(this.#a.xb, (T - 1) * nEmbd * 4, this.#a.last, 0, nEmbd * 4);
-    const pass = encoder.beginComputePass(desc("lm_head"));
+  }
+
+  /**
+   * Records the lm_head of the last prompt chunk recorded by
+   * {@linkcode encodePromptBody} (in this or an earlier submission).
+   *
+   * @param encoder the step's command encoder
+   * @param options `allLogits`: fill {@linkcode logitsAll} too; `timestampWrites` for the pass
+   * @returns the open compute pass, for the caller to add the sampler and end
+   */
+  encodePromptHead(
+    encoder: GPUCommandEncoder,
+    options: { allLogits?: boolean; timestampWrites?: GPUComputePassTimestampWrites } = {},
+  ): GPUComputePassEncoder {
+    if (options.allLogits && !this.logitsAll) {
+      throw new RangeError("Cannot return every row's logits: allLogits is off");
+    }
+    const pass = encoder.beginComputePass(
+      options.timestampWrites
+        ? { label: "lm_head", timestampWrites: options.timestampWrites }
+        : { label: "lm_head" },
+    );
     if (options.allLogits) { for (const op of this.#prefillAllHead) op.op.encode(pass); }
-    for (const op of this.#prefillHead) op.op.encode(pass);
+    this.#prefillHead ??= this.#makePrefillHead();
+    this.#prefillHead.op.encode(pass);
     return pass;
   }
 

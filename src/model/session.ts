@@ -426,14 +426,33 @@ export class Session {
   ): void {
     const dev = this.runtime.device;
     const T = tokens === "sampled" ? 1 : tokens.length;
-    this.#forward.writeInputs(tokens, this.position, this.#seed, prefill);
-    const encoder = dev.createCommandEncoder({ label: prefill ? "prefill" : "decode" });
-    const pass = this.#forward.encode(encoder, T, { prefill });
-    if (readback) this.#sampler.encode(pass);
-    pass.end();
-    if (readback) encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
-    dev.queue.submit([encoder.finish()]);
+    const forward = this.#forward;
+    forward.writeInputs(tokens, this.position, this.#seed, prefill);
     this.position += T;
+    if (!prefill) {
+      const encoder = dev.createCommandEncoder({ label: "decode" });
+      const pass = forward.encode(encoder, T);
+      if (readback) this.#sample(encoder, pass, readback);
+      else pass.end();
+      dev.queue.submit([encoder.finish()]);
+      return;
+    }
+    // A prompt chunk goes to the GPU before its lm_head is recorded: the head's pipeline
+    // compiles (first use) while the chunk runs, and a chunk before the last needs no head.
+    const body = dev.createCommandEncoder({ label: "prefill" });
+    forward.encodePromptBody(body, T);
+    dev.queue.submit([body.finish()]);
+    if (!readback) return;
+    const encoder = dev.createCommandEncoder({ label: "prefill_head" });
+    this.#sample(encoder, forward.encodePromptHead(encoder), readback);
+    dev.queue.submit([encoder.finish()]);
+  }
+
+  /** Ends the step's open pass with the sampler, whose token is copied to `readback`. */
+  #sample(encoder: GPUCommandEncoder, pass: GPUComputePassEncoder, readback: GPUBuffer): void {
+    this.#sampler.encode(pass);
+    pass.end();
+    encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
   }
 
   /** A read-back failed: report the device's own error if it has one, else this one. */
