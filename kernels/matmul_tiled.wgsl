@@ -21,27 +21,32 @@
 //   acc: 1 for Y += X·Wᵀ (fusing the residual add), 0 for Y = X·Wᵀ (a
 //   uniform, not an override, so both uses share one pipeline)
 //
-// Sections (specializeSource, quant_kernel.ts): WIDE or NARROW (the token
-//   tile, below); PARTIAL8 for rows whose length
+// Sections (specializeSource, quant_kernel.ts): PARTIAL8 for rows whose length
 //   is not a multiple of 8 (float types), PARTIAL4 for rows not a multiple of 4
 //   (the host keeps only what the weight takes).
+// Register block (repeatLines, matmul.ts): the host writes each line marked
+//   `// @each i` / `// @each h` / `// @each i h` out once per row block i < RB,
+//   token block h < HB or pair, and replaces {RB}, {HB} (MATMUL_TILES: 8×1
+//   narrow, 8×2 wide, 16×4 large). Written out, not looped over arrays: lavapipe
+//   keeps a dynamically indexed array in memory.
 // Overrides: ROWS_ALIGNED (_quant_common.wgsl): the host sets it when row_bytes % 16 = 0.
-// Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < 8) and
-//   tokens tx + 8j (j < TT/8) of a TR = 64 row × TT token tile, register-blocked.
-//   WIDE (section): TT = 64, 8×8 outputs per thread, each vec4 read from
-//   workgroup memory feeds 16 multiply-adds (on CPU drivers a workgroup-memory
-//   load is a per-lane gather that costs far more than the multiply-adds it
-//   feeds, and a spilled accumulator far less), but the kernel takes about
-//   three times as long to compile; else TT = 32, 8×4 outputs (10.7 per read).
-//   K advances KC = 32 columns per step. Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
+// Workgroup: 64 threads as 8×8; thread (tx, ty) owns rows ty + 8i (i < RB) and
+//   tokens tx + 32h + 8j (h < HB, j < 4) of a TR = 8·RB row × TT = 32·HB token
+//   tile: RB×HB vec4 accumulators. Each vec4 read from workgroup memory feeds
+//   16·HB (w) or 4·RB (x) multiply-adds: on CPU drivers a workgroup-memory load
+//   is a per-lane loop that costs far more than the multiply-adds it feeds, and
+//   a spilled accumulator far less, so the large block (256 accumulators, 8
+//   multiply-adds per scalar read, wide 4) runs fastest there; it compiles longer and
+//   leaves a GPU few workgroups. K advances KC = 32 columns per step.
+//   Dispatch: row_tiles × ceil(max_tokens / TT) tiles, linear
 //   id = wid.y·nwg.x + wid.x (folded into 2-D above 65535), tile id =
 //   token_tile · row_tiles + row_tile; tiles past n_tokens return at once.
 // Tolerance: f32 accumulation (NMSE ≲ 1e-12 relative to the f64 twin on random data).
 // Loop bound per invocation (Mesa lavapipe silently stops every loop of an
-//   invocation after 65,535 iterations in total): (13 + TT/8)·⌈cols/KC⌉ + TT
-//   (per K step 1 + 4 W-tile + TT/8 X-tile + 8 multiply iterations, then TT/4
-//   stores of 4 tokens); independent of rows and tokens. WIDE: 11008 columns
-//   take 7288; the host (matmul.ts) checks the bound.
+//   invocation after 65,535 iterations in total): (9 + TR/16 + TT/8)·⌈cols/KC⌉
+//   + TR·TT/64 (per K step 1 + TR/16 W-tile + TT/8 X-tile + 8 multiply
+//   iterations, then RB·HB stores of 4 tokens); independent of rows and tokens.
+//   Large: 11008 columns take 11608; the host (matmul.ts) checks the bound.
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -60,13 +65,10 @@ struct Params {
 }
 @group(0) @binding(4) var<uniform> params: Params;
 
-const TR: u32 = 64u;
-// @if WIDE
-const TT: u32 = 64u;
-// @end WIDE
-// @if NARROW
-const TT: u32 = 32u;
-// @end NARROW
+const RB: u32 = {RB}u; // rows per thread: ty + 8i, i < RB
+const HB: u32 = {HB}u; // token quads per thread: tx + 32h + 8j, h < HB, j < 4
+const TR: u32 = 8u * RB;
+const TT: u32 = 32u * HB;
 const KC: u32 = 32u;
 const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against bank conflicts
 
@@ -103,28 +105,11 @@ fn main(
   let tx = tid % 8u;
   let ty = tid / 8u;
   let per_block = QK / 8u;
-  // acc<i><h>: row ty + 8i, tokens tx + 32h + 8j (j < 4); h = 1 only when WIDE.
-  var acc00 = vec4<f32>(0.0);
-  var acc10 = vec4<f32>(0.0);
-  var acc20 = vec4<f32>(0.0);
-  var acc30 = vec4<f32>(0.0);
-  var acc40 = vec4<f32>(0.0);
-  var acc50 = vec4<f32>(0.0);
-  var acc60 = vec4<f32>(0.0);
-  var acc70 = vec4<f32>(0.0);
-  // @if WIDE
-  var acc01 = vec4<f32>(0.0);
-  var acc11 = vec4<f32>(0.0);
-  var acc21 = vec4<f32>(0.0);
-  var acc31 = vec4<f32>(0.0);
-  var acc41 = vec4<f32>(0.0);
-  var acc51 = vec4<f32>(0.0);
-  var acc61 = vec4<f32>(0.0);
-  var acc71 = vec4<f32>(0.0);
-  // @end WIDE
+  // acc<i>_<h>: row ty + 8i, tokens tx + 32h + 8j (j < 4).
+  var acc{i}_{h} = vec4<f32>(0.0); // @each i h
   for (var k0 = 0u; k0 < params.cols; k0 += KC) {
-    // W tile: TR rows × KC/8 groups of 8, four groups per thread.
-    for (var p = 0u; p < 4u; p++) {
+    // W tile: TR rows × KC/8 groups of 8, TR/16 groups per thread.
+    for (var p = 0u; p < TR / 16u; p++) {
       let item = tid + 64u * p;
       let r = item / 4u;
       let gi = item % 4u;
@@ -165,66 +150,11 @@ fn main(
     workgroupBarrier();
     for (var c = 0u; c < KC / 4u; c++) {
       // Column j of xs<h>: the four tile values of token tx + 32h + 8j; w · xs = the four dots.
-      let xs0 = mat4x4<f32>(
-        x_tile[tx * KS + c],
-        x_tile[(tx + 8u) * KS + c],
-        x_tile[(tx + 16u) * KS + c],
-        x_tile[(tx + 24u) * KS + c],
-      );
-      // @if WIDE
-      let xs1 = mat4x4<f32>(
-        x_tile[(tx + 32u) * KS + c],
-        x_tile[(tx + 40u) * KS + c],
-        x_tile[(tx + 48u) * KS + c],
-        x_tile[(tx + 56u) * KS + c],
-      );
-      // @end WIDE
-      let w0 = w_tile[ty * KS + c];
-      let w1 = w_tile[(ty + 8u) * KS + c];
-      let w2 = w_tile[(ty + 16u) * KS + c];
-      let w3 = w_tile[(ty + 24u) * KS + c];
-      let w4 = w_tile[(ty + 32u) * KS + c];
-      let w5 = w_tile[(ty + 40u) * KS + c];
-      let w6 = w_tile[(ty + 48u) * KS + c];
-      let w7 = w_tile[(ty + 56u) * KS + c];
-      acc00 += w0 * xs0;
-      acc10 += w1 * xs0;
-      acc20 += w2 * xs0;
-      acc30 += w3 * xs0;
-      acc40 += w4 * xs0;
-      acc50 += w5 * xs0;
-      acc60 += w6 * xs0;
-      acc70 += w7 * xs0;
-      // @if WIDE
-      acc01 += w0 * xs1;
-      acc11 += w1 * xs1;
-      acc21 += w2 * xs1;
-      acc31 += w3 * xs1;
-      acc41 += w4 * xs1;
-      acc51 += w5 * xs1;
-      acc61 += w6 * xs1;
-      acc71 += w7 * xs1;
-      // @end WIDE
+      let xs{h} = mat4x4<f32>(x_tile[(tx + 32u * {h}u) * KS + c], x_tile[(tx + 32u * {h}u + 8u) * KS + c], x_tile[(tx + 32u * {h}u + 16u) * KS + c], x_tile[(tx + 32u * {h}u + 24u) * KS + c]); // @each h
+      let w{i} = w_tile[(ty + 8u * {i}u) * KS + c]; // @each i
+      acc{i}_{h} += w{i} * xs{h}; // @each i h
     }
     workgroupBarrier();
   }
-  store_row(row0 + ty, tok0 + tx, n_tokens, acc00);
-  store_row(row0 + ty + 8u, tok0 + tx, n_tokens, acc10);
-  store_row(row0 + ty + 16u, tok0 + tx, n_tokens, acc20);
-  store_row(row0 + ty + 24u, tok0 + tx, n_tokens, acc30);
-  store_row(row0 + ty + 32u, tok0 + tx, n_tokens, acc40);
-  store_row(row0 + ty + 40u, tok0 + tx, n_tokens, acc50);
-  store_row(row0 + ty + 48u, tok0 + tx, n_tokens, acc60);
-  store_row(row0 + ty + 56u, tok0 + tx, n_tokens, acc70);
-  // @if WIDE
-  let t1 = tok0 + 32u + tx;
-  store_row(row0 + ty, t1, n_tokens, acc01);
-  store_row(row0 + ty + 8u, t1, n_tokens, acc11);
-  store_row(row0 + ty + 16u, t1, n_tokens, acc21);
-  store_row(row0 + ty + 24u, t1, n_tokens, acc31);
-  store_row(row0 + ty + 32u, t1, n_tokens, acc41);
-  store_row(row0 + ty + 40u, t1, n_tokens, acc51);
-  store_row(row0 + ty + 48u, t1, n_tokens, acc61);
-  store_row(row0 + ty + 56u, t1, n_tokens, acc71);
-  // @end WIDE
+  store_row(row0 + ty + 8u * {i}u, tok0 + tx + 32u * {h}u, n_tokens, acc{i}_{h}); // @each i h
 }

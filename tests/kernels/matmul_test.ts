@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
-import { createMatmul } from "../../src/gpu/ops/matmul.ts";
+import { createMatmul, type MatmulTileName } from "../../src/gpu/ops/matmul.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matmul } from "../../src/reference/matmul.ts";
 import { gpuTestOptions } from "../_gpu.ts";
@@ -33,6 +33,8 @@ interface Case {
   stepTokens?: number;
   accumulate?: boolean;
   maxChunkBytes?: number;
+  /** Force this workgroup tile (default: the op's choice for the adapter). */
+  tile?: MatmulTileName;
 }
 
 async function runCase(
@@ -62,6 +64,7 @@ async function runCase(
     maxTokens: tokens,
     accumulate: c.accumulate ?? false,
     ...(step === undefined ? {} : { step }),
+    ...(c.tile === undefined ? {} : { tile: c.tile }),
   });
   submitPass(rt.device, [op]);
   const got = await readF32(rt.device, yBuf, tokens * rows);
@@ -111,6 +114,39 @@ for (const type of WEIGHT_TYPES) {
           c.accumulate ? ", acc" : ""
         })`;
         await t.step(name, () => check(rt, type, c, 100 * type + i, name).then(() => {}));
+      }
+    },
+  });
+}
+
+// Each tile on every adapter (by default the wide and large tiles serve only
+// big weights): the large one for every type (the CPU driver's choice), the
+// wide one (the GPU's) for a few; two row tiles and two token tiles of the
+// large tile, then a short step.
+const WIDE_TILE_TYPES: readonly GgmlType[] = [GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.F16];
+for (const type of WEIGHT_TYPES) {
+  const tag = typeTag(type);
+  const cols = columnGrid(type)[1]!;
+  const tiles = WIDE_TILE_TYPES.includes(type)
+    ? (["wide", "large"] as const)
+    : (["large"] as const);
+  Deno.test({
+    name: `matmul_${tag} with the ${tiles.join(" and ")} tile matches the CPU twin`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = await testRuntime();
+      for (const tile of tiles) {
+        const shapes: Case[] = [
+          { rows: 130, cols, tokens: 129, accumulate: true, tile },
+          { rows: 9, cols, tokens: 70, stepTokens: 66, tile },
+        ];
+        if (FLOAT_TYPES.includes(type)) shapes.push({ rows: 13, cols: 173, tokens: 33, tile });
+        for (const [i, c] of shapes.entries()) {
+          const name = `matmul_${tag}:${tile}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
+            c.stepTokens ? `, n_tokens=${c.stepTokens}` : ""
+          }${c.accumulate ? ", acc" : ""})`;
+          await t.step(name, () => check(rt, type, c, 70 * type + i, name).then(() => {}));
+        }
       }
     },
   });

@@ -1,7 +1,8 @@
 /**
  * Prompt mat-mul on GGUF blocks as uploaded: `Y[t] (+)= W·X[t]` for the
  * tokens of one prefill step, one dispatch per weight chunk. Kernel:
- * kernels/matmul_tiled.wgsl (64 rows × 64 or 32 tokens per workgroup).
+ * kernels/matmul_tiled.wgsl, register-blocked: 64 rows × 32 or 64 tokens per
+ * workgroup, or 128 × 128 on a CPU driver (see {@linkcode MATMUL_TILES}).
  *
  * @module
  */
@@ -24,10 +25,31 @@ import {
   specializeSource,
 } from "./quant_kernel.ts";
 
-/** Weight rows per workgroup tile (TR in the kernel). */
-export const MATMUL_TILE_ROWS = 64;
-/** Tokens per workgroup tile (TT in the kernel): the wide tile, else the narrow one. */
-export const MATMUL_TILE_TOKENS = { wide: 64, narrow: 32 } as const;
+/** A workgroup tile: `8·rowBlocks` weight rows × `32·tokenBlocks` tokens (RB, HB in the kernel). */
+export interface MatmulTile {
+  /** Rows per thread (RB): a thread owns rows ty + 8i, i < rowBlocks. */
+  readonly rowBlocks: number;
+  /** Token quads per thread (HB): a thread owns tokens tx + 32h + 8j, h < tokenBlocks, j < 4. */
+  readonly tokenBlocks: number;
+}
+
+/**
+ * The tiles: `narrow` 64 rows × 32 tokens (8×4 outputs per thread), `wide`
+ * 64 × 64 (8×8), `large` 128 × 128 (16×16). On a CPU driver every
+ * workgroup-memory load is a per-lane loop that costs far more than the
+ * multiply-adds it feeds, and a spilled accumulator far less, so the bigger
+ * the block the faster (large: about 1.5-1.9× wide on lavapipe); it compiles
+ * longer and leaves a GPU with too few workgroups, so only a fallback
+ * adapter takes it.
+ */
+export const MATMUL_TILES = {
+  narrow: { rowBlocks: 8, tokenBlocks: 1 },
+  wide: { rowBlocks: 8, tokenBlocks: 2 },
+  large: { rowBlocks: 16, tokenBlocks: 4 },
+} as const satisfies Record<string, MatmulTile>;
+
+/** Name of a {@linkcode MATMUL_TILES} entry. */
+export type MatmulTileName = keyof typeof MATMUL_TILES;
 
 /**
  * Weight elements from which a mat-mul takes the wide token tile: it runs
@@ -36,6 +58,25 @@ export const MATMUL_TILE_TOKENS = { wide: 64, narrow: 32 } as const;
  * 64-wide matrices, whose pipelines delay the first token).
  */
 export const MATMUL_WIDE_ELEMENTS = 1 << 18;
+
+/**
+ * The tile {@linkcode createMatmul} takes by default: narrow below
+ * {@linkcode MATMUL_WIDE_ELEMENTS}; else large on a fallback adapter when a
+ * step holds more tokens than the wide tile; else wide.
+ *
+ * @param elements the weight's rows × cols
+ * @param maxTokens tokens per step
+ * @param isFallback whether the adapter is a CPU driver
+ * @returns the tile's name
+ */
+export function defaultMatmulTile(
+  elements: number,
+  maxTokens: number,
+  isFallback: boolean,
+): MatmulTileName {
+  if (elements < MATMUL_WIDE_ELEMENTS) return "narrow";
+  return isFallback && maxTokens > 32 * MATMUL_TILES.wide.tokenBlocks ? "large" : "wide";
+}
 
 /** Inputs of {@linkcode createMatmul}. */
 export interface MatmulOptions {
@@ -54,6 +95,8 @@ export interface MatmulOptions {
   readonly step?: GPUBuffer;
   /** Add into Y instead of overwriting it (fuses the residual add). */
   readonly accumulate?: boolean;
+  /** The workgroup tile (default: {@linkcode defaultMatmulTile}); tests force each. */
+  readonly tile?: MatmulTileName;
 }
 
 /**
@@ -84,31 +127,35 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   const onWeight = `${label} on weight "${weight.name}"`;
   requireElements(onWeight, "x", x, maxTokens * weight.cols, `${maxTokens}×${weight.cols}`);
   requireElements(onWeight, "y", y, maxTokens * weight.rows, `${maxTokens}×${weight.rows}`);
-  const wide = weight.rows * weight.cols >= MATMUL_WIDE_ELEMENTS;
-  const tt = wide ? MATMUL_TILE_TOKENS.wide : MATMUL_TILE_TOKENS.narrow;
-  checkLoopBudget(label, `rows of ${weight.cols} columns`, matmulLoopBound(weight.cols, tt));
+  const tileName = options.tile ??
+    defaultMatmulTile(weight.rows * weight.cols, maxTokens, rt.ctx.isFallback);
+  const tile = MATMUL_TILES[tileName];
+  const tileRows = 8 * tile.rowBlocks;
+  const tileTokens = 32 * tile.tokenBlocks;
+  checkLoopBudget(label, `rows of ${weight.cols} columns`, matmulLoopBound(weight.cols, tile));
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
   const input = activationInput(weight.cols);
   const pipeline = rt.pipelines.get({
-    label: label + input.suffix,
+    label: `${label}${input.suffix}:${tileName}`,
     code: quantKernelSource(
       weight.type,
       input.code + STEP_WGSL +
-        specializeSource(body, {
-          WIDE: wide,
-          NARROW: !wide,
-          PARTIAL8: weight.cols % 8 !== 0,
-          PARTIAL4: weight.cols % 4 !== 0,
-        }),
+        repeatLines(
+          specializeSource(body, {
+            PARTIAL8: weight.cols % 8 !== 0,
+            PARTIAL4: weight.cols % 4 !== 0,
+          }),
+          tile,
+        ),
     ),
     constants: quantConstants(weight),
   });
   const step = options.step ??
     createFixedStep(rt.device, maxTokens, `${label}:step:${weight.name}`);
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  const tokenTiles = Math.ceil(maxTokens / tt);
-  const rowTiles = (chunk: WeightChunk) => Math.ceil(chunk.rowCount / MATMUL_TILE_ROWS);
+  const tokenTiles = Math.ceil(maxTokens / tileTokens);
+  const rowTiles = (chunk: WeightChunk) => Math.ceil(chunk.rowCount / tileRows);
   return createChunkDispatch(rt, {
     label,
     pipeline,
@@ -133,10 +180,41 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
 const MATMUL_K_STEP = 32;
 
 /**
- * Worst-case loop iterations of one matmul_tiled invocation with a `tt`-token
- * tile (the bound in the kernel header): per K step 1 + 4 (W tile) + tt/8
- * (X tile) + 8 (multiply), then tt/4 stores of 4 tokens.
+ * Worst-case loop iterations of one matmul_tiled invocation (the bound in the
+ * kernel header): per K step 1 + TR/16 (W tile) + TT/8 (X tile) + 8
+ * (multiply), then RB·HB stores of 4 tokens (TR·TT/64 iterations).
  */
-function matmulLoopBound(cols: number, tt: number): number {
-  return (13 + tt / 8) * Math.ceil(cols / MATMUL_K_STEP) + tt;
+function matmulLoopBound(cols: number, tile: MatmulTile): number {
+  const tr = 8 * tile.rowBlocks;
+  const tt = 32 * tile.tokenBlocks;
+  return (9 + tr / 16 + tt / 8) * Math.ceil(cols / MATMUL_K_STEP) + (tr * tt) / 64;
+}
+
+/** A kernel line ending in `// @each i`, `// @each h` or `// @each i h`. */
+const EACH_LINE = /^(.*?)\s*\/\/ @each (i h|i|h)$/gm;
+
+/**
+ * Writes out the register block: each line marked `// @each i` (`h`, `i h`)
+ * once per row block i < RB (token block h < HB, every pair), with `{i}`
+ * and `{h}` replaced, and `{RB}`, `{HB}` by the tile's counts. The blocks
+ * are written out rather than looped over arrays because lavapipe keeps a
+ * dynamically indexed array in memory (about 2× slower, measured).
+ *
+ * @param code kernel text with the markers
+ * @param tile the register block
+ * @returns the kernel text without markers
+ */
+export function repeatLines(code: string, tile: MatmulTile): string {
+  const is = Array.from({ length: tile.rowBlocks }, (_, i) => i);
+  const hs = Array.from({ length: tile.tokenBlocks }, (_, h) => h);
+  return code
+    .replace(EACH_LINE, (_, line: string, over: string) => {
+      const pairs: [number, number][] = over === "h"
+        ? hs.map((h) => [0, h])
+        : is.flatMap((i): [number, number][] => (over === "i" ? [[i, 0]] : hs.map((h) => [i, h])));
+      return pairs.map(([i, h]) => line.replaceAll("{i}", `${i}`).replaceAll("{h}", `${h}`))
+        .join("\n");
+    })
+    .replaceAll("{RB}", `${tile.rowBlocks}`)
+    .replaceAll("{HB}", `${tile.tokenBlocks}`);
 }
