@@ -119,17 +119,17 @@ for (const type of WEIGHT_TYPES) {
   });
 }
 
-// Each tile on every adapter (by default the wide and large tiles serve only
-// big weights): the large one for every type (the CPU driver's choice), the
-// wide one (the GPU's) for a few; two row tiles and two token tiles of the
-// large tile, then a short step.
+// Each tile on every adapter (by default the wide, large and broadcast tiles
+// serve only big weights): the broadcast and large ones for every type (the
+// CPU driver's choices), the wide one (the GPU's) for a few; two row tiles
+// and two token tiles of the large tile, then a short step.
 const WIDE_TILE_TYPES: readonly GgmlType[] = [GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.F16];
 for (const type of WEIGHT_TYPES) {
   const tag = typeTag(type);
   const cols = columnGrid(type)[1]!;
-  const tiles = WIDE_TILE_TYPES.includes(type)
-    ? (["wide", "large"] as const)
-    : (["large"] as const);
+  const tiles: MatmulTileName[] = WIDE_TILE_TYPES.includes(type)
+    ? ["wide", "large", "broadcast"]
+    : ["large", "broadcast"];
   Deno.test({
     name: `matmul_${tag} with the ${tiles.join(" and ")} tile matches the CPU twin`,
     ...gpuTestOptions,
@@ -140,7 +140,9 @@ for (const type of WEIGHT_TYPES) {
           { rows: 130, cols, tokens: 129, accumulate: true, tile },
           { rows: 9, cols, tokens: 70, stepTokens: 66, tile },
         ];
-        if (FLOAT_TYPES.includes(type)) shapes.push({ rows: 13, cols: 173, tokens: 33, tile });
+        if (FLOAT_TYPES.includes(type) && tile !== "broadcast") {
+          shapes.push({ rows: 13, cols: 173, tokens: 33, tile });
+        }
         for (const [i, c] of shapes.entries()) {
           const name = `matmul_${tag}:${tile}(rows=${c.rows}, cols=${c.cols}, T=${c.tokens}${
             c.stepTokens ? `, n_tokens=${c.stepTokens}` : ""
@@ -252,6 +254,29 @@ Deno.test({
     destroyGpuWeight(weight);
     xBuf.destroy();
     yBuf.destroy();
+  },
+});
+
+Deno.test({
+  name: "createMatmul() rejects the broadcast tile for rows that are not a multiple of 8",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = await testRuntime();
+    const weight = createGpuWeight(rt, randomWeight(GgmlType.F32, 2, 12, 5), {
+      name: "w",
+      type: GgmlType.F32,
+      rows: 2,
+      cols: 12,
+    });
+    const x = storageOf(rt.device, new Float32Array(24), "x");
+    const y = storageOf(rt.device, new Float32Array(4), "y");
+    assert.throws(
+      () => createMatmul(rt, { weight, x, y, maxTokens: 2, tile: "broadcast" }),
+      /broadcast tile on weight "w": 12 columns, expected a multiple of 8/,
+    );
+    destroyGpuWeight(weight);
+    x.destroy();
+    y.destroy();
   },
 });
 

@@ -2,12 +2,14 @@
  * Prompt mat-mul on GGUF blocks as uploaded: `Y[t] (+)= W·X[t]` for the
  * tokens of one prefill step, one dispatch per weight chunk. Kernel:
  * kernels/matmul_tiled.wgsl, register-blocked: 64 rows × 32 or 64 tokens per
- * workgroup, or 128 × 128 on a CPU driver (see {@linkcode MATMUL_TILES}).
+ * workgroup, or 128 × 128; on a CPU driver kernels/matmul_broadcast.wgsl
+ * (32 rows × 128 tokens per 8-thread workgroup, see {@linkcode MATMUL_TILES}).
  *
  * @module
  */
 
-import body from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
+import broadcastBody from "../../../kernels/matmul_broadcast.wgsl" with { type: "text" };
+import tiledBody from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import type { GpuWeight, WeightChunk } from "../weights.ts";
@@ -25,27 +27,35 @@ import {
   specializeSource,
 } from "./quant_kernel.ts";
 
-/** A workgroup tile: `8·rowBlocks` weight rows × `32·tokenBlocks` tokens (RB, HB in the kernel). */
+/**
+ * A workgroup tile: `8·rowBlocks` weight rows (`rowBlocks` for the broadcast
+ * kernel) × `32·tokenBlocks` tokens (RB, HB in the kernels).
+ */
 export interface MatmulTile {
-  /** Rows per thread (RB): a thread owns rows ty + 8i, i < rowBlocks. */
+  /** Rows per thread (RB): rows ty + 8i (matmul_tiled) or all rows i (broadcast), i < rowBlocks. */
   readonly rowBlocks: number;
   /** Token quads per thread (HB): a thread owns tokens tx + 32h + 8j, h < tokenBlocks, j < 4. */
   readonly tokenBlocks: number;
+  /** Whether the tile runs matmul_broadcast.wgsl (8 threads; cols % 8 = 0). */
+  readonly broadcast: boolean;
 }
 
 /**
  * The tiles: `narrow` 64 rows × 32 tokens (8×4 outputs per thread), `wide`
- * 64 × 64 (8×8), `large` 128 × 128 (16×16). On a CPU driver every
- * workgroup-memory load is a per-lane loop that costs far more than the
+ * 64 × 64 (8×8), `large` 128 × 128 (16×16), `broadcast` 32 × 128 in 8
+ * threads (32×16). On a CPU driver every workgroup-memory load at a
+ * non-constant offset is a per-lane loop that costs far more than the
  * multiply-adds it feeds, and a spilled accumulator far less, so the bigger
- * the block the faster (large: about 1.5-1.9× wide on lavapipe); it compiles
- * longer and leaves a GPU with too few workgroups, so only a fallback
- * adapter takes it.
+ * the block the faster (large about 1.4-2.5× wide on lavapipe, broadcast
+ * about 1.3-1.8× large, measured under load); they compile longer (broadcast
+ * about 1.5 s) and leave a GPU too few workgroups, so only a fallback
+ * adapter takes them.
  */
 export const MATMUL_TILES = {
-  narrow: { rowBlocks: 8, tokenBlocks: 1 },
-  wide: { rowBlocks: 8, tokenBlocks: 2 },
-  large: { rowBlocks: 16, tokenBlocks: 4 },
+  narrow: { rowBlocks: 8, tokenBlocks: 1, broadcast: false },
+  wide: { rowBlocks: 8, tokenBlocks: 2, broadcast: false },
+  large: { rowBlocks: 16, tokenBlocks: 4, broadcast: false },
+  broadcast: { rowBlocks: 32, tokenBlocks: 4, broadcast: true },
 } as const satisfies Record<string, MatmulTile>;
 
 /** Name of a {@linkcode MATMUL_TILES} entry. */
@@ -61,21 +71,25 @@ export const MATMUL_WIDE_ELEMENTS = 1 << 18;
 
 /**
  * The tile {@linkcode createMatmul} takes by default: narrow below
- * {@linkcode MATMUL_WIDE_ELEMENTS}; else large on a fallback adapter when a
- * step holds more tokens than the wide tile; else wide.
+ * {@linkcode MATMUL_WIDE_ELEMENTS}; else, on a fallback adapter when a step
+ * holds more tokens than the wide tile, broadcast (rows of a multiple of 8)
+ * or large; else wide.
  *
- * @param elements the weight's rows × cols
+ * @param rows the weight's rows
+ * @param cols the weight's columns
  * @param maxTokens tokens per step
  * @param isFallback whether the adapter is a CPU driver
  * @returns the tile's name
  */
 export function defaultMatmulTile(
-  elements: number,
+  rows: number,
+  cols: number,
   maxTokens: number,
   isFallback: boolean,
 ): MatmulTileName {
-  if (elements < MATMUL_WIDE_ELEMENTS) return "narrow";
-  return isFallback && maxTokens > 32 * MATMUL_TILES.wide.tokenBlocks ? "large" : "wide";
+  if (rows * cols < MATMUL_WIDE_ELEMENTS) return "narrow";
+  if (!isFallback || maxTokens <= 32 * MATMUL_TILES.wide.tokenBlocks) return "wide";
+  return cols % 8 === 0 ? "broadcast" : "large";
 }
 
 /** Inputs of {@linkcode createMatmul}. */
@@ -128,9 +142,14 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
   requireElements(onWeight, "x", x, maxTokens * weight.cols, `${maxTokens}×${weight.cols}`);
   requireElements(onWeight, "y", y, maxTokens * weight.rows, `${maxTokens}×${weight.rows}`);
   const tileName = options.tile ??
-    defaultMatmulTile(weight.rows * weight.cols, maxTokens, rt.ctx.isFallback);
-  const tile = MATMUL_TILES[tileName];
-  const tileRows = 8 * tile.rowBlocks;
+    defaultMatmulTile(weight.rows, weight.cols, maxTokens, rt.ctx.isFallback);
+  const tile: MatmulTile = MATMUL_TILES[tileName];
+  if (tile.broadcast && weight.cols % 8 !== 0) {
+    throw new RangeError(
+      `Cannot run ${label} with the broadcast tile on weight "${weight.name}": ${weight.cols} columns, expected a multiple of 8`,
+    );
+  }
+  const tileRows = (tile.broadcast ? 1 : 8) * tile.rowBlocks;
   const tileTokens = 32 * tile.tokenBlocks;
   checkLoopBudget(label, `rows of ${weight.cols} columns`, matmulLoopBound(weight.cols, tile));
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
@@ -142,7 +161,7 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
       weight.type,
       input.code + STEP_WGSL +
         repeatLines(
-          specializeSource(body, {
+          specializeSource(tile.broadcast ? broadcastBody : tiledBody, {
             PARTIAL8: weight.cols % 8 !== 0,
             PARTIAL4: weight.cols % 4 !== 0,
           }),
@@ -180,14 +199,17 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
 const MATMUL_K_STEP = 32;
 
 /**
- * Worst-case loop iterations of one matmul_tiled invocation (the bound in the
- * kernel header): per K step 1 + TR/16 (W tile) + TT/8 (X tile) + 8
- * (multiply), then RB·HB stores of 4 tokens (TR·TT/64 iterations).
+ * Worst-case loop iterations of one invocation (the bounds in the kernel
+ * headers), then RB·HB stores of 4 tokens. matmul_tiled: per K step 1 +
+ * TR/16 (W tile) + TT/8 (X tile) + 8 (multiply); matmul_broadcast: per 8
+ * columns 1 + TR/8 (W tile).
  */
 function matmulLoopBound(cols: number, tile: MatmulTile): number {
+  const stores = 4 * tile.rowBlocks * tile.tokenBlocks;
+  if (tile.broadcast) return (1 + tile.rowBlocks / 8) * Math.ceil(cols / 8) + stores;
   const tr = 8 * tile.rowBlocks;
   const tt = 32 * tile.tokenBlocks;
-  return (9 + tr / 16 + tt / 8) * Math.ceil(cols / MATMUL_K_STEP) + (tr * tt) / 64;
+  return (9 + tr / 16 + tt / 8) * Math.ceil(cols / MATMUL_K_STEP) + stores;
 }
 
 /** A kernel line ending in `// @each i`, `// @each h` or `// @each i h`. */
