@@ -9,7 +9,7 @@
 import { type GgmlType, ggmlTypeName } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
 import { createStorage, createStorageFrom } from "../../src/gpu/buffers.ts";
-import { createMatmul } from "../../src/gpu/ops/matmul.ts";
+import { createMatmul, type MatmulTileName } from "../../src/gpu/ops/matmul.ts";
 import { createMatvec } from "../../src/gpu/ops/matvec.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight, destroyGpuWeight, type GpuWeight } from "../../src/gpu/weights.ts";
@@ -45,6 +45,7 @@ function benchWeight(rt: GpuRuntime, type: GgmlType, rows: number, cols: number)
  * @param cols weight columns
  * @param tokens tokens (1: the mat-vec)
  * @param reps dispatches per timed submission
+ * @param tile the mat-mul's workgroup tile (default: the op's choice for the adapter)
  */
 export async function timeWeightKernel(
   rt: GpuRuntime,
@@ -53,6 +54,7 @@ export async function timeWeightKernel(
   cols: number,
   tokens: number,
   reps: number,
+  tile?: MatmulTileName,
 ): Promise<KernelFigure> {
   const weight = benchWeight(rt, type, rows, cols);
   const rng = makeRng(3);
@@ -64,7 +66,7 @@ export async function timeWeightKernel(
   const y = createStorage(rt.device, tokens * rows * 4, "bench:y");
   const op = tokens === 1
     ? createMatvec(rt, { weight, x, y })
-    : createMatmul(rt, { weight, x, y, maxTokens: tokens });
+    : createMatmul(rt, { weight, x, y, maxTokens: tokens, ...(tile ? { tile } : {}) });
   try {
     const ms = await timeDispatch(rt, op, reps, 3);
     return {
