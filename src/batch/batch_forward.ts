@@ -73,6 +73,8 @@ export class BatchForward {
   readonly #many: StepGraph;
   readonly #one: StepGraph;
   readonly #ops: Dispatch[] = [];
+  /** Rows of the step being recorded. */
+  #rows = 1;
 
   /**
    * @param rt GPU runtime
@@ -202,10 +204,18 @@ export class BatchForward {
       return { layers, head };
     };
     const one = graph((weight, x, y, accumulate) => createMatvec(rt, { weight, x, y, accumulate }));
+    // The batched mat-vec runs the step's rows only (its groups and pipelines sized to them).
+    const batched = (weight: GpuWeight, x: GPUBuffer, y: GPUBuffer, accumulate: boolean) => {
+      const op = createMatvecBatch(rt, { weight, x, y, maxRows: B, step, accumulate });
+      return {
+        encode: (pass: GPUComputePassEncoder) => op.encodeRows(pass, this.#rows),
+        destroy: () => op.destroy(),
+      };
+    };
     const many = B > 1
       ? graph((weight, x, y, accumulate) =>
         matvecBatchFits(weight)
-          ? createMatvecBatch(rt, { weight, x, y, maxRows: B, step, accumulate })
+          ? batched(weight, x, y, accumulate)
           : createMatmul(rt, { weight, x, y, maxTokens: B, step, accumulate })
       )
       : one;
@@ -234,6 +244,7 @@ export class BatchForward {
       throw new RangeError(`Cannot decode ${n} sequences: expected 1 to ${this.maxSeqs}`);
     }
     writeStep(this.#rt.device, this.#step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
+    this.#rows = n;
     for (const slot of slots) slot.writeDecodeStep();
     let pass: GPUComputePassEncoder | undefined;
     for (const item of this.#items(slots, readback)) {

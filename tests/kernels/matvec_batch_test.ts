@@ -28,6 +28,8 @@ interface Case {
   accumulate?: boolean;
   /** Weight rows per chunk. */
   chunkRows?: number;
+  /** Record only this many rows (encodeRows: the last group through a smaller pipeline). */
+  encodeRows?: number;
 }
 
 /** X in a buffer the uniform-window reader can bind (sized for every group's window). */
@@ -64,7 +66,10 @@ async function runCase(
     accumulate: c.accumulate ?? false,
     inputWindow,
   });
-  submitPass(rt.device, [op]);
+  const recorded = c.encodeRows;
+  submitPass(rt.device, [
+    recorded === undefined ? op : { encode: (p) => op.encodeRows(p, recorded), destroy() {} },
+  ]);
   const got = await readF32(rt.device, yBuf, maxRows * rows);
   const chunks = weight.chunks.length;
   op.destroy();
@@ -97,6 +102,12 @@ for (const type of TYPES) {
     { rows: 19, cols: 256, maxRows: 16, active: 16, accumulate: true },
     { rows: 13, cols: 512, maxRows: 20, active: 11, chunkRows: 5 },
     { rows: 9, cols: 256, maxRows: 24, active: 8 },
+    // Only the step's rows recorded: a last group of 3 (the 4-row pipeline), of 1, of 2 of 8,
+    // and 3 rows of an op built for 3 (no pipeline above the op's rows).
+    { rows: 19, cols: 256, maxRows: 16, active: 11, encodeRows: 11, accumulate: true },
+    { rows: 13, cols: 512, maxRows: 20, active: 9, encodeRows: 9 },
+    { rows: 17, cols: 768, maxRows: 8, active: 2, encodeRows: 2 },
+    { rows: 10, cols: 256, maxRows: 3, active: 3, encodeRows: 3 },
   ];
   Deno.test({
     name: `matvec_batch_${tag} matches the CPU twin row by row`,
@@ -109,7 +120,9 @@ for (const type of TYPES) {
           const name =
             `matvec_batch_${tag}(rows=${c.rows}, cols=${c.cols}, ${c.active}/${c.maxRows}${
               c.accumulate ? ", acc" : ""
-            }${c.chunkRows ? ", chunked" : ""}${inputWindow ? ", uniform window" : ""})`;
+            }${c.chunkRows ? ", chunked" : ""}${c.encodeRows ? `, ${c.encodeRows} recorded` : ""}${
+              inputWindow ? ", uniform window" : ""
+            })`;
           await t.step(name, async () => {
             const { got, want, untouched, chunks } = await runCase(
               rt,

@@ -103,6 +103,23 @@ export function matvecBatchWindowFits(
 }
 
 /**
+ * The batched mat-vec: `encode` runs all `maxRows` rows, `encodeRows` the
+ * first `rows` of them — one dispatch per group of
+ * {@linkcode MATVEC_BATCH_GROUP_ROWS}, the last group's through the pipeline
+ * for the smallest power of two of rows that covers it (a pipeline built for
+ * 8 rows costs about as much for 1 or 2 on a CPU driver: 1.5-2.5× the one
+ * built for them).
+ */
+export interface MatvecBatchDispatch extends OwnedDispatch {
+  /**
+   * Records the mat-vec for the first `rows` input rows (the step uniform's
+   * `n_tokens` must say at least as many); pipelines for a new last-group
+   * size compile on first use.
+   */
+  encodeRows(pass: GPUComputePassEncoder, rows: number): void;
+}
+
+/**
  * Whether {@linkcode createMatvecBatch} takes `weight` (its rows must be whole 8-element groups).
  *
  * @param weight the weight
@@ -124,11 +141,14 @@ export function matvecBatchFits(weight: GpuWeight): boolean {
  *
  * @param rt runtime (device and pipeline cache)
  * @param options weight, activations, row count and flags
- * @returns the dispatch (one per chunk)
+ * @returns the dispatch (one per chunk and group of rows)
  * @throws {RangeError} if the columns are not a multiple of 8 and of the block, `maxRows` is out of range, a buffer is too small, or `inputWindow` is asked for where it does not fit
  * @throws {LimitError} if X or Y exceeds one storage binding, or a row needs more loop iterations than lavapipe runs
  */
-export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): OwnedDispatch {
+export function createMatvecBatch(
+  rt: GpuRuntime,
+  options: MatvecBatchOptions,
+): MatvecBatchDispatch {
   const { weight, x, y, maxRows } = options;
   const label = quantLabel("matvec_batch", weight.type);
   checkQuantWeight(label, weight);
@@ -164,46 +184,67 @@ export function createMatvecBatch(rt: GpuRuntime, options: MatvecBatchOptions): 
   );
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
-  const pipeline = rt.pipelines.get({
-    label,
-    code: quantKernelSource(weight.type, STEP_WGSL + body + (windowed ? xUniform : xVec4)),
-    constants: { ...quantConstants(weight), WG: wg, NB: groupRows },
-  });
   const step = options.step ??
     createFixedStep(rt.device, maxRows, `${label}:step:${weight.name}`);
+  const source = quantKernelSource(weight.type, STEP_WGSL + body + (windowed ? xUniform : xVec4));
   const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  const groups = Array.from(
-    { length: Math.ceil(maxRows / groupRows) },
-    (_, g) =>
-      createChunkDispatch(rt, {
-        label,
-        pipeline,
-        weight,
-        buffers: [
-          windowed ? { buffer: x, offset: g * groupRows * weight.cols * 4, size: WINDOW_BYTES } : x,
-          y,
-        ],
-        after: [step],
-        params: (chunk) => [
-          chunk.rowCount,
-          weight.cols,
-          weight.rowBytes,
-          chunk.firstRow,
-          weight.rows,
-          options.accumulate ? 1 : 0,
-          g * groupRows,
-          windowed ? 0 : g * groupRows * weight.cols,
-        ],
-        grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / ROWS_PER_WORKGROUP), maxPerDim),
-        owned: options.step || g > 0 ? [] : [step],
-      }),
-  );
+  // Dispatches of group g for the pipeline serving nb rows, built on first use.
+  const built = new Map<string, OwnedDispatch>();
+  const group = (g: number, nb: number): OwnedDispatch => {
+    const key = `${g}:${nb}`;
+    let op = built.get(key);
+    if (op) return op;
+    const pipeline = rt.pipelines.get({
+      label,
+      code: source,
+      constants: { ...quantConstants(weight), WG: wg, NB: nb },
+    });
+    op = createChunkDispatch(rt, {
+      label,
+      pipeline,
+      weight,
+      buffers: [
+        windowed ? { buffer: x, offset: g * groupRows * weight.cols * 4, size: WINDOW_BYTES } : x,
+        y,
+      ],
+      after: [step],
+      params: (chunk) => [
+        chunk.rowCount,
+        weight.cols,
+        weight.rowBytes,
+        chunk.firstRow,
+        weight.rows,
+        options.accumulate ? 1 : 0,
+        g * groupRows,
+        windowed ? 0 : g * groupRows * weight.cols,
+      ],
+      grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / ROWS_PER_WORKGROUP), maxPerDim),
+    });
+    built.set(key, op);
+    return op;
+  };
+  const encodeRows = (pass: GPUComputePassEncoder, rows: number) => {
+    if (!Number.isInteger(rows) || rows < 1 || rows > maxRows) {
+      throw new RangeError(`Cannot run ${label} for ${rows} rows: built for 1 to ${maxRows}`);
+    }
+    for (let first = 0; first < rows; first += groupRows) {
+      group(first / groupRows, servingRows(Math.min(rows - first, groupRows), groupRows)).encode(
+        pass,
+      );
+    }
+  };
+  group(0, groupRows); // the full group's pipeline compiles now, not in the first step
   return {
-    encode(pass) {
-      for (const group of groups) group.encode(pass);
-    },
+    encode: (pass) => encodeRows(pass, maxRows),
+    encodeRows,
     destroy() {
-      for (const group of groups) group.destroy();
+      for (const op of built.values()) op.destroy();
+      if (!options.step) step.destroy();
     },
   };
+}
+
+/** The pipeline row count that serves `rows` rows: the next power of two, at most `groupRows`. */
+function servingRows(rows: number, groupRows: number): number {
+  return Math.min(2 ** Math.ceil(Math.log2(rows)), groupRows);
 }
