@@ -2,8 +2,9 @@
 //   Y[t][first_row + r] (+)= Σ_c W[r, c] · X[t][c]   for t < n_tokens, r < rows
 // Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
 // deq8), _x_vec4.wgsl (the x binding and its reader x4) and STEP_WGSL
-// (struct Step, src/gpu/step.ts). Bindings, Params and the dispatch as in
-// matmul_tiled.wgsl (same host code, src/gpu/ops/matmul.ts).
+// (struct Step, src/gpu/step.ts), then _matmul_common.wgsl (bindings, Params,
+// store_row). Bindings, Params and the dispatch as in matmul_tiled.wgsl (same
+// host code, src/gpu/ops/matmul.ts).
 //
 // Why (Mesa lavapipe): a workgroup-memory or storage load at an offset that is
 // not a compile-time constant is a per-lane loop, one at a constant offset is a
@@ -30,22 +31,7 @@
 //   TR/8 W-tile iterations, then RB·HB stores of 4 tokens); independent of
 //   rows and tokens. TR = 32, TT = 128: 11008 columns take 7392; the host checks.
 
-@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-@group(0) @binding(3) var<uniform> step: Step;
-
-struct Params {
-  rows: u32,
-  cols: u32,
-  row_bytes: u32,
-  first_row: u32,
-  y_stride: u32,
-  max_tokens: u32,
-  row_tiles: u32,
-  acc: u32,
-}
-@group(0) @binding(4) var<uniform> params: Params;
+// Bindings, Params and store_row: _matmul_common.wgsl.
 
 const RB: u32 = {RB}u; // rows per tile, all of them each thread's
 const HB: u32 = {HB}u; // token quads per thread: tx + 32h + 8j, h < HB, j < 4
@@ -55,20 +41,6 @@ const KC: u32 = 8u;
 
 // Row r's 8 columns of this K step: w_tile[2r] = columns 0..3, w_tile[2r + 1] = 4..7.
 var<workgroup> w_tile: array<vec4<f32>, 2u * TR>;
-
-/** Y[t][first_row + r] (+)= v[j] for tokens t = t0 + 8j (j < 4) below n_tokens, if r < rows. */
-fn store_row(r: u32, t0: u32, n_tokens: u32, v: vec4<f32>) {
-  if (r >= params.rows) {
-    return;
-  }
-  for (var j = 0u; j < 4u; j++) {
-    let t = t0 + 8u * j;
-    if (t < n_tokens) {
-      let at = t * params.y_stride + params.first_row + r;
-      y[at] = select(v[j], y[at] + v[j], params.acc != 0u);
-    }
-  }
-}
 
 @compute @workgroup_size(8)
 fn main(

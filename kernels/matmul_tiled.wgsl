@@ -2,7 +2,8 @@
 //   Y[t][first_row + r] (+)= Σ_c W[r, c] · X[t][c]   for t < n_tokens, r < rows
 // Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl (QK, QB,
 // deq8), one _x_<vec4|f32>.wgsl (the x binding and its readers x4, x1) and
-// STEP_WGSL (struct Step, src/gpu/step.ts).
+// STEP_WGSL (struct Step, src/gpu/step.ts), then _matmul_common.wgsl (the
+// bindings below but x, Params and store_row).
 // Each workgroup dequantizes a TR×KC tile of W into workgroup memory
 // once and reuses it for TT tokens.
 //
@@ -48,22 +49,7 @@
 //   iterations, then RB·HB stores of 4 tokens); independent of rows and tokens.
 //   Large: 11008 columns take 11608; the host (matmul.ts) checks the bound.
 
-@group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-@group(0) @binding(3) var<uniform> step: Step;
-
-struct Params {
-  rows: u32,
-  cols: u32,
-  row_bytes: u32,
-  first_row: u32,
-  y_stride: u32,
-  max_tokens: u32,
-  row_tiles: u32,
-  acc: u32,
-}
-@group(0) @binding(4) var<uniform> params: Params;
+// Bindings, Params and store_row: _matmul_common.wgsl.
 
 const RB: u32 = {RB}u; // rows per thread: ty + 8i, i < RB
 const HB: u32 = {HB}u; // token quads per thread: tx + 32h + 8j, h < HB, j < 4
@@ -74,20 +60,6 @@ const KS: u32 = KC / 4u + 1u; // vec4 stride of one tile row, padded against ban
 
 var<workgroup> w_tile: array<vec4<f32>, TR * KS>;
 var<workgroup> x_tile: array<vec4<f32>, TT * KS>;
-
-/** Y[t][first_row + r] (+)= v[j] for tokens t = t0 + 8j (j < 4) below n_tokens, if r < rows. */
-fn store_row(r: u32, t0: u32, n_tokens: u32, v: vec4<f32>) {
-  if (r >= params.rows) {
-    return;
-  }
-  for (var j = 0u; j < 4u; j++) {
-    let t = t0 + 8u * j;
-    if (t < n_tokens) {
-      let at = t * params.y_stride + params.first_row + r;
-      y[at] = select(v[j], y[at] + v[j], params.acc != 0u);
-    }
-  }
-}
 
 @compute @workgroup_size(64)
 fn main(

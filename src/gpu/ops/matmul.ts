@@ -8,6 +8,7 @@
  * @module
  */
 
+import common from "../../../kernels/_matmul_common.wgsl" with { type: "text" };
 import broadcastBody from "../../../kernels/matmul_broadcast.wgsl" with { type: "text" };
 import tiledBody from "../../../kernels/matmul_tiled.wgsl" with { type: "text" };
 import type { GpuRuntime } from "../runtime.ts";
@@ -159,7 +160,7 @@ export function createMatmul(rt: GpuRuntime, options: MatmulOptions): OwnedDispa
     label: `${label}${input.suffix}:${tileName}`,
     code: quantKernelSource(
       weight.type,
-      input.code + STEP_WGSL +
+      input.code + STEP_WGSL + common +
         repeatLines(
           specializeSource(tile.broadcast ? broadcastBody : tiledBody, {
             PARTIAL8: weight.cols % 8 !== 0,
