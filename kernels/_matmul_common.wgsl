@@ -1,5 +1,6 @@
 // _matmul_common.wgsl — what the prompt mat-mul kernels (matmul_tiled.wgsl,
-// matmul_broadcast.wgsl) share: their bindings, Params and the tile's store.
+// matmul_broadcast.wgsl) share: their bindings, Params, where a tile starts
+// (tile_start) and the tile's store (store_row).
 // Concatenated before either body (after STEP_WGSL, which declares Step).
 //
 // @group(0) @binding(0) wq: array<vec4<u32>>, read — one row-range chunk of the
@@ -25,6 +26,27 @@ struct Params {
   acc: u32,
 }
 @group(0) @binding(4) var<uniform> params: Params;
+
+/** Where a workgroup's tile starts, and whether it has tokens to compute. */
+struct TileStart {
+  row0: u32,
+  tok0: u32,
+  n_tokens: u32,
+  live: bool,
+}
+
+/**
+ * The tile with linear id `tile` of TR rows × TT tokens (tile id = token_tile ·
+ * row_tiles + row_tile): its first row and token, the step's tokens, and
+ * `live` false for a tile past the step's tokens or past the grid (the
+ * folded 2-D dispatch may overshoot).
+ */
+fn tile_start(tile: u32, tr: u32, tt: u32) -> TileStart {
+  let tok0 = (tile / params.row_tiles) * tt;
+  let n_tokens = min(step.n_tokens, params.max_tokens);
+  let live = tok0 < n_tokens && tile < params.row_tiles * ((params.max_tokens + tt - 1u) / tt);
+  return TileStart((tile % params.row_tiles) * tr, tok0, n_tokens, live);
+}
 
 /** Y[t][first_row + r] (+)= v[j] for tokens t = t0 + 8j (j < 4) below n_tokens, if r < rows. */
 fn store_row(r: u32, t0: u32, n_tokens: u32, v: vec4<f32>) {

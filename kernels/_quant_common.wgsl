@@ -53,6 +53,11 @@ fn dot16(w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: mat4x4<f
   return dot(w0, x[0]) + dot(w1, x[1]) + dot(w2, x[2]) + dot(w3, x[3]);
 }
 
+/** Σ of the eight products of `w` and `v`. */
+fn dot8(w: V8, v: V8) -> f32 {
+  return dot(w.lo, v.lo) + dot(w.hi, v.hi);
+}
+
 /**
  * dot32 through deq8 (the float types' dot32): elements 32·sub .. 32·sub+31
  * from the block at `base` (for QK = 8, four blocks).

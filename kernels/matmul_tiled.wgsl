@@ -67,13 +67,13 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) tid: u32,
 ) {
-  let tile = wid.y * nwg.x + wid.x;
-  let row0 = (tile % params.row_tiles) * TR;
-  let tok0 = (tile / params.row_tiles) * TT;
-  let n_tokens = min(step.n_tokens, params.max_tokens);
-  if (tok0 >= n_tokens || tile >= params.row_tiles * ((params.max_tokens + TT - 1u) / TT)) {
+  let at = tile_start(wid.y * nwg.x + wid.x, TR, TT);
+  if (!at.live) {
     return;
   }
+  let row0 = at.row0;
+  let tok0 = at.tok0;
+  let n_tokens = at.n_tokens;
   let tx = tid % 8u;
   let ty = tid / 8u;
   let per_block = QK / 8u;

@@ -58,11 +58,6 @@ const NR: u32 = 8u;
 
 var<workgroup> partial: array<f32, NR * NB * WG>;
 
-/** Σ of the eight products of `w` and `v`. */
-fn dot8(w: V8, v: V8) -> f32 {
-  return dot(w.lo, v.lo) + dot(w.hi, v.hi);
-}
-
 /** The eight dequantized weight rows of one 8-element group. */
 struct WRows {
   r0: V8,

@@ -71,11 +71,6 @@ fn x32(c: u32) -> X32 {
   return X32(lo, hi, dot(one, lo * one) + dot(one, hi * one));
 }
 
-/** Σ of the eight products of `w` and `v`. */
-fn dot8(w: V8, v: V8) -> f32 {
-  return dot(w.lo, v.lo) + dot(w.hi, v.hi);
-}
-
 /** x[c .. c+8) with elements at or past `cols` zeroed (c < cols). */
 fn x8_masked(c: u32) -> V8 {
   let k = vec4<u32>(0u, 1u, 2u, 3u);
