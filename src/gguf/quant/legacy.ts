@@ -11,17 +11,29 @@
 
 import { f16ToF32 } from "../half.ts";
 import { scaleToF16 } from "./f16_scale.ts";
+import { roundHalfUp } from "./round.ts";
 
-/** The element of largest magnitude in `v[from .. from+n)`, with its sign. */
+/** Codes of the block being packed, shared by every call (no allocation per block). */
+const codes = new Uint8Array(32);
+
+/** The element of largest magnitude in `v[from .. from+n)`, with its sign (the first of ties). */
 function signedMaxAbs(v: Float32Array, from: number, n: number): number {
   let best = 0;
-  for (let i = from; i < from + n; i++) if (Math.abs(v[i]!) > Math.abs(best)) best = v[i]!;
+  let magnitude = 0;
+  for (let i = from; i < from + n; i++) {
+    const x = v[i]!;
+    const a = x < 0 ? -x : x;
+    if (a > magnitude) {
+      magnitude = a;
+      best = x;
+    }
+  }
   return best;
 }
 
 /** Clamps a rounded value to lo..hi. */
 function clampInt(x: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, x));
+  return x < lo ? lo : x > hi ? hi : x;
 }
 
 /**
@@ -36,16 +48,15 @@ function quantizeSymmetric(values: Float32Array, out: Uint8Array, bits: 4 | 5): 
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let b = 0; b < values.length / 32; b++) {
     const at = size * b;
-    const dBits = scaleToF16(signedMaxAbs(values, 32 * b, 32) / -half, `${name} block ${b}`);
+    const dBits = scaleToF16(signedMaxAbs(values, 32 * b, 32) / -half, name, b);
     const d = f16ToF32(dBits);
     const id = d === 0 ? 0 : 1 / d;
     view.setUint16(at, dBits, true);
-    const codes = new Uint8Array(32);
     for (let j = 0; j < 32; j++) {
       codes[j] = clampInt(Math.floor(values[32 * b + j]! * id + half + 0.5), 0, 2 * half - 1);
     }
-    writeNibbles(codes, out, at + qsAt);
-    if (bits === 5) view.setUint32(at + 2, fifthBits(codes), true);
+    writeNibbles(out, at + qsAt);
+    if (bits === 5) view.setUint32(at + 2, fifthBits(), true);
   }
 }
 
@@ -67,28 +78,27 @@ function quantizeAffine(values: Float32Array, out: Uint8Array, bits: 4 | 5): voi
       lo = Math.min(lo, values[32 * b + j]!);
       hi = Math.max(hi, values[32 * b + j]!);
     }
-    const dBits = scaleToF16((hi - lo) / top, `${name} block ${b}`);
-    const mBits = scaleToF16(lo, `${name} block ${b}`);
+    const dBits = scaleToF16((hi - lo) / top, name, b);
+    const mBits = scaleToF16(lo, name, b);
     const d = f16ToF32(dBits);
     const m = f16ToF32(mBits);
     view.setUint16(at, dBits, true);
     view.setUint16(at + 2, mBits, true);
-    const codes = new Uint8Array(32);
     for (let j = 0; j < 32; j++) {
-      codes[j] = d === 0 ? 0 : clampInt(Math.round((values[32 * b + j]! - m) / d), 0, top);
+      codes[j] = d === 0 ? 0 : clampInt(roundHalfUp((values[32 * b + j]! - m) / d), 0, top);
     }
-    writeNibbles(codes, out, at + qsAt);
-    if (bits === 5) view.setUint32(at + 4, fifthBits(codes), true);
+    writeNibbles(out, at + qsAt);
+    if (bits === 5) view.setUint32(at + 4, fifthBits(), true);
   }
 }
 
-/** Packs the low 4 bits of 32 codes: code j in the low nibble of byte j, code j+16 in the high. */
-function writeNibbles(codes: Uint8Array, out: Uint8Array, at: number): void {
+/** Packs the low 4 bits of the 32 {@linkcode codes}: code j in the low nibble of byte j, j+16 in the high. */
+function writeNibbles(out: Uint8Array, at: number): void {
   for (let j = 0; j < 16; j++) out[at + j] = (codes[j]! & 0x0f) | ((codes[j + 16]! & 0x0f) << 4);
 }
 
-/** Bit 4 of code j as bit j of a u32. */
-function fifthBits(codes: Uint8Array): number {
+/** Bit 4 of code j of the {@linkcode codes} as bit j of a u32. */
+function fifthBits(): number {
   let qh = 0;
   for (let j = 0; j < 32; j++) qh |= ((codes[j]! >> 4) & 1) << j;
   return qh >>> 0;
@@ -146,16 +156,16 @@ export function quantizeQ5_1(values: Float32Array, out: Uint8Array): void {
  * @throws {RangeError} if a block's scale is beyond the f16 range
  */
 export function quantizeQ8_0(values: Float32Array, out: Uint8Array): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let b = 0; b < values.length / 32; b++) {
     const at = 34 * b;
     const amax = Math.abs(signedMaxAbs(values, 32 * b, 32));
-    const dBits = scaleToF16(amax / 127, `Q8_0 block ${b}`);
+    const dBits = scaleToF16(amax / 127, "Q8_0", b);
     const d = f16ToF32(dBits);
     const id = d === 0 ? 0 : 1 / d;
-    view.setUint16(at, dBits, true);
+    out[at] = dBits & 0xff;
+    out[at + 1] = dBits >> 8;
     for (let j = 0; j < 32; j++) {
-      view.setInt8(at + 2 + j, clampInt(Math.round(values[32 * b + j]! * id), -127, 127));
+      out[at + 2 + j] = clampInt(roundHalfUp(values[32 * b + j]! * id), -127, 127) & 0xff;
     }
   }
 }
