@@ -4,7 +4,7 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.1.
+// Needs _quant_common.wgsl. Layout: docs/gguf-format.md §3.1.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Element j (0..15) is the low nibble of qs[j], element j+16 its high nibble:
 // sub 0,1 read the low nibbles of qs[0..7], qs[8..15]; sub 2,3 the high ones.

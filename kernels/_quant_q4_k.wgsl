@@ -4,7 +4,7 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.6.
+// Needs _quant_common.wgsl. Layout: docs/gguf-format.md §3.6.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Elements 64g+l (l < 32) are the low nibbles of qs[32g+l] (sub-block 2g),
 // elements 64g+32+l the high nibbles (sub-block 2g+1). Eight elements of one

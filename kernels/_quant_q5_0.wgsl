@@ -5,7 +5,7 @@
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl and _quant_q5.wgsl (the codes). Layout:
-// shared/docs/gguf-format.md §3.3.
+// docs/gguf-format.md §3.3.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Nibble order as Q4_0; bit e of qh is the fifth bit of element e.
 

@@ -5,7 +5,7 @@
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
 // Needs _quant_common.wgsl and _quant_q5.wgsl (the codes). Layout:
-// shared/docs/gguf-format.md §3.4.
+// docs/gguf-format.md §3.4.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Codes as Q5_0. Blocks are 24 bytes, so `base` is 4-byte aligned.
 

@@ -4,7 +4,7 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.10.
+// Needs _quant_common.wgsl. Layout: docs/gguf-format.md §3.10.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 // Element 128h + 32q + l (quarter q < 4, l < 32): low 4 bits from
 // ql[64h + l + 32·(q&1)] (nibble q>>1), high 2 bits from qh[32h + l] (bits 2q),

@@ -4,7 +4,7 @@
 // deq8(base, sub) -> V8: elements 8·sub .. 8·sub+7 of the block starting at
 // byte `base` of `wq`, dequantized to f32 (sub in 0 .. QK/8-1).
 // dot32(base, sub, xs) serves the mat-vec (see _quant_common.wgsl).
-// Needs _quant_common.wgsl. Layout: shared/docs/gguf-format.md §3.5.
+// Needs _quant_common.wgsl. Layout: docs/gguf-format.md §3.5.
 // Matches the CPU dequantizer up to f32 rounding of the scale products.
 
 const QK: u32 = 32u;

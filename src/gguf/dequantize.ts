@@ -2,7 +2,7 @@
  * CPU dequantization of every tensor type d2o reads: what the weight upload
  * uses for small f32 tensors (norms, biases), and the reference the WGSL
  * dequantizers and quantized mat-vec kernels are tested against. Block layouts
- * are described in `shared/docs/gguf-format.md` §3 and in the per-family
+ * are described in `docs/gguf-format.md` §3 and in the per-family
  * modules under `./dequant/`.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * ggml tensor types: ids as stored in GGUF tensor descriptors, and the block
- * geometry of the ones this tool can read (see `shared/docs/gguf-format.md` §2).
+ * geometry of the ones this tool can read (see `docs/gguf-format.md` §2).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Decoding of one GGUF metadata value (gguf-format.md §1.2), arrays included.
+ * Decoding of one GGUF metadata value (docs/gguf-format.md §1.2), arrays included.
  *
  * @module
  */

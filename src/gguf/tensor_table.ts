@@ -1,5 +1,5 @@
 /**
- * The tensor descriptor table of a GGUF file (gguf-format.md §1.4–1.5):
+ * The tensor descriptor table of a GGUF file (docs/gguf-format.md §1.4–1.5):
  * decoding every descriptor and checking shapes, types, alignment, bounds
  * and overlap before anything is allocated for tensor data.
  *

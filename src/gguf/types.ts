@@ -8,7 +8,7 @@
 
 import type { GgmlType } from "./ggml_type.ts";
 
-/** GGUF metadata value type tags (gguf-format.md §1.2). */
+/** GGUF metadata value type tags (docs/gguf-format.md §1.2). */
 export enum GgufValueType {
   U8 = 0,
   I8 = 1,

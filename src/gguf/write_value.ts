@@ -1,5 +1,5 @@
 /**
- * Encoding of GGUF metadata values (gguf-format.md §1.2), with each value
+ * Encoding of GGUF metadata values (docs/gguf-format.md §1.2), with each value
  * checked against its type tag first.
  *
  * @module

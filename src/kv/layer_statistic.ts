@@ -1,5 +1,5 @@
 /**
- * The d2o layer statistic `F^ℓ` and the layer shares `α_ℓ` (d2o-method.md
+ * The d2o layer statistic `F^ℓ` and the layer shares `α_ℓ` (docs/method.md
  * §3.1–§3.2, §9 Q1). Inputs are per layer, per query head, the unbiased
  * variance over keys of the prefill column sums.
  *

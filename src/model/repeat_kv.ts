@@ -1,5 +1,5 @@
 /**
- * Selection per query head (`--select-per query-head`, d2o-method.md §9 Q9):
+ * Selection per query head (`--select-per query-head`, docs/method.md §9 Q9):
  * the reference code applies `repeat_kv` before caching, so each query head
  * has its own copy of its KV head's keys and values and its own selection.
  * Repeating the rows of the K and V projections (and their biases) head by

@@ -1,6 +1,6 @@
 /**
  * llama.cpp's tensor names for the llama, mistral and qwen2 architectures
- * (gguf-format.md §4.3), in one place so no other file spells them.
+ * (docs/gguf-format.md §4.3), in one place so no other file spells them.
  *
  * @module
  */

@@ -11,7 +11,7 @@ import { prefillInputs, type SyntheticLayer, syntheticSequence } from "./_synthe
 
 // Every policy × budget (easy → hard) through prefill + 72 decode steps on
 // seeded synthetic data, with the invariants checked after every step
-// (style.md §3). 4 layers so parity mode keeps one layer compressed.
+// (docs/style.md §3). 4 layers so parity mode keeps one layer compressed.
 const SHAPE: KvShape = { nLayer: 4, nHead: 4, nHeadKv: 2, headDim: 8 };
 const PROMPT = 40;
 const STEPS = 72;

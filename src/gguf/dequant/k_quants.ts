@@ -1,6 +1,6 @@
 /**
  * Dequantizers of the 256-element super-block types Q4_K, Q5_K and Q6_K
- * (gguf-format.md §3.6, §3.7, §3.10). Each reads `nBlocks` super-blocks packed
+ * (docs/gguf-format.md §3.6, §3.7, §3.10). Each reads `nBlocks` super-blocks packed
  * back to back from the start of `bytes` and writes 256 values per block.
  *
  * @module

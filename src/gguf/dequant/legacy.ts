@@ -1,6 +1,6 @@
 /**
  * Dequantizers of the 32-element block types Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0
- * (gguf-format.md §3.1–§3.5). Each reads `nBlocks` blocks packed back to back
+ * (docs/gguf-format.md §3.1–§3.5). Each reads `nBlocks` blocks packed back to back
  * from the start of `view` and writes 32 values per block into `out`.
  *
  * In the 4/5-bit types, element `j` (0..15) is the low nibble of `qs[j]` and

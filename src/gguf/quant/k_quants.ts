@@ -15,7 +15,7 @@
  * allocation per block): the fixture builder quantizes hundreds of millions
  * of values per full-width model.
  *
- * Layouts: gguf-format.md §3.6, §3.7, §3.10.
+ * Layouts: docs/gguf-format.md §3.6, §3.7, §3.10.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * The 12-byte packing of eight 6-bit scales and eight 6-bit minimums used by
- * the Q4_K and Q5_K super-blocks (gguf-format.md §3.6): bytes 0..3 hold scales
+ * the Q4_K and Q5_K super-blocks (docs/gguf-format.md §3.6): bytes 0..3 hold scales
  * 0..3, bytes 4..7 mins 0..3 (low 6 bits each); bytes 8..11 hold the low
  * nibbles of scale/min 4..7, whose top 2 bits live in bits 6..7 of bytes 0..7.
  *

@@ -4,7 +4,7 @@
  * the symmetric types, min/max scaling for the `_1` types. Codes are computed
  * against the stored (f16-rounded) scale, so each element is off by at most
  * half a step, plus at most one step at the clipped end of Q4_0/Q5_0.
- * Layouts: gguf-format.md §3.1–§3.5.
+ * Layouts: docs/gguf-format.md §3.1–§3.5.
  *
  * @module
  */
