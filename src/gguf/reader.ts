@@ -4,7 +4,7 @@
  * {@linkcode parseGguf}.
  *
  * The file format (versions 2 and 3, little-endian; see
- * `shared/docs/gguf-format.md`):
+ * `docs/gguf-format.md`):
  *
  * ```text
  * header       magic "GGUF" (4 bytes) | version u32 | tensor_count u64 | kv_count u64

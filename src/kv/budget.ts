@@ -2,7 +2,7 @@
  * Layer budget planning shared by the policies: the base budget and its
  * bounds, the split of a layer budget into heavy hitters and a recent window,
  * the skip set, uniform plans (streaming, h2o) and the exact-budget
- * water-filling d2o uses (d2o-method.md §3, §9 Q2).
+ * water-filling d2o uses (docs/method.md §3, §9 Q2).
  *
  * Planning runs once per sequence on the CPU, so it uses f64.
  *

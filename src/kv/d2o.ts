@@ -1,5 +1,5 @@
 /**
- * The `d2o` policy (Wan et al., ICLR 2025; d2o-method.md §3–§6, §9):
+ * The `d2o` policy (Wan et al., ICLR 2025; docs/method.md §3–§6, §9):
  *
  * - **Plan.** The layer statistic `F^ℓ` from the prefill column-sum variances,
  *   shares `α = L·softmax(−F)`. Exact-budget mode (default): every layer not

@@ -9,18 +9,18 @@
 /** One KV policy name, as `--kv` spells it (a row of the registry). */
 export type KvPolicyName = string;
 
-/** How an evicted token is folded into its target (d2o-method.md §5.3). */
+/** How an evicted token is folded into its target (docs/method.md §5.3). */
 export type MergeRule = "paper" | "code";
 
 /**
- * Layer statistic for d2o budgets (d2o-method.md §9 Q1): `head-minmax` is the
+ * Layer statistic for d2o budgets (docs/method.md §9 Q1): `head-minmax` is the
  * reference code's (per-head variance, min-max over the layer's heads, mean);
  * `raw` is the mean raw variance, min-max normalised across layers.
  */
 export type LayerStatisticMode = "head-minmax" | "raw";
 
 /**
- * Who decides a merge (d2o-method.md §9 Q7): `token` per (KV head, evicted
+ * Who decides a merge (docs/method.md §9 Q7): `token` per (KV head, evicted
  * token) against τ; `head-mean` the reference code's, the j-th evicted token of
  * every head merges when the head mean of their similarities passes τ.
  */

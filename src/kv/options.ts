@@ -6,7 +6,7 @@
  * per-policy defaults, and their validation. Every error is a
  * {@linkcode UsageError} naming the flag, the value and the valid range.
  *
- * Defaults (d2o-method.md §9): `d2o` with a budget of 0.2 of the prompt,
+ * Defaults (docs/method.md §9): `d2o` with a budget of 0.2 of the prompt,
  * floor 128 tokens, heavy:recent 3:1 (recent ratio 0.25), 4 sinks, β = 0.7,
  * paper merge weights with self-logit 1 (weight `e`), per-head min-max layer
  * statistic, merge decision per token on keys and values, exact budgets,
@@ -121,7 +121,7 @@ type ParityDefaults = Partial<
 
 /**
  * The authors' shipped configuration (AIoT-MLSys-Lab/D2O at 12c99d8; its
- * scripts' `hh_ratio = recent_ratio = 0.1`, α = β = 0.5; d2o-method.md §3–§5):
+ * scripts' `hh_ratio = recent_ratio = 0.1`, α = β = 0.5; docs/method.md §3–§5):
  * no floor, the code's floors of `T'·ρ_ℓ·r`, and per policy: d2o — 1:1, β 0.5,
  * the code merge rule and head-mean decision, selection per repeated query
  * head, compression at the first decode step (and layers 0, 1, L−1 full,

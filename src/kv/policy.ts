@@ -1,5 +1,5 @@
 /**
- * The KV policy interface (style.md §1, after kvpress `BasePress` and
+ * The KV policy interface (docs/style.md §1, after kvpress `BasePress` and
  * llama.cpp `llama_sampler_i`): a policy has a `name`, a `plan` that turns the
  * model shape and the prefill statistics into per-layer budgets, and two
  * decisions over one layer's slot table, which the CPU twin
@@ -147,7 +147,7 @@ export type KvScoreSource = "none" | "attention" | "window";
  */
 export type KvDecodeMode = "evict" | "grow" | "none";
 
-/** How evicted tokens merge into their nearest kept key (d2o-method.md §5). */
+/** How evicted tokens merge into their nearest kept key (docs/method.md §5). */
 export interface KvMergeSpec {
   /** Merge weights. */
   readonly rule: MergeRule;

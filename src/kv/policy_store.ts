@@ -351,7 +351,7 @@ export class PolicyKvStore implements KvStore {
     const { nLayer, nHead } = this.#shape;
     const rt = this.#rt;
     const dev = rt.device;
-    // The statistic is the prompt's (d2o-method.md §3.1): its T rows, before any decode row.
+    // The statistic is the prompt's (docs/method.md §3.1): its T rows, before any decode row.
     const T = this.#prefillTokens;
     const stride = this.promptLength;
     const out = createStorage(dev, nLayer * nHead * 4, "head_variance");

@@ -8,7 +8,7 @@
  * 1. `prefill(keys, values, scores, T)` — the prompt's K/V and initial scores
  *    (column sums summed over each KV head's query group). A compressed layer
  *    whose prompt exceeds `C` is compressed at once (`end_of_prefill`,
- *    d2o-method.md §9 Q3): the policy's `compress` decision is applied —
+ *    docs/method.md §9 Q3): the policy's `compress` decision is applied —
  *    merges first (each target rewritten from the pre-merge rows), then the
  *    kept rows in ascending position go to slots `0 .. C−1`; slot `C` is free.
  * 2. Per decode token: `append(k, v)` writes into each head's lowest free slot
