@@ -1,7 +1,7 @@
 /**
  * What `d2o compress-inspect` reports: the data the GPU run collects and
  * every renderer (terminal text, `--json`, `--html`) reads. `--json` prints
- * exactly an {@linkcode InspectReport}; its schema is documented in the README.
+ * exactly an {@linkcode InspectReport}; its schema is in docs/json-output.md.
  *
  * @module
  */
