@@ -1,7 +1,7 @@
 /**
  * `d2o compress-inspect`: what a KV policy did to a prompt (and to the tokens
  * generated after it), layer by layer and token by token — in the terminal,
- * as JSON (`--json`, schema in the README) or as one self-contained HTML page
+ * as JSON (`--json`, schema in docs/json-output.md) or as one self-contained HTML page
  * (`--html FILE`).
  *
  * @module
@@ -60,7 +60,7 @@ export function compressInspectCommand(): Command {
       "context size in tokens (default: the model's, at most 4096)",
       integerIn(2),
     )
-    .option("--json", "print the raw report as one JSON object (schema in the README)")
+    .option("--json", "print the raw report as one JSON object (schema in docs/json-output.md)")
     .option("--html <file>", "also write one self-contained HTML page with the heatmap and charts")
     .option("--force", "let --html replace an existing file that is not a page of ours")
     .option("--layers <list>", "layers to show token by token, e.g. 0,3 (default: all)")

@@ -36,7 +36,7 @@ export const D2O_ABLATIONS: readonly {
     label: "d2o −alloc −merge",
     input: (d2o) => ({ kv: "h2o", sinks: d2o.sinks, recentRatio: d2o.recentRatio }),
   },
-  // The candidates of the search for a D2O that beats H2O at equal memory (README, "D2O variants").
+  // Candidates of the search for a D2O that beats H2O (docs/results/2026-12-01-d2o-variants.md).
   { label: "d2o values", input: () => ({ kv: "d2o", mergeParts: "values" }) },
   { label: "d2o 1:1", input: () => ({ kv: "d2o", recentRatio: 0.5 }) },
   { label: "d2o 1:1 values", input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values" }) },
