@@ -22,8 +22,12 @@ export const ExitCode = {
   gpu: 5,
   /** The request cannot fit: prompt longer than the context, budget out of range at run time. */
   limit: 6,
+  /** Stopped by SIGHUP (the terminal closed) after printing the partial result: 128 + 1. */
+  hangup: 129,
   /** Stopped by SIGINT (Ctrl-C) after printing the partial result: 128 + 2, as shells report it. */
   interrupted: 130,
+  /** Stopped by SIGTERM (`kill`, `timeout`, a service manager) after the partial result: 128 + 15. */
+  terminated: 143,
 } as const;
 
 /** Name of one class of failure. */
@@ -96,11 +100,40 @@ export class LimitError extends D2oError {
   }
 }
 
-/** The run was interrupted (SIGINT); what it produced so far has been printed (exit code 130). */
-export class InterruptedError extends D2oError {
-  /** @param message what was cut short */
-  constructor(message: string, options?: ErrorOptions) {
-    super("interrupted", message, options);
+/** The signals that ask a run to stop and print what it has so far. */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** The exit code after each stop signal: 128 + its number, as shells report a process it ended. */
+export const SIGNAL_EXIT_CODE: Readonly<Record<StopSignal, number>> = {
+  SIGHUP: ExitCode.hangup,
+  SIGINT: ExitCode.interrupted,
+  SIGTERM: ExitCode.terminated,
+};
+
+/**
+ * The run was stopped by a signal after printing what it produced so far; the
+ * exit code is the signal's (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+ *
+ * Not a {@linkcode D2oError}: code that turns a user-level failure into a
+ * result row or a per-prompt error (`catch (e) { if (e instanceof D2oError) … }`)
+ * must let a stop request through.
+ */
+export class InterruptedError extends Error {
+  /** The signal that stopped the run. */
+  readonly signal: StopSignal;
+
+  /**
+   * @param message what was cut short, e.g. `interrupted by SIGTERM after 12 generated tokens`
+   * @param options standard error options, and the signal (default SIGINT)
+   */
+  constructor(message: string, options?: ErrorOptions & { signal?: StopSignal | undefined }) {
+    super(message, options);
     this.name = "InterruptedError";
+    this.signal = options?.signal ?? "SIGINT";
+  }
+
+  /** The process exit code for this signal. */
+  get exitCode(): number {
+    return SIGNAL_EXIT_CODE[this.signal];
   }
 }

@@ -11,7 +11,7 @@
 import { BatchEngine } from "../batch/batch_engine.ts";
 import { sequenceKvBytes } from "../batch/kv_charge.ts";
 import { type BatchRequest, type BatchResult, runBatch } from "../batch/scheduler.ts";
-import { InterruptedError, LimitError, UsageError } from "../errors.ts";
+import { LimitError, UsageError } from "../errors.ts";
 import { describeKvOptions } from "../kv/describe.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { defaultContext } from "../model/session_load.ts";
@@ -179,7 +179,7 @@ async function runRequests(
     );
   }
   if (results.some((r) => r.stopReason === "interrupted")) {
-    throw new InterruptedError(`interrupted after ${results.length} of ${requests.length} prompts`);
+    throw interrupt.error(`after ${results.length} of ${requests.length} prompts`);
   }
 }
 

@@ -12,6 +12,7 @@ import { runBatchProfile } from "../profile/batch_run.ts";
 import type { ProfileConfig } from "../profile/configs.ts";
 import type { OutputFormat } from "../profile/report.ts";
 import { writeStdout } from "./io.ts";
+import { checkpointed, watchInterrupt } from "./interrupt.ts";
 import { createProgress } from "./progress.ts";
 
 /** Decode steps timed per dispatch for `--kernels`. */
@@ -63,6 +64,7 @@ export async function runBatchProfileCommand(
     );
   }
   const progress = createProgress("profiling");
+  using interrupt = watchInterrupt();
   const report = await runBatchProfile({
     model: o.model,
     configs,
@@ -73,6 +75,8 @@ export async function runBatchProfileCommand(
     reps: o.repetitions,
     seed: o.seed,
     kernelSteps: o.kernels ? KERNEL_STEPS : 0,
-  }, { onProgress: progress.update }).finally(progress.done);
+  }, { onProgress: checkpointed(progress.update, interrupt, "timed runs") })
+    .finally(progress.done);
+  interrupt.throwIfInterrupted("before writing the report");
   await writeStdout(formatBatchReport(report, o.output, { kernels: o.kernels ?? false }));
 }

@@ -20,6 +20,7 @@ import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./k
 import { integerIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { checkOutputPath, writeOutputFile } from "./output_file.ts";
+import { checkpointed, watchInterrupt } from "./interrupt.ts";
 import { createProgress } from "./progress.ts";
 import { readPrompt } from "./prompt_input.ts";
 
@@ -110,14 +111,16 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
       }
     },
   });
+  using interrupt = watchInterrupt();
   try {
     const progress = createProgress("generating", Deno.stderr, { lines: true });
     const report = await collectInspect(session, {
       file: o.model,
       prompt,
       generate: o.generate,
-      onStep: progress.update,
+      onStep: checkpointed(progress.update, interrupt, "generated tokens"),
     }).finally(progress.done);
+    interrupt.throwIfInterrupted("before writing the report");
     if (o.html !== undefined) await writeOutputFile(o.html, renderInspectHtml(report), "--html");
     if (o.json) {
       await writeStdout(JSON.stringify(report) + "\n");

@@ -21,7 +21,7 @@ import {
 } from "../sample/params.ts";
 import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
 import { promptText } from "./chat_prompt.ts";
-import { InterruptedError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { watchInterrupt } from "./interrupt.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
@@ -259,7 +259,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
       reportTimings(result);
     }
     if (run.stopReason === "interrupted") {
-      throw new InterruptedError(`interrupted after ${run.tokens.length} generated tokens`);
+      throw interrupt.error(`after ${run.tokens.length} generated tokens`);
     }
   } finally {
     // free

@@ -23,6 +23,7 @@ import { runBatchProfileCommand } from "./batch_profile.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
 import { byteSizeArg, collect, integerIn } from "./options.ts";
+import { checkpointed, watchInterrupt } from "./interrupt.ts";
 import { createProgress } from "./progress.ts";
 
 /** Decode tokens timed with GPU timestamps per generation test. */
@@ -144,6 +145,7 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
   if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx);
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
+  using interrupt = watchInterrupt();
   const report = await runProfile({
     model: o.model,
     configs,
@@ -155,12 +157,13 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
     seed: o.seed,
     kernelSteps: KERNEL_STEPS,
   }, {
-    onProgress: progress.update,
+    onProgress: checkpointed(progress.update, interrupt, "timed runs and texts"),
     onWarning: (message) => {
       progress.done();
       console.error(`d2o: warning: ${message}`);
     },
   }).finally(progress.done);
+  interrupt.throwIfInterrupted("before writing the report");
   await writeStdout(formatReport(report, o.output, {
     perLayer: o.perLayer ?? false,
     kernels: o.kernels ?? false,

@@ -9,8 +9,9 @@ import { Command, CommanderError } from "commander";
 import { llamaFlagsHelp, rewriteLlamaFlags } from "./llama_flags.ts";
 import { usageLine } from "./usage_line.ts";
 import { reportError } from "./report_error.ts";
-import { ExitCode } from "../errors.ts";
+import { ExitCode, SIGNAL_EXIT_CODE } from "../errors.ts";
 import { StdoutClosed } from "./io.ts";
+import { stopSignalReceived } from "./interrupt.ts";
 
 /** Version printed by `d2o --version`. */
 export const VERSION = "0.1.0";
@@ -92,8 +93,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
       return ExitCode.usage;
     }
     // The reader of a pipe went away (`d2o ... | head`): end quietly.
-    if (error instanceof StdoutClosed) return ExitCode.ok;
-    return reportError(error, debug);
+    const code = error instanceof StdoutClosed ? ExitCode.ok : reportError(error, debug);
+    // A run that fails after a stop signal (writing to the terminal that hung up) exits as the signal says.
+    const signal = stopSignalReceived();
+    return signal === undefined ? code : SIGNAL_EXIT_CODE[signal];
   }
 }
 

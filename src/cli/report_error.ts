@@ -4,16 +4,19 @@
  * @module
  */
 
-import { D2oError, ExitCode } from "../errors.ts";
+import { D2oError, ExitCode, InterruptedError } from "../errors.ts";
 
-/** An error that knows its own exit code (D2oError and the GGUF format errors). */
+/**
+ * An error that knows its own exit code: D2oError, the GGUF format errors, and
+ * InterruptedError (whose code is its signal's: 130, 143, 129).
+ */
 interface Reportable {
   readonly message: string;
   readonly exitCode: number;
 }
 
 function isReportable(error: unknown): error is Reportable {
-  return error instanceof D2oError ||
+  return error instanceof D2oError || error instanceof InterruptedError ||
     (error instanceof Error && typeof (error as Partial<Reportable>).exitCode === "number");
 }
 
