@@ -9,7 +9,7 @@
  */
 
 import { BatchEngine } from "../batch/batch_engine.ts";
-import { sequenceKvBytes } from "../batch/kv_charge.ts";
+import { sequenceKvBytes } from "../kv/memory_estimate.ts";
 import { type BatchRequest, type BatchResult, runBatch } from "../batch/scheduler.ts";
 import { LimitError, UsageError } from "../errors.ts";
 import { describeKvOptions } from "../kv/describe.ts";

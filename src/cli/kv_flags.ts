@@ -16,13 +16,7 @@ export interface KvTuningFlags {
   kvMin?: string;
   recentRatio?: string;
   sinks?: string;
-  d2oBeta?: string;
-  mergeRule?: string;
-  mergeSelfLogit?: string;
-  d2oStat?: string;
   skipLayers?: string;
-  mergeDecision?: string;
-  mergeParts?: string;
   kvAlloc?: string;
   selectPer?: string;
   compressAt?: string;
@@ -45,7 +39,8 @@ export function kvPolicyHelp(list = false): string {
 
 /**
  * Adds the policy-tuning flags (everything but `--kv` and `--kv-budget`,
- * whose form differs between commands) to a command.
+ * whose form differs between commands) to a command: first the flags the
+ * policies declare (d2o's, SnapKV's…), then the common ones.
  *
  * @param command the command to extend
  * @returns the same command
@@ -59,22 +54,7 @@ export function addKvTuningFlags(command: Command): Command {
     )
     .option("--recent-ratio <x>", "share of a budget that is the recent window (d2o 0.25, h2o 0.5)")
     .option("--sinks <n>", "attention-sink tokens always kept (d2o and streaming 4, h2o 0)")
-    .option(
-      "--d2o-beta <x>",
-      "EMA weight of the new value in the d2o merge threshold (default 0.7)",
-    )
-    .option("--merge-rule <rule>", "d2o merge weights: paper (default) or code")
-    .option(
-      "--merge-self-logit <x>",
-      "logit of the merge target's own weight (default 1: weight e)",
-    )
-    .option("--d2o-stat <mode>", "d2o layer statistic: head-minmax (default) or raw")
     .option("--skip-layers <list>", "layers kept uncompressed, e.g. 0,1,4")
-    .option(
-      "--merge-decision <mode>",
-      "d2o: merge per evicted token (token, default) or when the head mean passes (head-mean)",
-    )
-    .option("--merge-parts <parts>", "d2o merges rewrite kv (default) or values only")
     .option(
       "--kv-alloc <mode>",
       "layer budgets: exact (default: the nominal budget exactly) or code (the authors' floors)",
@@ -114,13 +94,7 @@ export function kvInput(
     kvMin: flags.kvMin,
     recentRatio: flags.recentRatio,
     sinks: flags.sinks,
-    d2oBeta: flags.d2oBeta,
-    mergeRule: flags.mergeRule,
-    mergeSelfLogit: flags.mergeSelfLogit,
-    d2oStat: flags.d2oStat,
     skipLayers: flags.skipLayers,
-    mergeDecision: flags.mergeDecision,
-    mergeParts: flags.mergeParts,
     kvAlloc: flags.kvAlloc,
     selectPer: flags.selectPer,
     compressAt: flags.compressAt,

@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgumentError } from "commander";
-import { parseByteSize } from "../batch/kv_charge.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * A commander parser for an integer within `[min, max]`.
@@ -64,4 +64,40 @@ export function byteSizeArg(value: string): number {
   } catch {
     throw new InvalidArgumentError("expected a size such as 256MiB, 1.5GB or 4096 (bytes)");
   }
+}
+
+/**
+ * Parses a byte size: a number with an optional unit B, KB/MB/GB (powers of
+ * 1000) or KiB/MiB/GiB (powers of 1024), e.g. `256MiB`, `1.5GB`, `4096`.
+ *
+ * @param text the size as typed
+ * @param flag the flag it came from (for the error)
+ * @returns bytes (a positive integer)
+ * @throws {UsageError} for anything else
+ * @example
+ * ```ts
+ * import { parseByteSize } from "./options.ts";
+ * console.log(parseByteSize("256MiB", "--kv-memory")); // 268435456
+ * ```
+ */
+export function parseByteSize(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(text);
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+  };
+  const bytes = m ? Math.floor(Number(m[1]) * units[(m[2] ?? "b").toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new UsageError(
+      `Cannot read ${flag} "${text}": expected a size such as 256MiB, 1.5GB or 4096 (bytes)`,
+    );
+  }
+  return bytes;
 }

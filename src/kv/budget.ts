@@ -150,23 +150,28 @@ export function fullLayer(capacity: number): LayerBudget {
 
 /**
  * Resolves the layers kept full: the explicit `--skip-layers`, or the
- * default (none; {0, 1, L−1} for d2o in parity mode).
+ * policy's default (none unless the policy says otherwise: d2o in parity
+ * mode keeps {0, 1, L−1}).
  *
  * @param options validated KV options
  * @param nLayer layers in the model
+ * @param defaults the layers the policy keeps full when `--skip-layers` is not given
  * @returns the set of skipped layer indices
  * @throws {UsageError} naming `--skip-layers` when an index is past the last layer
  * @example
  * ```ts
  * import { skipLayerSet } from "./budget.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log([...skipLayerSet(resolveKvOptions({ parity: true }), 5)]); // [ 0, 1, 4 ]
+ * console.log([...skipLayerSet(resolveKvOptions({ skipLayers: "3,1" }), 5)]); // [ 1, 3 ]
+ * console.log([...skipLayerSet(resolveKvOptions({}), 5, [0, 4])]); // [ 0, 4 ]
  * ```
  */
-export function skipLayerSet(options: KvOptions, nLayer: number): Set<number> {
-  if (options.skipLayers === null) {
-    return new Set(options.parity && options.policy === "d2o" ? [0, 1, nLayer - 1] : []);
-  }
+export function skipLayerSet(
+  options: KvOptions,
+  nLayer: number,
+  defaults: readonly number[] = [],
+): Set<number> {
+  if (options.skipLayers === null) return new Set(defaults);
   for (const layer of options.skipLayers) {
     if (layer >= nLayer) {
       throw new UsageError(
@@ -188,6 +193,7 @@ export function skipLayerSet(options: KvOptions, nLayer: number): Set<number> {
  * @param shape model shape
  * @param stats prompt length and capacity
  * @param recentRatio share of the window (1 for streaming: sinks + window)
+ * @param skipDefaults the layers kept full when `--skip-layers` is not given
  * @returns the plan
  * @throws {UsageError} when a skipped layer does not exist
  * @example
@@ -204,9 +210,10 @@ export function uniformPlan(
   shape: KvShape,
   stats: PlanStats,
   recentRatio: number,
+  skipDefaults: readonly number[] = [],
 ): KvPlan {
   const { base, lo, hi } = budgetBounds(options, stats);
-  const skip = skipLayerSet(options, shape.nLayer);
+  const skip = skipLayerSet(options, shape.nLayer, skipDefaults);
   const slots = clamp(Math.round(base), lo, hi);
   // The code's floors split heavy and recent (h2o); a sinks + window split (streaming) has no such part.
   const code = options.allocation === "code" && recentRatio === options.recentRatio &&

@@ -10,21 +10,22 @@
  *   reference code's): `ρ_ℓ = clamp(α_ℓ·ρ, 0.01, 1)`, `N = ⌊T'·ρ_ℓ·(1−r)⌋`,
  *   `M = ⌊T'·ρ_ℓ·r⌋`, no renormalisation (the `kvMin` floor still applies;
  *   `--parity` sets it to 1 and skips {0, 1, L−1} unless `--skip-layers` is given).
- * - **Selection.** The scoring base: sinks and the window kept, lowest
+ *   Before a prompt has run (`--kv-memory`), a sequence is charged the uniform
+ *   plan of the same total.
+ * - **Selection.** The shared rule: sinks and the window kept, lowest
  *   accumulated attention evicted, per KV head (scores summed over the group).
- * - **Compensation.** Each evicted token's nearest kept slot by key cosine
- *   (decode: any other occupied slot, the new token included). The layer
- *   threshold τ starts at the mean best similarity of the first compression
- *   and then follows `τ ← (1−β)·τ + β·m̄` with `m̄` the mean over heads (and
- *   evicted tokens) of this event's best similarities; τ is updated first,
- *   then a token merges when `m ≥ τ` — per (head, token) by default (§9 Q7),
- *   or for all heads at once when the head mean passes (`--merge-decision
- *   head-mean`). A merge rewrites K and V, or V only (`--merge-parts values`:
- *   the kept key stays as it is). τ is per
- *   layer and belongs to the cache, which resets it per sequence.
+ * - **Compensation** (`spec.merge`). Each evicted token merges into its
+ *   nearest kept key when its cosine similarity passes the layer threshold τ,
+ *   an EMA with weight β of each event's mean best similarity; per (head,
+ *   token) by default, or for all heads at once when the head mean passes
+ *   (`--merge-decision head-mean`). A merge rewrites K and V, or V only
+ *   (`--merge-parts values`). τ is per layer and belongs to the cache, which
+ *   resets it per sequence. The kernels merge from the spec; the CPU twin is
+ *   `src/reference/kv/similarity_merge.ts`.
  *
- * f32 order of the threshold: `m̄ = fround(Σ m)/count` with the sum in (head,
- * position) order; `τ = fround(fround(fround(1−β)·τ) + fround(fround(β)·m̄))`.
+ * d2o's own flags (`--d2o-beta`, `--merge-rule`, `--merge-self-logit`,
+ * `--d2o-stat`, `--merge-decision`, `--merge-parts`) are declared here; their
+ * values land in `KvOptions.params` ({@linkcode d2oSettings} reads them).
  *
  * @module
  */
@@ -36,64 +37,136 @@ import {
   fullLayer,
   skipLayerSet,
   splitBudget,
+  uniformPlan,
   waterFill,
 } from "./budget.ts";
+import { numberFlag, oneOf } from "./flag_values.ts";
 import { layerShares, layerStatistic } from "./layer_statistic.ts";
-import type { KvOptions } from "./option_types.ts";
 import type {
-  CompressDecision,
+  KvOptions,
+  LayerStatisticMode,
+  MergeDecision,
+  MergeParts,
+  MergeRule,
+} from "./option_types.ts";
+import type {
+  KvFlag,
   KvGpuSpec,
-  KvLayerView,
   KvPlan,
   KvPolicyEntry,
   KvShape,
   LayerBudget,
   PlanStats,
-  StepDecision,
 } from "./policy.ts";
-import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
-import { nearestSlot } from "./similarity.ts";
-import { FREE } from "./slot_table.ts";
+import { baseSpec, PolicyBase } from "./policy_base.ts";
 
 /** Smallest per-layer fraction in parity mode (the reference code's clamp). */
 const PARITY_RHO_MIN = 0.01;
 
+/** d2o's own flags. */
+export const D2O_FLAGS: readonly KvFlag[] = [
+  {
+    flag: "--d2o-beta <x>",
+    key: "d2oBeta",
+    help: "EMA weight of the new value in the d2o merge threshold",
+    default: 0.7,
+    parse: (v) => numberFlag("--d2o-beta", v, 0, 1),
+  },
+  {
+    flag: "--merge-rule <rule>",
+    key: "mergeRule",
+    help: "d2o merge weights: paper or code",
+    default: "paper",
+    parse: (v) => oneOf("--merge-rule", String(v), ["paper", "code"]),
+  },
+  {
+    flag: "--merge-self-logit <x>",
+    key: "mergeSelfLogit",
+    help: "logit of the merge target's own weight (1: weight e)",
+    default: 1,
+    parse: (v) => numberFlag("--merge-self-logit", v, -20, 20),
+  },
+  {
+    flag: "--d2o-stat <mode>",
+    key: "d2oStat",
+    help: "d2o layer statistic: head-minmax or raw",
+    default: "head-minmax",
+    parse: (v) => oneOf("--d2o-stat", String(v), ["head-minmax", "raw"]),
+  },
+  {
+    flag: "--merge-decision <mode>",
+    key: "mergeDecision",
+    help: "d2o: merge per evicted token (token) or when the head mean passes (head-mean)",
+    default: "token",
+    parse: (v) => oneOf("--merge-decision", String(v), ["token", "head-mean"]),
+  },
+  {
+    flag: "--merge-parts <parts>",
+    key: "mergeParts",
+    help: "d2o merges rewrite kv or values only",
+    default: "kv",
+    parse: (v) => oneOf("--merge-parts", String(v), ["kv", "values"]),
+  },
+];
+
+/** d2o's own settings, typed: the values of {@linkcode D2O_FLAGS}. */
+export interface D2oSettings {
+  /** EMA weight of the new observation in the merge threshold, in [0, 1] (`--d2o-beta`). */
+  readonly beta: number;
+  /** Merge weights (`--merge-rule`). */
+  readonly mergeRule: MergeRule;
+  /** Logit of the target's own term in the paper weights; 1 gives weight `e` (`--merge-self-logit`). */
+  readonly mergeSelfLogit: number;
+  /** The layer statistic (`--d2o-stat`). */
+  readonly layerStatistic: LayerStatisticMode;
+  /** Merge decision granularity (`--merge-decision`). */
+  readonly mergeDecision: MergeDecision;
+  /** What a merge rewrites (`--merge-parts`). */
+  readonly mergeParts: MergeParts;
+}
+
 /**
- * One EMA update of the threshold in f32; an unset (NaN) threshold starts at `mean`.
+ * d2o's settings from validated options (a flag missing from `params` takes its default).
  *
- * @param tau previous threshold, NaN when unset
- * @param mean this event's mean best similarity
- * @param beta weight of the new observation
- * @returns the new threshold
+ * @param options validated KV options naming d2o
+ * @returns the settings
  * @example
  * ```ts
- * import { updateTau } from "./d2o.ts";
- * console.log(updateTau(NaN, 0.5, 0.7), updateTau(0, 1, 0.5)); // 0.5 0.5
+ * import { d2oSettings } from "./d2o.ts";
+ * import { resolveKvOptions } from "./options.ts";
+ * console.log(d2oSettings(resolveKvOptions({ parity: true })).mergeRule); // code
  * ```
  */
-export function updateTau(tau: number, mean: number, beta: number): number {
-  const f = Math.fround;
-  if (Number.isNaN(tau)) return f(mean);
-  return f(f(f(1 - beta) * tau) + f(f(beta) * mean));
+export function d2oSettings(options: KvOptions): D2oSettings {
+  const value = (key: string) =>
+    options.params?.[key] ?? D2O_FLAGS.find((f) => f.key === key)!.default;
+  return {
+    beta: Number(value("d2oBeta")),
+    mergeRule: value("mergeRule") as MergeRule,
+    mergeSelfLogit: Number(value("mergeSelfLogit")),
+    layerStatistic: value("d2oStat") as LayerStatisticMode,
+    mergeDecision: value("mergeDecision") as MergeDecision,
+    mergeParts: value("mergeParts") as MergeParts,
+  };
 }
 
 /** Layer budgets by attention variance, per-head eviction, merging by key similarity. */
-export class D2oPolicy extends ScoringPolicy {
+export class D2oPolicy extends PolicyBase {
   /** Policy name. */
   readonly name = "d2o";
 
   /** Scores as h2o; the plan reads the head variances; evicted tokens merge. */
   get spec(): KvGpuSpec {
-    const o = this.options;
-    return scoringSpec({
+    const d = d2oSettings(this.options);
+    return baseSpec({
       score: "attention",
       headVariance: true,
       merge: {
-        rule: o.mergeRule,
-        selfLogit: o.mergeSelfLogit,
-        beta: o.beta,
-        parity: o.mergeDecision === "head-mean",
-        valuesOnly: o.mergeParts === "values",
+        rule: d.mergeRule,
+        selfLogit: d.mergeSelfLogit,
+        beta: d.beta,
+        parity: d.mergeDecision === "head-mean",
+        valuesOnly: d.mergeParts === "values",
       },
     });
   }
@@ -126,9 +199,9 @@ export class D2oPolicy extends ScoringPolicy {
         }`,
       );
     }
-    const statistic = layerStatistic(variance, this.options.layerStatistic);
+    const statistic = layerStatistic(variance, d2oSettings(this.options).layerStatistic);
     const share = layerShares(statistic);
-    const skip = skipLayerSet(this.options, shape.nLayer);
+    const skip = skipLayerSet(this.options, shape.nLayer, this.#skipped(shape.nLayer));
     const compressed = [...share.keys()].filter((l) => !skip.has(l));
     const { base, lo, hi } = budgetBounds(this.options, stats);
     const n = compressed.length;
@@ -153,111 +226,30 @@ export class D2oPolicy extends ScoringPolicy {
   }
 
   /**
-   * Finds each evicted token's nearest kept slot, updates τ with the mean best
-   * similarity, and merges the tokens at or above τ.
+   * Charges a sequence before its prompt runs the uniform plan of the same
+   * total (the head variances are not known yet).
    *
-   * @param view the layer before compression
-   * @param keep keep flags
-   * @returns the decision
-   * @throws {RangeError} in parity mode when heads evict different counts
+   * @param shape model shape
+   * @param stats prompt length and capacity
+   * @returns the uniform plan
+   * @example
+   * ```ts
+   * import { D2oPolicy } from "./d2o.ts";
+   * import { resolveKvOptions } from "./options.ts";
+   * const p = new D2oPolicy(resolveKvOptions({ kvBudget: 0.5, kvMin: 1 }));
+   * const plan = p.estimatePlan({ nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 100, capacity: 200 });
+   * console.log(plan.layers.map((l) => l.slots)); // [ 50, 50 ]
+   * ```
    */
-  protected override compensateBulk(view: KvLayerView, keep: Uint8Array): CompressDecision {
-    const f = Math.fround;
-    const { nHeadKv, nSlots } = view;
-    const decision = super.compensateBulk(view, keep);
-    const target = new Int32Array(nHeadKv * nSlots).fill(-1);
-    const evicted: number[][] = [];
-    let sum = 0;
-    let count = 0;
-    for (let h = 0; h < nHeadKv; h++) {
-      const base = h * nSlots;
-      const list: number[] = [];
-      for (let s = 0; s < nSlots; s++) {
-        if (view.pos[base + s] !== FREE && keep[base + s] === 0) list.push(s);
-      }
-      list.sort((a, b) => view.pos[base + a]! - view.pos[base + b]!);
-      for (const e of list) {
-        const near = nearestSlot(view, h, e, (c) => keep[base + c] === 1);
-        decision.similarity[base + e] = near.similarity;
-        target[base + e] = near.slot;
-        sum = f(sum + near.similarity);
-        count++;
-      }
-      evicted.push(list);
-    }
-    if (count === 0) return decision;
-    const tau = updateTau(view.tau, f(sum / count), this.options.beta);
-    const passes = this.options.mergeDecision === "head-mean"
-      ? headMeanPasses(view, evicted, decision.similarity, tau)
-      : (h: number, e: number) => decision.similarity[h * nSlots + e]! >= tau;
-    evicted.forEach((list, h) => {
-      for (const e of list) {
-        if (passes(h, e)) decision.mergeTarget[h * nSlots + e] = target[h * nSlots + e]!;
-      }
-    });
-    return { ...decision, tau };
+  override estimatePlan(shape: KvShape, stats: PlanStats): KvPlan {
+    const skipped = this.#skipped(shape.nLayer);
+    return uniformPlan(this.options, shape, stats, this.options.recentRatio, skipped);
   }
 
-  /**
-   * Finds each victim's nearest other occupied slot, updates τ with the head
-   * mean, and merges the victims at or above τ.
-   *
-   * @param view the layer after the step's token and attention were added
-   * @param evictSlot victims per head
-   * @returns the decision
-   * @throws {RangeError} when some heads evict and others do not
-   */
-  protected override compensateStep(view: KvLayerView, evictSlot: Int32Array): StepDecision {
-    const f = Math.fround;
-    const { nHeadKv, nSlots } = view;
-    const decision = super.compensateStep(view, evictSlot);
-    const evicting = evictSlot.filter((s) => s >= 0).length;
-    if (evicting === 0) return decision;
-    if (evicting !== nHeadKv) {
-      throw new RangeError(`Cannot merge: ${evicting} of ${nHeadKv} KV heads evict at this step`);
-    }
-    const target = new Int32Array(nHeadKv);
-    let sum = 0;
-    for (let h = 0; h < nHeadKv; h++) {
-      const victim = evictSlot[h]!;
-      const base = h * nSlots;
-      const near = nearestSlot(view, h, victim, (c) => c !== victim && view.pos[base + c] !== FREE);
-      decision.similarity[h] = near.similarity;
-      target[h] = near.slot;
-      sum = f(sum + near.similarity);
-    }
-    const mean = f(sum / nHeadKv);
-    const tau = updateTau(view.tau, mean, this.options.beta);
-    for (let h = 0; h < nHeadKv; h++) {
-      const passes = this.options.mergeDecision === "head-mean"
-        ? mean >= tau
-        : decision.similarity[h]! >= tau;
-      if (passes) decision.mergeTarget[h] = target[h]!;
-    }
-    return { ...decision, tau };
+  /** The layers kept full when `--skip-layers` is not given: {0, 1, L−1} in parity mode. */
+  #skipped(nLayer: number): number[] {
+    return this.options.parity ? [0, 1, nLayer - 1] : [];
   }
-}
-
-/** Parity rule: the j-th evicted token of every head merges when the head mean of their similarities passes. */
-function headMeanPasses(
-  view: KvLayerView,
-  evicted: number[][],
-  similarity: Float32Array,
-  tau: number,
-): (h: number, e: number) => boolean {
-  const f = Math.fround;
-  const { nHeadKv, nSlots } = view;
-  const perHead = evicted[0]?.length ?? 0;
-  if (evicted.some((list) => list.length !== perHead)) {
-    throw new RangeError("Cannot apply the head-mean merge rule: heads evicted different counts");
-  }
-  const pass = new Uint8Array(perHead);
-  for (let j = 0; j < perHead; j++) {
-    let sum = 0;
-    for (let h = 0; h < nHeadKv; h++) sum = f(sum + similarity[h * nSlots + evicted[h]![j]!]!);
-    pass[j] = f(sum / nHeadKv) >= tau ? 1 : 0;
-  }
-  return (h, e) => pass[evicted[h]!.indexOf(e)] === 1;
 }
 
 /** The registry row of `d2o`. */
@@ -265,15 +257,32 @@ export const D2O: KvPolicyEntry = {
   name: "d2o",
   summary: "D2O: layer budgets by attention variance, eviction with similarity merging",
   defaults: { sinks: 4, recentRatio: 0.25 },
-  flags: [],
-  describe: (o: KvOptions) => [
-    `recent ratio ${o.recentRatio}`,
-    `β ${o.beta}`,
-    `${o.mergeRule} merge rule`,
-    `${o.layerStatistic} statistic`,
-    `${o.mergeDecision} merge decision`,
-    ...(o.mergeParts === "values" ? ["values-only merge"] : []),
-    ...(o.allocation === "code" ? ["code allocation"] : []),
-  ],
+  flags: D2O_FLAGS,
+  // The authors' shipped configuration (AIoT-MLSys-Lab/D2O at 12c99d8; its scripts'
+  // hh_ratio = recent_ratio = 0.1, α = β = 0.5): 1:1, the code's floors of T'·ρ_ℓ·r,
+  // β 0.5, the code merge rule and head-mean decision, selection per repeated query
+  // head, compression at the first decode step (and layers 0, 1, L−1 full: `plan`).
+  parity: {
+    options: {
+      kvMin: 1,
+      allocation: "code",
+      recentRatio: 0.5,
+      selectPer: "query-head",
+      compressAt: "first-decode",
+    },
+    params: { d2oBeta: 0.5, mergeRule: "code", mergeDecision: "head-mean" },
+  },
+  describe: (o: KvOptions) => {
+    const d = d2oSettings(o);
+    return [
+      `recent ratio ${o.recentRatio}`,
+      `β ${d.beta}`,
+      `${d.mergeRule} merge rule`,
+      `${d.layerStatistic} statistic`,
+      `${d.mergeDecision} merge decision`,
+      ...(d.mergeParts === "values" ? ["values-only merge"] : []),
+      ...(o.allocation === "code" ? ["code allocation"] : []),
+    ];
+  },
   create: (options: KvOptions) => new D2oPolicy(options),
 };

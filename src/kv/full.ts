@@ -9,14 +9,14 @@
 import { fullLayer } from "./budget.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
+import { baseSpec, PolicyBase } from "./policy_base.ts";
 
 /** Keeps every token; the cache holds the whole capacity. */
-export class FullPolicy extends ScoringPolicy {
+export class FullPolicy extends PolicyBase {
   /** Policy name. */
   readonly name = "full";
   /** No scores, no compression. */
-  readonly spec = scoringSpec({ decode: "none" });
+  readonly spec = baseSpec({ decode: "none" });
 
   /**
    * Plans every layer uncompressed at the capacity.
@@ -49,5 +49,6 @@ export const FULL: KvPolicyEntry = {
   summary: "no compression: every token stays",
   defaults: { sinks: 4, recentRatio: 1 },
   flags: [],
+  parity: { options: { kvMin: 1 } },
   create: (options: KvOptions) => new FullPolicy(options),
 };

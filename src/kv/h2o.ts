@@ -10,14 +10,14 @@
 import { uniformPlan } from "./budget.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
+import { baseSpec, PolicyBase } from "./policy_base.ts";
 
 /** Accumulated-attention heavy hitters plus a recent window. */
-export class H2oPolicy extends ScoringPolicy {
+export class H2oPolicy extends PolicyBase {
   /** Policy name. */
   readonly name = "h2o";
   /** Scores: every prompt query's attention, then each decode step's; evicts per token. */
-  readonly spec = scoringSpec({ score: "attention" });
+  readonly spec = baseSpec({ score: "attention" });
 
   /**
    * Plans a uniform budget per layer split by the recent ratio.
@@ -45,6 +45,10 @@ export const H2O: KvPolicyEntry = {
   summary: "H2O: heavy hitters by accumulated attention plus a recent window",
   defaults: { sinks: 0, recentRatio: 0.5 },
   flags: [],
+  // The reference code's H2O ("real_drop"): the code's floors, per query head, at prefill.
+  parity: {
+    options: { kvMin: 1, allocation: "code", selectPer: "query-head", compressAt: "prefill" },
+  },
   describe: (o: KvOptions) => [`recent ratio ${o.recentRatio}`],
   create: (options: KvOptions) => new H2oPolicy(options),
 };

@@ -23,10 +23,10 @@ import type { KvGpuSpec, LayerBudget } from "./policy.ts";
  * @example
  * ```ts
  * import { layerSlots } from "./layer_spec.ts";
- * import { scoringSpec } from "./scoring_policy.ts";
+ * import { baseSpec } from "./policy_base.ts";
  * const budget = { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true };
- * console.log(layerSlots(scoringSpec({ decode: "grow" }), budget, 100, 164)); // 104
- * console.log(layerSlots(scoringSpec(), budget, 100, 164)); // 41
+ * console.log(layerSlots(baseSpec({ decode: "grow" }), budget, 100, 164)); // 104
+ * console.log(layerSlots(baseSpec(), budget, 100, 164)); // 41
  * ```
  */
 export function layerSlots(
@@ -50,9 +50,9 @@ export function layerSlots(
  * @example
  * ```ts
  * import { gpuLayerSpec } from "./layer_spec.ts";
- * import { scoringSpec } from "./scoring_policy.ts";
+ * import { baseSpec } from "./policy_base.ts";
  * const budget = { slots: 4, heavy: 2, recent: 2, sinks: 1, compressed: true };
- * console.log(gpuLayerSpec(scoringSpec(), budget, 5).evict); // true
+ * console.log(gpuLayerSpec(baseSpec(), budget, 5).evict); // true
  * ```
  */
 export function gpuLayerSpec(spec: KvGpuSpec, budget: LayerBudget, nSlots: number): KvLayerSpec {

@@ -69,20 +69,8 @@ export interface KvOptions {
   readonly recentRatio: number;
   /** Attention-sink positions always kept, counted in the heavy part (`--sinks`). */
   readonly sinks: number;
-  /** EMA weight of the new observation in the merge threshold, in [0, 1] (`--d2o-beta`). */
-  readonly beta: number;
-  /** Merge weights (`--merge-rule`). */
-  readonly mergeRule: MergeRule;
-  /** Logit of the target's own term in the paper weights; 1 gives weight `e` (`--merge-self-logit`). */
-  readonly mergeSelfLogit: number;
-  /** d2o layer statistic (`--d2o-stat`). */
-  readonly layerStatistic: LayerStatisticMode;
-  /** Layers kept full; `null` means the policy default (empty; {0, 1, L−1} for d2o in parity). */
+  /** Layers kept full; `null` means the policy default (none; {0, 1, L−1} for d2o in parity). */
   readonly skipLayers: readonly number[] | null;
-  /** Merge decision granularity (`--merge-decision`). */
-  readonly mergeDecision: MergeDecision;
-  /** What a merge rewrites (`--merge-parts`). */
-  readonly mergeParts: MergeParts;
   /** How layer budgets are sized (`--kv-alloc`). */
   readonly allocation: BudgetAllocation;
   /** Selection per KV head or per (repeated) query head (`--select-per`). */
@@ -93,7 +81,7 @@ export interface KvOptions {
   readonly parity: boolean;
   /**
    * The values of the flags the policy itself declares (its registry row's
-   * `flags`), by key; absent when the policy declares none.
+   * `flags`), by key, e.g. d2o's `mergeRule`; absent when the policy declares none.
    */
   readonly params?: Readonly<Record<string, number | string>>;
 }
@@ -110,20 +98,8 @@ export interface KvOptionsInput {
   readonly recentRatio?: string | number | undefined;
   /** `--sinks`. */
   readonly sinks?: string | number | undefined;
-  /** `--d2o-beta`. */
-  readonly d2oBeta?: string | number | undefined;
-  /** `--merge-rule`. */
-  readonly mergeRule?: string | undefined;
-  /** `--merge-self-logit`. */
-  readonly mergeSelfLogit?: string | number | undefined;
-  /** `--d2o-stat`. */
-  readonly d2oStat?: string | undefined;
   /** `--skip-layers`, as "0,1,4" or a list. */
   readonly skipLayers?: string | readonly number[] | undefined;
-  /** `--merge-decision`. */
-  readonly mergeDecision?: string | undefined;
-  /** `--merge-parts`. */
-  readonly mergeParts?: string | undefined;
   /** `--kv-alloc`. */
   readonly kvAlloc?: string | undefined;
   /** `--select-per`. */
@@ -132,6 +108,6 @@ export interface KvOptionsInput {
   readonly compressAt?: string | undefined;
   /** `--parity`. */
   readonly parity?: boolean | undefined;
-  /** Raw values of policy-declared flags, by their key (e.g. `snapWindow`). */
+  /** Raw values of policy-declared flags, by their key (e.g. `snapWindow`, `mergeRule`). */
   readonly params?: Readonly<Record<string, string | number | undefined>> | undefined;
 }

@@ -1,15 +1,12 @@
 /**
  * The KV policy interface (docs/style.md §1, after kvpress `BasePress` and
- * llama.cpp `llama_sampler_i`): a policy has a `name`, a `plan` that turns the
- * model shape and the prefill statistics into per-layer budgets, and two
- * decisions over one layer's slot table, which the CPU twin
- * (`src/reference/kv/`) applies and the GPU kernels reproduce from the
- * policy's spec (they never see the policy):
- *
- * - `compress(view)`: the bulk compression at the end of prefill (keep flags,
- *   merge targets, the first threshold);
- * - `decide(view)`: one decode step (one victim slot per KV head, its merge
- *   target or −1, the new threshold).
+ * llama.cpp `llama_sampler_i`): a policy has a `name`, a `plan` that turns
+ * the model shape and the prefill statistics into per-layer budgets, and a
+ * `spec` that says as data what the GPU does for it ({@linkcode KvGpuSpec}):
+ * where its scores come from, whether its plan needs the head variances, how
+ * it merges and what it does while decoding. The GPU side reads that spec and
+ * the plan's budgets, never the policy's name; so does the CPU twin of the
+ * decisions (`src/reference/kv/decide.ts`).
  *
  * Cache layout per layer ℓ: K and V `[n_kv_heads][n_slots][head_dim]` (keys
  * already rotated at their true position), and a slot table per (KV head,
@@ -20,22 +17,15 @@
  * (no compaction copy). The next token of a head goes into its lowest free
  * slot. A layer that is never compressed has `C_ℓ` slots (the capacity).
  *
- * Besides its decisions, a policy declares what the GPU must do as data
- * ({@linkcode KvGpuSpec}): where its scores come from, whether its plan needs
- * the head variances, how it merges and what it does while decoding. The GPU
- * side reads that spec and the plan's budgets, never the policy's name.
- *
- * Decisions never mutate; only the cache's `apply` does (style.md §2).
- * Tie-breaking everywhere (d2o-method.md §9 Q17): the higher score is kept;
- * among equal scores the older position is kept; among equal similarities
- * the older position is the merge target; the lower slot index breaks what
- * is left. All decision arithmetic is f32 (`Math.fround`) in a fixed order so
- * a WGSL kernel can reproduce it.
+ * A registry row ({@linkcode KvPolicyEntry}) adds what the command line needs:
+ * the summary, the per-policy defaults, the policy's own flags and what
+ * `--parity` sets for it.
  *
  * @module
  */
 
 import type { KvOptions, KvPolicyName, MergeRule } from "./option_types.ts";
+import type { KvScoreSource } from "./score_source.ts";
 
 /** The model shape a plan needs. */
 export interface KvShape {
@@ -85,60 +75,6 @@ export interface KvPlan {
   readonly nominalSlots: number;
 }
 
-/** A read-only view of one layer's cache that decisions are computed from. */
-export interface KvLayerView {
-  /** This layer's budget. */
-  readonly budget: LayerBudget;
-  /** KV heads. */
-  readonly nHeadKv: number;
-  /** Values per head. */
-  readonly headDim: number;
-  /** Slots per KV head. */
-  readonly nSlots: number;
-  /** Original position per (head, slot), −1 = free: `[nHeadKv][nSlots]`. */
-  readonly pos: Int32Array;
-  /** Accumulated attention per (head, slot): `[nHeadKv][nSlots]`. */
-  readonly score: Float32Array;
-  /** Rotated keys: `[nHeadKv][nSlots][headDim]`. */
-  readonly keys: Float32Array;
-  /** Position of the newest token in the layer (the recent window ends here). */
-  readonly newestPos: number;
-  /** The layer's merge threshold τ; NaN until the layer is first compressed. */
-  readonly tau: number;
-}
-
-/** One decode step's decision for one layer. */
-export interface StepDecision {
-  /** Slot each KV head evicts, −1 when the layer is within budget: `[nHeadKv]`. */
-  readonly evictSlot: Int32Array;
-  /** Slot the victim merges into, −1 to drop it: `[nHeadKv]`. */
-  readonly mergeTarget: Int32Array;
-  /** The victim's best cosine similarity to another occupied slot (NaN when not computed): `[nHeadKv]`. */
-  readonly similarity: Float32Array;
-  /** The layer's threshold after this step (NaN while unset). */
-  readonly tau: number;
-}
-
-/** A bulk compression's decision for one layer (over the view's slots). */
-export interface CompressDecision {
-  /** 1 for each occupied slot kept: `[nHeadKv][nSlots]`. */
-  readonly keep: Uint8Array;
-  /** For evicted slots, the kept slot they merge into; −1 for kept, dropped and free slots: `[nHeadKv][nSlots]`. */
-  readonly mergeTarget: Int32Array;
-  /** For evicted slots, the best cosine similarity to a kept slot (NaN elsewhere or when not computed): `[nHeadKv][nSlots]`. */
-  readonly similarity: Float32Array;
-  /** The layer's threshold after this compression (NaN while unset). */
-  readonly tau: number;
-}
-
-/**
- * Where a policy's prefill scores come from:
- * - `none`: no scores (the selection only keeps sinks and the window);
- * - `attention`: every prompt query's attention summed per key (H2O, D2O);
- * - `window`: the attention of the last `window` prompt queries only (SnapKV).
- */
-export type KvScoreSource = "none" | "attention" | "window";
-
 /**
  * What a policy does while decoding:
  * - `evict`: one eviction per token and KV head once a layer holds `C + 1`;
@@ -163,7 +99,7 @@ export interface KvMergeSpec {
 
 /** A policy's GPU work as data: the cache and the kernels read this, never a policy name. */
 export interface KvGpuSpec {
-  /** Where the prefill scores come from. */
+  /** Where the prefill scores come from (a row of `KV_SCORE_SOURCES`). */
   readonly score: KvScoreSource;
   /** Observation window in prompt queries (score `window`); 0 otherwise. */
   readonly window: number;
@@ -177,7 +113,7 @@ export interface KvGpuSpec {
   readonly decode: KvDecodeMode;
 }
 
-/** A KV-cache policy: budgets per layer plus the per-layer decisions. */
+/** A KV-cache policy: budgets per layer plus what the GPU does, as data. */
 export interface KvPolicy {
   /** Policy name, as `--kv` spells it. */
   readonly name: KvPolicyName;
@@ -194,20 +130,15 @@ export interface KvPolicy {
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan;
   /**
-   * Decides a bulk compression of a layer holding more than `budget.slots` tokens.
+   * The plan a sequence is charged before its prompt has run (`--kv-memory`):
+   * the plan itself, or for a policy whose plan reads prefill statistics, a
+   * plan of the same total that does not.
    *
-   * @param view the layer before compression
-   * @returns which slots to keep and how the evicted ones merge
+   * @param shape model shape
+   * @param stats prompt length and capacity (no statistics)
+   * @returns one budget per layer
    */
-  compress(view: KvLayerView): CompressDecision;
-  /**
-   * Decides one decode step, after the step's token was written and its
-   * attention added to the scores.
-   *
-   * @param view the layer holding at most `budget.slots + 1` tokens
-   * @returns one victim per KV head (or none) and its merge target
-   */
-  decide(view: KvLayerView): StepDecision;
+  estimatePlan(shape: KvShape, stats: PlanStats): KvPlan;
 }
 
 /** One flag a policy declares for itself (beside the common KV flags). */
@@ -230,6 +161,19 @@ export interface KvFlag {
   parse(raw: string | number): number | string;
 }
 
+/**
+ * The values `--parity` sets where no flag gives them: the authors' shipped
+ * configuration of the policy, each part still reachable through its flag.
+ */
+export interface KvParityDefaults {
+  /** Common options. */
+  readonly options: Partial<
+    Pick<KvOptions, "kvMin" | "recentRatio" | "allocation" | "selectPer" | "compressAt">
+  >;
+  /** The policy's own flags, by key (raw values, validated as the flag's). */
+  readonly params?: Readonly<Record<string, number | string>>;
+}
+
 /** A registry row: everything the program knows about a policy comes from here. */
 export interface KvPolicyEntry {
   /** Name, as `--kv` spells it. */
@@ -240,6 +184,8 @@ export interface KvPolicyEntry {
   readonly defaults: { readonly sinks: number; readonly recentRatio: number };
   /** The flags this policy declares (values land in `KvOptions.params`). */
   readonly flags: readonly KvFlag[];
+  /** What `--parity` sets for this policy where no flag gives the value. */
+  readonly parity: KvParityDefaults;
   /**
    * The policy's own settings for a one-line description (after the budget
    * and sinks), e.g. `["recent ratio 0.5"]`.

@@ -1,8 +1,8 @@
 /**
  * The README's policy table, made from the registry: one row per policy with
- * its summary, where its scores come from, what it does while decoding,
- * whether it merges, its default sinks and its own flags. A test keeps the
- * README's copy equal to this.
+ * its summary, where its scores come from (the score source's row), what it
+ * does while decoding, whether it merges, its default sinks and its own
+ * flags. A test keeps the README's copy equal to this.
  *
  * @module
  */
@@ -10,12 +10,7 @@
 import { resolveKvOptions } from "./options.ts";
 import type { KvGpuSpec } from "./policy.ts";
 import { KV_POLICIES } from "./registry.ts";
-
-const SCORES: Readonly<Record<KvGpuSpec["score"], string>> = {
-  none: "—",
-  attention: "attention from every prompt query, then accumulated per decode step",
-  window: "attention from the last `--snap-window` prompt queries, max-pooled",
-};
+import { KV_SCORE_SOURCES } from "./score_source.ts";
 
 const DECODE: Readonly<Record<KvGpuSpec["decode"], string>> = {
   evict: "evicts one token per KV head and step",
@@ -44,7 +39,7 @@ export function kvPolicyTable(): string {
     return [
       `\`${entry.name}\``,
       notes.length > 0 ? `${entry.summary} (${notes.join(", ")})` : entry.summary,
-      SCORES[spec.score],
+      KV_SCORE_SOURCES[spec.score].summary,
       DECODE[spec.decode],
       spec.merge ? "into the nearest kept key when the similarity passes τ" : "—",
     ];

@@ -16,7 +16,7 @@
 import { numberFlag } from "./flag_values.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvFlag, KvGpuSpec, KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy } from "./scoring_policy.ts";
+import { PolicyBase } from "./policy_base.ts";
 import { describeSnap, SNAP_FLAGS, snapPlan, snapSpec } from "./snapkv.ts";
 
 /** PyramidKV's own flag. */
@@ -61,7 +61,7 @@ export function pyramidSelected(
 }
 
 /** SnapKV's selection with a pyramid of layer budgets. */
-export class PyramidKvPolicy extends ScoringPolicy {
+export class PyramidKvPolicy extends PolicyBase {
   /** Policy name. */
   readonly name: string = "pyramidkv";
 
@@ -102,6 +102,7 @@ export const PYRAMIDKV: KvPolicyEntry = {
   summary: "PyramidKV: SnapKV's selection, more budget in lower layers (arithmetic schedule)",
   defaults: { sinks: 0, recentRatio: 0 },
   flags: [...SNAP_FLAGS, PYRAMID_BETA],
+  parity: { options: { kvMin: 1 } },
   describe: (o: KvOptions) => [...describeSnap(o), `β ${o.params?.["pyramidBeta"] ?? 20}`],
   create: (options: KvOptions) => new PyramidKvPolicy(options),
 };

@@ -1,11 +1,12 @@
 /**
  * The policy registry: one row per policy, in the order help texts list
  * them. Each row comes from its policy's file, which declares the policy's
- * name, summary, per-policy defaults, its own flags and constructor; the
- * policy's GPU work is its `spec`. The CLI's `--kv` choices and flags, the
- * help text and the README policy table are made from these rows. Adding a
- * policy means its file, a row here and a row in the test matrix
- * (tests/kv/policies_test.ts).
+ * name, summary, per-policy defaults, its own flags, what `--parity` sets for
+ * it and its constructor; the policy's plan (and the plan it is charged
+ * before a prompt runs) and its GPU work (`spec`) are the policy object's.
+ * The CLI's `--kv` choices and flags, the help text and the README policy
+ * table are made from these rows. Adding a policy means its file, a row here
+ * and a row in the test matrix (tests/kv/policies_test.ts).
  *
  * @module
  */

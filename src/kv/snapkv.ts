@@ -31,7 +31,7 @@ import type {
   LayerBudget,
   PlanStats,
 } from "./policy.ts";
-import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
+import { baseSpec, PolicyBase } from "./policy_base.ts";
 
 /** The flags of SnapKV's selection (PyramidKV shares them). */
 export const SNAP_FLAGS: readonly KvFlag[] = [
@@ -79,7 +79,7 @@ export const SNAP_FLAGS: readonly KvFlag[] = [
  */
 export function snapSpec(options: KvOptions): KvGpuSpec {
   const params = options.params ?? {};
-  return scoringSpec({
+  return baseSpec({
     score: "window",
     window: Number(params["snapWindow"] ?? 32),
     pool: Number(params["snapPool"] ?? 7),
@@ -146,7 +146,7 @@ export function describeSnap(options: KvOptions): string[] {
 }
 
 /** Window-scored top keys at prefill; no eviction while decoding (or H2O's with `--kv-decode evict`). */
-export class SnapKvPolicy extends ScoringPolicy {
+export class SnapKvPolicy extends PolicyBase {
   /** Policy name. */
   readonly name: string = "snapkv";
 
@@ -181,6 +181,7 @@ export const SNAPKV: KvPolicyEntry = {
   summary: "SnapKV: once at prefill, the keys an observation window attends to (max-pooled)",
   defaults: { sinks: 0, recentRatio: 0 },
   flags: SNAP_FLAGS,
+  parity: { options: { kvMin: 1 } },
   describe: describeSnap,
   create: (options: KvOptions) => new SnapKvPolicy(options),
 };

@@ -11,14 +11,14 @@
 import { uniformPlan } from "./budget.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvPolicyEntry, KvShape, PlanStats } from "./policy.ts";
-import { ScoringPolicy, scoringSpec } from "./scoring_policy.ts";
+import { baseSpec, PolicyBase } from "./policy_base.ts";
 
 /** Attention sinks plus a sliding window. */
-export class StreamingPolicy extends ScoringPolicy {
+export class StreamingPolicy extends PolicyBase {
   /** Policy name. */
   readonly name = "streaming";
   /** No scores: the oldest token outside the sinks leaves the window; evicts per token. */
-  readonly spec = scoringSpec();
+  readonly spec = baseSpec();
 
   /**
    * Plans a uniform budget per layer split into sinks + window.
@@ -46,5 +46,7 @@ export const STREAMING: KvPolicyEntry = {
   summary: "StreamingLLM: attention sinks plus a window of the newest tokens",
   defaults: { sinks: 4, recentRatio: 1 },
   flags: [],
+  // Position-only: the sinks and the window stay; nothing to repeat.
+  parity: { options: { kvMin: 1 } },
   create: (options: KvOptions) => new StreamingPolicy(options),
 };

@@ -13,7 +13,7 @@
 
 import { basename } from "node:path";
 import { BatchEngine } from "../batch/batch_engine.ts";
-import { sequenceKvBytes } from "../batch/kv_charge.ts";
+import { sequenceKvBytes } from "../kv/memory_estimate.ts";
 import { D2oError } from "../errors.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { kvCompresses } from "../kv/describe.ts";

@@ -30,23 +30,30 @@ export const D2O_ABLATIONS: readonly {
   readonly input: (d2o: KvOptions) => KvOptionsInput;
 }[] = [
   // Merging negligible: the target's own weight e^20 swamps the evicted token's.
-  { label: "d2o −merge", input: () => ({ kv: "d2o", mergeSelfLogit: 20 }) },
+  { label: "d2o −merge", input: () => ({ kv: "d2o", params: { mergeSelfLogit: 20 } }) },
   // d2o's sinks, window share and eviction with uniform budgets and no merging: h2o.
   {
     label: "d2o −alloc −merge",
     input: (d2o) => ({ kv: "h2o", sinks: d2o.sinks, recentRatio: d2o.recentRatio }),
   },
   // Candidates of the search for a D2O that beats H2O (docs/results/2026-12-01-d2o-variants.md).
-  { label: "d2o values", input: () => ({ kv: "d2o", mergeParts: "values" }) },
+  { label: "d2o values", input: () => ({ kv: "d2o", params: { mergeParts: "values" } }) },
   { label: "d2o 1:1", input: () => ({ kv: "d2o", recentRatio: 0.5 }) },
-  { label: "d2o 1:1 values", input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values" }) },
+  {
+    label: "d2o 1:1 values",
+    input: () => ({ kv: "d2o", recentRatio: 0.5, params: { mergeParts: "values" } }),
+  },
   {
     label: "d2o 1:1 values −sinks",
-    input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values", sinks: 0 }),
+    input: () => ({ kv: "d2o", recentRatio: 0.5, sinks: 0, params: { mergeParts: "values" } }),
   },
   {
     label: "d2o 1:1 values self=2",
-    input: () => ({ kv: "d2o", recentRatio: 0.5, mergeParts: "values", mergeSelfLogit: 2 }),
+    input: () => ({
+      kv: "d2o",
+      recentRatio: 0.5,
+      params: { mergeParts: "values", mergeSelfLogit: 2 },
+    }),
   },
 ];
 
@@ -75,7 +82,8 @@ export function profileConfigs(
 ): ProfileConfig[] {
   const configs: ProfileConfig[] = [];
   const add = (label: string, input: KvOptionsInput, budget: string | undefined) => {
-    const kv = resolveKvOptions({ ...common, ...input, kvBudget: budget });
+    const params = { ...common.params, ...input.params };
+    const kv = resolveKvOptions({ ...common, ...input, params, kvBudget: budget });
     configs.push({ label, budget: kvCompresses(kv) ? budget ?? "-" : "-", kv });
   };
   for (const policy of policies) {

@@ -30,16 +30,8 @@
 import { LimitError } from "../errors.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import { ropeOptionsFor } from "../model/rope_options.ts";
-import type {
-  CompressDecision,
-  KvPlan,
-  KvPolicy,
-  KvShape,
-  LayerBudget,
-  StepDecision,
-} from "../kv/policy.ts";
+import type { KvPlan, KvPolicy, KvShape, LayerBudget } from "../kv/policy.ts";
 import { layerSlots } from "../kv/layer_spec.ts";
-import { FREE } from "../kv/slot_table.ts";
 import { attention, type AttentionShape } from "./attention.ts";
 import { type AttendStep, checkTokens, type ForwardOptions, runForward } from "./forward.ts";
 import {
@@ -50,7 +42,9 @@ import {
 } from "./kv/column_sums.ts";
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
+import type { CompressDecision, StepDecision } from "./kv/layer_view.ts";
 import { slotAttention } from "./kv/slot_attention.ts";
+import { FREE } from "./kv/slot_table.ts";
 import { type ReferenceWeights, repeatKvWeights } from "./model_weights.ts";
 import { kvRepeat } from "../model/repeat_kv.ts";
 import type { RopeOptions } from "./rope.ts";

@@ -3,7 +3,7 @@ import { createStorageFrom } from "../../src/gpu/buffers.ts";
 import { compressPlan, createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
-import type { CompressDecision } from "../../src/kv/policy.ts";
+import type { CompressDecision } from "../../src/reference/kv/layer_view.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import {
   causalColumnSums,
@@ -133,8 +133,7 @@ async function runCase(c: Case, seed: number) {
   const merged = decision?.mergeTarget.filter((t) => t >= 0).length ?? 0;
   // Paper-rule merges agree only within tolerance (exp), so the decode then
   // starts from the twin's state; every other policy continues from the GPU's.
-  const options = twin.policy.options;
-  const paperMerges = options.policy === "d2o" && options.mergeRule === "paper" && merged > 0;
+  const paperMerges = twin.policy.spec.merge?.rule === "paper" && merged > 0;
   const decoded = await replayDecode(gpu, twin, data, tokens, c.steps, {
     nHead,
     fromGpu: !paperMerges,
@@ -193,7 +192,7 @@ const cases: Case[] = [
   },
   {
     name: "d2o values-only merge",
-    kv: { kv: "d2o", mergeParts: "values", recentRatio: 0.5 },
+    kv: { kv: "d2o", recentRatio: 0.5, params: { mergeParts: "values" } },
     slots: 12,
     compressed: true,
     nHead: 4,
@@ -215,7 +214,7 @@ const cases: Case[] = [
   },
   {
     name: "d2o merge rule code",
-    kv: { kv: "d2o", mergeRule: "code" },
+    kv: { kv: "d2o", params: { mergeRule: "code" } },
     slots: 32,
     compressed: true,
     nHead: 2,

@@ -4,7 +4,8 @@ import { createAttentionDecode } from "../../src/gpu/ops/attention.ts";
 import { writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import type { LayerBudget, StepDecision } from "../../src/kv/policy.ts";
+import type { LayerBudget } from "../../src/kv/policy.ts";
+import type { StepDecision } from "../../src/reference/kv/layer_view.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
@@ -136,7 +137,7 @@ const cases: Case[] = [
   },
   {
     name: "d2o code rule",
-    kv: { kv: "d2o", mergeRule: "code" },
+    kv: { kv: "d2o", params: { mergeRule: "code" } },
     budget: splitBudget(24, 0.25, 4),
     nHead: 8,
     nHeadKv: 4,

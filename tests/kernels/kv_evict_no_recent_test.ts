@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import { FREE } from "../../src/kv/slot_table.ts";
+import { FREE } from "../../src/reference/kv/slot_table.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { slotAttention } from "../../src/reference/kv/slot_attention.ts";

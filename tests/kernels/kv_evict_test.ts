@@ -100,7 +100,7 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
   },
   {
     name: "d2o values-only merge",
-    kv: { kv: "d2o", mergeParts: "values" },
+    kv: { kv: "d2o", params: { mergeParts: "values" } },
     slots: 10,
     compressed: true,
     nHead: 4,
@@ -124,7 +124,7 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
   },
   {
     name: "d2o merge rule code",
-    kv: { kv: "d2o", mergeRule: "code", d2oBeta: 0.5 },
+    kv: { kv: "d2o", params: { mergeRule: "code", d2oBeta: 0.5 } },
     slots: 32,
     compressed: true,
     nHead: 2,
@@ -209,7 +209,12 @@ Deno.test({
     const rt = await testRuntime();
     // Slot s holds position s: keys (1,0), (0,1), (2,0); scores 0.25, 0.5, 0.125. Window 1, no
     // sinks: position 2 is protected, the candidates are positions 0 and 1.
-    const options = resolveKvOptions({ kv: "d2o", sinks: 0, recentRatio: 0.5, mergeRule: "code" });
+    const options = resolveKvOptions({
+      kv: "d2o",
+      sinks: 0,
+      recentRatio: 0.5,
+      params: { mergeRule: "code" },
+    });
     const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
     const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
     const k = storageOf(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");

@@ -108,11 +108,16 @@ Deno.test("budgetBounds() floors at min(kvMin, capacity) and caps a fraction at 
   assert.throws(() => budgetBounds(frac, { promptLength: 0, capacity: 99 }), RangeError);
 });
 
-Deno.test("skipLayerSet() defaults to none, to {0, 1, L−1} for d2o parity, and rejects missing layers", () => {
+Deno.test("skipLayerSet() defaults to none or the policy's default, --skip-layers wins, missing layers are rejected", () => {
   assert.deepEqual([...skipLayerSet(resolveKvOptions({}), 5)], []);
-  assert.deepEqual([...skipLayerSet(resolveKvOptions({ parity: true }), 32)], [0, 1, 31]);
-  assert.deepEqual([...skipLayerSet(resolveKvOptions({ kv: "h2o", parity: true }), 32)], []);
-  assert.deepEqual([...skipLayerSet(resolveKvOptions({ parity: true, skipLayers: "" }), 5)], []);
+  assert.deepEqual([...skipLayerSet(resolveKvOptions({ parity: true }), 32, [0, 1, 31])], [
+    0,
+    1,
+    31,
+  ]);
+  assert.deepEqual([...skipLayerSet(resolveKvOptions({ parity: true }), 32)], []);
+  const given = resolveKvOptions({ parity: true, skipLayers: "" });
+  assert.deepEqual([...skipLayerSet(given, 5, [0, 1, 4])], []);
   assert.throws(
     () => skipLayerSet(resolveKvOptions({ skipLayers: "1,5" }), 5),
     (e) =>

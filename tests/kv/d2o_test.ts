@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { D2oPolicy, updateTau } from "../../src/kv/d2o.ts";
+import { D2O, D2oPolicy, d2oSettings } from "../../src/kv/d2o.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import type { KvShape } from "../../src/kv/policy.ts";
 import { makeRng } from "../../src/reference/prng.ts";
@@ -99,7 +99,7 @@ Deno.test("D2oPolicy.plan() with the raw statistic ranks layers by their mean va
   const stats = { promptLength: 100, capacity: 100, headVariance: [[1, 1], [3, 3]] };
   const minmax = policy({ kvBudget: 0.5, kvMin: 1 }).plan(shape(2), stats);
   assert.deepEqual(minmax.layers.map((l) => l.slots), [50, 50]);
-  const raw = policy({ kvBudget: 0.5, kvMin: 1, d2oStat: "raw" }).plan(shape(2), stats);
+  const raw = policy({ kvBudget: 0.5, kvMin: 1, params: { d2oStat: "raw" } }).plan(shape(2), stats);
   assert.deepEqual([...raw.statistic!], [0, 2 / (2 + 1e-6)]);
   assert.ok(raw.layers[0]!.slots > raw.layers[1]!.slots);
 });
@@ -111,9 +111,51 @@ Deno.test("D2oPolicy.plan() rejects missing head variances", () => {
   );
 });
 
-Deno.test("updateTau() starts at the first mean and then moves by β toward each new mean", () => {
-  assert.equal(updateTau(NaN, 0.25, 0.7), 0.25);
-  const tau = updateTau(0.5, 1, 0.7);
-  assert.ok(Math.abs(tau - 0.85) < 1e-7);
-  assert.equal(tau, Math.fround(tau));
+Deno.test("D2oPolicy.estimatePlan() is the uniform plan with d2o's split, skipping {0, 1, L−1} in parity mode", () => {
+  const stats = { promptLength: 100, capacity: 200 };
+  const plain = policy({ kvBudget: 0.5, kvMin: 1 }).estimatePlan(shape(4), stats);
+  assert.deepEqual(plain.layers.map((l) => [l.slots, l.heavy, l.recent, l.sinks]), [
+    [50, 38, 12, 4],
+    [50, 38, 12, 4],
+    [50, 38, 12, 4],
+    [50, 38, 12, 4],
+  ]);
+  const parity = policy({ kvBudget: 0.2, parity: true }).estimatePlan(shape(4), stats);
+  assert.deepEqual(parity.layers.map((l) => l.compressed), [false, false, true, false]);
+  assert.deepEqual(parity.layers[2], {
+    slots: 20,
+    heavy: 10,
+    recent: 10,
+    sinks: 4,
+    compressed: true,
+  });
+});
+
+Deno.test("d2oSettings() reads d2o's flags from params and the spec follows them", () => {
+  const p = policy({
+    params: { d2oBeta: "0.25", mergeParts: "values", mergeDecision: "head-mean" },
+  });
+  assert.deepEqual(d2oSettings(p.options), {
+    beta: 0.25,
+    mergeRule: "paper",
+    mergeSelfLogit: 1,
+    layerStatistic: "head-minmax",
+    mergeDecision: "head-mean",
+    mergeParts: "values",
+  });
+  assert.deepEqual(p.spec.merge, {
+    rule: "paper",
+    selfLogit: 1,
+    beta: 0.25,
+    parity: true,
+    valuesOnly: true,
+  });
+  assert.deepEqual(D2O.flags.map((f) => f.flag.split(" ")[0]), [
+    "--d2o-beta",
+    "--merge-rule",
+    "--merge-self-logit",
+    "--d2o-stat",
+    "--merge-decision",
+    "--merge-parts",
+  ]);
 });

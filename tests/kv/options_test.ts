@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../src/errors.ts";
 import { parseKvBudget, parseLayerList, resolveKvOptions } from "../../src/kv/options.ts";
+import { KV_POLICIES } from "../../src/kv/registry.ts";
 
 Deno.test("resolveKvOptions() defaults to d2o with the method's recommended settings", () => {
   assert.deepEqual(resolveKvOptions(), {
@@ -9,17 +10,19 @@ Deno.test("resolveKvOptions() defaults to d2o with the method's recommended sett
     kvMin: 128,
     recentRatio: 0.25,
     sinks: 4,
-    beta: 0.7,
-    mergeRule: "paper",
-    mergeSelfLogit: 1,
-    layerStatistic: "head-minmax",
     skipLayers: null,
-    mergeDecision: "token",
-    mergeParts: "kv",
     allocation: "exact",
     selectPer: "kv-head",
     compressAt: "prefill",
     parity: false,
+    params: {
+      d2oBeta: 0.7,
+      mergeRule: "paper",
+      mergeSelfLogit: 1,
+      d2oStat: "head-minmax",
+      mergeDecision: "token",
+      mergeParts: "kv",
+    },
   });
 });
 
@@ -33,24 +36,39 @@ Deno.test("resolveKvOptions() fills per-policy defaults for h2o and streaming", 
 });
 
 Deno.test("resolveKvOptions() with --parity switches only the defaults not given", () => {
-  assert.equal(resolveKvOptions({ parity: true }).mergeRule, "code");
-  assert.equal(resolveKvOptions({ parity: true, mergeRule: "paper" }).mergeRule, "paper");
+  assert.equal(resolveKvOptions({ parity: true }).params?.["mergeRule"], "code");
+  assert.equal(
+    resolveKvOptions({ parity: true, params: { mergeRule: "paper" } }).params?.["mergeRule"],
+    "paper",
+  );
   assert.equal(resolveKvOptions({ parity: true, selectPer: "kv-head" }).selectPer, "kv-head");
   assert.equal(resolveKvOptions({ parity: true, kvMin: 64 }).kvMin, 64);
 });
 
 Deno.test("resolveKvOptions() with --parity gives d2o the authors' shipped configuration", () => {
   const o = resolveKvOptions({ parity: true });
+  const p = o.params!;
   assert.deepEqual(
-    [o.kvMin, o.recentRatio, o.beta, o.mergeRule, o.mergeDecision, o.allocation],
+    [o.kvMin, o.recentRatio, p["d2oBeta"], p["mergeRule"], p["mergeDecision"], o.allocation],
     [1, 0.5, 0.5, "code", "head-mean", "code"],
   );
-  assert.deepEqual([o.selectPer, o.compressAt, o.sinks, o.mergeParts], [
+  assert.deepEqual([o.selectPer, o.compressAt, o.sinks, p["mergeParts"]], [
     "query-head",
     "first-decode",
     4,
     "kv",
   ]);
+});
+
+Deno.test("resolveKvOptions() keeps only the chosen policy's own flags in params", () => {
+  const input = { params: { snapWindow: "8", mergeRule: "code" } };
+  assert.equal(resolveKvOptions({ kv: "h2o", ...input }).params, undefined);
+  assert.deepEqual(resolveKvOptions({ kv: "snapkv", ...input }).params, {
+    snapWindow: 8,
+    snapPool: 7,
+    kvDecode: "grow",
+  });
+  assert.equal(resolveKvOptions({ kv: "d2o", ...input }).params?.["mergeRule"], "code");
 });
 
 Deno.test("resolveKvOptions() with --parity gives h2o real_drop's and leaves streaming's split", () => {
@@ -67,13 +85,27 @@ Deno.test("resolveKvOptions() with --parity gives h2o real_drop's and leaves str
   ]);
 });
 
+Deno.test("resolveKvOptions() with --parity takes each registry row's own defaults", () => {
+  for (const entry of KV_POLICIES) {
+    const o = resolveKvOptions({ kv: entry.name, parity: true });
+    const plain = resolveKvOptions({ kv: entry.name });
+    for (const [key, value] of Object.entries(entry.parity.options)) {
+      assert.equal(o[key as keyof typeof o], value, `${entry.name} ${key}`);
+    }
+    for (const [key, value] of Object.entries(entry.parity.params ?? {})) {
+      assert.equal(o.params?.[key], value, `${entry.name} ${key}`);
+      assert.notEqual(plain.params?.[key], value, `${entry.name} ${key} differs without --parity`);
+    }
+  }
+});
+
 Deno.test("resolveKvOptions() names the new switches in its errors", () => {
   for (
     const [input, flag] of [
       [{ selectPer: "layer" }, "--select-per"],
       [{ compressAt: "later" }, "--compress-at"],
-      [{ mergeDecision: "vote" }, "--merge-decision"],
-      [{ mergeParts: "keys" }, "--merge-parts"],
+      [{ params: { mergeDecision: "vote" } }, "--merge-decision"],
+      [{ params: { mergeParts: "keys" } }, "--merge-parts"],
       [{ kvAlloc: "fair" }, "--kv-alloc"],
     ] as const
   ) {
@@ -83,22 +115,24 @@ Deno.test("resolveKvOptions() names the new switches in its errors", () => {
 
 Deno.test("resolveKvOptions() parses command-line strings", () => {
   const o = resolveKvOptions({
-    kv: "h2o",
+    kv: "d2o",
     kvBudget: "256",
     kvMin: "32",
     recentRatio: "0.4",
     sinks: "2",
-    d2oBeta: "0.5",
-    mergeRule: "code",
-    mergeSelfLogit: "0",
-    d2oStat: "raw",
     skipLayers: "3,0",
+    params: { d2oBeta: "0.5", mergeRule: "code", mergeSelfLogit: "0", d2oStat: "raw" },
   });
   assert.deepEqual(o.budget, { kind: "tokens", value: 256 });
-  assert.deepEqual(
-    [o.kvMin, o.recentRatio, o.sinks, o.beta, o.mergeRule, o.mergeSelfLogit, o.layerStatistic],
-    [32, 0.4, 2, 0.5, "code", 0, "raw"],
-  );
+  assert.deepEqual([o.kvMin, o.recentRatio, o.sinks], [32, 0.4, 2]);
+  assert.deepEqual(o.params, {
+    d2oBeta: 0.5,
+    mergeRule: "code",
+    mergeSelfLogit: 0,
+    d2oStat: "raw",
+    mergeDecision: "token",
+    mergeParts: "kv",
+  });
   assert.deepEqual(o.skipLayers, [0, 3]);
 });
 
@@ -124,9 +158,12 @@ Deno.test("resolveKvOptions() rejects bad values naming the flag and the valid r
     [{ kvMin: 2.5 }, '--kv-min "2.5"'],
     [{ recentRatio: "1.2" }, '--recent-ratio "1.2": expected a number from 0 to 1'],
     [{ sinks: "-1" }, '--sinks "-1": expected a whole number ≥ 0'],
-    [{ d2oBeta: "x" }, '--d2o-beta "x": expected a number from 0 to 1'],
-    [{ mergeRule: "mean" }, '--merge-rule "mean": expected one of paper, code'],
-    [{ d2oStat: "var" }, '--d2o-stat "var": expected one of head-minmax, raw'],
+    [{ params: { d2oBeta: "x" } }, '--d2o-beta "x": expected a number from 0 to 1'],
+    [{ params: { mergeRule: "mean" } }, '--merge-rule "mean": expected one of paper, code'],
+    [{ params: { d2oStat: "var" } }, '--d2o-stat "var": expected one of head-minmax, raw'],
+    // A policy's flag is validated whichever policy runs.
+    [{ kv: "h2o", params: { d2oBeta: "2" } }, '--d2o-beta "2": expected a number from 0 to 1'],
+    [{ kv: "d2o", params: { snapPool: "4" } }, '--snap-pool "4": expected an odd whole number'],
     [{ skipLayers: "0,a" }, '--skip-layers "a": expected a whole number ≥ 0'],
   ];
   for (const [input, message] of cases) {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
-import type { CompressDecision, KvShape, StepDecision } from "../../src/kv/policy.ts";
+import type { KvShape } from "../../src/kv/policy.ts";
 import { layerSlots } from "../../src/kv/layer_spec.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
-import { isProtected } from "../../src/kv/scoring_policy.ts";
 import { ReferenceKvCache } from "../../src/reference/kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
+import type { CompressDecision, StepDecision } from "../../src/reference/kv/layer_view.ts";
+import { isProtected } from "../../src/reference/kv/selection.ts";
 import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
 import { prefillInputs, type SyntheticLayer, syntheticSequence } from "./_synthetic.ts";
 
@@ -24,7 +25,7 @@ const POLICIES: Record<string, KvOptionsInput> = {
   h2o: { kv: "h2o" },
   d2o: { kv: "d2o" },
   "d2o parity": { kv: "d2o", parity: true },
-  "d2o values": { kv: "d2o", mergeParts: "values" },
+  "d2o values": { kv: "d2o", params: { mergeParts: "values" } },
   snapkv: { kv: "snapkv", params: { snapWindow: 8 } },
   "snapkv evict": { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } },
   pyramidkv: { kv: "pyramidkv", params: { snapWindow: 8 } },
@@ -172,7 +173,7 @@ function checkPrefill(
       const slot = l.table.find(h, c);
       const got = rowOf(l.keys, h * l.nSlots + slot, headDim);
       // --merge-parts values: the kept key stays as it was.
-      const want = l.policy.options.mergeParts === "values"
+      const want = l.policy.spec.merge?.valuesOnly
         ? rowOf(p.keys, h * T + c, headDim)
         : expectedMerge(
           rowOf(p.keys, h * T + c, headDim),
@@ -236,7 +237,7 @@ function checkStep(
     return;
   }
   const mean = [...d.similarity].reduce((s, x) => s + x, 0) / nHeadKv;
-  const beta = l.policy.options.beta;
+  const beta = l.policy.spec.merge!.beta;
   const tau = Number.isNaN(before.tau) ? mean : (1 - beta) * before.tau + beta * mean;
   assert.ok(Math.abs(d.tau - tau) < TOL, `tau ${d.tau} vs ${tau}`);
   const meanF32 = Math.fround([...d.similarity].reduce((s, x) => Math.fround(s + x), 0) / nHeadKv);
@@ -260,7 +261,7 @@ function checkStep(
         before.values,
       ]] as const
     ) {
-      const want = what === "key" && l.policy.options.mergeParts === "values"
+      const want = what === "key" && l.policy.spec.merge?.valuesOnly
         ? rowOf(old, c, headDim)
         : expectedMerge(rowOf(old, c, headDim), [rowOf(old, vi, headDim)], [m], parity);
       assertRowsClose(rowOf(now, c, headDim), want, `head ${h} merged ${what}`);

@@ -59,7 +59,7 @@ const CONFIGS: KvOptionsInput[] = [
   { kv: "full" },
   { kv: "d2o", kvBudget: "0.3", parity: true },
   { kv: "snapkv", kvBudget: "0.3", params: { snapWindow: 4, kvDecode: "evict" } },
-  { kv: "d2o", kvBudget: "0.3", mergeRule: "code" },
+  { kv: "d2o", kvBudget: "0.3", params: { mergeRule: "code" } },
   { kv: "h2o", kvBudget: "8", kvMin: 4 },
 ];
 

@@ -23,8 +23,8 @@ Deno.test("profileConfigs() adds the d2o ablations with d2o's sinks and window",
   assert.equal(noAlloc.kv.policy, "h2o");
   assert.equal(noAlloc.kv.sinks, configs[0]!.kv.sinks);
   assert.equal(noAlloc.kv.recentRatio, 0.4);
-  assert.equal(configs.find((c) => c.label === "d2o −merge")!.kv.mergeSelfLogit, 20);
-  assert.equal(configs.find((c) => c.label === "d2o values")!.kv.mergeParts, "values");
+  assert.equal(configs.find((c) => c.label === "d2o −merge")!.kv.params?.["mergeSelfLogit"], 20);
+  assert.equal(configs.find((c) => c.label === "d2o values")!.kv.params?.["mergeParts"], "values");
   assert.equal(configs.find((c) => c.label === "d2o 1:1 values −sinks")!.kv.sinks, 0);
 });
 

@@ -11,7 +11,7 @@ import { LimitError } from "../../src/errors.ts";
 import { openModel } from "../../src/model/model_file.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
-import { FREE } from "../../src/kv/slot_table.ts";
+import { FREE } from "../../src/reference/kv/slot_table.ts";
 import { argmax } from "../../src/reference/argmax.ts";
 import { ReferenceModel } from "../../src/reference/forward.ts";
 import { type KvLayerState, ReferencePolicyModel } from "../../src/reference/kv_forward.ts";

@@ -8,12 +8,13 @@
  * 1. `prefill(keys, values, scores, T)` — the prompt's K/V and initial scores
  *    (column sums summed over each KV head's query group). A compressed layer
  *    whose prompt exceeds `C` is compressed at once (`end_of_prefill`,
- *    docs/method.md §9 Q3): the policy's `compress` decision is applied —
+ *    docs/method.md §9 Q3): the policy's compression decision (`decide.ts`,
+ *    from its spec) is applied —
  *    merges first (each target rewritten from the pre-merge rows), then the
  *    kept rows in ascending position go to slots `0 .. C−1`; slot `C` is free.
  * 2. Per decode token: `append(k, v)` writes into each head's lowest free slot
  *    (score 0), `accumulate(row)` adds the step's attention (f32), and
- *    `evict()` applies the policy's `decide` decision: merge the victim into
+ *    `evict()` applies the policy's step decision: merge the victim into
  *    its target (if any), then free the victim's slot, which the next token
  *    reuses. `step` runs the three.
  * 3. `reset()` empties the layer and unsets τ for the next sequence.
@@ -30,17 +31,13 @@
  */
 
 import { LimitError } from "../../errors.ts";
-import { mergeWeights } from "../../kv/merge_rule.ts";
-import type {
-  CompressDecision,
-  KvLayerView,
-  KvPolicy,
-  LayerBudget,
-  StepDecision,
-} from "../../kv/policy.ts";
-import { isProtected } from "../../kv/scoring_policy.ts";
-import { FREE, SlotTable } from "../../kv/slot_table.ts";
+import type { KvMergeSpec, KvPolicy, LayerBudget } from "../../kv/policy.ts";
+import { compressDecision, stepDecision } from "./decide.ts";
+import type { CompressDecision, KvLayerView, StepDecision } from "./layer_view.ts";
 import { mergeRows } from "./merge_rows.ts";
+import { mergeWeights } from "./merge_rule.ts";
+import { isProtected } from "./selection.ts";
+import { FREE, SlotTable } from "./slot_table.ts";
 
 /** Head layout of one layer's cache. */
 export interface KvLayerShape {
@@ -176,7 +173,7 @@ export class ReferenceKvLayer {
       this.#load(staging, new Uint8Array(rows).fill(1), keys, values);
       return null;
     }
-    const decision = this.policy.compress(staging);
+    const decision = compressDecision(this.policy.spec, staging);
     this.#applyCompress(staging, values, decision);
     return decision;
   }
@@ -224,12 +221,12 @@ export class ReferenceKvLayer {
   }
 
   /**
-   * Asks the policy for this step's decision and applies it.
+   * Decides this step from the policy's spec and applies it.
    *
    * @returns the decision
    */
   evict(): StepDecision {
-    const decision = this.policy.decide(this.view());
+    const decision = stepDecision(this.policy.spec, this.view());
     this.apply(decision);
     return decision;
   }
@@ -257,12 +254,11 @@ export class ReferenceKvLayer {
    * (K and V, or V only, with the policy's merge rule), then free the victim's slot; τ
    * takes the decision's value.
    *
-   * @param decision from the policy's `decide`
+   * @param decision from {@linkcode stepDecision}
    * @throws {RangeError} when a victim is free or protected, or a target is free or the victim
    */
   apply(decision: StepDecision): void {
     const { nHeadKv, nSlots, headDim } = this;
-    const { mergeRule, mergeSelfLogit, mergeParts } = this.policy.options;
     const view = this.view();
     for (let h = 0; h < nHeadKv; h++) {
       const victim = decision.evictSlot[h]!;
@@ -276,9 +272,10 @@ export class ReferenceKvLayer {
         if (target === victim || this.table.position(h, target) === FREE) {
           throw new RangeError(`Cannot merge slot ${victim} of head ${h} into slot ${target}`);
         }
-        const w = mergeWeights(mergeRule, [decision.similarity[h]!], mergeSelfLogit);
+        const merge = this.#merge();
+        const w = mergeWeights(merge.rule, [decision.similarity[h]!], merge.selfLogit);
         const c = h * nSlots + target;
-        if (mergeParts === "kv") mergeRows(this.keys, this.keys, c, [v], w, headDim);
+        if (!merge.valuesOnly) mergeRows(this.keys, this.keys, c, [v], w, headDim);
         mergeRows(this.values, this.values, c, [v], w, headDim);
       }
       this.table.release(h, victim);
@@ -297,7 +294,6 @@ export class ReferenceKvLayer {
 
   #applyCompress(staging: KvLayerView, values: Float32Array, decision: CompressDecision): void {
     const { nHeadKv, headDim } = this;
-    const { mergeRule, mergeSelfLogit, mergeParts } = this.policy.options;
     const tokens = staging.nSlots;
     const mergedK = staging.keys.slice(0, nHeadKv * tokens * headDim);
     const mergedV = values.slice(0, nHeadKv * tokens * headDim);
@@ -319,12 +315,13 @@ export class ReferenceKvLayer {
         groups.set(c, [...(groups.get(c) ?? []), i]);
       }
       for (const [c, members] of groups) {
+        const merge = this.#merge();
         const w = mergeWeights(
-          mergeRule,
+          merge.rule,
           members.map((i) => decision.similarity[i]!),
-          mergeSelfLogit,
+          merge.selfLogit,
         );
-        if (mergeParts === "kv") {
+        if (!merge.valuesOnly) {
           mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim);
         }
         mergeRows(mergedV, values, h * tokens + c, members, w, headDim);
@@ -332,6 +329,15 @@ export class ReferenceKvLayer {
     }
     this.#load(staging, decision.keep, mergedK, mergedV);
     this.#tau = decision.tau;
+  }
+
+  /** The policy's merge settings; a decision that merges under a policy without them is a bug. */
+  #merge(): KvMergeSpec {
+    const merge = this.policy.spec.merge;
+    if (merge === null) {
+      throw new RangeError(`Cannot merge: policy ${this.policy.name} does not merge`);
+    }
+    return merge;
   }
 
   /** Copies the kept staging rows, in ascending position, into slots 0.. of each head. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { FREE } from "../../kv/slot_table.ts";
+import { FREE } from "./slot_table.ts";
 
 /** The parts of a layer's cache the attention reads. */
 export interface SlotCacheView {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { mergeWeights } from "../../src/kv/merge_rule.ts";
-import { makeRng } from "../../src/reference/prng.ts";
+import { mergeWeights } from "../../../src/reference/kv/merge_rule.ts";
+import { makeRng } from "../../../src/reference/prng.ts";
 
 Deno.test("mergeWeights() paper rule is a softmax with self-logit 1: weights sum to 1", () => {
   const rng = makeRng(4);

@@ -1,5 +1,5 @@
 /**
- * The slot table of one layer (style.md §2, after llama.cpp `llama_kv_cells`):
+ * The slot table of one layer (docs/style.md §2, after llama.cpp `llama_kv_cells`):
  * per (KV head, slot) the original position (i32, −1 = free) and the
  * accumulated attention score (f32). It asserts its invariants on every call:
  * slots in range, a slot is written only when free and freed only when

@@ -1,8 +1,9 @@
 /**
- * The scoring base of the evicting policies (style.md §1, after kvpress
- * `ScorerPress`): "keep the sinks and the recent window, evict the lowest
- * accumulated score among the rest". Streaming, h2o and d2o extend it; d2o
- * adds its merge step by overriding the two `compensate` hooks.
+ * The CPU twin of the selection every evicting policy shares (docs/style.md §1,
+ * after kvpress `ScorerPress`): "keep the sinks and the recent window, evict
+ * the lowest accumulated score among the rest". The kernels `kv_compress`
+ * and `kv_evict` do the same from the layer's spec; `decide.ts` adds the
+ * policy's merge step when its spec merges.
  *
  * Per KV head of a compressed layer holding `n` tokens, newest position `t`:
  * - sinks: positions `< budget.sinks`, never evicted;
@@ -13,23 +14,12 @@
  * Bulk compression (`n > C`) keeps the sinks, the window and the best
  * `C − forced` candidates, so exactly `C` tokens stay. A decode step (`n = C+1`)
  * evicts the single lowest-ranked candidate. A layer within budget, or not
- * compressed, evicts nothing; neither does a policy whose spec does not evict
- * while decoding (`decode` `grow` or `none`).
+ * compressed, evicts nothing.
  *
  * @module
  */
 
-import type { KvOptions, KvPolicyName } from "./option_types.ts";
-import type {
-  CompressDecision,
-  KvGpuSpec,
-  KvLayerView,
-  KvPlan,
-  KvPolicy,
-  KvShape,
-  PlanStats,
-  StepDecision,
-} from "./policy.ts";
+import type { KvLayerView } from "./layer_view.ts";
 import { FREE } from "./slot_table.ts";
 
 /**
@@ -42,7 +32,7 @@ import { FREE } from "./slot_table.ts";
  * @returns true when `a` is evicted before `b`
  * @example
  * ```ts
- * import { ranksBelow } from "./scoring_policy.ts";
+ * import { ranksBelow } from "./selection.ts";
  * const view = { pos: new Int32Array([0, 1]), score: new Float32Array([0.5, 0.5]) };
  * console.log(ranksBelow(view, 1, 0)); // true
  * ```
@@ -68,7 +58,7 @@ export function ranksBelow(
  * @returns true when the slot can never be evicted at this step
  * @example
  * ```ts
- * import { isProtected } from "./scoring_policy.ts";
+ * import { isProtected } from "./selection.ts";
  * const budget = { slots: 3, heavy: 2, recent: 1, sinks: 1, compressed: true };
  * const view = { budget, newestPos: 5, pos: new Int32Array([0, 3, 5]) };
  * console.log([0, 1, 2].map((i) => isProtected(view, i))); // [ true, false, true ]
@@ -91,7 +81,7 @@ export function isProtected(
  * @returns keep flags `[nHeadKv][nSlots]`
  * @example Keep 2 of 4 tokens: the newest (window 1) and the best-scored other
  * ```ts
- * import { selectKept } from "./scoring_policy.ts";
+ * import { selectKept } from "./selection.ts";
  * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
  * const view = { budget, nHeadKv: 1, nSlots: 4, newestPos: 3, pos: new Int32Array([0, 1, 2, 3]), score: new Float32Array([0.1, 0.9, 0.3, 0]) };
  * console.log([...selectKept(view)]); // [ 0, 1, 0, 1 ]
@@ -138,7 +128,7 @@ export function selectKept(
  * @throws {RangeError} when a head holds more than `budget.slots + 1` tokens
  * @example
  * ```ts
- * import { selectVictims } from "./scoring_policy.ts";
+ * import { selectVictims } from "./selection.ts";
  * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
  * const view = { budget, nHeadKv: 1, nSlots: 3, newestPos: 2, pos: new Int32Array([0, 1, 2]), score: new Float32Array([0.4, 0.2, 0]) };
  * console.log([...selectVictims(view)]); // [ 1 ]
@@ -169,102 +159,4 @@ export function selectVictims(
     if (occupied === budget.slots + 1) victims[h] = victim;
   }
   return victims;
-}
-
-/** Base of the policies that evict by accumulated attention outside sinks and window. */
-export abstract class ScoringPolicy implements KvPolicy {
-  /** Policy name. */
-  abstract readonly name: KvPolicyName;
-  /** Validated options. */
-  readonly options: KvOptions;
-  /** What the GPU does for this policy (policy specific). */
-  abstract readonly spec: KvGpuSpec;
-
-  /** @param options validated KV options */
-  constructor(options: KvOptions) {
-    this.options = options;
-  }
-
-  /** Plans the per-layer budgets (policy specific). */
-  abstract plan(shape: KvShape, stats: PlanStats): KvPlan;
-
-  /**
-   * Keeps sinks, window and top-ranked candidates, then lets the policy
-   * compensate the evicted tokens.
-   *
-   * @param view the layer before compression
-   * @returns the decision
-   */
-  compress(view: KvLayerView): CompressDecision {
-    return this.compensateBulk(view, selectKept(view));
-  }
-
-  /**
-   * Picks one victim per head, then lets the policy compensate it.
-   *
-   * @param view the layer after the step's token and attention were added
-   * @returns the decision
-   */
-  decide(view: KvLayerView): StepDecision {
-    if (this.spec.decode !== "evict") {
-      return this.compensateStep(view, new Int32Array(view.nHeadKv).fill(-1));
-    }
-    return this.compensateStep(view, selectVictims(view));
-  }
-
-  /**
-   * Compensation of a bulk compression; the default drops every evicted token.
-   *
-   * @param view the layer before compression
-   * @param keep keep flags from {@linkcode selectKept}
-   * @returns the decision
-   */
-  protected compensateBulk(view: KvLayerView, keep: Uint8Array): CompressDecision {
-    const n = view.nHeadKv * view.nSlots;
-    return {
-      keep,
-      mergeTarget: new Int32Array(n).fill(-1),
-      similarity: new Float32Array(n).fill(NaN),
-      tau: view.tau,
-    };
-  }
-
-  /**
-   * Compensation of a decode step; the default drops the victims.
-   *
-   * @param view the layer after the step's token and attention were added
-   * @param evictSlot victims from {@linkcode selectVictims}
-   * @returns the decision
-   */
-  protected compensateStep(view: KvLayerView, evictSlot: Int32Array): StepDecision {
-    return {
-      evictSlot,
-      mergeTarget: new Int32Array(view.nHeadKv).fill(-1),
-      similarity: new Float32Array(view.nHeadKv).fill(NaN),
-      tau: view.tau,
-    };
-  }
-}
-
-/**
- * The spec of a scoring policy without merging; `changes` overrides its fields.
- *
- * @param changes the fields that differ (score source, window, decode mode…)
- * @returns the spec
- * @example
- * ```ts
- * import { scoringSpec } from "./scoring_policy.ts";
- * console.log(scoringSpec({ score: "attention" }).decode); // evict
- * ```
- */
-export function scoringSpec(changes: Partial<KvGpuSpec> = {}): KvGpuSpec {
-  return {
-    score: "none",
-    window: 0,
-    pool: 1,
-    headVariance: false,
-    merge: null,
-    decode: "evict",
-    ...changes,
-  };
 }

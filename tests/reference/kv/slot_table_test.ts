@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FREE, SlotTable } from "../../src/kv/slot_table.ts";
+import { FREE, SlotTable } from "../../../src/reference/kv/slot_table.ts";
 
 Deno.test("SlotTable hands out the lowest free slot and reuses a released one", () => {
   const t = new SlotTable(2, 3);

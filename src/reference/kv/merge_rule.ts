@@ -1,5 +1,5 @@
 /**
- * Merge weights of d2o's compensation step (d2o-method.md §5.3, §9 Q4–Q5),
+ * Merge weights of d2o's compensation step (docs/method.md §5.3, §9 Q4–Q5),
  * in f32. A kept target `c` absorbs the group `G` of evicted tokens that chose
  * it; its new key and value are `Σ_i w_i·x_i` over `[c, G...]`:
  *
@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { MergeRule } from "./option_types.ts";
+import type { MergeRule } from "../../kv/option_types.ts";
 
 /**
  * Computes the merge weights for one target.

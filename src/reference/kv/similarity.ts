@@ -1,5 +1,5 @@
 /**
- * Key similarity for d2o's compensation step (d2o-method.md §5.1): the cosine
+ * Key similarity for d2o's compensation step (docs/method.md §5.1): the cosine
  * of two cached (rotated) keys and the nearest eligible slot of a head, in f32
  * with a fixed summation order a WGSL kernel can reproduce.
  *

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { cosineF32, nearestSlot } from "../../src/kv/similarity.ts";
-import { makeRng, randn } from "../../src/reference/prng.ts";
+import { cosineF32, nearestSlot } from "../../../src/reference/kv/similarity.ts";
+import { makeRng, randn } from "../../../src/reference/prng.ts";
 
 Deno.test("cosineF32() matches the f64 cosine and is 0 for a zero vector", () => {
   const rng = makeRng(9);
