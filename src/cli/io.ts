@@ -28,10 +28,32 @@ export async function writeStdout(text: string | Uint8Array): Promise<void> {
   try {
     while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
   } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
-    const why = (error as Error).message.replace(/ \(os error \d+\)$/, "");
-    throw new InputError(`Cannot write output: ${why}`, { cause: error });
+    throw outputError(error);
   }
+}
+
+/**
+ * Writes all of `text` to stdout at once (help text, `--version`), with the
+ * errors of {@linkcode writeStdout}.
+ *
+ * @throws {StdoutClosed} when the pipe's reader has gone away
+ * @throws {InputError} when stdout cannot take the bytes
+ */
+export function writeStdoutSync(text: string): void {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  try {
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  } catch (error) {
+    throw outputError(error);
+  }
+}
+
+/** What a failed write to stdout means to the user. */
+function outputError(error: unknown): Error {
+  if (error instanceof Deno.errors.BrokenPipe) return new StdoutClosed();
+  const why = (error as Error).message.replace(/ \(os error \d+\).*$/, "");
+  return new InputError(`Cannot write output: ${why}`, { cause: error });
 }
 
 /** Whether stdout is an interactive terminal (colours, progress bars). */

@@ -10,11 +10,9 @@ import { llamaFlagsHelp, rewriteLlamaFlags } from "./llama_flags.ts";
 import { usageLine } from "./usage_line.ts";
 import { reportError } from "./report_error.ts";
 import { ExitCode, SIGNAL_EXIT_CODE } from "../errors.ts";
-import { StdoutClosed } from "./io.ts";
+import { StdoutClosed, writeStdoutSync } from "./io.ts";
 import { stopSignalReceived } from "./interrupt.ts";
-
-/** Version printed by `d2o --version`. */
-export const VERSION = "0.1.0";
+import { VERSION, versionText } from "./version.ts";
 
 /**
  * The subcommands in help order, each built from its module when asked for:
@@ -42,7 +40,8 @@ export async function buildProgram(only?: string): Promise<Command> {
     .description(
       "Run LLaMA-family GGUF models on WebGPU, with a D2O-compressed KV cache",
     )
-    .version(VERSION, "-V, --version", "print the version")
+    // Listed in the help; answered by runCli before the tree is built (see versionAsked).
+    .version(VERSION, "-V, --version", "print the version, the Deno runtime and the WebGPU adapter")
     .option("--debug", "print stack traces for errors")
     .exitOverride()
     .configureOutput(OUTPUT);
@@ -55,10 +54,14 @@ export async function buildProgram(only?: string): Promise<Command> {
   return program;
 }
 
-/** Help to stdout; parse errors are not printed by commander but by {@linkcode runCli}, as one line. */
+/**
+ * Help to stdout, with the exit codes of any output (a closed pipe ends
+ * quietly, a full disk is exit 3); parse errors are not printed by commander
+ * but by {@linkcode runCli}, as one line.
+ */
 const OUTPUT = {
-  writeOut: (s: string) => writeSync(Deno.stdout, s),
-  writeErr: (s: string) => writeSync(Deno.stderr, s),
+  writeOut: writeStdoutSync,
+  writeErr: writeStderrSync,
   outputError: () => {},
 };
 
@@ -78,6 +81,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
   const at = subcommandAt(args);
   const name = at === undefined ? undefined : args[at];
   try {
+    if (versionAsked(at === undefined ? args : args.slice(0, at))) {
+      writeStdoutSync(await versionText());
+      return ExitCode.ok;
+    }
     const program = await buildProgram(name);
     const sub = program.commands.find((c) => c.name() === name);
     const argv = sub && at !== undefined
@@ -100,8 +107,18 @@ export async function runCli(args: readonly string[]): Promise<number> {
   }
 }
 
-function writeSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
+/** Whether the flags before the subcommand ask for the version (`-V`, `--version`). */
+function versionAsked(rootArgs: readonly string[]): boolean {
+  return rootArgs.includes("-V") || rootArgs.includes("--version");
+}
+
+/** Writes to stderr; a stderr that cannot take it has no one to tell. */
+function writeStderrSync(text: string): void {
   const bytes = new TextEncoder().encode(text);
   let off = 0;
-  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+  try {
+    while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+  } catch {
+    // Nothing to do: this was the place to say it.
+  }
 }

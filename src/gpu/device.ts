@@ -67,6 +67,22 @@ export async function adapterLimits(): Promise<AdapterLimits | undefined> {
 }
 
 /**
+ * The adapter a session would get, in words, without creating a device (for
+ * `d2o --version`).
+ *
+ * @returns e.g. `llvmpipe (LLVM 15.0.6, 256 bits), a software fallback adapter`, or undefined when there is none
+ */
+export async function describeAdapter(): Promise<string | undefined> {
+  if (!("gpu" in navigator) || !navigator.gpu) return undefined;
+  const adapter = await withRuntimeDir(() =>
+    navigator.gpu.requestAdapter({ powerPreference: "high-performance" })
+  );
+  if (!adapter) return undefined;
+  const name = adapterName(adapter.info);
+  return adapter.info.isFallbackAdapter ? `${name}, a software fallback adapter` : name;
+}
+
+/**
  * Requests an adapter and a device with the adapter's best limits for compute.
  *
  * @param options limits the caller needs
@@ -127,7 +143,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
   const info = adapter.info;
   return {
     device,
-    description: info.description || info.vendor || "unknown adapter",
+    description: adapterName(info),
     isFallback: info.isFallbackAdapter,
     hasTimestamps,
     hasF16,
@@ -158,6 +174,11 @@ async function withRuntimeDir<T>(fn: () => Promise<T>): Promise<T> {
     Deno.env.delete("XDG_RUNTIME_DIR");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** An adapter's name: its description, else its vendor. */
+function adapterName(info: GPUAdapterInfo): string {
+  return info.description || info.vendor || "unknown adapter";
 }
 
 function errorKind(error: GPUError): string {
