@@ -1,199 +1,150 @@
 /**
- * Batched decoding: a model's weights on the GPU once, `parallel` sequence
- * slots (each with its own KV cache under the policy, sampler and seed), and
- * a decode step that advances every active slot by one token in one command
- * submission with one read-back of their token ids. Prompts run per slot, as
- * their own submissions between decode steps. Everything is allocated when
- * the engine loads and reused as sequences come and go; only a compressing
- * policy's budget-sized caches are made per sequence (its prompt sets them).
+ * Batched decoding: a model on the GPU once (`GpuModel`, the loader a lone
+ * session uses too), `parallel` sequences (each with its own KV cache under
+ * the policy, sampler and seed), and a decode step that advances every
+ * active sequence by one token in one command submission — the forward
+ * pass's one recipe over their rows — with one read-back of their token ids.
+ * Prompts run per sequence, as their own submissions between decode steps.
+ * Everything is allocated when the engine loads and reused as sequences come
+ * and go; only a compressing policy's budget-sized caches are made per
+ * sequence (its prompt sets them).
  *
  * @module
  */
 
 import { GpuError } from "../errors.ts";
 import { readBuffer } from "../gpu/buffers.ts";
-import { acquireGpu } from "../gpu/device.ts";
-import { type AttentionScratch, createAttentionScratch } from "../gpu/ops/attention.ts";
-import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
+import type { GpuRuntime } from "../gpu/runtime.ts";
 import { createTimer } from "../gpu/timing.ts";
 import { kvBytesPerToken } from "../kv/cache.ts";
-import type { KvOptions } from "../kv/options.ts";
-import type { GpuModelWeights } from "../model/gpu_weights.ts";
-import { uploadModelWeights } from "../model/gpu_weights.ts";
+import { GpuModel, type GpuModelOptions } from "../model/gpu_model.ts";
 import type { ModelFile } from "../model/model_file.ts";
+import type { Sequence } from "../model/sequence.ts";
 import type { SamplerParams } from "../sample/params.ts";
-import { BatchForward } from "./batch_forward.ts";
-import { BatchSlot } from "./batch_slot.ts";
 
-/** Options of {@linkcode BatchEngine.load}. */
-export interface BatchEngineOptions {
-  /** Sequence slots decoded together (`-np`). */
+/** Options of {@linkcode BatchEngine.load}: the loader's, with the sequences decoded together. */
+export interface BatchEngineOptions extends Omit<GpuModelOptions, "allLogits"> {
+  /** Sequences decoded together (`-np`). */
   readonly parallel: number;
-  /** Most positions one sequence reaches. */
-  readonly nCtx: number;
-  /** Most prompt tokens per prefill chunk (default 128). */
-  readonly maxBatch?: number;
-  /** The KV policy; absent: the plain full cache. */
-  readonly kv?: KvOptions | undefined;
-  /** Keep what each prompt's compression did (tests). */
-  readonly recordFates?: boolean;
-  /** A runtime to share (tests); by default the engine acquires its own device. */
-  readonly runtime?: GpuRuntime;
-  /** Called as weights upload: (tensors done, total). */
-  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** GPU memory of a batch engine, in bytes. */
 export interface BatchMemory {
-  /** Model weights (once for every slot). */
+  /** Model weights (once for every sequence). */
   readonly weightBytes: number;
-  /** The batch step's activations (B rows). */
-  readonly batchScratchBytes: number;
-  /** Every slot's own forward buffers (prompt chunks, one-row step buffers). */
-  readonly slotScratchBytes: number;
-  /** Per slot: the KV bytes its cache holds allocated now. */
-  readonly slotKvBytes: readonly number[];
+  /** The forward pass's buffers (prompt chunks and the batch step's rows). */
+  readonly scratchBytes: number;
+  /** Per sequence: the KV bytes its cache holds allocated now. */
+  readonly sequenceKvBytes: readonly number[];
 }
 
-/** A model and `parallel` sequence slots that decode together. */
+/** A model and `parallel` sequences that decode together. */
 export class BatchEngine {
-  /** The GPU runtime. */
-  readonly runtime: GpuRuntime;
-  /** The slots, made once. */
-  readonly slots: readonly BatchSlot[];
-  /** Most positions one sequence reaches. */
-  readonly nCtx: number;
-  readonly #weights: GpuModelWeights;
-  readonly #batch: BatchForward;
-  readonly #scratch: AttentionScratch;
+  /** The sequences, made once. */
+  readonly sequences: readonly Sequence[];
+  readonly #gpu: GpuModel;
   readonly #readback: GPUBuffer;
-  readonly #prefillReadback: GPUBuffer;
-  readonly #ownsDevice: boolean;
-  readonly #model: ModelFile;
+  readonly #firstToken: GPUBuffer;
 
-  private constructor(
-    model: ModelFile,
-    runtime: GpuRuntime,
-    weights: GpuModelWeights,
-    options: BatchEngineOptions,
-  ) {
-    const hp = model.hparams;
-    this.#model = model;
-    this.runtime = runtime;
-    this.#weights = weights;
-    this.#ownsDevice = !options.runtime;
-    this.nCtx = options.nCtx;
-    const shape = {
-      nHead: hp.nHead,
-      nHeadKv: hp.nHeadKv,
-      headDim: hp.headDim,
-      nSlots: options.nCtx,
-    };
-    this.#scratch = createAttentionScratch(runtime, shape, 1);
-    const slotOptions = {
-      nCtx: options.nCtx,
-      maxBatch: options.maxBatch ?? 128,
-      kv: options.kv,
-      recordFates: options.recordFates ?? false,
-    };
-    this.slots = Array.from(
-      { length: options.parallel },
-      () => new BatchSlot(runtime, hp, weights, slotOptions, this.#scratch),
-    );
-    this.#batch = new BatchForward(runtime, hp, weights, options.parallel);
-    const dev = runtime.device;
+  private constructor(gpu: GpuModel, parallel: number) {
+    this.#gpu = gpu;
+    this.sequences = Array.from({ length: parallel }, () => gpu.createSequence(false));
+    const dev = gpu.runtime.device;
     const readable = (size: number, label: string) =>
       dev.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.#readback = readable(4 * options.parallel, "batch.tokens");
-    this.#prefillReadback = readable(4, "batch.first_token");
+    this.#readback = readable(4 * parallel, "batch.tokens");
+    this.#firstToken = readable(4, "batch.first_token");
   }
 
   /**
-   * Uploads an opened model and makes the slots; the engine takes ownership of `model`.
+   * Uploads an opened model and makes the sequences; the engine takes ownership of `model`.
    *
    * @param model an opened, validated model
-   * @param options slots, context, policy and device
+   * @param options sequences, context, policy and device
    * @throws {GpuError} when there is no WebGPU adapter
    */
   static async load(model: ModelFile, options: BatchEngineOptions): Promise<BatchEngine> {
-    if (!Number.isInteger(options.parallel) || options.parallel < 1) {
-      throw new RangeError(
-        `Cannot decode ${options.parallel} sequences together: expected at least 1`,
-      );
+    if (options.kv?.compressAt === "first-decode") {
+      throw new RangeError("Cannot batch a cache that compresses at the first decode step");
     }
-    const runtime = options.runtime ?? createRuntime(await acquireGpu());
-    const weights = await uploadModelWeights(runtime, model, options.onProgress);
-    return new BatchEngine(model, runtime, weights, options);
+    return new BatchEngine(await GpuModel.load(model, options), options.parallel);
+  }
+
+  /** The GPU runtime. */
+  get runtime(): GpuRuntime {
+    return this.#gpu.runtime;
   }
 
   /** The model's file. */
   get model(): ModelFile {
-    return this.#model;
+    return this.#gpu.file;
+  }
+
+  /** Most positions one sequence reaches. */
+  get nCtx(): number {
+    return this.#gpu.nCtx;
   }
 
   /** GPU memory held, by purpose. */
   get memory(): BatchMemory {
     return {
-      weightBytes: this.#weights.byteSize,
-      batchScratchBytes: this.#batch.scratchBytes,
-      slotScratchBytes: this.slots.reduce(
-        (s, slot) => s + slot.forward.scratchBytes + slot.att.size,
-        0,
-      ),
-      slotKvBytes: this.slots.map((slot) =>
-        slot.kv.memory(slot.position).reduce((s, l) => s + l.allocatedBytes, 0)
+      weightBytes: this.#gpu.weights.byteSize,
+      scratchBytes: this.#gpu.forward.scratchBytes,
+      sequenceKvBytes: this.sequences.map((s) =>
+        s.kv.memory(s.position).reduce((sum, l) => sum + l.allocatedBytes, 0)
       ),
     };
   }
 
   /** Bytes of one token's K and V over every layer. */
   get kvBytesPerToken(): number {
-    const hp = this.#model.hparams;
+    const hp = this.#gpu.hparams;
     return kvBytesPerToken(hp) * hp.nLayer;
   }
 
   /**
-   * Starts a sequence in slot `index` (its own submissions; no decode step is in flight).
+   * Starts a sequence in slot `index` (its own submissions; no decode step is
+   * in flight): its prompt in chunks, then its cache settles (plans and
+   * compresses).
    *
-   * @param index the slot
+   * @param index the sequence
    * @param tokens prompt token ids
    * @param params the sequence's sampler settings
    * @returns its first sampled token
    */
   async start(index: number, tokens: readonly number[], params: SamplerParams): Promise<number> {
-    const slot = this.#slot(index);
+    const seq = this.#sequence(index);
+    seq.release();
+    seq.setSampler(params);
+    seq.setHistory(tokens);
+    seq.submitPrompt(tokens, this.#firstToken);
     try {
-      return await slot.prefill(tokens, params, this.#prefillReadback);
+      const first = await this.#read(this.#firstToken, 1);
+      await seq.settle();
+      return first[0]!;
     } catch (error) {
       this.#checkGpu(error);
     }
   }
 
   /**
-   * One decode step for the slots `active` (each fed the token it sampled
+   * One decode step for the sequences `active` (each fed the token it sampled
    * last): one submission, one read-back of `active.length` token ids.
    *
-   * @param active slot indices, each with a sequence that still fits its context
+   * @param active sequence indices, each with a sequence that still fits its context
    * @returns the next token of each, in the order of `active`
    */
   async step(active: readonly number[]): Promise<Uint32Array> {
-    const slots = active.map((i) => this.#slot(i));
-    for (const s of slots) {
-      if (!s.fits) {
-        throw new RangeError(`Cannot decode slot ${active[slots.indexOf(s)]}: its context is full`);
-      }
-    }
+    const seqs = this.#active(active);
     const dev = this.runtime.device;
+    const forward = this.#gpu.forward;
+    forward.writeDecode(seqs);
     const encoder = dev.createCommandEncoder({ label: "batch.step" });
-    this.#batch.encode(encoder, slots, this.#readback);
+    forward.encodeDecode(encoder, seqs, this.#readback);
     dev.queue.submit([encoder.finish()]);
-    for (const s of slots) s.position++;
+    for (const s of seqs) s.position++;
     try {
-      await this.#readback.mapAsync(GPUMapMode.READ, 0, 4 * slots.length);
-      const tokens = new Uint32Array(this.#readback.getMappedRange(0, 4 * slots.length).slice(0));
-      this.#readback.unmap();
-      this.runtime.ctx.checkHealth();
-      return tokens;
+      return await this.#read(this.#readback, seqs.length);
     } catch (error) {
       this.#checkGpu(error);
     }
@@ -205,19 +156,20 @@ export class BatchEngine {
    * under `total`): milliseconds by forward-pass step name, summed over
    * layers and sequences. The sampled tokens stay on the GPU for the next step.
    *
-   * @param active slot indices, as for {@linkcode step}
+   * @param active sequence indices, as for {@linkcode step}
    * @returns milliseconds per step name
    */
   async profileStep(active: readonly number[]): Promise<Map<string, number>> {
-    const slots = active.map((i) => this.#slot(i));
-    const timer = createTimer(this.runtime, this.#batch.dispatchCount(slots));
+    const seqs = this.#active(active);
+    const forward = this.#gpu.forward;
+    const timer = createTimer(this.runtime, forward.decodeDispatchCount(seqs));
     try {
-      const dev = this.runtime.device;
-      const encoder = dev.createCommandEncoder({ label: "batch.profile" });
-      this.#batch.encode(encoder, slots, this.#readback, timer);
+      forward.writeDecode(seqs);
+      const encoder = this.runtime.device.createCommandEncoder({ label: "batch.profile" });
+      forward.encodeDecode(encoder, seqs, undefined, timer);
       timer.resolve(encoder);
-      dev.queue.submit([encoder.finish()]);
-      for (const s of slots) s.position++;
+      this.runtime.device.queue.submit([encoder.finish()]);
+      for (const s of seqs) s.position++;
       return await timer.read();
     } finally {
       timer.destroy();
@@ -225,42 +177,55 @@ export class BatchEngine {
   }
 
   /**
-   * Reads back the logits slot `index` sampled its last token from (tests; a large read-back).
+   * Reads back the logits sequence `index` sampled its last token from (tests; a large read-back).
    *
-   * @param index the slot
+   * @param index the sequence
    */
   async logits(index: number): Promise<Float32Array> {
-    const slot = this.#slot(index);
-    const nVocab = this.#model.hparams.nVocab;
-    return new Float32Array(await readBuffer(this.runtime.device, slot.forward.logits, nVocab * 4));
+    const seq = this.#sequence(index);
+    const bytes = this.#gpu.hparams.nVocab * 4;
+    return new Float32Array(await readBuffer(this.runtime.device, seq.io.logits, bytes));
   }
 
   /**
-   * Ends slot `index`'s sequence: frees its compressed cache; the slot stays for the next.
+   * Ends sequence `index`: frees its compressed cache; the slot stays for the next.
    *
-   * @param index the slot
+   * @param index the sequence
    */
   finish(index: number): void {
-    this.#slot(index).release();
+    this.#sequence(index).release();
   }
 
   /** Frees every GPU buffer and closes the model file. */
   close(): void {
-    for (const slot of this.slots) slot.destroy();
-    this.#batch.destroy();
-    this.#scratch.partAcc.destroy();
-    this.#scratch.partMl.destroy();
+    for (const seq of this.sequences) seq.destroy();
     this.#readback.destroy();
-    this.#prefillReadback.destroy();
-    this.#weights.destroy();
-    if (this.#ownsDevice) this.runtime.device.destroy();
-    this.#model.close();
+    this.#firstToken.destroy();
+    this.#gpu.destroy();
   }
 
-  #slot(index: number): BatchSlot {
-    const slot = this.slots[index];
-    if (!slot) throw new RangeError(`No slot ${index}: the batch has ${this.slots.length}`);
-    return slot;
+  #sequence(index: number): Sequence {
+    const seq = this.sequences[index];
+    if (!seq) throw new RangeError(`No sequence ${index}: the batch has ${this.sequences.length}`);
+    return seq;
+  }
+
+  /** The sequences of a step, each with room for one more token. */
+  #active(active: readonly number[]): Sequence[] {
+    return active.map((i) => {
+      const seq = this.#sequence(i);
+      if (!seq.fits) throw new RangeError(`Cannot decode sequence ${i}: its context is full`);
+      return seq;
+    });
+  }
+
+  /** Maps a read-back buffer and copies out its first `n` token ids. */
+  async #read(buffer: GPUBuffer, n: number): Promise<Uint32Array> {
+    await buffer.mapAsync(GPUMapMode.READ, 0, 4 * n);
+    const tokens = new Uint32Array(buffer.getMappedRange(0, 4 * n).slice(0));
+    buffer.unmap();
+    this.runtime.ctx.checkHealth();
+    return tokens;
   }
 
   #checkGpu(error: unknown): never {

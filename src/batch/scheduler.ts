@@ -127,7 +127,7 @@ export async function* runBatch(
     }
   }
   const queue = [...requests];
-  const free = engine.slots.map((_, i) => i);
+  const free = engine.sequences.map((_, i) => i);
   const running = new Map<number, Running>();
   const start = performance.now();
   let charged = 0;
@@ -135,8 +135,8 @@ export async function* runBatch(
   let decoded = 0;
   let decodeMs = 0;
   const end = (run: Running, stopReason: BatchStopReason): BatchResult => {
-    const slot = engine.slots[run.slot]!;
-    const kvBytes = slot.kv.memory(slot.position).reduce((s, l) => s + l.allocatedBytes, 0);
+    const seq = engine.sequences[run.slot]!;
+    const kvBytes = seq.kv.memory(seq.position).reduce((s, l) => s + l.allocatedBytes, 0);
     if (stopReason !== "stop_string") {
       run.text += run.stops.push(run.decoder.flush()) + run.stops.flush();
     }
@@ -209,7 +209,7 @@ async function admit(
   const t0 = performance.now();
   const first = await engine.start(slot, request.prompt, request.sampler);
   const t1 = performance.now();
-  const kv = engine.slots[slot]!.kv;
+  const kv = engine.sequences[slot]!.kv;
   const allocated = kv.memory(request.prompt.length).reduce((s, l) => s + l.allocatedBytes, 0);
   const nCtx = engine.nCtx;
   return {
@@ -242,6 +242,6 @@ function accept(
   run.text += run.stops.push(run.decoder.push(token));
   if (run.stops.stopped) return "stop_string";
   if (run.tokens.length >= run.limit) return "max_tokens";
-  if (!engine.slots[run.slot]!.fits) return "context_full";
+  if (!engine.sequences[run.slot]!.fits) return "context_full";
   return undefined;
 }

@@ -6,13 +6,14 @@
  * 1. {@linkcode KvStore.prefill}: the per-layer caches the prompt chunks
  *    write (slot = position) and the ops that run after each chunk's
  *    attention (the policy's prefill scores);
- * 2. {@linkcode KvStore.planBudgets}: the policy plans the per-layer budgets
- *    from the prefill statistics;
- * 3. {@linkcode KvStore.compress}: the prompt is compressed into the
- *    budget-sized caches; returns the per-layer caches decode steps use;
- * 4. per token: the forward pass records {@linkcode KvStore.step}'s write,
- *    attention scores and after-attention ops (the eviction) in its step;
- * 5. {@linkcode KvStore.release}: the sequence's buffers are freed.
+ * 2. {@linkcode KvStore.settle}: after the prompt, the policy plans the
+ *    per-layer budgets from the prefill statistics and the prompt is
+ *    compressed into the budget-sized caches — at once, or (a deferred
+ *    compression, `--compress-at first-decode`) after one more step over the
+ *    prompt's caches; returns the per-layer caches the next steps use;
+ * 3. per token: the forward pass records the bindings' write, attention
+ *    scores and after-attention ops (the eviction) in its step;
+ * 4. {@linkcode KvStore.release}: the sequence's buffers are freed.
  *
  * The forward pass only binds what these bindings hold: buffers and ops the
  * cache made up front, never a call back into the cache while it records.
@@ -57,6 +58,12 @@ export interface KvLayerBinding {
   readonly kvOffset?: number;
   /** Ops recorded right after the layer's attention (prefill: the scores; decode: the eviction). */
   readonly afterAttention: readonly Dispatch[];
+  /**
+   * A prompt's staging cache (slot = position) whose after-attention ops read
+   * the attention's per-row log-sum-exp: a step over it runs the prompt
+   * attention kernel, even for one row.
+   */
+  readonly staging?: boolean;
 }
 
 /** KV-cache bytes of one layer. */
@@ -94,11 +101,12 @@ export interface KvStore {
   /** Per layer, what the prefill compression did (only when recording fates). */
   readonly fates: readonly CompressionFate[] | undefined;
   /**
-   * Whether the prompt is in but its compression waits for the first decode
-   * step (`--compress-at first-decode`): that step runs through the prompt
-   * graph over the {@linkcode prefill} caches, then {@linkcode compress} follows.
+   * Whether the bindings of the last {@linkcode settle} hold for the rest of
+   * the sequence. False while a deferred compression (`--compress-at
+   * first-decode`) waits for its step: run one step over those bindings, then
+   * call {@linkcode settle} again.
    */
-  readonly deferred: boolean;
+  readonly settled: boolean;
   /** The per-layer caches decode steps bind (undefined before the first compression). */
   readonly step: readonly KvLayerBinding[] | undefined;
   /**
@@ -110,14 +118,14 @@ export interface KvStore {
    * @throws {LimitError} when a compressing cache gets a prompt after position 0
    */
   prefill(promptLength: number, position: number): readonly KvLayerBinding[];
-  /** Plans the per-layer budgets from what the prompt chunks measured. */
-  planBudgets(): Promise<KvPlan>;
   /**
-   * Compresses the prompt into the planned caches.
+   * After the prompt's chunks, and after each step while not
+   * {@linkcode settled}: plans the budgets (once per prompt) and compresses
+   * the prompt when it is due.
    *
-   * @returns per layer, the cache decode steps bind
+   * @returns per layer, the cache the next steps bind
    */
-  compress(): Promise<readonly KvLayerBinding[]>;
+  settle(): Promise<readonly KvLayerBinding[]>;
   /**
    * Per layer: allocated and live bytes, given how many tokens the sequence has seen.
    *

@@ -25,8 +25,8 @@ export class FullKvStore implements KvStore {
   readonly options = undefined;
   /** The full cache never compresses. */
   readonly compresses = false;
-  /** Nothing waits for a decode step. */
-  readonly deferred = false;
+  /** The same caches for the whole sequence. */
+  readonly settled = true;
   /** The full cache holds at most its capacity. */
   readonly unbounded = false;
   /** Every layer at the capacity. */
@@ -72,13 +72,8 @@ export class FullKvStore implements KvStore {
     return this.step;
   }
 
-  /** Every layer at the capacity. */
-  planBudgets(): Promise<KvPlan> {
-    return Promise.resolve(this.plan);
-  }
-
-  /** Nothing to compress: the same caches. */
-  compress(): Promise<readonly KvLayerBinding[]> {
+  /** Nothing to plan or compress: the same caches. */
+  settle(): Promise<readonly KvLayerBinding[]> {
     return Promise.resolve(this.step);
   }
 

@@ -7,12 +7,14 @@
  *    cache (slot = position); when the spec scores, each layer's prefill
  *    attention adds its per-query-head column sums (from every query, or from
  *    the observation window only; no T×T matrix is ever stored).
- * 2. {@linkcode PolicyKvStore.planBudgets}: when the spec asks for them, the
+ * 2. {@linkcode PolicyKvStore.settle}: when the spec asks for them, the
  *    head variances are read back (the one read-back of a request:
- *    `L × n_head` floats); the policy plans the budgets on the CPU.
- * 3. {@linkcode PolicyKvStore.compress}: each layer's slot cache is allocated
- *    and the compress kernels fill it (pooled scores, merges and τ as the
- *    spec says) before the staging cache is freed.
+ *    `L × n_head` floats); the policy plans the budgets on the CPU. Then
+ *    each layer's slot cache is allocated and the compress kernels fill it
+ *    (pooled scores, merges and τ as the spec says) before the staging
+ *    cache is freed — at once, or with `--compress-at first-decode` after
+ *    one more step over the staging cache (the store says when:
+ *    {@linkcode PolicyKvStore.settled}).
  * 4. Decode steps write into each head's free slot, accumulate attention
  *    into the slot scores, and run the layer's eviction (or only grow) — all
  *    inside the step's one submission, with no read-back.
@@ -43,6 +45,14 @@ import type { KvPlan, KvPolicy, KvShape } from "./policy.ts";
 import { createKvPolicy } from "./registry.ts";
 
 export type { CompressionFate } from "./cache.ts";
+
+/** The step buffers a policy cache's ops read: a prompt chunk's, and the sequence's decode steps'. */
+export interface KvStoreIo {
+  /** The prompt chunks' queries, log-sum-exp and step (the column sums read them). */
+  readonly prompt: KvStepBuffers;
+  /** The decode steps' keys, values and step (the slot write and eviction read them). */
+  readonly decode: KvStepBuffers;
+}
 
 /** One layer's decode-time cache and policy ops. */
 interface LayerSlots {
@@ -77,19 +87,23 @@ export class PolicyKvStore implements KvStore {
   promptLength = 0;
   /** Whether the prompt waits for the first decode step to be compressed (`--compress-at first-decode`). */
   deferred = false;
+  /** Whether the deferred step's bindings were handed out (the next {@linkcode settle} compresses). */
+  #awaitingStep = false;
   /** Per layer, what the prefill compression did (kept only with `recordFates`). */
   fates: CompressionFate[] | undefined;
 
   readonly #rt: GpuRuntime;
   readonly #shape: KvShape;
   readonly #capacity: number;
-  readonly #io: KvStepBuffers;
+  readonly #io: KvStoreIo;
   readonly #recordFates: boolean;
   #staging: Staging[] = [];
   /** Prompt tokens of the current sequence (`T`). */
   #prefillTokens = 0;
   #layers: LayerSlots[] = [];
   #step: KvLayerBinding[] | undefined;
+  /** The current prompt's staging bindings. */
+  #prompt: KvLayerBinding[] = [];
   /** The ops this sequence's bindings hold (freed with the sequence). */
   #ops: Dispatch[] = [];
 
@@ -98,7 +112,7 @@ export class PolicyKvStore implements KvStore {
    * @param shape the model's KV shape
    * @param options validated KV options
    * @param capacity most positions a sequence reaches (uncompressed layers hold this many)
-   * @param io the forward pass's step buffers the cache's ops read
+   * @param io the step buffers the cache's ops read: a prompt's, and the sequence's decode steps'
    * @param recordFates keep each layer's compression outcome (for `compress-inspect`)
    */
   constructor(
@@ -106,7 +120,7 @@ export class PolicyKvStore implements KvStore {
     shape: KvShape,
     options: KvOptions,
     capacity: number,
-    io: KvStepBuffers,
+    io: KvStoreIo,
     recordFates = false,
   ) {
     this.#rt = rt;
@@ -176,27 +190,49 @@ export class PolicyKvStore implements KvStore {
       colsum: createStorage(dev, nHead * rows * 4, `colsum.${l}`), // (n_head, T'), zeroed
     }));
     const fromQuery = spec.score === "window" ? Math.max(0, promptLength - spec.window) : 0;
-    return this.#staging.map((s, l) => ({
+    return this.#prompt = this.#staging.map((s, l) => ({
       kCache: s.kCache,
       vCache: s.vCache,
       nSlots: rows,
+      staging: spec.score !== "none",
       afterAttention: spec.score === "none" ? [] : this.#own([
         createColumnSums(this.#rt, {
-          q: this.#io.q,
+          q: this.#io.prompt.q,
           kCache: s.kCache,
-          lse: this.#io.lse,
+          lse: this.#io.prompt.lse,
           out: s.colsum,
           nHead,
           nHeadKv,
           headDim,
           nSlots: rows,
-          maxTokens: this.#io.maxBatch,
-          step: this.#io.step,
+          maxTokens: this.#io.prompt.maxBatch,
+          step: this.#io.prompt.step,
           fromQuery,
           label: `blk.${l}`,
         }),
       ]),
     }));
+  }
+
+  /** Whether the bindings of the last {@linkcode settle} hold for the rest of the sequence. */
+  get settled(): boolean {
+    return !this.deferred;
+  }
+
+  /**
+   * After the prompt: plans the budgets, then compresses — at once, or when
+   * {@linkcode deferred}, after one more step over the staging bindings it
+   * returns first (the first decode token joins the scores as row `T`).
+   *
+   * @returns per layer, the cache the next steps bind
+   */
+  async settle(): Promise<readonly KvLayerBinding[]> {
+    if (!this.plan) await this.planBudgets();
+    if (this.deferred && !this.#awaitingStep) {
+      this.#awaitingStep = true;
+      return this.#prompt;
+    }
+    return await this.compress();
   }
 
   /**
@@ -220,9 +256,7 @@ export class PolicyKvStore implements KvStore {
 
   /**
    * Allocates the slot caches of the plan and compresses the prompt into
-   * them, then frees the staging cache. When {@linkcode deferred}, call it
-   * after the first decode step ran through the prompt graph over the
-   * staging cache (its row `T` and its attention row in the scores).
+   * them, then frees the staging cache ({@linkcode settle} calls it when due).
    *
    * @returns per layer, the cache decode steps use
    */
@@ -256,7 +290,14 @@ export class PolicyKvStore implements KvStore {
       });
       compress.encode(pass);
       compressions.push(compress);
-      const caches = { kCache, vCache, table, headDim, step: this.#io.step, label: `blk.${l}` };
+      const caches = {
+        kCache,
+        vCache,
+        table,
+        headDim,
+        step: this.#io.decode.step,
+        label: `blk.${l}`,
+      };
       const evict = createKvEvict(rt, { ...caches, layer });
       return { kCache, vCache, table, evict, offset: T - compress.kept };
     });
@@ -273,18 +314,19 @@ export class PolicyKvStore implements KvStore {
     for (const c of compressions) c.destroy();
     this.#freeStaging();
     this.deferred = false;
+    this.#awaitingStep = false;
     return this.#step = this.#layers.map((layer, l) => ({
       kCache: layer.kCache,
       vCache: layer.vCache,
       nSlots: layer.table.nSlots,
       write: this.#own([createKvWriteSlot(rt, {
-        k: this.#io.k,
-        v: this.#io.v,
+        k: this.#io.decode.k,
+        v: this.#io.decode.v,
         kCache: layer.kCache,
         vCache: layer.vCache,
         table: layer.table,
         headDim,
-        step: this.#io.step,
+        step: this.#io.decode.step,
         label: `blk.${l}`,
       })])[0]!,
       scores: layer.table.score,
@@ -334,6 +376,7 @@ export class PolicyKvStore implements KvStore {
     this.plan = undefined;
     this.fates = undefined;
     this.deferred = false;
+    this.#awaitingStep = false;
   }
 
   /** Frees every buffer. */
@@ -376,5 +419,6 @@ export class PolicyKvStore implements KvStore {
       s.colsum.destroy();
     }
     this.#staging = [];
+    this.#prompt = [];
   }
 }

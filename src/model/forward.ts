@@ -1,38 +1,53 @@
 /**
- * The GPU forward pass: every dispatch of one decode step and of one prompt
- * chunk, recorded from ops whose pipelines, bind groups and buffers were
- * created once per graph. `#layer` builds one transformer layer and reads
- * like llama2.c's `forward()`; the CPU reference in `src/reference/forward.ts`
- * has the same step comments in the same order. The KV cache's part of a
- * layer (where K/V go, the scores attention adds into, what runs after
- * attention) comes in as data: its {@linkcode KvLayerBinding}s.
+ * The GPU forward pass: one transformer recipe for every step — a prompt
+ * chunk of one sequence, a decode token of one sequence, and a decode step of
+ * many sequences. `#layer` builds one layer and reads like llama2.c's
+ * `forward()`; the CPU reference in `src/reference/forward.ts` has the same
+ * step comments in the same order. What reads the weights runs once over the
+ * step's rows; the cache stage (RoPE, the KV write, attention, the cache's
+ * after-attention ops) runs per sequence over its own rows
+ * (`cache_stage.ts`), the way the twin's `AttendStep` does. A sequence that
+ * shares the forward's buffers (a lone session) reads its rows in place; a
+ * sequence of a batch has its own one-row buffers, and its rows move by
+ * buffer copies between compute passes.
+ *
+ * Projections pick their kernel by the step's row count in one place
+ * ({@linkcode projectionKind}): a mat-vec for one row, the batched mat-vec for
+ * a few, the tiled mat-mul for many.
  *
  * @module
  */
 
 import { createStorage } from "../gpu/buffers.ts";
 import { createAddBias } from "../gpu/ops/add.ts";
-import {
-  createAttentionDecode,
-  createAttentionPrefill,
-  createAttentionScratch,
-} from "../gpu/ops/attention.ts";
+import { type AttentionScratch, createAttentionScratch } from "../gpu/ops/attention.ts";
 import { createGetRows } from "../gpu/ops/get_rows.ts";
-import { createKvWrite } from "../gpu/ops/kv_write.ts";
 import { createMatmul } from "../gpu/ops/matmul.ts";
 import { createMatvec, type MatvecOptions } from "../gpu/ops/matvec.ts";
+import {
+  createMatvecBatch,
+  MATVEC_BATCH_INPUT_USAGE,
+  matvecBatchFits,
+  matvecBatchInputBytes,
+} from "../gpu/ops/matvec_batch.ts";
 import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
-import { createRope } from "../gpu/ops/rope.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../gpu/step.ts";
 import type { GpuTimer } from "../gpu/timing.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
-import type { KvLayerBinding, KvStepBuffers } from "../kv/cache.ts";
-import type { AttentionScratch, AttentionShape } from "../gpu/ops/attention.ts";
+import type { KvLayerBinding } from "../kv/cache.ts";
+import {
+  type CacheStage,
+  createCacheStage,
+  type NamedDispatch,
+  type StageIo,
+} from "./cache_stage.ts";
 import type { GpuModelWeights } from "./gpu_weights.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { ropeOptionsFor } from "./rope_options.ts";
+
+export type { CacheStage, NamedDispatch, StageIo } from "./cache_stage.ts";
 
 /** Sizes of a forward pass's buffers. */
 export interface ForwardOptions {
@@ -40,10 +55,12 @@ export interface ForwardOptions {
   readonly nCtx: number;
   /** Most prompt tokens per prefill chunk (default 128). */
   readonly maxBatch?: number;
-  /** Keep a (max_batch, n_vocab) buffer so a chunk can return every row's logits. */
+  /** Most sequences one decode step advances (default 1). */
+  readonly maxSeqs?: number;
+  /** Keep room for every row's logits, so a chunk can return them all. */
   readonly allLogits?: boolean;
   /**
-   * Fuse the decode step's RMS norms and SiLU·mul into the input reads of the
+   * Fuse a one-row step's RMS norms and SiLU·mul into the input reads of the
    * mat-vecs that consume them (fewer dispatches, more reads of the activation
    * per workgroup). Default: on a CPU fallback adapter, where every dispatch
    * costs ~0.1 ms whatever its size; off on GPUs.
@@ -51,153 +68,189 @@ export interface ForwardOptions {
   readonly fuseDecode?: boolean;
 }
 
-/** A dispatch with the name of the forward-pass step it belongs to (for per-step GPU times). */
-export interface NamedDispatch {
-  /** Step name, e.g. `"attention"` or `"lm_head"`. */
-  readonly name: string;
-  /** The recorded op. */
-  readonly op: Dispatch;
+/** One sequence as a step runs it: its cache stage, its buffers, its sampler. */
+export interface StepSequence {
+  /** Its buffers (the forward's own {@linkcode GpuForward.io} for a lone sequence). */
+  readonly io: StageIo;
+  /** Its decode stage: per layer, RoPE, the KV write, attention and after-attention ops. */
+  readonly stage: CacheStage;
+  /** Its sampler: `io.logits` → `io.token[0]`. */
+  readonly sampler: Dispatch;
 }
 
-/** The activation buffers of a step of up to `max_batch` tokens. */
+/** Rows up to which a step's projections run the batched mat-vec (more: the tiled mat-mul). */
+export const BATCHED_MATVEC_MAX_ROWS = 16;
+
+/** The kernel family a projection of `rows` rows runs. */
+export type ProjectionKind = "matvec" | "batched" | "matmul";
+
+/**
+ * Picks the projection kernel for a step of `rows` rows: the one place the
+ * forward pass decides it.
+ *
+ * @param rows rows in the step
+ * @returns `matvec` for 1, `batched` up to {@linkcode BATCHED_MATVEC_MAX_ROWS}, else `matmul`
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { projectionKind } from "./forward.ts";
+ * assert.deepEqual([1, 8, 64].map(projectionKind), ["matvec", "batched", "matmul"]);
+ * ```
+ */
+export function projectionKind(rows: number): ProjectionKind {
+  if (rows <= 1) return "matvec";
+  return rows <= BATCHED_MATVEC_MAX_ROWS ? "batched" : "matmul";
+}
+
+/** The activation buffers of a step of up to R rows. */
 interface Activations {
-  /** (B, n_embd) residual stream. */
+  /** (R, n_embd) residual stream. */
   readonly x: GPUBuffer;
-  /** (B, n_embd) normed. */
+  /** (R, n_embd) normed. */
   readonly xb: GPUBuffer;
-  /** (B, n_head, head_dim). */
-  readonly q: GPUBuffer;
-  /** (B, n_kv_heads, head_dim). */
-  readonly k: GPUBuffer;
-  /** (B, n_kv_heads, head_dim). */
-  readonly v: GPUBuffer;
-  /** (B, n_head, head_dim) attention output. */
-  readonly att: GPUBuffer;
-  /** (B, n_head) attention log-sum-exp. */
-  readonly lse: GPUBuffer;
-  /** (B, n_ff). */
+  /** (R, n_ff). */
   readonly gate: GPUBuffer;
-  /** (B, n_ff). */
+  /** (R, n_ff). */
   readonly up: GPUBuffer;
-  /** (B, n_ff) SiLU(gate)·up. */
+  /** (R, n_ff) SiLU(gate)·up. */
   readonly hb: GPUBuffer;
   /** (n_embd) final-normed last row of a prompt chunk. */
   readonly last: GPUBuffer;
 }
 
-/** Input fusions of a decode mat-vec (none for a prompt chunk's mat-mul). */
-type Fused = Pick<MatvecOptions, "rmsNorm" | "siluUp">;
+/** One layer's shared ops: before the cache stage, and after it. */
+interface LayerOps {
+  readonly before: readonly NamedDispatch[];
+  readonly after: readonly NamedDispatch[];
+}
 
-/** A recorded graph: its dispatches in order, and the ones it created (and frees). */
-interface Graph {
-  readonly ops: NamedDispatch[];
+/** The shared ops of steps of up to `rows` rows of one projection kind. */
+interface RowSet {
+  readonly kind: ProjectionKind;
+  readonly rows: number;
+  readonly embedding: NamedDispatch;
+  readonly layers: readonly LayerOps[];
+  /** The final norm into xb (absent when a fused one-row head reads it). */
+  readonly norm: readonly NamedDispatch[];
+  /** lm_head over every row (built on first use: a prompt chunk reads only its last row). */
+  head?: NamedDispatch;
   readonly owned: Dispatch[];
 }
 
+/** One item of a step: a named dispatch, or buffer copies between compute passes. */
+type StepItem = NamedDispatch | { readonly copy: (encoder: GPUCommandEncoder) => void };
+
+/** Input fusions of a one-row mat-vec. */
+type Fused = Pick<MatvecOptions, "rmsNorm" | "siluUp">;
+
 /** Records the dispatches of a forward pass into command encoders. */
 export class GpuForward {
-  /** The model's hyper-parameters. */
+  /** The hyper-parameters the pass runs with (KV heads repeated under `--select-per query-head`). */
   readonly hparams: ModelHParams;
   /** KV cache slots per layer. */
   readonly nCtx: number;
   /** Most tokens per prefill chunk. */
   readonly maxBatch: number;
+  /** Most sequences per decode step. */
+  readonly maxSeqs: number;
   /** Bytes of activations, logits, scratch and the step uniform. */
   readonly scratchBytes: number;
-  /** Step uniform: position, token count, cache fill, seed. */
-  readonly step: GPUBuffer;
-  /** (max_batch) u32: the prompt chunk's token ids. */
-  readonly ids: GPUBuffer;
-  /** (4) u32: [0] is the decode step's input token, and the sampler's output. */
-  readonly token: GPUBuffer;
-  /** (n_vocab) f32: logits of the last token of the step. */
+  /**
+   * The forward's own buffers as a sequence's: the step uniform, (R) u32 ids
+   * (a lone sequence's sampled token is `ids[0]`, the next step's input),
+   * queries/keys/values/attention of R rows, logits (row 0: the last token's).
+   */
+  readonly io: StageIo;
+  /** (L, n_vocab) f32 logits: row 0 the last token's; every row's with `allLogits` or a batch. */
   readonly logits: GPUBuffer;
-  /** (max_batch, n_vocab) f32: every row's logits, with `allLogits`. */
-  readonly logitsAll: GPUBuffer | undefined;
-  /** The step buffers a KV cache's ops read (queries, keys, values, log-sum-exp, step). */
-  readonly io: KvStepBuffers;
 
   readonly #rt: GpuRuntime;
   readonly #w: GpuModelWeights;
   readonly #a: Activations;
   readonly #owned: GPUBuffer[] = [];
-  readonly #shape: AttentionShape;
+  readonly #logitRows: number;
   readonly #decodeScratch: AttentionScratch;
-  readonly #prefillScratch: AttentionScratch;
+  readonly #promptScratch: AttentionScratch;
   readonly #rope: ReturnType<typeof ropeOptionsFor>;
   readonly #fuseNorms: boolean;
   readonly #fuseSilu: boolean;
-  readonly #heads: Graph;
-  /** The decode step's lm_head, made with the decode graph (its pipeline compiles after the first token). */
-  #decodeHead: NamedDispatch | undefined;
-  readonly #makeDecodeHead: () => NamedDispatch;
-  /** A prompt chunk's lm_head on its last row, made on first use (its pipeline compiles while the chunk runs). */
-  #prefillHead: NamedDispatch | undefined;
-  readonly #makePrefillHead: () => NamedDispatch;
-  readonly #prefillAllHead: NamedDispatch[];
-  #decode: Graph = { ops: [], owned: [] };
-  #prefill: Graph = { ops: [], owned: [] };
-  #decodeBound: readonly KvLayerBinding[] | undefined;
-  #prefillBound: readonly KvLayerBinding[] | undefined;
-  /** Rows the prompt-chunk graph's dispatches cover. */
-  #prefillRows = 0;
+  readonly #sets = new Map<ProjectionKind, RowSet>();
+  /** lm_head on the `last` row, made on first use (its pipeline compiles while a chunk runs). */
+  #lastHead: NamedDispatch | undefined;
+  /** Rows of the step being recorded (the batched mat-vec runs only these). */
+  #rows = 1;
 
   /**
-   * Creates the activation buffers and the ops that do not depend on the KV
-   * cache; {@linkcode setDecodeCaches} and {@linkcode setPrefillCaches} then
-   * build the step graphs over a cache's bindings.
+   * Creates the activation buffers; the ops are built per row count on first use.
    *
    * @param rt GPU runtime
-   * @param hp the model's hyper-parameters
+   * @param hp the hyper-parameters to run with
    * @param w the model's weights on the GPU
-   * @param options context and batch sizes
+   * @param options context, chunk and batch sizes
    */
   constructor(rt: GpuRuntime, hp: ModelHParams, w: GpuModelWeights, options: ForwardOptions) {
     this.#rt = rt;
     this.#w = w;
     this.hparams = hp;
     this.nCtx = options.nCtx;
-    // Every row's logits must fit one storage binding: (B, n_vocab) f32.
-    const logitRows = options.allLogits
-      ? Math.floor(rt.device.limits.maxStorageBufferBindingSize / (hp.nVocab * 4))
-      : Infinity;
-    const B = this.maxBatch = Math.max(
-      1,
-      Math.min(options.maxBatch ?? 128, options.nCtx, logitRows),
-    );
     const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab } = hp;
-    const buf = (bytes: number, label: string) => {
-      const b = createStorage(rt.device, bytes, label);
+    // Every row's logits must fit one storage binding: (rows, n_vocab) f32.
+    const bindable = Math.floor(rt.device.limits.maxStorageBufferBindingSize / (nVocab * 4));
+    this.maxSeqs = Math.max(1, options.maxSeqs ?? 1);
+    if (this.maxSeqs > bindable) {
+      throw new RangeError(
+        `Cannot decode ${this.maxSeqs} sequences together: their logits bind at most ${bindable}`,
+      );
+    }
+    this.maxBatch = Math.max(
+      1,
+      Math.min(options.maxBatch ?? 128, options.nCtx, options.allLogits ? bindable : Infinity),
+    );
+    const R = Math.max(this.maxBatch, this.maxSeqs);
+    this.#logitRows = Math.max(this.maxSeqs, options.allLogits ? this.maxBatch : 1);
+    const buf = (bytes: number, label: string, usage?: number) => {
+      const b = createStorage(rt.device, bytes, label, usage);
       this.#owned.push(b);
       return b;
     };
+    // A projection's input, sized and flagged for the batched mat-vec's uniform windows.
+    const input = (cols: number, label: string) =>
+      buf(
+        Math.max(R * cols * 4, matvecBatchInputBytes(this.#batchedRows(R), cols)),
+        label,
+        MATVEC_BATCH_INPUT_USAGE,
+      );
 
-    // Buffers, sized for the largest step (B tokens).
-    this.step = createStepBuffer(rt.device);
-    this.#owned.push(this.step);
-    this.ids = buf(B * 4, "ids"); // (B) u32
-    this.token = buf(16, "token"); // (4) u32
-    const a: Activations = this.#a = {
-      x: buf(B * nEmbd * 4, "x"),
-      xb: buf(B * nEmbd * 4, "xb"),
-      q: buf(B * nHead * headDim * 4, "q"),
-      k: buf(B * nHeadKv * headDim * 4, "k"),
-      v: buf(B * nHeadKv * headDim * 4, "v"),
-      att: buf(B * nHead * headDim * 4, "attn"),
-      lse: buf(B * nHead * 4, "lse"),
-      gate: buf(B * nFf * 4, "gate"),
-      up: buf(B * nFf * 4, "up"),
-      hb: buf(B * nFf * 4, "hidden"),
+    // Buffers, sized for the largest step (R rows).
+    this.#a = {
+      x: buf(R * nEmbd * 4, "x"),
+      xb: input(nEmbd, "xb"),
+      gate: buf(R * nFf * 4, "gate"),
+      up: buf(R * nFf * 4, "up"),
+      hb: input(nFf, "hidden"),
       last: buf(nEmbd * 4, "last"),
     };
-    this.logits = buf(nVocab * 4, "logits"); // (n_vocab)
-    this.logitsAll = options.allLogits ? buf(B * nVocab * 4, "logits_all") : undefined;
-    this.io = { step: this.step, maxBatch: B, q: a.q, k: a.k, v: a.v, lse: a.lse };
-    this.#shape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
-    // Split-K attention partials, shared by every layer.
-    this.#decodeScratch = createAttentionScratch(rt, this.#shape, 1);
-    this.#prefillScratch = B > 1 ? createAttentionScratch(rt, this.#shape, B) : this.#decodeScratch;
-    for (const sc of new Set([this.#decodeScratch, this.#prefillScratch])) {
+    this.logits = buf(this.#logitRows * nVocab * 4, "logits");
+    const step = createStepBuffer(rt.device);
+    this.#owned.push(step);
+    this.io = {
+      step,
+      maxBatch: R,
+      token: buf(Math.max(16, R * 4), "ids"),
+      q: buf(R * nHead * headDim * 4, "q"),
+      k: buf(R * nHeadKv * headDim * 4, "k"),
+      v: buf(R * nHeadKv * headDim * 4, "v"),
+      att: input(nHead * headDim, "attn"),
+      lse: buf(R * nHead * 4, "lse"),
+      logits: this.logits,
+    };
+    // Split-K attention partials, shared by every layer and sequence.
+    const shape = { nHead, nHeadKv, headDim, nSlots: this.nCtx };
+    this.#decodeScratch = createAttentionScratch(rt, shape, 1);
+    this.#promptScratch = this.maxBatch > 1
+      ? createAttentionScratch(rt, shape, this.maxBatch)
+      : this.#decodeScratch;
+    for (const sc of new Set([this.#decodeScratch, this.#promptScratch])) {
       this.#owned.push(sc.partAcc, sc.partMl);
     }
     this.scratchBytes = this.#owned.reduce((s, b) => s + b.size, 0);
@@ -205,342 +258,105 @@ export class GpuForward {
     const fuseDecode = options.fuseDecode ?? rt.ctx.isFallback;
     this.#fuseNorms = fuseDecode && nEmbd % 4 === 0;
     this.#fuseSilu = fuseDecode && nFf % 4 === 0;
-
-    // lm_head: decode reads row 0 of xb (or x through the final norm); a prompt
-    // chunk's last row is copied to `last`.
-    const norm = { rmsNorm: { weight: w.outputNorm, eps: hp.rmsEps } };
-    this.#heads = { ops: [], owned: [] };
-    const head = (input: GPUBuffer, out: GPUBuffer, T: number, fused: Fused = {}) => {
-      const op = this.#proj(w.output, input, out, T, false, fused);
-      this.#heads.owned.push(op);
-      return { name: "lm_head", op };
-    };
-    this.#makeDecodeHead = () =>
-      this.#fuseNorms ? head(a.x, this.logits, 1, norm) : head(a.xb, this.logits, 1);
-    this.#makePrefillHead = () => head(a.last, this.logits, 1);
-    this.#prefillAllHead = this.logitsAll && B > 1 ? [head(a.xb, this.logitsAll, B)] : [];
   }
 
   /**
-   * Builds the decode graph over a KV cache's decode bindings (once per
-   * bindings: bind groups are made here, never per token; the same bindings
-   * again are a no-op). The graph it replaces is freed.
+   * Creates the one-row buffers of a sequence that runs in a batch (its rows
+   * are copied in and out around its cache stage).
    *
-   * @param layers per layer, the cache decode steps read and maintain
+   * @param label GPU label prefix
+   * @returns the buffers; the caller destroys them with {@linkcode destroyIo}
    */
-  setDecodeCaches(layers: readonly KvLayerBinding[]): void {
-    if (layers === this.#decodeBound) return;
-    this.#checkLayers(layers.length);
-    freeGraph(this.#decode);
-    this.#decodeBound = layers;
-    // Built on first use (#decodeOps): a prompt's first token needs only the prompt
-    // graph, so the decode graph's pipelines compile after that token is out.
-    this.#decode = { ops: [], owned: [] };
-  }
-
-  /** The decode graph's ops, built over the bound caches on first use. */
-  get #decodeOps(): readonly NamedDispatch[] {
-    if (this.#decode.ops.length === 0 && this.#decodeBound) {
-      const graph = this.#graph(1, this.token, this.#decodeBound);
-      this.#decodeHead ??= this.#makeDecodeHead();
-      this.#decode = { ops: [...graph.ops, this.#decodeHead], owned: graph.owned };
-    }
-    return this.#decode.ops;
+  createSequenceIo(label: string): StageIo {
+    const { nHead, nHeadKv, headDim, nVocab } = this.hparams;
+    const f32 = (n: number, name: string) =>
+      createStorage(this.#rt.device, n * 4, `${label}.${name}`);
+    return {
+      step: createStepBuffer(this.#rt.device, `${label}.step`),
+      maxBatch: 1,
+      token: f32(4, "token"),
+      q: f32(nHead * headDim, "q"),
+      k: f32(nHeadKv * headDim, "k"),
+      v: f32(nHeadKv * headDim, "v"),
+      att: f32(nHead * headDim, "att"),
+      lse: f32(nHead, "lse"),
+      logits: f32(nVocab, "logits"),
+    };
   }
 
   /**
-   * Builds the prompt-chunk graph over a KV cache the chunks write at slot =
-   * position (the same bindings and rows again are a no-op). The graph it
-   * replaces is freed.
+   * Builds a sequence's cache stage over a KV cache's bindings, for steps of
+   * up to `rows` rows read from `io`.
    *
-   * @param layers per layer, the cache prompt chunks write and what runs after their attention
-   * @param rows most tokens a chunk will have (2 to max_batch; default max_batch): the
-   *   dispatches cover this many rows, so a short prompt does not pay for max_batch. A
-   *   larger chunk later rebuilds the graph at max_batch.
+   * @param io the sequence's buffers
+   * @param layers per layer, the cache to read and maintain
+   * @param rows most rows a step will have (1 for decode)
+   * @returns the stage (its owner frees it)
    */
-  setPrefillCaches(layers: readonly KvLayerBinding[], rows = this.maxBatch): void {
-    const T = Math.min(this.maxBatch, Math.max(2, rows));
-    if (layers === this.#prefillBound && T === this.#prefillRows) return;
-    this.#checkLayers(layers.length);
-    freeGraph(this.#prefill);
-    this.#prefillBound = layers;
-    this.#prefillRows = this.maxBatch > 1 ? T : 0;
-    this.#prefill = this.maxBatch > 1 ? this.#graph(T, this.ids, layers) : { ops: [], owned: [] };
-  }
-
-  /** The ops of one step of up to T tokens, through the final norm. */
-  #graph(T: number, ids: GPUBuffer, caches: readonly KvLayerBinding[]): Graph {
-    const graph: Graph = { ops: [], owned: [] };
-    const { x, xb } = this.#a;
-    const { nEmbd, rmsEps: eps } = this.hparams;
-    const w = this.#w;
-    const add = (name: string, own: boolean, ...ops: Dispatch[]) => {
-      for (const op of ops) {
-        graph.ops.push({ name, op });
-        if (own) graph.owned.push(op);
-      }
-    };
-    const step = this.step;
-    // embedding
-    add(
-      "embedding",
-      true,
-      createGetRows(this.#rt, { table: w.tokenEmbd, ids, out: x, maxTokens: T, step }),
-    );
-    // layers
-    caches.forEach((cache, l) => this.#layer(l, T, cache, add));
-    // final norm (decode: fused into lm_head's input)
-    if (T > 1 || !this.#fuseNorms) {
-      add(
-        "output_norm",
-        true,
-        createRmsNorm(this.#rt, { x, weight: w.outputNorm, out: xb, rows: T, n: nEmbd, eps }),
-      );
-    }
-    return graph;
-  }
-
-  /**
-   * One transformer layer of a step of up to T tokens (T = 1: decode), in
-   * llama2.c's order; `add(name, own, ...ops)` records ops, `own` when this
-   * graph created them (the KV cache's ops belong to the cache).
-   */
-  #layer(
-    l: number,
-    T: number,
-    cache: KvLayerBinding,
-    add: (name: string, own: boolean, ...ops: Dispatch[]) => void,
-  ): void {
-    const rt = this.#rt;
-    const hp = this.hparams;
-    const { nHead, nHeadKv, headDim, nEmbd, nFf, rmsEps: eps } = hp;
-    const { x, xb, q, k, v, att, gate, up, hb } = this.#a;
-    const L = this.#w.layers[l]!;
-    const step = this.step;
-    const label = `blk.${l}`;
-    const decode = T === 1;
-    const proj = (
-      wt: GpuWeight,
-      input: GPUBuffer,
-      out: GPUBuffer,
-      acc = false,
-      fused: Fused = {},
-    ) => this.#proj(wt, input, out, T, acc, fused);
-    // The RMS-normed residual as a mat-vec input: read through the norm in decode
-    // when fused, else normed into xb by its own dispatch.
-    const normed = (name: string, weight: GPUBuffer) => {
-      if (decode && this.#fuseNorms) return { input: x, fused: { rmsNorm: { weight, eps } } };
-      add(name, true, createRmsNorm(rt, { x, weight, out: xb, rows: T, n: nEmbd, eps, label }));
-      return { input: xb, fused: {} };
-    };
-
-    // rmsnorm
-    const attnIn = normed("attn_norm", L.attnNorm);
-    // qkv (+ bias)
-    add(
-      "qkv",
-      true,
-      proj(L.wq, attnIn.input, q, false, attnIn.fused),
-      proj(L.wk, attnIn.input, k, false, attnIn.fused),
-      proj(L.wv, attnIn.input, v, false, attnIn.fused),
-    );
-    for (
-      const [bias, out, n] of [[L.bq, q, nHead], [L.bk, k, nHeadKv], [L.bv, v, nHeadKv]] as const
-    ) {
-      if (bias) {
-        add("qkv_bias", true, createAddBias(rt, { a: out, bias, rows: T, n: n * headDim, label }));
-      }
-    }
-    // rope
-    const rope = this.#rope;
-    add("rope", true, createRope(rt, { q, k, nHead, nHeadKv, maxTokens: T, step, rope, label }));
-    // kv write: where the cache says (a prompt chunk and the plain cache: slot = position)
-    if (cache.write) add("kv_write", false, cache.write);
-    else add("kv_write", true, this.#kvWrite(cache, T, label));
-    // attention over the layer's cache (decode: adding each slot's attention into its score)
-    add("attention", true, this.#attention(cache, T, label));
-    // the cache's ops after attention (prefill: its scores; decode: its eviction)
-    add(decode ? "kv_evict" : "kv_stats", false, ...cache.afterAttention);
-    // wo + residual
-    add("wo", true, proj(L.wo, att, x, true));
-    // ffn norm
-    const ffnIn = normed("ffn_norm", L.ffnNorm);
-    // gate/up
-    add(
-      "gate_up",
-      true,
-      proj(L.wGate, ffnIn.input, gate, false, ffnIn.fused),
-      proj(L.wUp, ffnIn.input, up, false, ffnIn.fused),
-    );
-    // silu·mul, then down + residual (decode: silu·mul fused into down's input)
-    if (decode && this.#fuseSilu) {
-      add("down", true, proj(L.wDown, gate, x, true, { siluUp: up }));
-    } else {
-      add("silu_mul", true, createSiluMul(rt, { gate, up, out: hb, n: T * nFf, label }));
-      add("down", true, proj(L.wDown, hb, x, true));
-    }
-  }
-
-  /** Writes a step's K/V rows into slot = position of a cache. */
-  #kvWrite(cache: KvLayerBinding, T: number, label: string): Dispatch {
-    const { k, v } = this.#a;
-    const { nHeadKv, headDim } = this.hparams;
-    const { kCache, vCache, nSlots } = cache;
-    const step = this.step;
-    return createKvWrite(this.#rt, {
-      k,
-      v,
-      kCache,
-      vCache,
-      nHeadKv,
-      headDim,
-      nSlots,
-      maxTokens: T,
-      step,
-      label,
-    });
-  }
-
-  /** Attention of a step's queries over a layer's cache: the decode or the prompt-chunk kernel. */
-  #attention(cache: KvLayerBinding, T: number, label: string): Dispatch {
-    const { q, att: out, lse } = this.#a;
-    const { kCache, vCache } = cache;
-    const shape = { ...this.#shape, nSlots: cache.nSlots };
-    const step = this.step;
-    if (T > 1) {
-      const scratch = this.#prefillScratch;
-      return createAttentionPrefill(this.#rt, {
-        q,
-        kCache,
-        vCache,
-        out,
-        lse,
-        shape,
-        step,
-        maxTokens: T,
-        scratch,
-        label,
-      });
-    }
-    return createAttentionDecode(this.#rt, {
-      q,
-      kCache,
-      vCache,
-      out,
-      shape,
-      step,
-      scratch: this.#decodeScratch,
-      label,
-      ...(cache.scores ? { scores: cache.scores } : {}),
-      ...(cache.kvOffset ? { kvOffset: cache.kvOffset } : {}),
-    });
-  }
-
-  /** A projection: a mat-vec for one token (with input fusions), a tiled mat-mul for a chunk. */
-  #proj(
-    weight: GpuWeight,
-    input: GPUBuffer,
-    output: GPUBuffer,
-    T: number,
-    accumulate: boolean,
-    fused: Fused = {},
-  ): Dispatch {
-    const rt = this.#rt;
-    return T === 1
-      ? createMatvec(rt, { weight, x: input, y: output, accumulate, ...fused })
-      : createMatmul(rt, {
-        weight,
-        x: input,
-        y: output,
-        maxTokens: T,
-        step: this.step,
-        accumulate,
-      });
-  }
-
-  #checkLayers(n: number): void {
-    if (n !== this.hparams.nLayer) {
+  createStage(io: StageIo, layers: readonly KvLayerBinding[], rows = 1): CacheStage {
+    if (layers.length !== this.hparams.nLayer) {
       throw new RangeError(
-        `Cannot bind KV caches of ${n} layers to a ${this.hparams.nLayer}-layer model`,
+        `Cannot bind KV caches of ${layers.length} layers to a ${this.hparams.nLayer}-layer model`,
       );
     }
+    // The split-K scratch: one row's chunking for one row, the prompt's for more.
+    const scratch = rows > 1 ? this.#promptScratch : this.#decodeScratch;
+    return createCacheStage(this.#rt, {
+      hparams: this.hparams,
+      rope: this.#rope,
+      io,
+      layers,
+      rows,
+      scratch,
+    });
   }
 
   /**
-   * Writes one step's inputs: its token ids and the step uniform. Queue writes
-   * land before the next submitted command buffer.
+   * The rows a prompt chunk's graph covers for a prompt of `tokens` tokens: the
+   * prompt's rows up to max_batch, so a short prompt does not pay for max_batch.
    *
-   * @param tokens the step's token ids (1 for decode, ≤ max_batch for a chunk), or
-   *   `"sampled"` for a decode step fed by the token the last sampler wrote on the GPU
-   * @param prefill whether the step runs the prompt-chunk graph (default: more than one token)
+   * @param tokens the prompt's length
+   */
+  promptRows(tokens: number): number {
+    return Math.min(this.maxBatch, Math.max(1, tokens));
+  }
+
+  /**
+   * Writes a prompt chunk's inputs: its token ids and the step uniform.
+   *
+   * @param tokens the chunk's token ids (1 to max_batch)
    * @param pos position of the first token
    * @param seed sampling seed for this step
    */
-  writeInputs(
-    tokens: readonly number[] | "sampled",
-    pos: number,
-    seed: number,
-    prefill = tokens !== "sampled" && tokens.length > 1,
-  ): void {
-    const T = tokens === "sampled" ? 1 : tokens.length;
+  writePrompt(tokens: readonly number[], pos: number, seed: number): void {
+    const T = tokens.length;
     if (T < 1 || T > this.maxBatch) {
       throw new RangeError(`Cannot run a step of ${T} tokens: expected 1 to ${this.maxBatch}`);
     }
     const dev = this.#rt.device;
-    writeStep(dev, this.step, { pos, nTokens: T, nKv: pos + T, seed });
-    // "sampled": the decode step reads the token the previous step's sampler left on the GPU.
-    if (tokens !== "sampled") {
-      dev.queue.writeBuffer(prefill ? this.ids : this.token, 0, new Uint32Array(tokens));
-    }
+    writeStep(dev, this.io.step, { pos, nTokens: T, nKv: pos + T, seed });
+    dev.queue.writeBuffer(this.io.token, 0, new Uint32Array(tokens));
   }
 
   /**
-   * Records one step's forward pass up to the logits of its last token in
-   * {@linkcode logits} (and, for a chunk with `allLogits`, every row's logits
-   * in {@linkcode logitsAll}; a one-token step has only {@linkcode logits}).
-   *
-   * @param encoder the step's command encoder
-   * @param T tokens in the step, as passed to {@linkcode writeInputs}
-   * @param options `allLogits`: fill {@linkcode logitsAll} too; `prefill`: use the
-   *   prompt-chunk graph (default: when T > 1); `timestampWrites` for the pass
-   * @returns the open compute pass, for the caller to add the sampler and end
-   */
-  encode(
-    encoder: GPUCommandEncoder,
-    T: number,
-    options: {
-      allLogits?: boolean;
-      prefill?: boolean;
-      timestampWrites?: GPUComputePassTimestampWrites;
-    } = {},
-  ): GPUComputePassEncoder {
-    const desc = (label: string): GPUComputePassDescriptor =>
-      options.timestampWrites ? { label, timestampWrites: options.timestampWrites } : { label };
-    if (!(options.prefill ?? T > 1)) {
-      const pass = encoder.beginComputePass(desc("decode"));
-      for (const op of this.#decodeOps) op.op.encode(pass);
-      return pass;
-    }
-    this.encodePromptBody(encoder, T);
-    return this.encodePromptHead(encoder, options);
-  }
-
-  /**
-   * Records a prompt chunk's graph up to its final-normed rows, and copies the
-   * last row for {@linkcode encodePromptHead}. A chunk before the last needs
-   * nothing more; submitting this before the head is recorded lets the GPU run
-   * the chunk while the head's pipeline compiles (first use).
+   * Records a prompt chunk of T rows of one sequence up to its final-normed
+   * rows, and copies the last row for {@linkcode encodePromptHead}. A chunk
+   * before the last needs nothing more; submitting this before the head is
+   * recorded lets the GPU run the chunk while the head's pipeline compiles.
    *
    * @param encoder a command encoder with no open pass
-   * @param T tokens in the chunk, as passed to {@linkcode writeInputs}
+   * @param stage the sequence's prompt stage (over the forward's own {@linkcode io}), for T rows
+   * @param T tokens in the chunk, as written by {@linkcode writePrompt}
    */
-  encodePromptBody(encoder: GPUCommandEncoder, T: number): void {
-    if (this.#prefill.ops.length === 0) {
-      throw new RangeError("Cannot run a multi-token step: this forward pass has max_batch 1");
+  encodePromptBody(encoder: GPUCommandEncoder, stage: CacheStage, T: number): void {
+    if (stage.io !== this.io) {
+      throw new RangeError("Cannot run a prompt chunk over a stage bound to another sequence");
     }
-    if (T > this.#prefillRows) this.setPrefillCaches(this.#prefillBound!, this.maxBatch);
-    const body = encoder.beginComputePass({ label: "prefill" });
-    for (const op of this.#prefill.ops) op.op.encode(body);
+    const set = this.#rowSet(T);
+    this.#encodeItems(encoder, [set.embedding, ...this.#layers(set, [stage])], "prefill");
+    if (set.kind === "matvec" && this.#fuseNorms) return; // the fused head reads x
+    const body = encoder.beginComputePass({ label: "output_norm" });
+    for (const { op } of set.norm) op.encode(body);
     body.end();
     // The last row's final-normed state feeds the lm_head of the step's last token.
     const nEmbd = this.hparams.nEmbd;
@@ -549,69 +365,342 @@ export class GpuForward {
 
   /**
    * Records the lm_head of the last prompt chunk recorded by
-   * {@linkcode encodePromptBody} (in this or an earlier submission).
+   * {@linkcode encodePromptBody} (in this or an earlier submission): the last
+   * row's logits into row 0 of {@linkcode logits}, or with `allRows` every
+   * row's logits into rows 0..T−1.
    *
    * @param encoder the step's command encoder
-   * @param options `allLogits`: fill {@linkcode logitsAll} too; `timestampWrites` for the pass
+   * @param T tokens of that chunk
+   * @param options `allRows`: every row's logits; `timestampWrites` for the pass
    * @returns the open compute pass, for the caller to add the sampler and end
    */
   encodePromptHead(
     encoder: GPUCommandEncoder,
-    options: { allLogits?: boolean; timestampWrites?: GPUComputePassTimestampWrites } = {},
+    T: number,
+    options: { allRows?: boolean; timestampWrites?: GPUComputePassTimestampWrites } = {},
   ): GPUComputePassEncoder {
-    if (options.allLogits && !this.logitsAll) {
-      throw new RangeError("Cannot return every row's logits: allLogits is off");
-    }
     const pass = encoder.beginComputePass(
       options.timestampWrites
         ? { label: "lm_head", timestampWrites: options.timestampWrites }
         : { label: "lm_head" },
     );
-    if (options.allLogits) { for (const op of this.#prefillAllHead) op.op.encode(pass); }
-    this.#prefillHead ??= this.#makePrefillHead();
-    this.#prefillHead.op.encode(pass);
+    const set = this.#rowSet(T);
+    if (options.allRows || (set.kind === "matvec" && this.#fuseNorms)) {
+      if (T > this.#logitRows) {
+        throw new RangeError(`Cannot return ${T} rows' logits: this forward pass keeps ${this.#logitRows}`);
+      }
+      this.#rows = T;
+      this.#headOf(set).op.encode(pass);
+    } else {
+      this.#lastHead ??= this.#head(this.#a.last, 1, "matvec");
+      this.#lastHead.op.encode(pass);
+    }
     return pass;
   }
 
-  /** Number of dispatches of one decode step (timestamp slots {@linkcode encodeDecodeTimed} needs: 2 each). */
-  get decodeDispatchCount(): number {
-    return this.#decodeOps.length;
+  /**
+   * Writes a decode step's uniforms: the forward's (its rows) and, for
+   * sequences with their own buffers, each one's (its position and seed).
+   *
+   * @param seqs the step's sequences with their positions and seeds
+   */
+  writeDecode(seqs: readonly { io: StageIo; position: number; seed: number }[]): void {
+    const dev = this.#rt.device;
+    const n = seqs.length;
+    if (n < 1 || n > this.maxSeqs) {
+      throw new RangeError(`Cannot decode ${n} sequences: expected 1 to ${this.maxSeqs}`);
+    }
+    for (const s of seqs) {
+      writeStep(dev, s.io.step, { pos: s.position, nTokens: 1, nKv: s.position + 1, seed: s.seed });
+    }
+    if (seqs[0]!.io !== this.io) writeStep(dev, this.io.step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
   }
 
   /**
-   * Records one decode step with every dispatch in its own compute pass,
-   * each timed by `timer` under its step name (for per-kernel GPU times;
-   * slower than {@linkcode encode}).
+   * Records one decode step: one token for each sequence (row i is
+   * `seqs[i]`, fed the token its sampler left in `io.token`), each one's next
+   * token sampled into its `io.token` and, with `readback`, copied to 4·i
+   * there. With a timer, every dispatch runs in its own pass, timed under its
+   * step name.
    *
    * @param encoder the step's command encoder
-   * @param timer a timer for at least {@linkcode decodeDispatchCount} + `extra.length` passes
-   * @param extra dispatches to time after the forward pass (e.g. the sampler), with their names
+   * @param seqs the step's sequences, after {@linkcode writeDecode}
+   * @param readback a buffer of at least 4·seqs.length bytes, or undefined
+   * @param timer times each dispatch (at least {@linkcode decodeDispatchCount} passes)
    */
-  encodeDecodeTimed(
+  encodeDecode(
     encoder: GPUCommandEncoder,
-    timer: GpuTimer,
-    extra: readonly NamedDispatch[] = [],
+    seqs: readonly StepSequence[],
+    readback?: GPUBuffer,
+    timer?: GpuTimer,
   ): void {
-    for (const { name, op } of [...this.#decodeOps, ...extra]) {
-      const pass = encoder.beginComputePass(timer.passDescriptor(name));
-      op.encode(pass);
-      pass.end();
-    }
+    this.#encodeItems(encoder, this.#decodeItems(seqs, readback), "decode", timer);
   }
 
-  /** Frees the buffers and ops this forward pass created (not the weights, not the KV cache's). */
+  /**
+   * Dispatches of one decode step of `seqs` (passes a timed step needs).
+   *
+   * @param seqs the step's sequences
+   */
+  decodeDispatchCount(seqs: readonly StepSequence[]): number {
+    return this.#decodeItems(seqs, undefined).filter((item) => !("copy" in item)).length;
+  }
+
+  /** Frees the buffers and ops this forward pass created (not the weights, not the sequences'). */
   destroy(): void {
-    freeGraph(this.#decode);
-    freeGraph(this.#prefill);
-    freeGraph(this.#heads);
-    this.#decode = this.#prefill = { ops: [], owned: [] };
-    this.#decodeBound = this.#prefillBound = undefined;
-    this.#prefillRows = 0;
+    for (const set of this.#sets.values()) for (const op of set.owned) op.destroy();
+    this.#sets.clear();
+    this.#lastHead?.op.destroy();
+    this.#lastHead = undefined;
     for (const b of this.#owned) b.destroy();
   }
-}
 
-/** Frees what a graph's ops created. */
-function freeGraph(graph: Graph): void {
-  for (const op of graph.owned) op.destroy();
+  /**
+   * Frees the buffers of {@linkcode createSequenceIo}.
+   *
+   * @param io a sequence's own buffers
+   */
+  static destroyIo(io: StageIo): void {
+    for (const b of [io.step, io.token, io.q, io.k, io.v, io.att, io.lse, io.logits]) b.destroy();
+  }
+
+  /** The step items of a decode step of `seqs`. */
+  #decodeItems(seqs: readonly StepSequence[], readback: GPUBuffer | undefined): StepItem[] {
+    const n = seqs.length;
+    const set = this.#rowSet(n);
+    const own = this.io;
+    const logitBytes = this.hparams.nVocab * 4;
+    const copy = (each: (e: GPUCommandEncoder, s: StepSequence, i: number) => void): StepItem[] =>
+      seqs.every((s) => s.io === own) ? [] : [{ copy: (e) => seqs.forEach((s, i) => each(e, s, i)) }];
+    const items: StepItem[] = [
+      ...copy((e, s, i) => e.copyBufferToBuffer(s.io.token, 0, own.token, 4 * i, 4)),
+      set.embedding,
+      ...this.#layers(set, seqs.map((s) => s.stage)),
+      ...set.norm,
+      this.#headOf(set),
+      ...copy((e, s, i) => e.copyBufferToBuffer(own.logits, i * logitBytes, s.io.logits, 0, logitBytes)),
+      ...seqs.map((s) => ({ name: "sampler", op: s.sampler })),
+    ];
+    if (readback) {
+      items.push({
+        copy: (e) => seqs.forEach((s, i) => e.copyBufferToBuffer(s.io.token, 0, readback, 4 * i, 4)),
+      });
+    }
+    return items;
+  }
+
+  /**
+   * Every layer of a step: the shared ops around each sequence's cache
+   * stage, with its rows copied to and from its own buffers when it has them.
+   */
+  #layers(set: RowSet, stages: readonly CacheStage[]): StepItem[] {
+    const own = this.io;
+    const { nHead, nHeadKv, headDim } = this.hparams;
+    const qBytes = nHead * headDim * 4;
+    const kvBytes = nHeadKv * headDim * 4;
+    const apart = stages.filter((s) => s.io !== own);
+    const rowOf = (s: CacheStage) => stages.indexOf(s);
+    const items: StepItem[] = [];
+    set.layers.forEach((layer, l) => {
+      items.push(...layer.before);
+      if (apart.length > 0) {
+        items.push({
+          copy: (e) => {
+            for (const s of apart) {
+              const i = rowOf(s);
+              e.copyBufferToBuffer(own.q, i * qBytes, s.io.q, 0, qBytes);
+              e.copyBufferToBuffer(own.k, i * kvBytes, s.io.k, 0, kvBytes);
+              e.copyBufferToBuffer(own.v, i * kvBytes, s.io.v, 0, kvBytes);
+            }
+          },
+        });
+      }
+      for (const s of stages) items.push(...s.layers[l]!);
+      if (apart.length > 0) {
+        items.push({
+          copy: (e) => {
+            for (const s of apart) {
+              e.copyBufferToBuffer(s.io.att, 0, own.att, rowOf(s) * qBytes, qBytes);
+            }
+          },
+        });
+      }
+      items.push(...layer.after);
+    });
+    return items;
+  }
+
+  /** Records step items: dispatches in compute passes (each timed in its own with a timer), copies between. */
+  #encodeItems(
+    encoder: GPUCommandEncoder,
+    items: readonly StepItem[],
+    label: string,
+    timer?: GpuTimer,
+  ): void {
+    let pass: GPUComputePassEncoder | undefined;
+    for (const item of items) {
+      if ("copy" in item) {
+        pass?.end();
+        pass = undefined;
+        item.copy(encoder);
+      } else if (timer) {
+        const timed = encoder.beginComputePass(timer.passDescriptor(item.name));
+        item.op.encode(timed);
+        timed.end();
+      } else {
+        pass ??= encoder.beginComputePass({ label });
+        item.op.encode(pass);
+      }
+    }
+    pass?.end();
+  }
+
+  /** Rows the batched mat-vec set serves in a forward pass of R rows. */
+  #batchedRows(R: number): number {
+    return Math.min(R, BATCHED_MATVEC_MAX_ROWS);
+  }
+
+  /**
+   * The shared ops for a step of `rows` rows (built on first use; the
+   * mat-mul set is rebuilt larger when a longer chunk needs it).
+   */
+  #rowSet(rows: number): RowSet {
+    const kind = projectionKind(rows);
+    const R = this.io.maxBatch;
+    if (rows > R) throw new RangeError(`Cannot run a step of ${rows} rows: expected 1 to ${R}`);
+    this.#rows = rows;
+    const have = this.#sets.get(kind);
+    if (have && have.rows >= rows) return have;
+    if (have) for (const op of have.owned) op.destroy();
+    const capacity = kind === "matvec" ? 1 : kind === "batched" ? this.#batchedRows(R) : rows;
+    const set = this.#buildSet(kind, capacity);
+    this.#sets.set(kind, set);
+    return set;
+  }
+
+  /** Builds the shared ops of steps of up to `rows` rows of projection `kind`. */
+  #buildSet(kind: ProjectionKind, rows: number): RowSet {
+    const owned: Dispatch[] = [];
+    const own = (name: string, op: Dispatch): NamedDispatch => (owned.push(op), { name, op });
+    const w = this.#w;
+    const { nEmbd, rmsEps: eps } = this.hparams;
+    const { x, xb } = this.#a;
+    const step = this.io.step;
+    const embedding = own(
+      "embedding",
+      createGetRows(this.#rt, { table: w.tokenEmbd, ids: this.io.token, out: x, maxTokens: rows, step }),
+    );
+    const layers = w.layers.map((_, l) => this.#layer(l, kind, rows, own));
+    const fusedHead = kind === "matvec" && this.#fuseNorms;
+    const norm = fusedHead ? [] : [
+      own("output_norm", createRmsNorm(this.#rt, { x, weight: w.outputNorm, out: xb, rows, n: nEmbd, eps })),
+    ];
+    return { kind, rows, embedding, layers, norm, owned };
+  }
+
+  /** A set's lm_head over every row into {@linkcode logits} (made on first use). */
+  #headOf(set: RowSet): NamedDispatch {
+    if (!set.head) {
+      const fused = set.kind === "matvec" && this.#fuseNorms;
+      const norm = { rmsNorm: { weight: this.#w.outputNorm, eps: this.hparams.rmsEps } };
+      set.head = fused
+        ? this.#head(this.#a.x, 1, "matvec", norm)
+        : this.#head(this.#a.xb, Math.min(set.rows, this.#logitRows), set.kind);
+      set.owned.push(set.head.op);
+    }
+    return set.head;
+  }
+
+  /** An lm_head over `rows` rows of `input` into {@linkcode logits}. */
+  #head(input: GPUBuffer, rows: number, kind: ProjectionKind, fused: Fused = {}): NamedDispatch {
+    return { name: "lm_head", op: this.#proj(kind, rows, this.#w.output, input, this.logits, false, fused) };
+  }
+
+  /**
+   * One transformer layer for steps of up to `rows` rows whose projections
+   * run `kind`, in llama2.c's order: the ops before the sequences' cache
+   * stage, and after it. `own(name, op)` records an op this pass created.
+   */
+  #layer(
+    l: number,
+    kind: ProjectionKind,
+    rows: number,
+    own: (name: string, op: Dispatch) => NamedDispatch,
+  ): LayerOps {
+    const rt = this.#rt;
+    const { nHead, nHeadKv, headDim, nEmbd, nFf, rmsEps: eps } = this.hparams;
+    const { x, xb, gate, up, hb } = this.#a;
+    const { q, k, v, att } = this.io;
+    const L = this.#w.layers[l]!;
+    const label = `blk.${l}`;
+    const vec = kind === "matvec";
+    const before: NamedDispatch[] = [];
+    const after: NamedDispatch[] = [];
+    let ops = before;
+    const add = (name: string, op: Dispatch) => ops.push(own(name, op));
+    const proj = (wt: GpuWeight, input: GPUBuffer, out: GPUBuffer, acc = false, fused: Fused = {}) =>
+      this.#proj(kind, rows, wt, input, out, acc, fused);
+    // The RMS-normed residual as a projection's input: read through the norm by a
+    // fused one-row mat-vec, else normed into xb by its own dispatch.
+    const normed = (name: string, weight: GPUBuffer): { input: GPUBuffer; fused: Fused } => {
+      if (vec && this.#fuseNorms) return { input: x, fused: { rmsNorm: { weight, eps } } };
+      add(name, createRmsNorm(rt, { x, weight, out: xb, rows, n: nEmbd, eps, label }));
+      return { input: xb, fused: {} };
+    };
+
+    // rmsnorm
+    const attnIn = normed("attn_norm", L.attnNorm);
+    // qkv (+ bias)
+    add("qkv", proj(L.wq, attnIn.input, q, false, attnIn.fused));
+    add("qkv", proj(L.wk, attnIn.input, k, false, attnIn.fused));
+    add("qkv", proj(L.wv, attnIn.input, v, false, attnIn.fused));
+    for (
+      const [bias, out, n] of [[L.bq, q, nHead], [L.bk, k, nHeadKv], [L.bv, v, nHeadKv]] as const
+    ) {
+      if (bias) add("qkv_bias", createAddBias(rt, { a: out, bias, rows, n: n * headDim, label }));
+    }
+    // rope, kv write, attention, after-attention: each sequence's cache stage (cache_stage.ts)
+    ops = after;
+    // wo + residual
+    add("wo", proj(L.wo, att, x, true));
+    // ffn norm
+    const ffnIn = normed("ffn_norm", L.ffnNorm);
+    // gate/up
+    add("gate_up", proj(L.wGate, ffnIn.input, gate, false, ffnIn.fused));
+    add("gate_up", proj(L.wUp, ffnIn.input, up, false, ffnIn.fused));
+    // silu·mul, then down + residual (one fused row: silu·mul read by down's input)
+    if (vec && this.#fuseSilu) {
+      add("down", proj(L.wDown, gate, x, true, { siluUp: up }));
+    } else {
+      add("silu_mul", createSiluMul(rt, { gate, up, out: hb, n: rows * nFf, label }));
+      add("down", proj(L.wDown, hb, x, true));
+    }
+    return { before, after };
+  }
+
+  /**
+   * A projection of `rows` rows: the mat-vec (with input fusions), the
+   * batched mat-vec (the step's rows only), or the tiled mat-mul.
+   */
+  #proj(
+    kind: ProjectionKind,
+    rows: number,
+    weight: GpuWeight,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    accumulate: boolean,
+    fused: Fused = {},
+  ): Dispatch {
+    const rt = this.#rt;
+    const step = this.io.step;
+    if (kind === "matvec") return createMatvec(rt, { weight, x, y, accumulate, ...fused });
+    if (kind === "batched" && matvecBatchFits(weight)) {
+      const op = createMatvecBatch(rt, { weight, x, y, maxRows: rows, step, accumulate });
+      return {
+        encode: (pass) => op.encodeRows(pass, Math.min(this.#rows, rows)),
+        destroy: () => op.destroy(),
+      };
+    }
+    return createMatmul(rt, { weight, x, y, maxTokens: rows, step, accumulate });
+  }
 }

@@ -1,9 +1,9 @@
 /**
- * An inference session: a model's weights on the GPU, its forward pass, KV
- * cache and sampler, fed a prompt and then one token at a time. One command
- * submission and one read-back of 4 bytes per token. Loading lives in
- * `session_load.ts`, the run-ahead loop in `run_ahead.ts`, GPU timing in
- * `src/gpu/timing.ts`; this file runs steps.
+ * An inference session: a model on the GPU (`gpu_model.ts`) and one sequence
+ * (`sequence.ts`) fed a prompt and then one token at a time. One command
+ * submission and one read-back of 4 bytes per token. The run-ahead loop
+ * lives in `run_ahead.ts`, GPU timing in `src/gpu/timing.ts`; this file runs
+ * steps.
  *
  * @module
  */
@@ -13,18 +13,23 @@ import { readBuffer } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { createTimer, TOTAL_LABEL } from "../gpu/timing.ts";
 import { kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/cache.ts";
+import { type SamplerParams, samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import type { GpuForward } from "./forward.ts";
-import type { GpuModelWeights } from "./gpu_weights.ts";
+import { GpuModel, type GpuModelOptions } from "./gpu_model.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
 import { runAhead } from "./run_ahead.ts";
-import { loadSessionParts, type SessionOptions, type SessionParts } from "./session_load.ts";
-import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
+import type { Sequence } from "./sequence.ts";
 
 export type { LayerKvMemory } from "../kv/cache.ts";
-export { defaultContext, type SessionOptions } from "./session_load.ts";
+export { defaultContext } from "./gpu_model.ts";
+
+/** Options of `Session.open` and `Session.load`. */
+export interface SessionOptions extends Omit<GpuModelOptions, "parallel"> {
+  /** Sampling settings (default: greedy; otherwise llama.cpp's defaults for what is not given). */
+  readonly sampler?: Partial<SamplerParams>;
+}
 
 /** GPU memory a session holds, in bytes. */
 export interface SessionMemory {
@@ -54,32 +59,22 @@ export class Session {
   readonly runtime: GpuRuntime;
   /** KV cache slots. */
   readonly nCtx: number;
-  /** Position of the next token fed. */
-  position = 0;
 
-  readonly #weights: GpuModelWeights;
-  readonly #forward: GpuForward;
-  readonly #kv: KvStore;
-  readonly #sampler: TokenSampler;
+  readonly #gpu: GpuModel;
+  readonly #seq: Sequence;
   readonly #readback: GPUBuffer[];
-  readonly #ownsDevice: boolean;
   #logitRing: GPUBuffer[] | undefined;
-  readonly #seed: number;
 
-  private constructor(model: ModelFile, tokenizer: Tokenizer, parts: SessionParts) {
-    const { runtime, forward } = parts;
-    this.model = model;
-    this.hparams = model.hparams;
+  private constructor(gpu: GpuModel, tokenizer: Tokenizer, sampler: SamplerParams) {
+    this.#gpu = gpu;
+    this.model = gpu.file;
+    this.hparams = gpu.file.hparams;
     this.tokenizer = tokenizer;
-    this.runtime = runtime;
-    this.nCtx = forward.nCtx;
-    this.#weights = parts.weights;
-    this.#forward = forward;
-    this.#kv = parts.kv;
-    this.#sampler = createTokenSampler(runtime, forward, parts.sampler);
-    this.#seed = parts.sampler.seed;
-    this.#ownsDevice = parts.ownsDevice;
-    this.#readback = readbackRing(runtime.device, "token_readback", 16);
+    this.runtime = gpu.runtime;
+    this.nCtx = gpu.nCtx;
+    this.#seq = gpu.createSequence(true);
+    this.#seq.setSampler(sampler);
+    this.#readback = readbackRing(gpu.runtime.device, "token_readback", 16);
   }
 
   /**
@@ -115,30 +110,37 @@ export class Session {
     tokenizer: Tokenizer,
     options: SessionOptions = {},
   ): Promise<Session> {
-    return new Session(model, tokenizer, await loadSessionParts(model, options));
+    const { sampler, ...rest } = options;
+    const params = samplerParams({ temperature: 0, seed: 0, ...sampler });
+    return new Session(await GpuModel.load(model, rest), tokenizer, params);
+  }
+
+  /** Position of the next token fed. */
+  get position(): number {
+    return this.#seq.position;
   }
 
   /** The KV cache (a policy's cache when the session has a policy, else the plain full cache). */
   get kvStore(): KvStore {
-    return this.#kv;
+    return this.#seq.kv;
   }
 
   /** GPU memory held, by purpose. */
   get memory(): SessionMemory {
-    const kvLayers = this.#kv.memory(this.position);
+    const kvLayers = this.#seq.kv.memory(this.position);
     return {
-      weightBytes: this.#weights.byteSize,
+      weightBytes: this.#gpu.weights.byteSize,
       kvBytes: kvLayers.reduce((s, l) => s + l.allocatedBytes, 0),
       kvLiveBytes: kvLayers.reduce((s, l) => s + l.liveBytes, 0),
       kvLayers,
       kvFullBytes: this.position * kvBytesPerToken(this.hparams) * this.hparams.nLayer,
-      scratchBytes: this.#forward.scratchBytes,
+      scratchBytes: this.#gpu.forward.scratchBytes,
     };
   }
 
   /**
    * Runs the prompt from the current position (in chunks) and samples the
-   * token after it: the KV cache's prefill → plan → compress around the chunks.
+   * token after it; then the KV cache settles (plans and compresses).
    *
    * @param tokens prompt token ids (at least one)
    * @returns the sampled next token
@@ -146,56 +148,22 @@ export class Session {
    */
   async prefill(tokens: readonly number[]): Promise<number> {
     const next = await this.#prefillChunks(tokens);
-    await this.#compressPrompt();
+    await this.#seq.settle();
     return next;
   }
 
-  /** Runs the prompt's chunks and samples the token after it; the KV cache is not planned yet. */
+  /** Runs the prompt's chunks and samples the token after it; the KV cache is not settled yet. */
   async #prefillChunks(tokens: readonly number[]): Promise<number> {
-    if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
-    const kv = this.#kv;
-    if (!kv.compresses) this.#checkFits(tokens.length);
-    const B = this.#forward.maxBatch;
-    this.#forward.setPrefillCaches(kv.prefill(tokens.length, this.position), tokens.length);
-    if (this.position === 0) this.#sampler.setHistory(tokens);
-    const prefill = kv.compresses || undefined;
-    let next = -1;
-    for (let start = 0; start < tokens.length; start += B) {
-      const chunk = tokens.slice(start, start + B);
-      if (start + B >= tokens.length) {
-        next = await this.#step(chunk, prefill);
-        break;
-      }
-      this.#submitStep(chunk, undefined, prefill);
-    }
-    return next;
-  }
-
-  /** After the prompt's chunks: the KV cache plans its budgets and compresses (unless deferred). */
-  async #compressPrompt(): Promise<void> {
-    const kv = this.#kv;
-    await kv.planBudgets();
-    // --compress-at first-decode: the first decode step compresses (#firstDecode).
-    if (!kv.deferred) this.#forward.setDecodeCaches(await kv.compress());
+    if (!this.#seq.kv.compresses) this.#checkFits(tokens.length);
+    if (this.position === 0) this.#seq.setHistory(tokens);
+    const buffer = this.#readback[0]!;
+    this.#seq.submitPrompt(tokens, buffer);
+    return await this.#readToken(buffer);
   }
 
   /**
-   * The first decode step of a deferred compression (`--compress-at
-   * first-decode`): the token runs through the prompt graph over the staging
-   * cache, so it attends over all `T + 1` rows and its attention joins the
-   * scores; then the cache compresses those rows.
-   *
-   * @param token the token to feed
-   * @returns the sampled next token
-   */
-  async #firstDecode(token: number): Promise<number> {
-    const next = await this.#step([token], true);
-    this.#forward.setDecodeCaches(await this.#kv.compress());
-    return next;
-  }
-
-  /**
-   * Feeds one token at the current position and samples the next.
+   * Feeds one token at the current position and samples the next; a cache
+   * that waits for this step (a deferred compression) settles after it.
    *
    * @param token the token to feed
    * @returns the sampled next token
@@ -203,8 +171,11 @@ export class Session {
    */
   async decode(token: number): Promise<number> {
     this.#checkFits(1);
-    if (this.#kv.deferred) return await this.#firstDecode(token);
-    return await this.#step([token]);
+    const buffer = this.#readback[0]!;
+    this.#submitDecode(token, buffer);
+    const next = await this.#readToken(buffer);
+    if (!this.#seq.kv.settled) await this.#seq.settle();
+    return next;
   }
 
   /**
@@ -215,7 +186,7 @@ export class Session {
    * @returns (tokens.length, n_vocab) logits
    */
   async evaluate(tokens: readonly number[]): Promise<Float32Array> {
-    if (this.#kv.compresses) {
+    if (this.#seq.kv.compresses) {
       throw new RangeError(
         "Cannot evaluate batches through a compressing KV cache: use teacherForce",
       );
@@ -223,18 +194,24 @@ export class Session {
     this.#checkFits(tokens.length);
     const nVocab = this.hparams.nVocab;
     const out = new Float32Array(tokens.length * nVocab);
-    const B = this.#forward.maxBatch;
+    const forward = this.#gpu.forward;
+    const B = forward.maxBatch;
     const dev = this.runtime.device;
-    for (let start = 0; start < tokens.length; start += B) {
-      const chunk = tokens.slice(start, start + B);
-      this.#forward.writeInputs(chunk, this.position, this.#seed);
-      const encoder = dev.createCommandEncoder({ label: "evaluate" });
-      this.#forward.encode(encoder, chunk.length, { allLogits: true }).end();
-      dev.queue.submit([encoder.finish()]);
-      const source = chunk.length === 1 ? this.#forward.logits : this.#forward.logitsAll!;
-      const bytes = await readBuffer(dev, source, chunk.length * nVocab * 4);
-      out.set(new Float32Array(bytes), start * nVocab);
-      this.position += chunk.length;
+    const stage = forward.createStage(forward.io, this.#seq.kv.prefill(0, 0), B);
+    try {
+      for (let start = 0; start < tokens.length; start += B) {
+        const chunk = tokens.slice(start, start + B);
+        forward.writePrompt(chunk, this.position, this.#seq.seed);
+        const encoder = dev.createCommandEncoder({ label: "evaluate" });
+        forward.encodePromptBody(encoder, stage, chunk.length);
+        forward.encodePromptHead(encoder, chunk.length, { allRows: true }).end();
+        dev.queue.submit([encoder.finish()]);
+        const bytes = await readBuffer(dev, forward.logits, chunk.length * nVocab * 4);
+        out.set(new Float32Array(bytes), start * nVocab);
+        this.#seq.position += chunk.length;
+      }
+    } finally {
+      stage.destroy();
     }
     return out;
   }
@@ -243,7 +220,7 @@ export class Session {
   async logits(): Promise<Float32Array> {
     const bytes = await readBuffer(
       this.runtime.device,
-      this.#forward.logits,
+      this.#gpu.forward.logits,
       this.hparams.nVocab * 4,
     );
     return new Float32Array(bytes);
@@ -261,22 +238,21 @@ export class Session {
     token: number,
   ): Promise<{ token: number; ms: Map<string, number> } | undefined> {
     if (!this.runtime.ctx.hasTimestamps) return undefined;
+    // A cache still settling takes its step first (untimed): the timed step is the next.
+    if (!this.#seq.kv.settled) token = await this.decode(token);
     this.#checkFits(1);
-    // A deferred compression's step runs through the prompt graph first (untimed): the timed step is the next.
-    if (this.#kv.deferred) {
-      token = await this.#firstDecode(token);
-      this.#checkFits(1);
-    }
-    const dev = this.runtime.device;
-    const timer = createTimer(this.runtime, this.#forward.decodeDispatchCount + 1);
+    const forward = this.#gpu.forward;
+    const seqs = [this.#seq];
+    const timer = createTimer(this.runtime, forward.decodeDispatchCount(seqs));
     try {
-      this.#forward.writeInputs([token], this.position, this.#seed);
+      const dev = this.runtime.device;
+      this.#writeToken(token);
+      forward.writeDecode(seqs);
       const encoder = dev.createCommandEncoder({ label: "profile" });
-      this.#forward.encodeDecodeTimed(encoder, timer, [{ name: "sampler", op: this.#sampler }]);
+      forward.encodeDecode(encoder, seqs, this.#readback[0]!, timer);
       timer.resolve(encoder);
-      encoder.copyBufferToBuffer(this.#forward.token, 0, this.#readback[0]!, 0, 4);
       dev.queue.submit([encoder.finish()]);
-      this.position++;
+      this.#seq.position++;
       const ms = await timer.read();
       ms.delete(TOTAL_LABEL);
       return { token: await this.#readToken(this.#readback[0]!), ms };
@@ -287,18 +263,14 @@ export class Session {
 
   /** Forgets the sequence: the next token goes to position 0. */
   reset(): void {
-    this.position = 0;
+    this.#seq.position = 0;
   }
 
   /** Frees GPU memory and closes the model file. */
   close(): void {
-    this.#forward.destroy();
-    this.#kv.destroy();
-    this.#sampler.destroy();
-    this.#weights.destroy();
+    this.#seq.destroy();
     for (const b of [...this.#readback, ...this.#logitRing ?? []]) b.destroy();
-    if (this.#ownsDevice) this.runtime.device.destroy();
-    this.model.close();
+    this.#gpu.destroy();
   }
 
   /**
@@ -314,10 +286,10 @@ export class Session {
    * @param maxTokens most tokens to generate (the context may end it sooner)
    * @param afterStep called right after each decode step is submitted, before the next one (a
    *   caller that records state per step, e.g. compress-inspect, submits its copies there)
-   * @param options `firstTokenEarly`: yield the prompt's token before the KV cache plans and
-   *   compresses (a streaming caller shows it sooner; the compression then runs when the next
-   *   token is asked for, or when the caller stops). Off by default: the caller sees the
-   *   compressed cache at the first token, and decode timings start after the compression.
+   * @param options `firstTokenEarly`: yield the prompt's token before the KV cache settles (a
+   *   streaming caller shows it sooner; the cache then settles when the next token is asked
+   *   for, or when the caller stops). Off by default: the caller sees the settled cache at the
+   *   first token, and decode timings start after the compression.
    */
   async *generate(
     prompt: readonly number[],
@@ -332,26 +304,27 @@ export class Session {
       try {
         yield last;
       } finally {
-        await this.#compressPrompt();
+        await this.#seq.settle();
       }
     } else {
       last = await this.prefill(prompt);
       yield last;
     }
     let submitted = 1;
-    if (this.#kv.deferred && submitted < maxTokens && this.#fits(1)) {
-      last = await this.#firstDecode(last);
+    // A cache still settling takes its steps one at a time, read back before the next.
+    while (!this.#seq.kv.settled && submitted < maxTokens && this.#fits(1)) {
+      last = await this.decode(last);
       yield last;
       submitted++;
     }
     // The last sampled token is in the token buffer already; write it too so
-    // the chain does not depend on how the prefill left it.
-    this.runtime.device.queue.writeBuffer(this.#forward.token, 0, new Uint32Array([last]));
+    // the chain does not depend on how the prompt or a step left it.
+    this.#writeToken(last);
     yield* runAhead({
       ...this.#runAheadCommon(this.#readback),
       more: () => submitted < maxTokens && this.#fits(1),
       submit: (buffer) => {
-        this.#submitStep("sampled", buffer);
+        this.#submitDecode(undefined, buffer);
         afterStep?.();
         submitted++;
       },
@@ -368,25 +341,23 @@ export class Session {
    */
   async *teacherForce(tokens: readonly number[]): AsyncGenerator<Float32Array> {
     this.#checkFits(tokens.length);
-    if (this.#kv.deferred && tokens.length > 0) {
-      await this.#firstDecode(tokens[0]!);
+    let next = 0;
+    // A cache still settling takes its steps one at a time, read back before the next.
+    while (!this.#seq.kv.settled && next < tokens.length) {
+      await this.decode(tokens[next++]!);
       yield await this.logits();
-      tokens = tokens.slice(1);
     }
     const dev = this.runtime.device;
     const bytes = this.hparams.nVocab * 4;
     this.#logitRing ??= readbackRing(dev, "logits_readback", bytes);
-    let next = 0;
+    const forward = this.#gpu.forward;
     yield* runAhead({
       ...this.#runAheadCommon(this.#logitRing),
       more: () => next < tokens.length,
       submit: (buffer) => {
-        this.#forward.writeInputs([tokens[next++]!], this.position, this.#seed);
-        const encoder = dev.createCommandEncoder({ label: "teacher_force" });
-        this.#forward.encode(encoder, 1).end();
-        encoder.copyBufferToBuffer(this.#forward.logits, 0, buffer, 0, bytes);
-        dev.queue.submit([encoder.finish()]);
-        this.position++;
+        this.#submitDecode(tokens[next++]!, undefined, (encoder) => {
+          encoder.copyBufferToBuffer(forward.logits, 0, buffer, 0, bytes);
+        });
       },
       read: (buffer) => new Float32Array(buffer.getMappedRange().slice(0)),
     });
@@ -401,10 +372,31 @@ export class Session {
     };
   }
 
-  async #step(tokens: readonly number[], prefill?: boolean): Promise<number> {
-    const buffer = this.#readback[0]!;
-    this.#submitStep(tokens, buffer, prefill);
-    return await this.#readToken(buffer);
+  /**
+   * Submits one decode step of the sequence: fed `token` (undefined: the token
+   * its last step sampled, still on the GPU); the sampled token is copied to
+   * `readback` when given, and `after` records more into the step's encoder.
+   */
+  #submitDecode(
+    token: number | undefined,
+    readback: GPUBuffer | undefined,
+    after?: (encoder: GPUCommandEncoder) => void,
+  ): void {
+    const forward = this.#gpu.forward;
+    const dev = this.runtime.device;
+    if (token !== undefined) this.#writeToken(token);
+    const seqs = [this.#seq];
+    forward.writeDecode(seqs);
+    const encoder = dev.createCommandEncoder({ label: "decode" });
+    forward.encodeDecode(encoder, seqs, readback);
+    after?.(encoder);
+    dev.queue.submit([encoder.finish()]);
+    this.#seq.position++;
+  }
+
+  /** Writes the token the next decode step is fed. */
+  #writeToken(token: number): void {
+    this.runtime.device.queue.writeBuffer(this.#seq.io.token, 0, new Uint32Array([token]));
   }
 
   async #readToken(buffer: GPUBuffer): Promise<number> {
@@ -413,46 +405,6 @@ export class Session {
     buffer.unmap();
     this.runtime.ctx.checkHealth();
     return token;
-  }
-
-  /**
-   * Submits one step's forward pass; with `readback`, also the sampler, whose
-   * token is copied there (a prompt chunk before the last needs neither).
-   */
-  #submitStep(
-    tokens: readonly number[] | "sampled",
-    readback: GPUBuffer | undefined,
-    prefill = tokens !== "sampled" && tokens.length > 1,
-  ): void {
-    const dev = this.runtime.device;
-    const T = tokens === "sampled" ? 1 : tokens.length;
-    const forward = this.#forward;
-    forward.writeInputs(tokens, this.position, this.#seed, prefill);
-    this.position += T;
-    if (!prefill) {
-      const encoder = dev.createCommandEncoder({ label: "decode" });
-      const pass = forward.encode(encoder, T);
-      if (readback) this.#sample(encoder, pass, readback);
-      else pass.end();
-      dev.queue.submit([encoder.finish()]);
-      return;
-    }
-    // A prompt chunk goes to the GPU before its lm_head is recorded: the head's pipeline
-    // compiles (first use) while the chunk runs, and a chunk before the last needs no head.
-    const body = dev.createCommandEncoder({ label: "prefill" });
-    forward.encodePromptBody(body, T);
-    dev.queue.submit([body.finish()]);
-    if (!readback) return;
-    const encoder = dev.createCommandEncoder({ label: "prefill_head" });
-    this.#sample(encoder, forward.encodePromptHead(encoder), readback);
-    dev.queue.submit([encoder.finish()]);
-  }
-
-  /** Ends the step's open pass with the sampler, whose token is copied to `readback`. */
-  #sample(encoder: GPUCommandEncoder, pass: GPUComputePassEncoder, readback: GPUBuffer): void {
-    this.#sampler.encode(pass);
-    pass.end();
-    encoder.copyBufferToBuffer(this.#forward.token, 0, readback, 0, 4);
   }
 
   /** A read-back failed: report the device's own error if it has one, else this one. */
@@ -464,16 +416,16 @@ export class Session {
   }
 
   #fits(n: number): boolean {
-    return this.#kv.unbounded || this.position + n <= this.nCtx;
+    return this.#seq.kv.unbounded || this.position + n <= this.nCtx;
   }
 
   #checkFits(n: number): void {
-    if (this.#kv.compresses && this.position === 0) {
+    if (this.#seq.kv.compresses && this.position === 0) {
       throw new LimitError(
         "Cannot decode before a prompt: a compressing KV cache starts with prefill",
       );
     }
-    if (!this.#kv.unbounded && this.position + n > this.nCtx) {
+    if (!this.#fits(n)) {
       throw new LimitError(
         `Cannot fit ${n} more tokens at position ${this.position}: the context holds ${this.nCtx} ` +
           `(raise -c/--ctx up to the model's ${this.hparams.nCtxTrain})`,

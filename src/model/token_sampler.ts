@@ -10,7 +10,7 @@ import { createArgmax } from "../gpu/ops/argmax.ts";
 import { createSample } from "../gpu/ops/sample.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import type { SamplerParams } from "../sample/params.ts";
-import type { GpuForward } from "./forward.ts";
+import type { StageIo } from "./cache_stage.ts";
 
 /** A sampler dispatch, told the sequence so far before each prompt. */
 export interface TokenSampler extends Dispatch {
@@ -19,19 +19,20 @@ export interface TokenSampler extends Dispatch {
 }
 
 /**
- * Creates the sampler dispatch writing the next token into `forward.token[0]`.
+ * Creates the sampler dispatch writing the next token into `io.token[0]`.
  *
  * @param rt GPU runtime
- * @param forward the forward pass whose logits are sampled
+ * @param nVocab vocabulary size
+ * @param io a sequence's buffers: its logits (row 0 sampled), token and step (the seed)
  * @param params validated sampling settings
  */
 export function createTokenSampler(
   rt: GpuRuntime,
-  forward: GpuForward,
+  nVocab: number,
+  io: Pick<StageIo, "logits" | "token" | "step">,
   params: SamplerParams,
 ): TokenSampler {
-  const { logits, token: out, step } = forward;
-  const nVocab = forward.hparams.nVocab;
+  const { logits, token: out, step } = io;
   const penalised = params.repeatPenalty !== 1 && params.repeatLastN > 0;
   if (params.temperature <= 0 && !penalised) {
     const argmax = createArgmax(rt, { logits, out, nVocab });

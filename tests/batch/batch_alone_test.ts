@@ -110,7 +110,7 @@ async function batched(
       traces[next] = trace;
       running.set(slot, next++);
       trace.tokens.push(await engine.start(slot, ids.slice(r.from, r.from + r.length), r.sampler));
-      trace.fates = engine.slots[slot]!.kv.fates;
+      trace.fates = engine.sequences[slot]!.kv.fates;
       trace.logits.push(await engine.logits(slot));
     };
     for (let slot = 0; slot < parallel; slot++) await admit(slot);
@@ -122,7 +122,7 @@ async function batched(
         trace.tokens.push(out[i]!);
         trace.logits.push(await engine.logits(slot));
         if (trace.tokens.length === requests[running.get(slot)!]!.steps + 1) {
-          trace.tables = await tables(engine.slots[slot]!.kv);
+          trace.tables = await tables(engine.sequences[slot]!.kv);
           engine.finish(slot);
           running.delete(slot);
           if (next < requests.length) await admit(slot);

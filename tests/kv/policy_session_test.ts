@@ -94,7 +94,12 @@ async function twinRun(path: string, promptLength: number, input: KvOptionsInput
       if (deferred && i === 0) {
         samePlan();
         assert.equal(cpu.prefill!.promptLength, promptLength + 1, "T' = T + 1");
-        assert.deepEqual(await session.logits(), await fullLogits(path, ids.slice(0, pos + 1)));
+        // The step attended over all T + 1 rows: the full cache's logits after them, up to the
+        // rounding of its one-row projections against the prompt's tiled ones.
+        const got = await session.logits();
+        const want = await fullLogits(path, ids.slice(0, pos + 1));
+        const worst = got.reduce((m, g, i) => Math.max(m, Math.abs(g - want[i]!)), 0);
+        assert.ok(worst <= 1e-4, `first decode step: logits differ by ${worst}`);
       }
       const picks = await Promise.all(
         store.picks.map(async (b) => new Int32Array(await readBuffer(runtime!.device, b, b.size))),
