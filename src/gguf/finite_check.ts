@@ -76,7 +76,19 @@ export function withFiniteTensors(file: GgufFile): GgufFile {
     ...file,
     async readTensor(info, into) {
       const bytes = await file.readTensor(info, into);
-      checkFinite(file.path, info, bytes);
+      checkFinite(file.path, info, bytes, 0);
+      return bytes;
+    },
+    async readTensorPart(info, start, into) {
+      const { blockBytes } = ggmlTypeInfo(info.type);
+      if (start % blockBytes !== 0) {
+        throw new RangeError(
+          `Cannot check a piece of tensor "${info.name}" from byte ${start}: ` +
+            `not a multiple of its ${blockBytes}-byte blocks`,
+        );
+      }
+      const bytes = await file.readTensorPart(info, start, into);
+      checkFinite(file.path, info, bytes, start / blockBytes);
       return bytes;
     },
   };
@@ -85,11 +97,21 @@ export function withFiniteTensors(file: GgufFile): GgufFile {
 /**
  * Throws when a tensor's bytes hold a NaN or infinity, naming the tensor and where.
  *
+ * @param name the file, for the message
+ * @param info the tensor
+ * @param bytes its bytes, or a piece of them
+ * @param first the index of the piece's first element (floats) or block (quantized types)
  * @throws {GgufFormatError} `non_finite` (exit code 3)
  */
-function checkFinite(name: string | undefined, info: GgufTensorInfo, bytes: Uint8Array): void {
-  const bad = firstNonFinite(info.type, bytes);
-  if (bad < 0) return;
+function checkFinite(
+  name: string | undefined,
+  info: GgufTensorInfo,
+  bytes: Uint8Array,
+  first: number,
+): void {
+  const found = firstNonFinite(info.type, bytes);
+  if (found < 0) return;
+  const bad = first + found;
   const float = info.type === GgmlType.F32 || info.type === GgmlType.F16 ||
     info.type === GgmlType.BF16;
   const at = float ? `element ${bad}` : `the scale of block ${bad}`;

@@ -67,6 +67,18 @@ export interface GgufFile {
    * @throws {GgufFormatError} if the file has shrunk since it was parsed
    */
   readTensor(info: GgufTensorInfo, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Reads `into.length` bytes of one tensor, from byte `start` of its data: a
+   * piece of a tensor too large to hold in memory at once.
+   *
+   * @param info a descriptor of this file
+   * @param start byte offset inside the tensor's data
+   * @param into the buffer to fill, whole
+   * @returns `into`, filled
+   * @throws {RangeError} if the range leaves the tensor
+   * @throws {GgufFormatError} if the file has shrunk since it was parsed
+   */
+  readTensorPart(info: GgufTensorInfo, start: number, into: Uint8Array): Promise<Uint8Array>;
   /** Releases the underlying source. */
   close(): void;
 }
@@ -159,20 +171,37 @@ export async function parseGguf(
         );
       }
       const bytes = await source.read(info.offset, info.byteSize, into);
-      if (bytes.length < info.byteSize) {
-        throw new GgufFormatError(
-          "truncated",
-          `${cannotRead(name)}: file ends at byte ${
-            info.offset + bytes.length
-          } inside tensor "${info.name}" (bytes ${info.offset} to ${info.offset + info.byteSize})`,
-          info.offset + bytes.length,
+      if (bytes.length < info.byteSize) throw truncatedTensor(name, info, bytes.length);
+      return bytes;
+    },
+    async readTensorPart(info, start, into) {
+      if (!Number.isSafeInteger(start) || start < 0 || start + into.length > info.byteSize) {
+        throw new RangeError(
+          `Cannot read bytes ${start} to ${start + into.length} of tensor "${info.name}": ` +
+            `it has ${info.byteSize}`,
         );
       }
+      const bytes = await source.read(info.offset + start, into.length, into);
+      if (bytes.length < into.length) throw truncatedTensor(name, info, start + bytes.length);
       return bytes;
     },
     close: () => source.close(),
   };
   return options.path === undefined ? file : { ...file, path: options.path };
+}
+
+/** The error of a file that ends `read` bytes into a tensor's data. */
+function truncatedTensor(
+  name: string | undefined,
+  info: GgufTensorInfo,
+  read: number,
+): GgufFormatError {
+  return new GgufFormatError(
+    "truncated",
+    `${cannotRead(name)}: file ends at byte ${info.offset + read} inside tensor "${info.name}" ` +
+      `(bytes ${info.offset} to ${info.offset + info.byteSize})`,
+    info.offset + read,
+  );
 }
 
 /**
