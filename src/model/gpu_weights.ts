@@ -9,7 +9,13 @@ import { createStorageFrom } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { rowBytes } from "../gguf/ggml_type.ts";
 import type { GgufTensorInfo } from "../gguf/types.ts";
-import { createGpuWeight, destroyGpuWeight, type GpuWeight, uploadWeight } from "../gpu/weights.ts";
+import {
+  createGpuWeight,
+  destroyGpuWeight,
+  type GpuWeight,
+  UploadStaging,
+  uploadWeight,
+} from "../gpu/weights.ts";
 import { dequantize } from "../gguf/dequantize.ts";
 import type { ModelFile } from "./model_file.ts";
 import { type LayerTensors, loadLayerTensors } from "./layer_tensors.ts";
@@ -38,8 +44,9 @@ export interface GpuModelWeights {
 }
 
 /**
- * Uploads every weight of `model`, one tensor at a time through one staging
- * array (peak host memory: the largest tensor).
+ * Uploads every weight of `model`, streamed from the file through one bounded
+ * {@linkcode UploadStaging} (peak host memory beside the GPU copy: a few MiB,
+ * not a tensor; on a CPU adapter the GPU copy is host memory too).
  *
  * @param rt the runtime whose device receives the weights
  * @param model an opened, validated model
@@ -54,8 +61,7 @@ export async function uploadModelWeights(
   kvGroup = 1,
 ): Promise<GpuModelWeights> {
   const hp = model.hparams;
-  const largest = Math.max(...model.gguf.tensors.map((t) => t.byteSize));
-  const staging = new Uint8Array(largest);
+  const staging = new UploadStaging(rt);
   const matrices: GpuWeight[] = [];
   const vectors: GPUBuffer[] = [];
   let byteSize = 0;
@@ -64,9 +70,13 @@ export async function uploadModelWeights(
   const tick = () => onProgress?.(++done, total);
   const matrix = async (name: string): Promise<GpuWeight> => {
     const info = model.tensor(name);
-    const weight = kvGroup > 1 && isKvProjection(name)
-      ? repeatedWeight(rt, info, await model.gguf.readTensor(info, staging), hp.headDim, kvGroup)
-      : await uploadWeight(rt, model.gguf, info, staging);
+    let weight: GpuWeight;
+    if (kvGroup > 1 && isKvProjection(name)) {
+      weight = repeatedWeight(rt, info, await model.gguf.readTensor(info), hp.headDim, kvGroup);
+      await staging.queued(weight.byteSize);
+    } else {
+      weight = await uploadWeight(rt, model.gguf, info, staging);
+    }
     matrices.push(weight);
     byteSize += weight.byteSize;
     tick();
@@ -74,7 +84,7 @@ export async function uploadModelWeights(
   };
   const f32 = async (name: string): Promise<Float32Array> => {
     const info = model.tensor(name);
-    return dequantize(info.type, await model.gguf.readTensor(info, staging), info.elementCount);
+    return dequantize(info.type, await model.gguf.readTensor(info), info.elementCount);
   };
   const vector = async (name: string): Promise<GPUBuffer> => {
     const stored = await f32(name);
@@ -92,6 +102,7 @@ export async function uploadModelWeights(
   const output = hp.tiedEmbeddings ? tokenEmbd : await matrix(TN.output);
   const ropeFreqs = hp.hasRopeFreqs ? await f32(TN.ropeFreqs) : undefined;
   const layers = await loadLayerTensors(hp, { matrix, vector });
+  await staging.drain();
   return {
     tokenEmbd,
     outputNorm,
