@@ -16,6 +16,7 @@ import { describeKvOptions } from "../kv/describe.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { defaultContext } from "../model/session_load.ts";
 import { openModel } from "../model/model_file.ts";
+import { peakRssBytes } from "../gpu/host_memory.ts";
 import type { ModelFile } from "../model/model_file.ts";
 import { resolveSeed, type SamplerParams, samplerParams } from "../sample/params.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
@@ -203,7 +204,7 @@ function reportBatchSetup(
       `${mib(m.batchScratchBytes)} (${engine.slots.length} rows), slots ${
         mib(m.slotScratchBytes)
       }; ` +
-      `reused as sequences come and go`,
+      `reused as sequences come and go; peak host RSS so far ${mib(peakRssBytes())}`,
       `KV per sequence (charged before its prompt): ${mib(Math.min(...charges))} to ` +
       `${mib(Math.max(...charges))}; cap ${
         kvMemory === undefined ? `none (the ${engine.slots.length} slots)` : mib(kvMemory)

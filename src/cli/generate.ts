@@ -27,6 +27,7 @@ import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { byteSizeArg, collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
+import { peakRssBytes } from "../gpu/host_memory.ts";
 import { readPrompt } from "./prompt_input.ts";
 import { StopStringFilter } from "../tokenizer/stop_strings.ts";
 
@@ -439,7 +440,8 @@ function reportTimings(r: GenerateResult): void {
       `decode ${Math.max(0, r.tokens.length - 1)} tokens in ${t.decodeMs.toFixed(1)} ms ` +
       `(${t.decodeTokensPerSecond.toFixed(1)} tokens/s)`,
       `GPU memory: weights ${mib(r.memory.weights)}, KV cache ${mib(r.memory.kvCache)} ` +
-      `allocated (${r.kv.policy}), scratch ${mib(r.memory.scratch)}`,
+      `allocated (${r.kv.policy}), scratch ${mib(r.memory.scratch)}; ` +
+      `peak host RSS ${mib(peakRssBytes())}`,
       `KV tokens kept per layer: ${r.kv.layerSlots.join(", ")}; the ${
         r.promptTokens.length + r.tokens.length - 1
       } tokens of this run would take ${mib(r.memory.kvCacheFull)} uncompressed`,
