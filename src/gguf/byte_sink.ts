@@ -12,10 +12,11 @@ const encoder = new TextEncoder();
  *
  * @example Write a GGUF string
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteSink } from "./byte_sink.ts";
  * const sink = new ByteSink();
  * sink.string("hi");
- * console.log(sink.bytes().length); // 10 (u64 length + 2 bytes)
+ * assert.deepEqual([...sink.bytes()], [2, 0, 0, 0, 0, 0, 0, 0, 0x68, 0x69]); // u64 length, bytes
  * ```
  */
 export class ByteSink {

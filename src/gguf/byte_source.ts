@@ -13,10 +13,15 @@ import type { ByteSource } from "./types.ts";
  * at a time), so concurrent callers never interleave.
  *
  * @example Reading the magic of a model
- * ```ts ignore
- * const source = await openFileSource("model.gguf");
- * const magic = await source.read(0, 4);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openFileSource } from "./byte_source.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "GGUF and the rest");
+ * const source = await openFileSource(path);
+ * assert.equal(new TextDecoder().decode(await source.read(0, 4)), "GGUF");
  * source.close();
+ * await Deno.remove(path);
  * ```
  *
  * @param path file to open
@@ -90,9 +95,11 @@ export async function openFileSource(path: string): Promise<ByteSource> {
  *
  * @example Parsing an in-memory file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bytesSource } from "./byte_source.ts";
  * const source = bytesSource(new Uint8Array([0x47, 0x47, 0x55, 0x46]));
- * console.assert(source.size === 4);
+ * assert.equal(source.size, 4);
+ * assert.deepEqual([...await source.read(2, 2)], [0x55, 0x46]);
  * ```
  *
  * @param bytes the whole file

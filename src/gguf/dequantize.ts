@@ -31,12 +31,13 @@ import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./dequant/k_quan
  * too short, `out` is too small, or the type is not supported
  * @example Decode one Q8_0 block
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dequantize } from "./dequantize.ts";
  * import { GgmlType } from "./ggml_type.ts";
  * const block = new Uint8Array(34);
  * block[1] = 0x40; // d = 2.0 (f16 0x4000)
  * block[2] = 0xff; // int8 −1
- * console.log(dequantize(GgmlType.Q8_0, block, 32)[0]); // -2
+ * assert.equal(dequantize(GgmlType.Q8_0, block, 32)[0], -2);
  * ```
  */
 export function dequantize(

@@ -29,10 +29,11 @@ const SCALE_OFFSETS: Readonly<Partial<Record<GgmlType, readonly number[]>>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { firstNonFinite } from "./finite_check.ts";
  * import { GgmlType } from "./ggml_type.ts";
  * const bytes = new Uint8Array(new Float32Array([1, NaN, 2]).buffer);
- * console.log(firstNonFinite(GgmlType.F32, bytes)); // 1
+ * assert.equal(firstNonFinite(GgmlType.F32, bytes), 1);
  * ```
  *
  * @param type the tensor's storage type

@@ -61,9 +61,11 @@ export type GgufErrorCode =
  *
  * @example Catching a format error
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GgufFormatError } from "./format_error.ts";
  * const error = new GgufFormatError("bad_magic", 'Cannot read "x.gguf": no GGUF magic at byte 0', 0);
- * console.assert(error.code === "bad_magic" && error.exitCode === 3);
+ * assert.equal(error.code, "bad_magic");
+ * assert.equal(error.exitCode, 3);
  * ```
  */
 export class GgufFormatError extends SyntaxError {

@@ -23,8 +23,10 @@ function f32Bits(x: number): number {
  * @returns its value; NaN patterns give NaN
  * @example Decode 1.0 and the largest finite half
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f16ToF32 } from "./half.ts";
- * console.log(f16ToF32(0x3c00), f16ToF32(0x7bff)); // 1 65504
+ * assert.equal(f16ToF32(0x3c00), 1);
+ * assert.equal(f16ToF32(0x7bff), 65504);
  * ```
  */
 export function f16ToF32(bits: number): number {
@@ -53,8 +55,9 @@ function shiftRoundEven(m: number, shift: number): number {
  * @returns the 16-bit pattern
  * @example Round a tie to even
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32ToF16 } from "./half.ts";
- * console.log(f32ToF16(1 + 2 ** -11).toString(16)); // "3c00"
+ * assert.equal(f32ToF16(1 + 2 ** -11), 0x3c00);
  * ```
  */
 export function f32ToF16(x: number): number {
@@ -81,8 +84,9 @@ export function f32ToF16(x: number): number {
  * @returns its value
  * @example Decode 1.0
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bf16ToF32 } from "./half.ts";
- * console.log(bf16ToF32(0x3f80)); // 1
+ * assert.equal(bf16ToF32(0x3f80), 1);
  * ```
  */
 export function bf16ToF32(bits: number): number {
@@ -98,8 +102,9 @@ export function bf16ToF32(bits: number): number {
  * @returns the 16-bit pattern
  * @example Round 1 + 2^-8 (a tie) down to 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32ToBf16 } from "./half.ts";
- * console.log(f32ToBf16(1 + 2 ** -8).toString(16)); // "3f80"
+ * assert.equal(f32ToBf16(1 + 2 ** -8), 0x3f80);
  * ```
  */
 export function f32ToBf16(x: number): number {

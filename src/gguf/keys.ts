@@ -79,8 +79,9 @@ export const NO_TOKEN_ID = 0xFFFFFFFF;
  *
  * @example The context length key of a llama model
  * ```ts
+ * import assert from "node:assert/strict";
  * import { archKey, KV } from "./keys.ts";
- * console.assert(archKey(KV.contextLength, "llama") === "llama.context_length");
+ * assert.equal(archKey(KV.contextLength, "llama"), "llama.context_length");
  * ```
  *
  * @param template a key from {@linkcode KV} containing `%s`

@@ -37,13 +37,14 @@ const NUMERIC_TYPES: ReadonlySet<GgufValueType> = new Set([
  *
  * @example Reading hyper-parameters
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GgufMetadata } from "./metadata.ts";
  * import { GgufValueType } from "./types.ts";
  * const meta = new GgufMetadata(new Map([
  *   ["llama.block_count", { type: GgufValueType.U32, value: 5 }],
  * ]));
- * console.assert(meta.number("llama.block_count") === 5);
- * console.assert(meta.optionalNumber("llama.rope.freq_base") === undefined);
+ * assert.equal(meta.number("llama.block_count"), 5);
+ * assert.equal(meta.optionalNumber("llama.rope.freq_base"), undefined);
  * ```
  */
 export class GgufMetadata {

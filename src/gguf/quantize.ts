@@ -27,10 +27,13 @@ import {
  * is not finite, or a block's scale is beyond the f16 range
  * @example Quantize one Q8_0 block
  * ```ts
+ * import assert from "node:assert/strict";
  * import { quantize } from "./quantize.ts";
+ * import { dequantize } from "./dequantize.ts";
  * import { GgmlType } from "./ggml_type.ts";
  * const bytes = quantize(GgmlType.Q8_0, new Float32Array(32).fill(0.5));
- * console.log(bytes.length); // 34
+ * assert.equal(bytes.length, 34); // one block: f16 scale + 32 int8
+ * assert.ok(Math.abs(dequantize(GgmlType.Q8_0, bytes, 32)[31]! - 0.5) < 0.5 / 127); // within a step
  * ```
  */
 export function quantize(type: GgmlType, values: Float32Array): Uint8Array {

@@ -120,10 +120,19 @@ interface Header {
  * (the caller owns it).
  *
  * @example Parsing bytes in memory
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { bytesSource } from "./byte_source.ts";
- * const file = await parseGguf(bytesSource(bytes), { name: "fixture.gguf" });
- * console.log(file.metadata.string("general.architecture"), file.tensors.length);
+ * import { parseGguf } from "./reader.ts";
+ * import { GgufValueType } from "./types.ts";
+ * import { encodeGguf } from "./writer.ts";
+ * const bytes = encodeGguf({
+ *   metadata: [["general.architecture", { type: GgufValueType.STRING, value: "llama" }]],
+ *   tensors: [],
+ * });
+ * const file = await parseGguf(bytesSource(bytes), { name: "tiny.gguf" });
+ * assert.equal(file.metadata.string("general.architecture"), "llama");
+ * assert.equal(file.tensors.length, 0);
  * ```
  *
  * @param source where to read from
@@ -208,10 +217,19 @@ function truncatedTensor(
  * Opens and parses a GGUF file; tensor bytes stay on disk until read.
  *
  * @example Listing a model's tensors
- * ```ts ignore
- * const model = await openGguf("stories260K.gguf");
- * for (const t of model.tensors) console.log(t.name, t.dims);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GgmlType } from "./ggml_type.ts";
+ * import { openGguf } from "./reader.ts";
+ * import { writeGguf } from "./writer.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".gguf" });
+ * const data = new Uint8Array(new Float32Array([1, 2]).buffer);
+ * await writeGguf(path, { metadata: [], tensors: [{ name: "w", type: GgmlType.F32, dims: [2], data }] });
+ * const model = await openGguf(path);
+ * assert.deepEqual(model.tensors.map((t) => [t.name, t.dims]), [["w", [2]]]);
+ * assert.deepEqual(await model.readTensor(model.tensors[0]!), data);
  * model.close();
+ * await Deno.remove(path);
  * ```
  *
  * @param path file to open

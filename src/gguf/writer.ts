@@ -110,6 +110,7 @@ function checkTensors(tensors: readonly GgufTensorSpec[]): void {
  * a tensor's data length does not match its dims and type
  * @example A file with one tensor
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeGguf } from "./writer.ts";
  * import { GgmlType } from "./ggml_type.ts";
  * import { GgufValueType } from "./types.ts";
@@ -117,7 +118,8 @@ function checkTensors(tensors: readonly GgufTensorSpec[]): void {
  *   metadata: [["general.name", { type: GgufValueType.STRING, value: "tiny" }]],
  *   tensors: [{ name: "w", type: GgmlType.F32, dims: [2], data: new Uint8Array(8) }],
  * });
- * console.log(bytes.length % 32); // 0
+ * assert.equal(new TextDecoder().decode(bytes.subarray(0, 4)), "GGUF");
+ * assert.equal(bytes.length % 32, 0); // the data is padded to the alignment
  * ```
  */
 export function encodeGguf(spec: GgufSpec): Uint8Array {
@@ -170,9 +172,14 @@ export function encodeGguf(spec: GgufSpec): Uint8Array {
  * @throws {TypeError | RangeError} as {@linkcode encodeGguf}
  * @throws {Deno.errors.NotFound} if the directory does not exist
  * @example Write a metadata-only file
- * ```ts ignore
- * import { writeGguf } from "./writer.ts";
- * await writeGguf("/tmp/empty.gguf", { metadata: [], tensors: [] });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeGguf, writeGguf } from "./writer.ts";
+ * const dir = await Deno.makeTempDir();
+ * const spec = { metadata: [], tensors: [] };
+ * await writeGguf(`${dir}/empty.gguf`, spec);
+ * assert.deepEqual(await Deno.readFile(`${dir}/empty.gguf`), encodeGguf(spec));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeGguf(path: string, spec: GgufSpec): Promise<void> {

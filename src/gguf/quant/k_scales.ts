@@ -16,11 +16,12 @@
  * @returns `[scale, min]`, each 0..63
  * @example Scale 5 and min 9 of sub-block 0
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unpackKScaleMin } from "./k_scales.ts";
  * const s = new Uint8Array(12);
  * s[0] = 5;
  * s[4] = 9;
- * console.log(unpackKScaleMin(s, 0, 0)); // [5, 9]
+ * assert.deepEqual(unpackKScaleMin(s, 0, 0), [5, 9]);
  * ```
  */
 export function unpackKScaleMin(bytes: Uint8Array, at: number, i: number): [number, number] {
@@ -41,10 +42,11 @@ export function unpackKScaleMin(bytes: Uint8Array, at: number, i: number): [numb
  * @param at index of the first byte to write
  * @example Round trip one sub-block
  * ```ts
+ * import assert from "node:assert/strict";
  * import { packKScales, unpackKScaleMin } from "./k_scales.ts";
  * const out = new Uint8Array(12);
  * packKScales([1, 2, 3, 4, 63, 6, 7, 8], [0, 0, 0, 0, 40, 0, 0, 0], out, 0);
- * console.log(unpackKScaleMin(out, 0, 4)); // [63, 40]
+ * assert.deepEqual(unpackKScaleMin(out, 0, 4), [63, 40]);
  * ```
  */
 export function packKScales(

@@ -14,8 +14,11 @@
  * @returns the rounded value
  * @example The case a plain floor(y + 0.5) gets wrong
  * ```ts
+ * import assert from "node:assert/strict";
  * import { roundHalfUp } from "./round.ts";
- * console.log(roundHalfUp(0.49999999999999994), roundHalfUp(2.5), roundHalfUp(-2.5)); // 0 3 -2
+ * assert.equal(roundHalfUp(0.49999999999999994), 0);
+ * assert.equal(roundHalfUp(2.5), 3);
+ * assert.equal(roundHalfUp(-2.5), -2);
  * ```
  */
 export function roundHalfUp(y: number): number {
