@@ -73,14 +73,24 @@ export function vocabFromMetadata(metadata: GgufMetadata): TokenizerVocab {
 /**
  * Builds the tokenizer a GGUF file describes.
  *
- * @example Tokenizing with a model file
- * ```ts ignore
- * import { openGguf } from "../gguf/reader.ts";
+ * @example A SentencePiece-style vocabulary (`openGguf(path).metadata` in practice)
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenizerFromMetadata } from "./from_metadata.ts";
- * const file = await openGguf("stories260K.gguf");
- * const tokenizer = tokenizerFromMetadata(file.metadata);
- * file.close();
- * console.log(tokenizer.encode("Once upon a time")); // [1, 403, 407, 261, 378]
+ * import { GgufMetadata } from "../gguf/metadata.ts";
+ * import { type GgufEntry, type GgufValue, GgufValueType } from "../gguf/types.ts";
+ * const list = (elementType: GgufValueType, values: GgufValue[]): GgufEntry => ({
+ *   type: GgufValueType.ARRAY,
+ *   value: { elementType, values },
+ * });
+ * const tokens = ["<unk>", "<s>", "</s>", "▁", "h", "i", "▁h", "▁hi"];
+ * const meta = new GgufMetadata(new Map<string, GgufEntry>([
+ *   ["tokenizer.ggml.model", { type: GgufValueType.STRING, value: "llama" }],
+ *   ["tokenizer.ggml.tokens", list(GgufValueType.STRING, tokens)],
+ *   ["tokenizer.ggml.scores", list(GgufValueType.F32, [0, 0, 0, -1, -1, -1, -2, -3])],
+ *   ["tokenizer.ggml.token_type", list(GgufValueType.I32, [2, 3, 3, 1, 1, 1, 1, 1])],
+ * ]));
+ * assert.deepEqual([...tokenizerFromMetadata(meta).encode("hi hi")], [1, 7, 7]); // <s> ▁hi ▁hi
  * ```
  *
  * @param metadata the file's metadata

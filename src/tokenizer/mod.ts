@@ -3,16 +3,8 @@
  * byte-level BPE (`gpt2`, with every pre-tokenizer llama.cpp maps for the llama and qwen2
  * families).
  *
- * @example From a model file
- * ```ts ignore
- * import { openGguf } from "../gguf/reader.ts";
- * import { tokenizerFromMetadata } from "./mod.ts";
- * const file = await openGguf("model.gguf");
- * const tokenizer = tokenizerFromMetadata(file.metadata);
- * const ids = tokenizer.encode("Hello");
- * const decoder = tokenizer.streamDecoder({ stripLeadingSpace: true });
- * for (const id of ids) console.log(decoder.push(id));
- * ```
+ * `tokenizerFromMetadata(openGguf(path).metadata)` gives a model's tokenizer
+ * (its example shows one built from metadata in memory).
  *
  * @module
  */
