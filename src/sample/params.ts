@@ -47,9 +47,11 @@ export const DEFAULT_SAMPLER_PARAMS: SamplerParams = Object.freeze({
  * @throws {UsageError} naming the flag and the valid range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { samplerParams } from "./params.ts";
  * const p = samplerParams({ temperature: 0, seed: 42 });
- * console.log(p.topK, p.temperature); // 40 0
+ * assert.equal(p.temperature, 0);
+ * assert.equal(p.topK, 40); // llama.cpp's default
  * ```
  */
 export function samplerParams(given: Partial<SamplerParams> = {}): SamplerParams {
@@ -90,8 +92,11 @@ export function samplerParams(given: Partial<SamplerParams> = {}): SamplerParams
  * @returns a concrete u32 seed
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSeed } from "./params.ts";
- * console.log(resolveSeed(42)); // 42
+ * assert.equal(resolveSeed(42), 42);
+ * const random = resolveSeed(0xffffffff);
+ * assert.ok(Number.isInteger(random) && random >= 0 && random < 0xffffffff);
  * ```
  */
 export function resolveSeed(seed: number): number {
@@ -105,8 +110,9 @@ export function resolveSeed(seed: number): number {
  * @returns e.g. `penalties(last 64, 1.10) → top-k 40 → top-p 0.95 → min-p 0.05 → temp 0.80 → dist(seed 42)`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeSampler, samplerParams } from "./params.ts";
- * console.log(describeSampler(samplerParams({ temperature: 0 }))); // greedy
+ * assert.equal(describeSampler(samplerParams({ temperature: 0 })), "greedy");
  * ```
  */
 export function describeSampler(p: SamplerParams): string {

@@ -13,8 +13,10 @@
  * @returns hashed u32
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pcgHash } from "./random.ts";
- * console.log(pcgHash(0) === pcgHash(0)); // true
+ * assert.equal(pcgHash(0), 129708002); // the WGSL kernel gives the same
+ * assert.equal(pcgHash(1), 2831084092);
  * ```
  */
 export function pcgHash(v: number): number {
@@ -32,9 +34,12 @@ export function pcgHash(v: number): number {
  * @returns u in [0, 1)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomUnit } from "./random.ts";
  * const u = randomUnit(42, 0);
- * console.log(u >= 0 && u < 1); // true
+ * assert.ok(u >= 0 && u < 1);
+ * assert.equal(randomUnit(42, 0), u); // the same seed and counter, the same draw
+ * assert.notEqual(randomUnit(42, 1), u);
  * ```
  */
 export function randomUnit(seed: number, counter: number): number {
