@@ -34,11 +34,6 @@ export interface StepValues {
  * @param device owning device
  * @param label GPU label
  * @returns a 16-byte uniform buffer (also copyable, for inspection) that `writeStep` fills
- * @example
- * ```ts ignore
- * const step = createStepBuffer(device);
- * writeStep(device, step, { pos: 0, nTokens: 5, nKv: 5, seed: 42 });
- * ```
  */
 export function createStepBuffer(device: GPUDevice, label = "step"): GPUBuffer {
   return device.createBuffer({
@@ -55,10 +50,6 @@ export function createStepBuffer(device: GPUDevice, label = "step"): GPUBuffer {
  * @param buffer the step uniform from {@linkcode createStepBuffer}
  * @param values this step's position, token count, cache fill and seed
  * @throws {RangeError} when a value is not a u32 or the step has no tokens
- * @example
- * ```ts ignore
- * writeStep(device, step, { pos: 7, nTokens: 1, nKv: 8, seed: 1 });
- * ```
  */
 export function writeStep(device: GPUDevice, buffer: GPUBuffer, values: StepValues): void {
   for (const [name, v] of Object.entries(values)) {

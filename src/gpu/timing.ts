@@ -37,18 +37,6 @@ export interface GpuTimer {
 /**
  * Creates a timer for up to `maxPasses` timed passes per frame.
  *
- * @example Time one pass
- * ```ts ignore
- * const timer = createTimer(rt, 1);
- * const encoder = rt.device.createCommandEncoder();
- * const pass = encoder.beginComputePass(timer.passDescriptor("matvec"));
- * op.encode(pass);
- * pass.end();
- * timer.resolve(encoder);
- * rt.device.queue.submit([encoder.finish()]);
- * console.log((await timer.read()).get("matvec"));
- * ```
- *
  * @param rt runtime whose device runs the passes
  * @param maxPasses timed passes per frame (≥ 1)
  * @returns the timer

@@ -62,11 +62,6 @@ const SCRIPT = `
  * @param report the inspect report
  * @returns the HTML document
  * @throws {RangeError} when a head's positions are outside the sequence or have two fates
- * @example Write the page next to the model
- * ```ts ignore
- * import { renderInspectHtml } from "./render_html.ts";
- * await Deno.writeTextFile("inspect.html", renderInspectHtml(report));
- * ```
  */
 export function renderInspectHtml(report: InspectReport): string {
   const title = `d2o compress-inspect: ${report.model.name}, ${report.kv.policy}`;

@@ -40,11 +40,6 @@ const BAR_PARTS = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
  * @returns the text, ending with a newline
  * @throws {RangeError} when a selected layer or head does not exist, or a
  * head's positions are outside the sequence or have two fates
- * @example Plain text for a log file
- * ```ts ignore
- * import { renderInspectText } from "./render_text.ts";
- * console.log(renderInspectText(report, { color: false, width: 100, heads: [0] }));
- * ```
  */
 export function renderInspectText(report: InspectReport, options: InspectTextOptions): string {
   const width = Math.max(40, options.width ?? 80);

@@ -17,8 +17,11 @@ const BLOCKS = "▁▂▃▄▅▆▇█";
  * @throws {RangeError} when `width` is not a whole number ≥ 1
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sparkline } from "./sparkline.ts";
- * console.log(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8)); // ▁▂▃▄▅▆▇█
+ * assert.equal(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8), "▁▂▃▄▅▆▇█");
+ * assert.equal(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 4), "▁▃▆█"); // pairs averaged
+ * assert.equal(sparkline([3, 3], 8), "▄▄"); // flat: mid height
  * ```
  */
 export function sparkline(values: readonly number[], width: number): string {

@@ -24,12 +24,6 @@ export interface SummaryItem {
  *
  * @param report the inspect report
  * @returns the summary items, in display order
- * @example
- * ```ts ignore
- * import { summarizeInspect } from "./summary.ts";
- * for (const { label, value } of summarizeInspect(report)) console.log(label, value);
- * // KV memory 12.0 KiB of 60.0 KiB full (20.0%); live 11.5 KiB (19.2%)
- * ```
  */
 export function summarizeInspect(report: InspectReport): SummaryItem[] {
   const { model } = report;
@@ -71,8 +65,10 @@ function describeMemory({ kv, memory }: InspectReport): string {
  * @returns e.g. `20.0%`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percent } from "./summary.ts";
- * console.log(percent(1, 8)); // 12.5%
+ * assert.equal(percent(1, 8), "12.5%");
+ * assert.equal(percent(1, 0), "–");
  * ```
  */
 export function percent(part: number, whole: number): string {

@@ -35,12 +35,6 @@ export interface TokenCell {
  * @returns one cell per token, in sequence order
  * @throws {RangeError} when the layer or head does not exist, a position is
  * outside the sequence, or a position has two fates
- * @example Fates of layer 0, head 0
- * ```ts ignore
- * import { tokenFates } from "./token_fates.ts";
- * const cells = tokenFates(report, 0, 0);
- * console.log(cells.filter((c) => c.fate === "kept").length);
- * ```
  */
 export function tokenFates(report: InspectReport, layer: number, head: number): TokenCell[] {
   const entry = report.layers[layer];
@@ -97,8 +91,9 @@ export function tokenFates(report: InspectReport, layer: number, head: number): 
  * @returns the piece with every control character escaped
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { visiblePiece } from "./token_fates.ts";
- * console.log(visiblePiece("a\nb\x1b")); // a\nb\x1b
+ * assert.equal(visiblePiece("a\nb\x1b[31m"), String.raw`a\nb\x1b[31m`);
  * ```
  */
 export function visiblePiece(piece: string): string {
