@@ -8,6 +8,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { decodeUtf8 } from "./utf8_text.ts";
 
 /** One prompt of the file, with what it sets for itself. */
 export interface PromptEntry {
@@ -30,18 +31,19 @@ export interface PromptEntry {
  *
  * @param path the file
  * @returns its prompts, in order
- * @throws {InputError} when the file cannot be read, is empty, or a line is malformed (naming the line)
+ * @throws {InputError} when the file cannot be read, is not UTF-8, is empty, or a line is
+ *   malformed (naming the line)
  */
 export async function readPromptsFile(path: string): Promise<PromptEntry[]> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     throw new InputError(`Cannot read prompts file "${path}": ${(error as Error).message}`, {
       cause: error,
     });
   }
-  return parsePrompts(text, path);
+  return parsePrompts(decodeUtf8(bytes, `prompts file "${path}"`), path);
 }
 
 /**

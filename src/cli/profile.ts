@@ -14,6 +14,7 @@ import { adapterLimits } from "../gpu/device.ts";
 import { openModel } from "../model/model_file.ts";
 import { checkContextSize } from "./context_check.ts";
 import { isStdinPath, readStdinText } from "./prompt_input.ts";
+import { decodeUtf8 } from "./utf8_text.ts";
 import { KV_POLICY_NAMES } from "../kv/options.ts";
 import { profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
@@ -182,13 +183,15 @@ async function checkProfileContext(path: string, nCtx: number): Promise<void> {
 }
 
 async function readText(path: string): Promise<ProfileText> {
-  if (isStdinPath(path)) return { name: "stdin", text: await readStdinText() };
+  if (isStdinPath(path)) return { name: "stdin", text: await readStdinText("--text from stdin") };
+  let bytes: Uint8Array;
   try {
-    return { name: basename(path), text: await Deno.readTextFile(path) };
+    bytes = await Deno.readFile(path);
   } catch (error) {
     const why = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
     throw new InputError(`Cannot read --text "${path}": ${why}`, { cause: error });
   }
+  return { name: basename(path), text: decodeUtf8(bytes, `--text "${path}"`) };
 }
 
 /** An option taking a comma-separated list, its default shown as the list. */

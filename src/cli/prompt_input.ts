@@ -1,11 +1,13 @@
 /**
  * Where a prompt comes from: the positional argument, `-f/--file`, or stdin
- * (`-`, or when stdin is piped). Never waits on a terminal.
+ * (`-`, or when stdin is piped). Never waits on a terminal. The text must be
+ * UTF-8: other bytes are refused, never replaced (see `utf8_text.ts`).
  *
  * @module
  */
 
 import { InputError, UsageError } from "../errors.ts";
+import { decodeUtf8 } from "./utf8_text.ts";
 
 /** Options that select a prompt source. */
 export interface PromptSource {
@@ -29,13 +31,18 @@ export function isStdinPath(path: string): boolean {
   return path === "-" || STDIN_PATHS.has(path);
 }
 
-/** All of stdin as text (for inputs other than the prompt, e.g. `profile --text -`). */
-export async function readStdinText(): Promise<string> {
-  return await readAll(Deno.stdin.readable);
+/**
+ * All of stdin as text (for inputs other than the prompt, e.g. `profile --text -`).
+ *
+ * @param what the input, for the message when it is not UTF-8
+ * @throws {InputError} when it is not UTF-8
+ */
+export async function readStdinText(what = "stdin"): Promise<string> {
+  return await readAll(Deno.stdin.readable, what);
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  return await new Response(stream).text();
+async function readAll(stream: ReadableStream<Uint8Array>, what: string): Promise<string> {
+  return decodeUtf8(new Uint8Array(await new Response(stream).arrayBuffer()), what);
 }
 
 /**
@@ -46,7 +53,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
  *   `stdin`: the stream to read (defaults to `Deno.stdin`)
  * @returns the prompt text
  * @throws {UsageError} when both a text and a file are given, or no prompt is given and stdin is a terminal
- * @throws {InputError} when the file cannot be read
+ * @throws {InputError} when the file cannot be read, or the file or stdin is not UTF-8
  */
 export async function readPrompt(
   source: PromptSource,
@@ -61,12 +68,13 @@ export async function readPrompt(
     if (stdin.isTerminal()) {
       throw new UsageError("Cannot read the prompt from stdin: it is a terminal, pipe text in");
     }
-    return await readAll(stdin.readable);
+    return await readAll(stdin.readable, "the prompt from stdin");
   }
   if (text !== undefined) return text;
   if (file !== undefined) {
+    let bytes: Uint8Array;
     try {
-      return await Deno.readTextFile(file);
+      bytes = await Deno.readFile(file);
     } catch (error) {
       const why = error instanceof Deno.errors.NotFound
         ? "no such file"
@@ -75,8 +83,9 @@ export async function readPrompt(
         : (error as Error).message;
       throw new InputError(`Cannot read prompt file "${file}": ${why}`, { cause: error });
     }
+    return decodeUtf8(bytes, `prompt file "${file}"`);
   }
-  if (!stdin.isTerminal()) return await readAll(stdin.readable);
+  if (!stdin.isTerminal()) return await readAll(stdin.readable, "the prompt from stdin");
   if (options.allowEmpty) return "";
   throw new UsageError("No prompt given: pass it as an argument, with -f FILE, or on stdin");
 }

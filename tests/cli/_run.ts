@@ -18,12 +18,12 @@ export interface RunResult {
  * Runs `d2o ARGS` with `stdin` piped in (or closed) and collects its output.
  *
  * @param args arguments after `d2o`
- * @param stdin text to pipe to stdin; omit for a closed (null) stdin
+ * @param stdin text (or bytes) to pipe to stdin; omit for a closed (null) stdin
  * @param options `timeoutMs`: kill the run after this long (it then fails the caller's checks)
  */
 export async function runD2o(
   args: string[],
-  stdin?: string,
+  stdin?: string | Uint8Array,
   options: { timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const command = new Deno.Command(Deno.execPath(), {
@@ -46,7 +46,7 @@ export async function runD2o(
   const child = command.spawn();
   if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
+    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
     await writer.close();
   }
   const out = await child.output();
