@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { whyNot } from "../../src/cli/output_file.ts";
 import { runD2o, sharedModel } from "./_run.ts";
 
 const STORIES = sharedModel("stories260K.gguf");
@@ -112,4 +113,152 @@ Deno.test("a failed run leaves no page and no temporary file", async () => {
     );
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["copy.gguf"]);
   });
+});
+
+/** Whether `unshare -m` can mount a read-only folder here (root with CAP_SYS_ADMIN). */
+async function canMountReadOnly(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt && ! touch /mnt/x 2>/dev/null"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a folder's mode bits stop this user (root writes through them). */
+async function modeBitsHold(): Promise<boolean> {
+  const dir = await Deno.makeTempDir({ prefix: "d2o-mode-" });
+  try {
+    await Deno.chmod(dir, 0o555);
+    await Deno.writeTextFile(`${dir}/x`, "", { createNew: true });
+    return false;
+  } catch {
+    return true;
+  } finally {
+    await Deno.chmod(dir, 0o755);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Root writes through a folder's mode bits: a read-only mount stands for the read-only folder. */
+const AS_ROOT = !await modeBitsHold();
+const READ_ONLY_MOUNT = AS_ROOT && await canMountReadOnly();
+
+Deno.test({
+  name:
+    "--html in a folder that cannot take a file fails before the model is read, naming the path",
+  ignore: AS_ROOT && !READ_ONLY_MOUNT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "d2o-readonly-" });
+    try {
+      const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+      const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+      // A model that does not exist: a run that reads it first fails on the model instead.
+      const args = [
+        Deno.execPath(),
+        "run",
+        "--config",
+        CONFIG,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        MAIN,
+        "compress-inspect",
+        "-m",
+        `${dir}/missing.gguf`,
+        PROMPT,
+        "--html",
+        `${dir}/p.html`,
+      ];
+      let command: Deno.Command;
+      if (READ_ONLY_MOUNT) {
+        const quoted = args.map((a) => `'${a}'`).join(" ");
+        command = new Deno.Command("unshare", {
+          args: ["-m", "sh", "-c", `mount -t tmpfs -o ro tmpfs '${dir}' && exec ${quoted}`],
+          stdout: "piped",
+          stderr: "piped",
+        });
+      } else {
+        await Deno.chmod(dir, 0o555);
+        command = new Deno.Command(args[0]!, {
+          args: args.slice(1),
+          stdout: "piped",
+          stderr: "piped",
+        });
+      }
+      const out = await command.output();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.equal(out.code, 3, stderr);
+      assert.equal(out.stdout.length, 0);
+      const why = READ_ONLY_MOUNT ? "the file system is read-only" : "permission denied";
+      assert.equal(stderr, `d2o: Cannot write --html "${dir}/p.html": ${why}`);
+    } finally {
+      await Deno.chmod(dir, 0o755);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("--html /dev/full: refused up front under d2o's permissions; with --allow-all, no space left", async () => {
+  const refused = await runD2o(["compress-inspect", "-m", STORIES, PROMPT, "--html", "/dev/full"]);
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.equal(refused.stdout, "");
+  assert.match(
+    refused.stderr.trim(),
+    /^d2o: Cannot write --html "\/dev\/full": d2o runs without the permission to open it \(Deno grants devices, \/proc and \/sys only with --allow-all\); write to a regular file$/,
+  );
+  const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+  const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+  const all = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--config",
+      CONFIG,
+      "-A",
+      MAIN,
+      "compress-inspect",
+      "-m",
+      STORIES,
+      PROMPT,
+      "--html",
+      "/dev/full",
+      "--json",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(all.stderr).trim();
+  assert.equal(all.code, 3, stderr);
+  assert.equal(stderr, `d2o: Cannot write --html "/dev/full": no space left on device`);
+});
+
+Deno.test("whyNot says what went wrong in words, never the temporary file or an OS error number", () => {
+  const osError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const cases: [unknown, string][] = [
+    [
+      new Deno.errors.NotFound("No such file or directory (os error 2): open '/x/.p.tmp'"),
+      "its directory does not exist",
+    ],
+    [
+      new Deno.errors.PermissionDenied("Permission denied (os error 13): open '/x/.p.tmp'"),
+      "permission denied",
+    ],
+    [
+      osError("EROFS", "Read-only file system (os error 30): open '/x/.p.html.1a2b3c4d.tmp'"),
+      "the file system is read-only",
+    ],
+    [
+      osError("ENOSPC", "No space left on device (os error 28): writefile '/dev/full'"),
+      "no space left on device",
+    ],
+    [
+      osError("EIO", "Input/output error (os error 5): writefile '/x/.p.html.1a2b3c4d.tmp'"),
+      "input/output error",
+    ],
+  ];
+  for (const [error, why] of cases) assert.equal(whyNot(error), why);
 });
