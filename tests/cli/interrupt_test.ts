@@ -153,13 +153,14 @@ Deno.test("compress-inspect: SIGTERM while generating ends with one line and exi
         "-m",
         STORIES,
         "-c",
-        "2048",
+        "4096",
         "--generate",
-        "1500",
+        "4000",
         "--html",
         `${dir}/p.html`,
         "Once upon a time",
       ],
+      // Its progress line (every 2 s off a terminal) says the generation runs.
       (_, err) => err.includes("d2o: generating "),
       ["SIGTERM"],
     );
@@ -167,7 +168,7 @@ Deno.test("compress-inspect: SIGTERM while generating ends with one line and exi
     assert.equal(r.out, "");
     assert.match(
       r.err.trim().split("\n").at(-1)!,
-      /^d2o: interrupted by SIGTERM after \d+ of 1500 generated tokens$/,
+      /^d2o: interrupted by SIGTERM after \d+ of 4000 generated tokens$/,
     );
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
