@@ -13,7 +13,7 @@
 import { LimitError } from "../errors.ts";
 import type { SamplerParams } from "../sample/params.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { StopStringFilter } from "../tokenizer/stop_strings.ts";
+import { Generation, type StopReason, tokenLimit } from "../model/generation.ts";
 import type { BatchEngine } from "./batch_engine.ts";
 
 /** One prompt to run. */
@@ -34,8 +34,8 @@ export interface BatchRequest {
   readonly charge: number;
 }
 
-/** Why a request ended. */
-export type BatchStopReason = "eos" | "stop_string" | "max_tokens" | "context_full" | "interrupted";
+/** Why a request ended (the lone run's reasons, `generation.ts`). */
+export type BatchStopReason = StopReason;
 
 /** One finished request. */
 export interface BatchResult {
@@ -89,17 +89,14 @@ export interface BatchRunOptions {
 interface Running {
   readonly request: BatchRequest;
   readonly slot: number;
-  readonly decoder: ReturnType<Tokenizer["streamDecoder"]>;
-  readonly stops: StopStringFilter;
-  readonly limit: number;
+  /** Its tokens, text and stop rules. */
+  readonly gen: Generation;
   readonly queuedMs: number;
   readonly promptMs: number;
   readonly t0: number;
   /** The token the prompt sampled. */
   readonly first: number;
   charge: number;
-  tokens: number[];
-  text: string;
 }
 
 /**
@@ -137,9 +134,7 @@ export async function* runBatch(
   const end = (run: Running, stopReason: BatchStopReason): BatchResult => {
     const seq = engine.sequences[run.slot]!;
     const kvBytes = seq.kv.memory(seq.position).reduce((s, l) => s + l.allocatedBytes, 0);
-    if (stopReason !== "stop_string") {
-      run.text += run.stops.push(run.decoder.flush()) + run.stops.flush();
-    }
+    run.gen.finish(stopReason);
     engine.finish(run.slot);
     running.delete(run.slot);
     free.push(run.slot);
@@ -147,10 +142,11 @@ export async function* runBatch(
     charged -= run.charge;
     done++;
     const ms = performance.now() - run.t0;
+    const { tokens, text } = run.gen;
     return {
       id: run.request.id,
-      text: run.text,
-      tokens: run.tokens,
+      text,
+      tokens,
       stopReason,
       promptTokens: run.request.prompt.length,
       slot: run.slot,
@@ -158,7 +154,7 @@ export async function* runBatch(
         queuedMs: run.queuedMs,
         promptMs: run.promptMs,
         decodeMs: ms,
-        decodeTokensPerSecond: run.tokens.length > 1 ? (run.tokens.length - 1) / (ms / 1000) : 0,
+        decodeTokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / (ms / 1000) : 0,
       },
       kvBytes,
     };
@@ -168,10 +164,10 @@ export async function* runBatch(
     while (queue.length > 0 && free.length > 0 && charged + queue[0]!.charge <= cap) {
       const request = queue.shift()!;
       const slot = free.shift()!;
-      const run = await admit(engine, tokenizer, request, slot, start);
+      const run = await admit(engine, tokenizer, request, slot, start, options.ignoreEos ?? false);
       charged += run.charge;
       running.set(slot, run);
-      const stop = accept(run, run.first, engine, tokenizer, options.ignoreEos ?? false);
+      const stop = accept(run, run.first, engine);
       if (stop) yield end(run, stop);
     }
     if (running.size === 0) continue;
@@ -183,7 +179,7 @@ export async function* runBatch(
     const interrupted = options.interrupted?.() ?? false;
     for (const [i, slot] of active.entries()) {
       const run = running.get(slot)!;
-      const stop = accept(run, next[i]!, engine, tokenizer, options.ignoreEos ?? false);
+      const stop = accept(run, next[i]!, engine);
       if (stop || interrupted) yield end(run, stop ?? "interrupted");
     }
     options.onProgress?.({
@@ -205,43 +201,37 @@ async function admit(
   request: BatchRequest,
   slot: number,
   start: number,
+  ignoreEos: boolean,
 ): Promise<Running> {
   const t0 = performance.now();
   const first = await engine.start(slot, request.prompt, request.sampler);
   const t1 = performance.now();
   const kv = engine.sequences[slot]!.kv;
   const allocated = kv.memory(request.prompt.length).reduce((s, l) => s + l.allocatedBytes, 0);
-  const nCtx = engine.nCtx;
+  const { nPredict, prompt } = request;
   return {
     request,
     slot,
-    decoder: tokenizer.streamDecoder({ stripLeadingSpace: request.emptyPrompt }),
-    stops: new StopStringFilter(request.stop),
-    limit: request.nPredict < 0 ? Math.max(1, nCtx - request.prompt.length) : request.nPredict,
+    gen: new Generation(tokenizer, {
+      nPredict,
+      limit: tokenLimit(nPredict, prompt.length, engine.nCtx),
+      stop: request.stop,
+      ignoreEos,
+      emptyPrompt: request.emptyPrompt,
+    }),
     queuedMs: t0 - start,
     promptMs: t1 - t0,
     t0: t1,
     // Charged its budget; once compressed, what its cache really allocated if that is more.
     charge: Math.max(request.charge, allocated),
     first,
-    tokens: [],
-    text: "",
   };
 }
 
-/** Takes a sequence's next token; returns why it ends, if it does. */
-function accept(
-  run: Running,
-  token: number,
-  engine: BatchEngine,
-  tokenizer: Tokenizer,
-  ignoreEos: boolean,
-): BatchStopReason | undefined {
-  run.tokens.push(token);
-  if (!ignoreEos && tokenizer.isEndOfGeneration(token)) return "eos";
-  run.text += run.stops.push(run.decoder.push(token));
-  if (run.stops.stopped) return "stop_string";
-  if (run.tokens.length >= run.limit) return "max_tokens";
+/** Takes a sequence's next token; returns why it ends, if it does (the lone run's rules). */
+function accept(run: Running, token: number, engine: BatchEngine): BatchStopReason | undefined {
+  const { stop } = run.gen.push(token);
+  if (stop) return stop;
   if (!engine.sequences[run.slot]!.fits) return "context_full";
   return undefined;
 }

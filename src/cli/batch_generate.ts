@@ -11,10 +11,11 @@
 import { BatchEngine } from "../batch/batch_engine.ts";
 import { sequenceKvBytes } from "../kv/memory_estimate.ts";
 import { type BatchRequest, type BatchResult, runBatch } from "../batch/scheduler.ts";
-import { LimitError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { describeKvOptions } from "../kv/describe.ts";
 import type { KvOptions } from "../kv/options.ts";
-import { defaultContext } from "../model/session_load.ts";
+import { defaultContext } from "../model/gpu_model.ts";
+import { promptFitError, promptTokens } from "../model/generation.ts";
 import { openModel } from "../model/model_file.ts";
 import { peakRssBytes } from "../gpu/host_memory.ts";
 import type { ModelFile } from "../model/model_file.ts";
@@ -87,16 +88,10 @@ export async function runBatchGenerate(
     const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
     const nCtx = o.ctx ?? defaultContext(model.hparams);
     const requests = entries.map((e): BatchRequest => {
-      const tokens = tokenizer.encode(e.prompt, { parseSpecial: o.parseSpecial ?? false });
-      if (tokens.length === 0) tokens.push(tokenizer.bosId ?? 0);
-      if (tokens.length >= nCtx) {
-        throw new LimitError(
-          `Cannot run prompt ${
-            JSON.stringify(e.id)
-          } of ${tokens.length} tokens in a context of ${nCtx}: ` +
-            `it needs at least ${tokens.length + 1}; shorten it or raise -c/--ctx`,
-        );
-      }
+      const tokens = promptTokens(tokenizer, e.prompt, o.parseSpecial ?? false);
+      const what = `prompt ${JSON.stringify(e.id)}`;
+      const unfit = promptFitError(tokens.length, nCtx, model.hparams.nCtxTrain, what);
+      if (unfit) throw unfit;
       return {
         id: e.id,
         prompt: tokens,
@@ -105,9 +100,7 @@ export async function runBatchGenerate(
         sampler: samplerParams({
           ...sampler,
           ...(e.temp === undefined ? {} : { temperature: e.temp }),
-          seed: e.seed === undefined
-            ? sampler.seed
-            : resolveSeed(e.seed === -1 ? 0xffffffff : e.seed),
+          seed: e.seed === undefined ? sampler.seed : resolveSeed(e.seed),
         }),
         stop: e.stop ?? o.stop ?? [],
         charge: sequenceKvBytes(kv, model.hparams, tokens.length, nCtx),
@@ -198,16 +191,14 @@ function reportBatchSetup(
   console.error(
     [
       `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${engine.runtime.ctx.description}; ` +
-      `${requests.length} prompts, ${engine.slots.length} sequences in parallel, context ${engine.nCtx} each`,
+      `${requests.length} prompts, ${engine.sequences.length} sequences in parallel, context ${engine.nCtx} each`,
       `KV cache: ${describeKvOptions(kv)}`,
-      `GPU memory allocated once for the batch: weights ${mib(m.weightBytes)}, batch step ` +
-      `${mib(m.batchScratchBytes)} (${engine.slots.length} rows), slots ${
-        mib(m.slotScratchBytes)
-      }; ` +
+      `GPU memory allocated once for the batch: weights ${mib(m.weightBytes)}, activations ` +
+      `${mib(m.scratchBytes)} (prompt chunks and ${engine.sequences.length} rows); ` +
       `reused as sequences come and go; peak host RSS so far ${mib(peakRssBytes())}`,
       `KV per sequence (charged before its prompt): ${mib(Math.min(...charges))} to ` +
       `${mib(Math.max(...charges))}; cap ${
-        kvMemory === undefined ? `none (the ${engine.slots.length} slots)` : mib(kvMemory)
+        kvMemory === undefined ? `none (the ${engine.sequences.length} sequences)` : mib(kvMemory)
       }`,
     ].join("\nd2o: "),
   );

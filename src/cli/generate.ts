@@ -29,7 +29,7 @@ import { byteSizeArg, collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { peakRssBytes } from "../gpu/host_memory.ts";
 import { readPrompt } from "./prompt_input.ts";
-import { StopStringFilter } from "../tokenizer/stop_strings.ts";
+import { Generation, type StopReason, tokenLimit } from "../model/generation.ts";
 
 interface GenerateOptions extends KvTuningFlags {
   kv: string;
@@ -73,7 +73,7 @@ export interface GenerateResult {
   /** Generated token ids, including a final EOS if one was sampled. */
   tokens: number[];
   /** Why generation ended. */
-  stopReason: "eos" | "stop_string" | "max_tokens" | "context_full" | "interrupted";
+  stopReason: StopReason;
   /** Seed used for sampling. */
   seed: number;
   /** Timings in milliseconds and tokens per second. */
@@ -201,7 +201,7 @@ interface GenerateArgs {
 interface GenerateRun {
   readonly tokens: number[];
   readonly text: string;
-  readonly stopReason: GenerateResult["stopReason"];
+  readonly stopReason: StopReason;
   readonly promptMs: number;
   readonly compileMs: number;
   readonly decodeMs: number;
@@ -294,7 +294,7 @@ function samplerOf(o: GenerateOptions): SamplerParams {
     minP: o.minP,
     repeatPenalty: o.repeatPenalty,
     repeatLastN: o.repeatLastN,
-    seed: resolveSeed(o.seed === -1 ? 0xffffffff : o.seed),
+    seed: resolveSeed(o.seed),
   });
 }
 
@@ -326,50 +326,52 @@ async function generateLoop(
   const streamText = !o.json && !o.jsonl;
   const emit = streamText ? writeStdout : async (_: string) => {};
   if (o.echo) await emit(promptText);
-  const decoder = tok.streamDecoder({ stripLeadingSpace: promptText.length === 0 });
-  const stops = new StopStringFilter(o.stop ?? []);
   // -n -1: the prompt and the generated tokens fill the context, then stop (llama.cpp's rule).
-  const limit = o.maxTokens < 0 ? Math.max(0, session.nCtx - prompt.length) : o.maxTokens;
+  const limit = tokenLimit(o.maxTokens, prompt.length, session.nCtx);
+  const gen = new Generation(tok, {
+    nPredict: o.maxTokens,
+    limit,
+    stop: o.stop ?? [],
+    ignoreEos: o.ignoreEos ?? false,
+    emptyPrompt: promptText.length === 0,
+  });
   const trained = session.hparams.nCtxTrain;
   let warned = false;
   const compiled = session.runtime.pipelines.compileMs;
   let compileMs = 0;
-  const tokens: number[] = [];
-  let text = "";
-  let stopReason: GenerateResult["stopReason"] | undefined;
+  let stopReason: StopReason | undefined;
   const tp = performance.now();
   let td = tp;
   let promptMs = 0;
   // The first token streams before the KV cache compresses the prompt (it does not depend on it).
   const steps = session.generate(prompt, limit, undefined, { firstTokenEarly: true });
   for await (const next of steps) {
-    if (tokens.length === 0) {
+    if (gen.tokens.length === 0) {
       compileMs = session.runtime.pipelines.compileMs - compiled;
       promptMs = performance.now() - tp - compileMs;
       td = performance.now();
     }
-    tokens.push(next);
+    const { piece, stop } = gen.push(next);
     // The sequence the model has read: the prompt and every generated token but this one.
-    if (!warned && prompt.length + tokens.length - 1 > trained) {
+    if (!warned && prompt.length + gen.tokens.length - 1 > trained) {
       warned = true;
-      const open = streamText && text.length > 0 && !text.endsWith("\n") &&
+      const shown = gen.text.slice(0, gen.text.length - piece.length);
+      const open = streamText && shown.length > 0 && !shown.endsWith("\n") &&
         Deno.stdout.isTerminal();
       console.error(
         `${open ? "\n" : ""}d2o: warning: generation went past the model's trained context of ` +
           `${trained} tokens; the text may degrade from here`,
       );
     }
-    if (!o.ignoreEos && tok.isEndOfGeneration(next)) {
-      stopReason = "eos";
+    if (stop === "eos") {
+      stopReason = stop;
       break;
     }
-    const piece = stops.push(decoder.push(next));
-    text += piece;
     if (o.jsonl) {
       await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
     } else if (piece) await emit(piece);
-    if (stops.stopped) {
-      stopReason = "stop_string";
+    if (stop) {
+      stopReason = stop;
       break;
     }
     if (interrupted()) {
@@ -377,11 +379,12 @@ async function generateLoop(
       break;
     }
   }
-  stopReason ??= o.maxTokens >= 0 && tokens.length >= limit ? "max_tokens" : "context_full";
+  // The steps ran out before the limit: the context is full.
+  stopReason ??= "context_full";
   const decodeMs = performance.now() - td;
-  const tail = stopReason === "stop_string" ? "" : stops.push(decoder.flush()) + stops.flush();
-  text += tail;
+  const tail = gen.finish(stopReason);
   if (tail && !o.jsonl) await emit(tail);
+  const { tokens, text } = gen;
   if (streamText && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
     await emit("\n");
   }

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { LimitError } from "../errors.ts";
 import { adapterLimits } from "../gpu/device.ts";
 import type { ModelHParams } from "../model/hparams.ts";
+import { promptFitError, promptTokens } from "../model/generation.ts";
 import { openModel } from "../model/model_file.ts";
 import { defaultContext, Session, type SessionOptions } from "../model/session.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
@@ -51,15 +51,9 @@ export async function openForPrompt(
     const { nCtx: ctx, parseSpecial, validate, ...sessionOptions } = options;
     const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
     const nCtx = ctx ?? defaultContext(model.hparams);
-    const prompt = tokenizer.encode(text, { parseSpecial: parseSpecial ?? false });
-    if (prompt.length === 0) prompt.push(tokenizer.bosId ?? 0);
-    if (prompt.length >= nCtx) {
-      throw new LimitError(
-        `Cannot run a prompt of ${prompt.length} tokens in a context of ${nCtx}: it needs at least ` +
-          `${prompt.length + 1} (the prompt and one generated token); shorten it or raise ` +
-          `-c/--ctx (the model was trained with ${model.hparams.nCtxTrain})`,
-      );
-    }
+    const prompt = promptTokens(tokenizer, text, parseSpecial ?? false);
+    const unfit = promptFitError(prompt.length, nCtx, model.hparams.nCtxTrain);
+    if (unfit) throw unfit;
     validate?.(model.hparams);
     const warning = checkContextSize(model.hparams, nCtx, await adapterLimits());
     if (warning) console.error(warning);

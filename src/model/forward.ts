@@ -387,7 +387,9 @@ export class GpuForward {
     const set = this.#rowSet(T);
     if (options.allRows || (set.kind === "matvec" && this.#fuseNorms)) {
       if (T > this.#logitRows) {
-        throw new RangeError(`Cannot return ${T} rows' logits: this forward pass keeps ${this.#logitRows}`);
+        throw new RangeError(
+          `Cannot return ${T} rows' logits: this forward pass keeps ${this.#logitRows}`,
+        );
       }
       this.#rows = T;
       this.#headOf(set).op.encode(pass);
@@ -413,7 +415,9 @@ export class GpuForward {
     for (const s of seqs) {
       writeStep(dev, s.io.step, { pos: s.position, nTokens: 1, nKv: s.position + 1, seed: s.seed });
     }
-    if (seqs[0]!.io !== this.io) writeStep(dev, this.io.step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
+    if (seqs[0]!.io !== this.io) {
+      writeStep(dev, this.io.step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
+    }
   }
 
   /**
@@ -471,19 +475,24 @@ export class GpuForward {
     const own = this.io;
     const logitBytes = this.hparams.nVocab * 4;
     const copy = (each: (e: GPUCommandEncoder, s: StepSequence, i: number) => void): StepItem[] =>
-      seqs.every((s) => s.io === own) ? [] : [{ copy: (e) => seqs.forEach((s, i) => each(e, s, i)) }];
+      seqs.every((s) => s.io === own)
+        ? []
+        : [{ copy: (e) => seqs.forEach((s, i) => each(e, s, i)) }];
     const items: StepItem[] = [
       ...copy((e, s, i) => e.copyBufferToBuffer(s.io.token, 0, own.token, 4 * i, 4)),
       set.embedding,
       ...this.#layers(set, seqs.map((s) => s.stage)),
       ...set.norm,
       this.#headOf(set),
-      ...copy((e, s, i) => e.copyBufferToBuffer(own.logits, i * logitBytes, s.io.logits, 0, logitBytes)),
+      ...copy((e, s, i) =>
+        e.copyBufferToBuffer(own.logits, i * logitBytes, s.io.logits, 0, logitBytes)
+      ),
       ...seqs.map((s) => ({ name: "sampler", op: s.sampler })),
     ];
     if (readback) {
       items.push({
-        copy: (e) => seqs.forEach((s, i) => e.copyBufferToBuffer(s.io.token, 0, readback, 4 * i, 4)),
+        copy: (e) =>
+          seqs.forEach((s, i) => e.copyBufferToBuffer(s.io.token, 0, readback, 4 * i, 4)),
       });
     }
     return items;
@@ -571,7 +580,7 @@ export class GpuForward {
     this.#rows = rows;
     const have = this.#sets.get(kind);
     if (have && have.rows >= rows) return have;
-    if (have) for (const op of have.owned) op.destroy();
+    if (have) { for (const op of have.owned) op.destroy(); }
     const capacity = kind === "matvec" ? 1 : kind === "batched" ? this.#batchedRows(R) : rows;
     const set = this.#buildSet(kind, capacity);
     this.#sets.set(kind, set);
@@ -588,12 +597,21 @@ export class GpuForward {
     const step = this.io.step;
     const embedding = own(
       "embedding",
-      createGetRows(this.#rt, { table: w.tokenEmbd, ids: this.io.token, out: x, maxTokens: rows, step }),
+      createGetRows(this.#rt, {
+        table: w.tokenEmbd,
+        ids: this.io.token,
+        out: x,
+        maxTokens: rows,
+        step,
+      }),
     );
     const layers = w.layers.map((_, l) => this.#layer(l, kind, rows, own));
     const fusedHead = kind === "matvec" && this.#fuseNorms;
     const norm = fusedHead ? [] : [
-      own("output_norm", createRmsNorm(this.#rt, { x, weight: w.outputNorm, out: xb, rows, n: nEmbd, eps })),
+      own(
+        "output_norm",
+        createRmsNorm(this.#rt, { x, weight: w.outputNorm, out: xb, rows, n: nEmbd, eps }),
+      ),
     ];
     return { kind, rows, embedding, layers, norm, owned };
   }
@@ -613,7 +631,10 @@ export class GpuForward {
 
   /** An lm_head over `rows` rows of `input` into {@linkcode logits}. */
   #head(input: GPUBuffer, rows: number, kind: ProjectionKind, fused: Fused = {}): NamedDispatch {
-    return { name: "lm_head", op: this.#proj(kind, rows, this.#w.output, input, this.logits, false, fused) };
+    return {
+      name: "lm_head",
+      op: this.#proj(kind, rows, this.#w.output, input, this.logits, false, fused),
+    };
   }
 
   /**
@@ -638,8 +659,13 @@ export class GpuForward {
     const after: NamedDispatch[] = [];
     let ops = before;
     const add = (name: string, op: Dispatch) => ops.push(own(name, op));
-    const proj = (wt: GpuWeight, input: GPUBuffer, out: GPUBuffer, acc = false, fused: Fused = {}) =>
-      this.#proj(kind, rows, wt, input, out, acc, fused);
+    const proj = (
+      wt: GpuWeight,
+      input: GPUBuffer,
+      out: GPUBuffer,
+      acc = false,
+      fused: Fused = {},
+    ) => this.#proj(kind, rows, wt, input, out, acc, fused);
     // The RMS-normed residual as a projection's input: read through the norm by a
     // fused one-row mat-vec, else normed into xb by its own dispatch.
     const normed = (name: string, weight: GPUBuffer): { input: GPUBuffer; fused: Fused } => {

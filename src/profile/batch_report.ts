@@ -10,7 +10,7 @@
 
 import type { BatchReport, BatchRow } from "./batch_run.ts";
 import type { OutputFormat } from "./report.ts";
-import { csvCell, formatBytes } from "./report.ts";
+import { csvText, formatBytes } from "./report.ts";
 import { renderTable } from "./table.ts";
 
 /** Column names of the batch CSV output, in order. */
@@ -61,9 +61,9 @@ export function formatBatchReport(
 }
 
 function batchCsv(report: BatchReport): string {
-  const lines: string[] = [BATCH_CSV_COLUMNS.join(",")];
-  for (const r of report.rows) {
-    const values: Record<(typeof BATCH_CSV_COLUMNS)[number], string | number | undefined> = {
+  return csvText(
+    BATCH_CSV_COLUMNS,
+    report.rows.map((r) => ({
       model: report.model.name,
       kv: r.kv,
       budget: r.budget,
@@ -81,10 +81,8 @@ function batchCsv(report: BatchReport): string {
       kv_charge_bytes: r.kvCharge,
       kv_memory_bytes: report.kvMemory,
       error: r.error,
-    };
-    lines.push(BATCH_CSV_COLUMNS.map((c) => csvCell(values[c])).join(","));
-  }
-  return lines.join("\n") + "\n";
+    })),
+  );
 }
 
 function batchTable(report: BatchReport, style: "table" | "md"): string {

@@ -14,7 +14,6 @@
 import { basename } from "node:path";
 import { BatchEngine } from "../batch/batch_engine.ts";
 import { sequenceKvBytes } from "../kv/memory_estimate.ts";
-import { D2oError } from "../errors.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { kvCompresses } from "../kv/describe.ts";
 import type { ModelHParams } from "../model/hparams.ts";
@@ -23,8 +22,9 @@ import { samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
 import type { ProfileConfig } from "./configs.ts";
 import { type MeanStd, meanStd, quantile } from "./stats.ts";
-import type { KernelTime } from "./speed.ts";
-import { syntheticTokens } from "./synthetic_tokens.ts";
+import { guard } from "./run.ts";
+import { type KernelTime, meanKernelTimes } from "./speed.ts";
+import { promptVocabulary, syntheticTokens } from "./synthetic_tokens.ts";
 
 /** What a batch profile runs. */
 export interface BatchProfileSettings {
@@ -145,12 +145,8 @@ export async function runBatchProfile(
           rows.push({ ...t, error: "not even one sequence fits --kv-memory" });
           continue;
         }
-        rows.push(
-          await guard(
-            t,
-            () => timeBatch(engine, t, settings, () => hooks.onProgress?.(++done, total)),
-          ),
-        );
+        const tick = () => hooks.onProgress?.(++done, total);
+        rows.push({ ...t, ...await guard(() => timeBatch(engine, t, settings, tick)) });
       }
     } finally {
       engine.close();
@@ -221,18 +217,16 @@ async function timeBatch(
   tick: () => void,
 ): Promise<BatchRow> {
   const tok = tokenizerFromMetadata(engine.model.gguf.metadata);
-  const nVocab = engine.model.hparams.nVocab;
-  const bos = tok.bosId ?? 0;
-  const exclude = [tok.bosId, tok.eosId].filter((id): id is number => id !== undefined);
+  const { bos, ...vocabulary } = promptVocabulary(tok, engine.model.hparams.nVocab);
   const greedy = samplerParams({ temperature: 0, seed: 0 });
   const active = Array.from({ length: t.batch }, (_, i) => i);
   for (const i of active) {
     const prompt = t.nPrompt > 0
-      ? syntheticTokens(t.nPrompt, { nVocab, bos, exclude, seed: s.seed + i })
+      ? syntheticTokens(t.nPrompt, { ...vocabulary, bos, seed: s.seed + i })
       : [bos];
     await engine.start(i, prompt, greedy);
   }
-  const kvBytes = engine.memory.slotKvBytes.slice(0, t.batch).reduce((a, b) => a + b, 0);
+  const kvBytes = engine.memory.sequenceKvBytes.slice(0, t.batch).reduce((a, b) => a + b, 0);
   await engine.step(active);
   tick();
   const runMs: number[] = [];
@@ -268,20 +262,7 @@ async function timeKernels(
   active: readonly number[],
   steps: number,
 ): Promise<KernelTime[]> {
-  const total = new Map<string, number>();
-  for (let i = 0; i < steps; i++) {
-    for (const [name, ms] of await engine.profileStep(active)) {
-      total.set(name, (total.get(name) ?? 0) + ms);
-    }
-  }
-  return [...total].map(([name, ms]) => ({ name, ms: ms / steps }));
-}
-
-async function guard(t: BatchTest, run: () => Promise<BatchRow>): Promise<BatchRow> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof D2oError) return { ...t, error: error.message };
-    throw error;
-  }
+  const times: Map<string, number>[] = [];
+  for (let i = 0; i < steps; i++) times.push(await engine.profileStep(active));
+  return meanKernelTimes(times);
 }

@@ -102,41 +102,65 @@ function header(report: ProfileReport) {
 }
 
 function formatCsv(report: ProfileReport): string {
-  const lines = [CSV_COLUMNS.join(",")];
-  for (const r of report.rows) {
-    const s = r.speed;
-    const q = r.quality;
-    const m = r.memory;
-    const values: Record<(typeof CSV_COLUMNS)[number], string | number | undefined> = {
-      kind: r.kind,
-      model: report.model.name,
-      kv: r.kv,
-      budget: r.budget,
-      test: r.test,
-      n_prompt: r.speedTest?.nPrompt,
-      n_gen: r.speedTest?.nGen,
-      n_depth: r.speedTest?.depth,
-      reps: s?.reps,
-      tps_mean: s?.tokensPerSecond.mean,
-      tps_std: s?.tokensPerSecond.std,
-      ms_per_token_median: s?.msPerToken.median,
-      ms_per_token_p90: s?.msPerToken.p90,
-      text_tokens: r.text?.tokens,
-      prefix: r.text?.prefix,
-      scored: q?.scored,
-      ppl: q?.perplexity,
-      mean_nll: q?.meanNll,
-      mean_kl: q?.meanKl,
-      same_top: q?.sameTop,
-      weight_bytes: m?.weightBytes,
-      scratch_bytes: m?.scratchBytes,
-      kv_alloc_bytes: m?.kvAllocatedBytes,
-      kv_live_bytes: m?.kvLiveBytes,
-      kv_full_bytes: m?.kvFullBytes,
-      error: r.error,
-    };
-    lines.push(CSV_COLUMNS.map((c) => csvCell(values[c])).join(","));
-  }
+  return csvText(
+    CSV_COLUMNS,
+    report.rows.map((r) => {
+      const s = r.speed;
+      const q = r.quality;
+      const m = r.memory;
+      return {
+        kind: r.kind,
+        model: report.model.name,
+        kv: r.kv,
+        budget: r.budget,
+        test: r.test,
+        n_prompt: r.speedTest?.nPrompt,
+        n_gen: r.speedTest?.nGen,
+        n_depth: r.speedTest?.depth,
+        reps: s?.reps,
+        tps_mean: s?.tokensPerSecond.mean,
+        tps_std: s?.tokensPerSecond.std,
+        ms_per_token_median: s?.msPerToken.median,
+        ms_per_token_p90: s?.msPerToken.p90,
+        text_tokens: r.text?.tokens,
+        prefix: r.text?.prefix,
+        scored: q?.scored,
+        ppl: q?.perplexity,
+        mean_nll: q?.meanNll,
+        mean_kl: q?.meanKl,
+        same_top: q?.sameTop,
+        weight_bytes: m?.weightBytes,
+        scratch_bytes: m?.scratchBytes,
+        kv_alloc_bytes: m?.kvAllocatedBytes,
+        kv_live_bytes: m?.kvLiveBytes,
+        kv_full_bytes: m?.kvFullBytes,
+        error: r.error,
+      };
+    }),
+  );
+}
+
+/**
+ * A CSV table: the header line, then one line per row in the columns' order.
+ *
+ * @param columns the column names
+ * @param rows each row's cells by column (missing cells empty)
+ * @returns the text, ending with a newline
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { csvText } from "./report.ts";
+ * assert.equal(csvText(["a", "b"], [{ a: 1, b: "x,y" }]), 'a,b\n1,"x,y"\n');
+ * ```
+ */
+export function csvText<C extends string>(
+  columns: readonly C[],
+  rows: readonly Record<C, string | number | undefined>[],
+): string {
+  const lines = [
+    columns.join(","),
+    ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(",")),
+  ];
   return lines.join("\n") + "\n";
 }
 

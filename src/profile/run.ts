@@ -357,7 +357,16 @@ function isFull(config: ProfileConfig): boolean {
   return !kvCompresses(config.kv);
 }
 
-async function guard<T extends object>(run: () => Promise<T>): Promise<T | { error: string }> {
+/**
+ * Runs one measurement; a user-level error (a policy or test the engine cannot
+ * run) becomes the row's `error`, any other error propagates.
+ *
+ * @param run the measurement
+ * @returns its figures, or `{ error }`
+ */
+export async function guard<T extends object>(
+  run: () => Promise<T>,
+): Promise<T | { error: string }> {
   try {
     return await run();
   } catch (error) {

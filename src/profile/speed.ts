@@ -12,7 +12,7 @@
 import { LimitError } from "../errors.ts";
 import type { Session } from "../model/session.ts";
 import { type MeanStd, meanStd, quantile } from "./stats.ts";
-import { syntheticTokens } from "./synthetic_tokens.ts";
+import { promptVocabulary, syntheticTokens } from "./synthetic_tokens.ts";
 import type { SpeedTest } from "./test_name.ts";
 
 /** Figures of one speed test. */
@@ -99,7 +99,7 @@ export async function measureKernels(
   session.reset();
   const { depth } = testTokens(session, test, options.seed);
   let token = await session.prefill(depth);
-  const total = new Map<string, number>();
+  const steps: Map<string, number>[] = [];
   for (let i = 0; i < options.steps; i++) {
     const step = await session.profileDecode(token);
     if (!step) {
@@ -112,9 +112,30 @@ export async function measureKernels(
       }];
     }
     token = step.token;
-    for (const [name, ms] of step.ms) total.set(name, (total.get(name) ?? 0) + ms);
+    steps.push(step.ms);
   }
-  return [...total].map(([name, ms]) => ({ name, ms: ms / options.steps }));
+  return meanKernelTimes(steps);
+}
+
+/**
+ * The mean GPU milliseconds per step name over timed steps.
+ *
+ * @param steps each step's milliseconds by step name
+ * @returns one time per name, in the order names first appear
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { meanKernelTimes } from "./speed.ts";
+ * const steps = [new Map([["attention", 2]]), new Map([["attention", 4]])];
+ * assert.deepEqual(meanKernelTimes(steps), [{ name: "attention", ms: 3 }]);
+ * ```
+ */
+export function meanKernelTimes(steps: readonly ReadonlyMap<string, number>[]): KernelTime[] {
+  const total = new Map<string, number>();
+  for (const step of steps) {
+    for (const [name, ms] of step) total.set(name, (total.get(name) ?? 0) + ms);
+  }
+  return [...total].map(([name, ms]) => ({ name, ms: ms / steps.length }));
 }
 
 /** The untimed depth prompt (BOS alone at depth 0 of a generation test) and the timed prompt. */
@@ -123,12 +144,7 @@ function testTokens(
   test: SpeedTest,
   seed: number,
 ): { depth: number[]; timed: number[] } {
-  const tok = session.tokenizer;
-  const base = {
-    nVocab: session.hparams.nVocab,
-    exclude: [tok.bosId, tok.eosId].filter((id): id is number => id !== undefined),
-  };
-  const bos = tok.bosId ?? 0;
+  const { bos, ...base } = promptVocabulary(session.tokenizer, session.hparams.nVocab);
   const depth = test.depth > 0
     ? syntheticTokens(test.depth, { ...base, bos, seed })
     : test.nGen > 0

@@ -53,3 +53,25 @@ export function syntheticTokens(n: number, options: SyntheticTokenOptions): numb
   }
   return tokens;
 }
+
+/**
+ * What a model's synthetic prompts draw from: every id of its vocabulary but
+ * BOS and EOS, with BOS (0 for a vocabulary without one) to start a sequence.
+ *
+ * @param tokenizer the model's tokenizer (its BOS and EOS ids)
+ * @param nVocab the vocabulary size
+ * @returns the options of {@linkcode syntheticTokens} but the seed, and the BOS id
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { promptVocabulary } from "./synthetic_tokens.ts";
+ * assert.deepEqual(promptVocabulary({ bosId: 1, eosId: 2 }, 512), { nVocab: 512, exclude: [1, 2], bos: 1 });
+ * ```
+ */
+export function promptVocabulary(
+  tokenizer: { readonly bosId: number | undefined; readonly eosId: number | undefined },
+  nVocab: number,
+): { nVocab: number; exclude: number[]; bos: number } {
+  const exclude = [tokenizer.bosId, tokenizer.eosId].filter((id): id is number => id !== undefined);
+  return { nVocab, exclude, bos: tokenizer.bosId ?? 0 };
+}

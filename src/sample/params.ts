@@ -86,7 +86,7 @@ export function samplerParams(given: Partial<SamplerParams> = {}): SamplerParams
 
 /**
  * The seed to run with: `seed` itself, or a random u32 when it is 0xFFFFFFFF
- * (llama.cpp's "random seed").
+ * (llama.cpp's "random seed") or −1 (`--seed -1`, a prompt file's `"seed": -1`).
  *
  * @param seed requested seed
  * @returns a concrete u32 seed
@@ -100,7 +100,9 @@ export function samplerParams(given: Partial<SamplerParams> = {}): SamplerParams
  * ```
  */
 export function resolveSeed(seed: number): number {
-  return seed === 0xffffffff ? crypto.getRandomValues(new Uint32Array(1))[0]! % 0xffffffff : seed;
+  return seed === 0xffffffff || seed === -1
+    ? crypto.getRandomValues(new Uint32Array(1))[0]! % 0xffffffff
+    : seed;
 }
 
 /**
