@@ -169,16 +169,50 @@ const POLICIES: [string, KvOptionsInput | undefined][] = [
   ["pyramidkv", { kv: "pyramidkv", kvBudget: 0.25, kvMin: 4, params: { snapWindow: 8 } }],
 ];
 
-for (const [model, path] of [["stories260K", STORIES], ["a Q8_0 fixture", FIXTURE]] as const) {
+/**
+ * Every KV option that changes what a policy decides, each beside its policy's
+ * defaults: a batch loads through the same loader as a lone session, so each
+ * must give the same tokens, fates and tables (the batch engine once ignored
+ * `--select-per query-head` and printed the kv-head text).
+ */
+const OPTIONS: [string, KvOptionsInput][] = ([
+  ["d2o --select-per query-head", { kv: "d2o", selectPer: "query-head" }],
+  ["h2o --select-per query-head", { kv: "h2o", selectPer: "query-head" }],
+  ["d2o --parity --compress-at prefill", { kv: "d2o", parity: true, compressAt: "prefill" }],
+  ["d2o --merge-rule code", { kv: "d2o", params: { mergeRule: "code" } }],
+  ["d2o --merge-parts values", { kv: "d2o", params: { mergeParts: "values" } }],
+  ["d2o --merge-decision head-mean", { kv: "d2o", params: { mergeDecision: "head-mean" } }],
+  ["d2o --d2o-stat raw", { kv: "d2o", params: { d2oStat: "raw" } }],
+  ["d2o --d2o-beta 0.3 --merge-self-logit 2", {
+    kv: "d2o",
+    params: { d2oBeta: 0.3, mergeSelfLogit: 2 },
+  }],
+  ["d2o --kv-alloc code", { kv: "d2o", kvAlloc: "code" }],
+  ["h2o --sinks 2 --recent-ratio 0.25", { kv: "h2o", sinks: 2, recentRatio: 0.25 }],
+  ["h2o --skip-layers 0", { kv: "h2o", skipLayers: "0" }],
+  ["snapkv --kv-decode evict --snap-pool 3", {
+    kv: "snapkv",
+    params: { snapWindow: 8, kvDecode: "evict", snapPool: 3 },
+  }],
+] as const).map(([name, input]) => [name, { kvBudget: 0.25, kvMin: 4, ...input }]);
+
+/** The policies on both models; every option row on stories260K, `--select-per query-head` on both. */
+const MATRIX: [string, string, [string, KvOptionsInput | undefined][]][] = [
+  ["stories260K", STORIES, [...POLICIES, ...OPTIONS]],
+  ["a Q8_0 fixture", FIXTURE, [...POLICIES, OPTIONS[0]!]],
+];
+
+for (const [model, path, rows] of MATRIX) {
   Deno.test({
-    name: `a sequence in a batch gives what it gives alone, every policy, on ${model}`,
+    name:
+      `a sequence in a batch gives what it gives alone, every policy and KV option, on ${model}`,
     ...gpuTestOptions,
     async fn(t) {
       runtime ??= createRuntime(await testGpu());
       const file = await openModel(path);
       const ids = tokenizerFromMetadata(file.gguf.metadata).encode(TEXT);
       file.close();
-      for (const [name, input] of POLICIES) {
+      for (const [name, input] of rows) {
         await t.step(name, async () => {
           const got = await batched(path, ids, input);
           for (const [i, r] of REQUESTS.entries()) {
