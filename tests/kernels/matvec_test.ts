@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { GgmlType, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
-import { createMatvec, MATVEC_ROWS_PER_WORKGROUP } from "../../src/gpu/ops/matvec.ts";
+import {
+  createMatvec,
+  MATVEC_ROWS_PER_WORKGROUP,
+  matvecRowsFits,
+} from "../../src/gpu/ops/matvec.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { matvec } from "../../src/reference/matvec.ts";
 import { rmsNorm } from "../../src/reference/rms_norm.ts";
@@ -34,6 +38,8 @@ interface Case {
   accumulate?: boolean;
   maxChunkBytes?: number;
   workgroupSize?: number;
+  /** Force matvec_rows.wgsl (true) or matvec_blocks.wgsl (false); absent: the adapter's default. */
+  rowsPerThread?: boolean;
   /** A fused input reader: x read through an RMS norm, or as silu(x)·up. */
   input?: "rms_norm" | "silu_mul";
 }
@@ -65,6 +71,7 @@ async function runCase(
     y: yBuf,
     accumulate: c.accumulate ?? false,
     ...(c.workgroupSize === undefined ? {} : { workgroupSize: c.workgroupSize }),
+    ...(c.rowsPerThread === undefined ? {} : { rowsPerThread: c.rowsPerThread }),
     ...(c.input === "rms_norm" ? { rmsNorm: { weight: secondBuf, eps: EPS } } : {}),
     ...(c.input === "silu_mul" ? { siluUp: secondBuf } : {}),
   });
@@ -158,7 +165,7 @@ for (const input of ["rms_norm", "silu_mul"] as const) {
         // cols % 8 = 4: the float types' masked last group reads through x1.
         [GgmlType.F32, { rows: 9, cols: 172, input, accumulate: true }],
         [GgmlType.F16, { rows: 64, cols: 4, input }],
-        [GgmlType.Q8_0, { rows: 30, cols: 4096, input, workgroupSize: 64 }],
+        [GgmlType.Q8_0, { rows: 30, cols: 4096, input, workgroupSize: 64, rowsPerThread: false }],
       ];
       for (const [i, [type, c]] of shapes.entries()) {
         const name = `matvec_${typeTag(type)}(rows=${c.rows}, cols=${c.cols}, ${input}${
@@ -172,6 +179,101 @@ for (const input of ["rms_norm", "silu_mul"] as const) {
     },
   });
 }
+
+/** The types matvec_rows.wgsl covers, with column counts of whole units it is tested at. */
+const ROWS_TYPES: ReadonlyArray<readonly [GgmlType, readonly number[]]> = [
+  [GgmlType.Q8_0, [128, 384, 896, 4864]],
+  [GgmlType.Q5_0, [128, 384, 896, 4864]],
+  [GgmlType.Q4_K, [256, 768, 2048, 4864]],
+  [GgmlType.Q6_K, [256, 768, 2048, 4864]],
+];
+
+// Both kernels on this adapter: matvec_rows.wgsl (a CPU adapter's default for
+// these types) and matvec_blocks.wgsl (the GPU default), forced either way.
+// Row counts off the 64-row workgroup; rows of 896 Q8_0/Q5_0 and 768/4864
+// Q6_K columns start at every alignment the unit readers handle; 3-row chunks
+// end mid-vec4.
+for (const [type, cols] of ROWS_TYPES) {
+  const tag = typeTag(type);
+  const shapes: Case[] = [
+    { rows: 9, cols: cols[0]! },
+    { rows: 67, cols: cols[2]! },
+    { rows: 130, cols: cols[1]!, accumulate: true },
+    { rows: 17, cols: cols[1]!, maxChunkBytes: chunkLimit(3, rowBytes(type, cols[1]!)) },
+    { rows: 70, cols: cols[2]!, input: "rms_norm" },
+    { rows: 65, cols: cols[3]!, input: "silu_mul", accumulate: true },
+  ];
+  Deno.test({
+    name: `matvec_${tag} matches the CPU twin through both kernels, rows and blocks`,
+    ...gpuTestOptions,
+    fn: async (t) => {
+      const rt = await testRuntime();
+      for (const rowsPerThread of [true, false]) {
+        for (const [i, c] of shapes.entries()) {
+          const name = `matvec_${
+            rowsPerThread ? "rows" : "blocks"
+          }_${tag}(rows=${c.rows}, cols=${c.cols}${c.accumulate ? ", acc" : ""}${
+            c.maxChunkBytes ? ", 3-row chunks" : ""
+          }${c.input ? `, ${c.input}` : ""})`;
+          await t.step(name, async () => {
+            const { got, want } = await runCase(
+              rt,
+              type,
+              { ...c, rowsPerThread },
+              500 + 10 * type + i,
+            );
+            assertClose(got, want, name);
+          });
+        }
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "matvecRowsFits() takes Q8_0/Q5_0/Q4_K/Q6_K rows of whole units up to the 64 KiB uniform",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = await testRuntime();
+    const fits = (type: GgmlType, cols: number) =>
+      matvecRowsFits(rt.device, {
+        name: "w",
+        type,
+        rows: 1,
+        cols,
+        rowBytes: rowBytes(type, cols),
+        chunks: [],
+        byteSize: rowBytes(type, cols),
+      });
+    assert.ok(fits(GgmlType.Q8_0, 896) && fits(GgmlType.Q5_0, 128) && fits(GgmlType.Q4_K, 14336));
+    assert.ok(fits(GgmlType.Q6_K, 15360), "15360 columns stage 65,280 bytes");
+    assert.ok(!fits(GgmlType.Q6_K, 15616), "15616 columns stage 66,368 bytes");
+    assert.ok(!fits(GgmlType.Q8_0, 96) && !fits(GgmlType.Q5_0, 224), "not whole 128-column units");
+    assert.ok(!fits(GgmlType.Q4_0, 4096) && !fits(GgmlType.F16, 4096), "other types");
+  },
+});
+
+Deno.test({
+  name: "createMatvec() rejects rowsPerThread on a weight matvec_rows cannot run",
+  ...gpuTestOptions,
+  fn: async () => {
+    const rt = await testRuntime();
+    const bytes = randomWeight(GgmlType.Q8_0, 2, 96, 1);
+    const weight = createGpuWeight(rt, bytes, {
+      name: "w96",
+      type: GgmlType.Q8_0,
+      rows: 2,
+      cols: 96,
+    });
+    const buffer = storageOf(rt.device, new Float32Array(96), "v");
+    assert.throws(
+      () => createMatvec(rt, { weight, x: buffer, y: buffer, rowsPerThread: true }),
+      /with a thread per row on weight "w96": .* got 96/,
+    );
+    buffer.destroy();
+    destroyGpuWeight(weight);
+  },
+});
 
 Deno.test({
   name: "createMatvec() rejects a fused input over columns that are not a multiple of 4",
@@ -238,6 +340,7 @@ Deno.test({
       rows: 19,
       cols: 2048,
       workgroupSize: 64,
+      rowsPerThread: false,
     }, 12);
     assertClose(got, want, "matvec_q4_1 wg=64");
   },

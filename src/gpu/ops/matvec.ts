@@ -1,17 +1,28 @@
 /**
  * Decode mat-vec on GGUF blocks as uploaded: `y (+)= W·x` for one token, one
- * dispatch per weight chunk. Kernel: kernels/matvec_blocks.wgsl.
+ * dispatch per weight chunk. Two kernels: kernels/matvec_blocks.wgsl (every
+ * type; threads split each row's columns, the GPU layout) and, on a CPU
+ * fallback adapter for Q8_0, Q5_0, Q4_K and Q6_K, kernels/matvec_rows.wgsl
+ * (each thread owns whole rows, x staged in a uniform buffer by
+ * kernels/matvec_input.wgsl in a dispatch before).
  *
  * @module
  */
 
 import body from "../../../kernels/matvec_blocks.wgsl" with { type: "text" };
+import rowsBody from "../../../kernels/matvec_rows.wgsl" with { type: "text" };
+import inputBody from "../../../kernels/matvec_input.wgsl" with { type: "text" };
+import rowsQ8_0 from "../../../kernels/_matvec_rows_q8_0.wgsl" with { type: "text" };
+import rowsQ5_0 from "../../../kernels/_matvec_rows_q5_0.wgsl" with { type: "text" };
+import rowsQ4_K from "../../../kernels/_matvec_rows_q4_k.wgsl" with { type: "text" };
+import rowsQ6_K from "../../../kernels/_matvec_rows_q6_k.wgsl" with { type: "text" };
 import xRmsNorm from "../../../kernels/_x_rms_norm.wgsl" with { type: "text" };
 import xSiluMul from "../../../kernels/_x_silu_mul.wgsl" with { type: "text" };
-import { ggmlTypeInfo } from "../../gguf/ggml_type.ts";
+import { GgmlType, ggmlTypeInfo } from "../../gguf/ggml_type.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
-import { gridFor, requireElements } from "./op_support.ts";
+import { repeatLines } from "./matmul.ts";
+import { createParams, dispatchSteps, gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   type ActivationInput,
@@ -25,8 +36,24 @@ import {
   specializeSource,
 } from "./quant_kernel.ts";
 
-/** Rows one workgroup computes (NR in the kernel). */
+/** Rows one workgroup of matvec_blocks.wgsl computes (NR in the kernel). */
 export const MATVEC_ROWS_PER_WORKGROUP = 8;
+
+/** Rows each thread of matvec_rows.wgsl owns (NL): 8 threads make 64 rows a workgroup. */
+const ROWS_PER_THREAD = 8;
+
+/**
+ * The per-type units of matvec_rows.wgsl: the snippet and the columns its unit
+ * spans (rows must hold whole units).
+ */
+const ROWS_UNITS: ReadonlyMap<GgmlType, { readonly code: string; readonly cols: number }> = new Map(
+  [
+    [GgmlType.Q8_0, { code: rowsQ8_0, cols: 128 }],
+    [GgmlType.Q5_0, { code: rowsQ5_0, cols: 128 }],
+    [GgmlType.Q4_K, { code: rowsQ4_K, cols: 256 }],
+    [GgmlType.Q6_K, { code: rowsQ6_K, cols: 256 }],
+  ],
+);
 
 /** Inputs of {@linkcode createMatvec}. */
 export interface MatvecOptions {
@@ -49,14 +76,42 @@ export interface MatvecOptions {
    */
   readonly siluUp?: GPUBuffer;
   /**
-   * Threads per workgroup, a power of two; default 8 on a CPU fallback adapter
-   * (one SIMD group, the fastest there) and 64 elsewhere.
+   * Threads per workgroup of matvec_blocks.wgsl, a power of two; default 8 on
+   * a CPU fallback adapter (one SIMD group, the fastest there) and 64
+   * elsewhere. matvec_rows.wgsl always runs 8.
    */
   readonly workgroupSize?: number;
+  /**
+   * Run matvec_rows.wgsl (each thread owns whole rows, x staged in a uniform
+   * buffer) rather than matvec_blocks.wgsl. Default: on a CPU fallback
+   * adapter where {@linkcode matvecRowsFits}, where it is 2–3× faster; a GPU
+   * reads that layout uncoalesced.
+   */
+  readonly rowsPerThread?: boolean;
 }
 
 /**
- * Builds the mat-vec `y = W·x` (or `y += W·x`): pipeline, one uniform and one
+ * Whether matvec_rows.wgsl can run `weight`: a Q8_0, Q5_0, Q4_K or Q6_K
+ * weight whose rows hold whole units (128 columns, 256 for the K-quants) and
+ * whose staged input (x and its 16-value sums, `cols · 4 · 17/16` bytes) fits
+ * one uniform binding of at most 64 KiB (about 15,400 columns).
+ *
+ * @param device the device (its uniform binding limit)
+ * @param weight the uploaded weight
+ */
+export function matvecRowsFits(device: GPUDevice, weight: GpuWeight): boolean {
+  const unit = ROWS_UNITS.get(weight.type);
+  return unit !== undefined && weight.cols % unit.cols === 0 &&
+    stagedBytes(weight.cols) <= Math.min(65536, device.limits.maxUniformBufferBindingSize);
+}
+
+/** Bytes matvec_input.wgsl stages for `cols` columns: x, then one sum per 16 values. */
+function stagedBytes(cols: number): number {
+  return (cols / 4 + cols / 64) * 16;
+}
+
+/**
+ * Builds the mat-vec `y = W·x` (or `y += W·x`): pipelines, uniforms and one
  * bind group per weight chunk, created once. No bias: qwen2's Q/K/V biases go
  * through the residual-add kernel.
  *
@@ -68,8 +123,8 @@ export interface MatvecOptions {
  *
  * @param rt runtime (device and pipeline cache)
  * @param options weight, vectors and flags
- * @returns the dispatch (one per chunk)
- * @throws {RangeError} if the columns are not a whole number of blocks, or a vector buffer is too small
+ * @returns the dispatch (one per chunk, after the input's staging for matvec_rows)
+ * @throws {RangeError} if the columns are not a whole number of blocks, a vector buffer is too small, or `rowsPerThread` is asked of a weight matvec_rows cannot run
  * @throws {LimitError} if a vector buffer exceeds one storage binding, or a row needs more loop iterations than lavapipe runs
  */
 export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispatch {
@@ -79,12 +134,6 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
   const onWeight = `${label} on weight "${weight.name}"`;
   requireElements(onWeight, "x", x, weight.cols, `${weight.cols}`);
   requireElements(onWeight, "y", y, weight.rows, `${weight.rows}`);
-  const wg = options.workgroupSize ?? (rt.ctx.isFallback ? 8 : 64);
-  if (!Number.isInteger(Math.log2(wg)) || wg > rt.device.limits.maxComputeInvocationsPerWorkgroup) {
-    throw new RangeError(
-      `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
-    );
-  }
   const { rmsNorm, siluUp } = options;
   if (rmsNorm && siluUp) {
     throw new RangeError(`Cannot run ${label}: an RMS-normed input cannot also be a SiLU gate`);
@@ -100,21 +149,55 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     requireElements(onWeight, what, extra, weight.cols, `${weight.cols}`);
     checkBindable(rt.device, label, `${what} for weight "${weight.name}"`, extra);
   }
-  // The norm's epsilon as the u32 bits of its f32 (the uniform's fields are written as u32).
-  const epsBits = new Uint32Array(new Float32Array([rmsNorm?.eps ?? 0]).buffer)[0]!;
-  const normLoops = rmsNorm ? Math.ceil(weight.cols / (4 * wg)) + Math.log2(wg) : 0;
-  checkLoopBudget(
-    label,
-    `rows of ${weight.cols} columns on ${wg} threads`,
-    matvecLoopBound(weight, wg) + normLoops,
-  );
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
+  const fits = matvecRowsFits(rt.device, weight);
+  const rows = options.rowsPerThread ?? (rt.ctx.isFallback && fits);
+  if (rows && !fits) {
+    throw new RangeError(
+      `Cannot run ${label} with a thread per row on weight "${weight.name}": it takes Q8_0, Q5_0, Q4_K or Q6_K rows of whole units (128 columns, 256 for K-quants) up to about 15,400 columns, got ${weight.cols}`,
+    );
+  }
   const input: ActivationInput = rmsNorm
     ? { code: xRmsNorm, suffix: "_rms_norm" }
     : siluUp
     ? { code: xSiluMul, suffix: "_silu_mul" }
     : activationInput(weight.cols);
+  return rows
+    ? createRowsMatvec(rt, options, label, input)
+    : createBlocksMatvec(rt, options, label, input);
+}
+
+/** The uniform's epsilon word: the fused norm's f32 epsilon as u32 bits (the fields are written as u32). */
+function epsBits(options: MatvecOptions): number {
+  return new Uint32Array(new Float32Array([options.rmsNorm?.eps ?? 0]).buffer)[0]!;
+}
+
+/** Loop iterations the fused RMS norm adds to one invocation on `wg` threads. */
+function normLoops(options: MatvecOptions, cols: number, wg: number): number {
+  return options.rmsNorm ? Math.ceil(cols / (4 * wg)) + Math.log2(wg) : 0;
+}
+
+/** createMatvec through matvec_blocks.wgsl (checked inputs). */
+function createBlocksMatvec(
+  rt: GpuRuntime,
+  options: MatvecOptions,
+  label: string,
+  input: ActivationInput,
+): OwnedDispatch {
+  const { weight, x, y } = options;
+  const wg = options.workgroupSize ?? (rt.ctx.isFallback ? 8 : 64);
+  if (!Number.isInteger(Math.log2(wg)) || wg > rt.device.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new RangeError(
+      `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
+    );
+  }
+  checkLoopBudget(
+    label,
+    `rows of ${weight.cols} columns on ${wg} threads`,
+    matvecLoopBound(weight, wg) + normLoops(options, weight.cols, wg),
+  );
+  const extra = options.rmsNorm?.weight ?? options.siluUp;
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
     code: quantKernelSource(weight.type, matvecBody(weight) + input.code),
@@ -132,11 +215,91 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
       weight.cols,
       weight.rowBytes,
       chunk.firstRow,
-      epsBits,
+      epsBits(options),
       options.accumulate ? 1 : 0,
     ],
     grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
   });
+}
+
+/**
+ * createMatvec through matvec_rows.wgsl (checked inputs, a weight
+ * {@linkcode matvecRowsFits}): one dispatch of matvec_input.wgsl stages x̂
+ * (through the fused reader) and its 16-value sums into a buffer this op
+ * owns, then one dispatch per chunk reads it as a uniform.
+ */
+function createRowsMatvec(
+  rt: GpuRuntime,
+  options: MatvecOptions,
+  label: string,
+  input: ActivationInput,
+): OwnedDispatch {
+  const { weight, x, y } = options;
+  const { device } = rt;
+  const wg = rt.ctx.isFallback ? 8 : 64;
+  const unit = ROWS_UNITS.get(weight.type)!;
+  checkLoopBudget(
+    label,
+    `the staged input of ${weight.cols} columns on ${wg} threads`,
+    Math.ceil(weight.cols / (4 * wg)) + 4 * Math.ceil(weight.cols / (64 * wg)) +
+      normLoops(options, weight.cols, wg),
+  );
+  const bytes = stagedBytes(weight.cols);
+  const staged = device.createBuffer({
+    label: `${label}:staged:${weight.name}`,
+    size: bytes,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
+  });
+  const stage = rt.pipelines.get({
+    label: `matvec_input${input.suffix}`,
+    code: inputBody + input.code,
+    constants: { WG: wg },
+  });
+  const stageParams = createParams(device, `matvec_input:params:${weight.name}`, [
+    ["u", weight.cols],
+    ["u", epsBits(options)],
+  ]);
+  const extra = options.rmsNorm?.weight ?? options.siluUp;
+  const stageBuffers = [x, staged, stageParams, ...(extra ? [extra] : [])];
+  const stageGroup = device.createBindGroup({
+    label: `matvec_input:${weight.name}`,
+    layout: stage.getBindGroupLayout(0),
+    entries: stageBuffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+  });
+  const code = repeatLines(rowsBody.replaceAll("{XN}", `${bytes / 16}`), {
+    rowBlocks: ROWS_PER_THREAD,
+    tokenBlocks: 1,
+    broadcast: false,
+  });
+  const pipeline = rt.pipelines.get({
+    label: `matvec_rows_${label.slice("matvec_".length)}`,
+    code: quantKernelSource(weight.type, unit.code + code),
+  });
+  const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
+  const rowsPerGroup = 8 * ROWS_PER_THREAD;
+  const main = createChunkDispatch(rt, {
+    label,
+    pipeline,
+    weight,
+    buffers: [staged, y],
+    params: (chunk) => [
+      chunk.rowCount,
+      weight.cols,
+      weight.rowBytes,
+      chunk.firstRow,
+      options.accumulate ? 1 : 0,
+    ],
+    grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / rowsPerGroup), maxPerDim),
+    owned: [staged, stageParams],
+  });
+  const staging = dispatchSteps([{ pipeline: stage, bindGroup: stageGroup, grid: [1, 1] }]);
+  return {
+    encode(pass) {
+      staging.encode(pass);
+      main.encode(pass);
+    },
+    destroy: () => main.destroy(),
+  };
 }
 
 /** matvec_blocks.wgsl with only the paths `weight` takes (see its sections). */

@@ -1,0 +1,68 @@
+// _matvec_rows_q5_0.wgsl — Q5_0 units of matvec_rows.wgsl: four 22-byte blocks
+// (128 values, 88 bytes) read in six vec4 loads.
+//
+// Needs _quant_common.wgsl, _quant_q5.wgsl (q5_dot_codes) and
+// _quant_q5_0.wgsl; defines UNIT, UnitX, unit_x and unit_dot for the body.
+// Host requirement: cols % 128 = 0, so rows and units start 8-byte aligned
+// (row_bytes = 22·cols/32 is a multiple of 8): a unit is words 0..21 or 2..23
+// of its six vec4. In unit words W0..W21: block 0 = d in W0's low half, the
+// fifth bits across W0/W1, codes W1.hi .. W5.lo; block 1 = d in W5's high
+// half, bits W6, codes W7..W10; blocks 2 and 3 the same from W11 and W16.
+
+const UNIT: u32 = 128u;
+
+/** The unit's x̂, one X32 (with its sum) per block. */
+struct UnitX {
+  x0: X32,
+  x1: X32,
+  x2: X32,
+  x3: X32,
+}
+
+fn unit_x(c: u32) -> UnitX {
+  return UnitX(x32_at(c), x32_at(c + 32u), x32_at(c + 64u), x32_at(c + 96u));
+}
+
+/** Words w shifted down by two bytes, topped up from the words after them (n). */
+fn q50_half_shift(w: vec4<u32>, n: vec4<u32>) -> vec4<u32> {
+  return (w >> vec4<u32>(16u)) | (n << vec4<u32>(16u));
+}
+
+/** One block's d·(Σ code·x − 16·Σx). */
+fn q50_dot(d: f32, h: u32, q: vec4<u32>, x: X32) -> f32 {
+  return d * (q5_dot_codes(q, h, x) - 16.0 * x.sum);
+}
+
+/** Σ W·x over the unit at byte `at` (8-byte aligned) of one row. */
+fn unit_dot(at: u32, x: UnitX) -> f32 {
+  let v = at >> 4u;
+  let odd = (at & 8u) != 0u;
+  let q0 = wq[v];
+  let q1 = wq[v + 1u];
+  let q2 = wq[v + 2u];
+  let q3 = wq[v + 3u];
+  let q4 = wq[v + 4u];
+  let q5 = wq[v + 5u];
+  // s<k> = unit words W[4k .. 4k+3].
+  let s0 = select(q0, vec4<u32>(q0.zw, q1.xy), odd);
+  let s1 = select(q1, vec4<u32>(q1.zw, q2.xy), odd);
+  let s2 = select(q2, vec4<u32>(q2.zw, q3.xy), odd);
+  let s3 = select(q3, vec4<u32>(q3.zw, q4.xy), odd);
+  let s4 = select(q4, vec4<u32>(q4.zw, q5.xy), odd);
+  let s5 = select(q5.xy, q5.zw, odd);
+  let b0 = q50_dot(
+    unpack2x16float(s0.x).x,
+    (s0.x >> 16u) | (s0.y << 16u),
+    q50_half_shift(vec4<u32>(s0.yzw, s1.x), vec4<u32>(s0.zw, s1.xy)),
+    x.x0,
+  );
+  let b1 = q50_dot(unpack2x16float(s1.y).y, s1.z, vec4<u32>(s1.w, s2.xyz), x.x1);
+  let b2 = q50_dot(
+    unpack2x16float(s2.w).x,
+    (s2.w >> 16u) | (s3.x << 16u),
+    q50_half_shift(s3, vec4<u32>(s3.yzw, s4.x)),
+    x.x2,
+  );
+  let b3 = q50_dot(unpack2x16float(s4.x).y, s4.y, vec4<u32>(s4.zw, s5), x.x3);
+  return (b0 + b1) + (b2 + b3);
+}
