@@ -1,8 +1,12 @@
 // _matvec_rows_q5_0.wgsl — Q5_0 units of matvec_rows.wgsl: four 22-byte blocks
 // (128 values, 88 bytes) read in six vec4 loads.
 //
-// Needs _quant_common.wgsl, _quant_q5.wgsl (q5_dot_codes) and
-// _quant_q5_0.wgsl; defines UNIT, UnitX, unit_x and unit_dot for the body.
+// Needs _quant_common.wgsl (u8x4, dot16) and _quant_q5_0.wgsl; defines UNIT,
+// UnitX, unit_x and unit_dot for the body. A block's 5-bit codes are built a
+// word (four codes) at a time: the four nibbles, and the four fifth bits
+// spread to bit 4 of each byte by one multiply (b·0x00204081 puts bit k of a
+// 4-bit b at bit 8k), then converted once: 1.2× the separate nibble and bit
+// conversions of _quant_q5.wgsl's q5_dot_codes on lavapipe.
 // Host requirement: cols % 128 = 0, so rows and units start 8-byte aligned
 // (row_bytes = 22·cols/32 is a multiple of 8): a unit is words 0..21 or 2..23
 // of its six vec4. In unit words W0..W21: block 0 = d in W0's low half, the
@@ -28,9 +32,29 @@ fn q50_half_shift(w: vec4<u32>, n: vec4<u32>) -> vec4<u32> {
   return (w >> vec4<u32>(16u)) | (n << vec4<u32>(16u));
 }
 
-/** One block's d·(Σ code·x − 16·Σx). */
+/** Four codes: nibbles at bit `s` of the bytes of q, plus 16 × bits 0..3 of h. */
+fn q50_codes4(q: u32, s: u32, h: u32) -> vec4<f32> {
+  let fifth = (((h & 0xFu) * 0x00204081u) & 0x01010101u) << 4u;
+  return u8x4(((q >> s) & 0x0F0F0F0Fu) | fifth);
+}
+
+/** One block's d·(Σ code·x − 16·Σx): codes 0..15 the low nibbles of q, 16..31 the high. */
 fn q50_dot(d: f32, h: u32, q: vec4<u32>, x: X32) -> f32 {
-  return d * (q5_dot_codes(q, h, x) - 16.0 * x.sum);
+  let lo = dot16(
+    q50_codes4(q.x, 0u, h),
+    q50_codes4(q.y, 0u, h >> 4u),
+    q50_codes4(q.z, 0u, h >> 8u),
+    q50_codes4(q.w, 0u, h >> 12u),
+    x.lo,
+  );
+  let hi = dot16(
+    q50_codes4(q.x, 4u, h >> 16u),
+    q50_codes4(q.y, 4u, h >> 20u),
+    q50_codes4(q.z, 4u, h >> 24u),
+    q50_codes4(q.w, 4u, h >> 28u),
+    x.hi,
+  );
+  return d * (lo + hi - 16.0 * x.sum);
 }
 
 /** Σ W·x over the unit at byte `at` (8-byte aligned) of one row. */
