@@ -8,7 +8,7 @@
 // as a per-lane loop of scalar loads, a uniform-buffer load as one gather. So
 // each thread owns whole rows and reads each weight byte once, in vec4 loads
 // covering a unit of whole blocks (UNIT columns: 4 blocks of Q8_0/Q5_0, one
-// super-block of Q4_K/Q6_K, 8 or 9 vec4 of 136–210 bytes), where the blocks
+// super-block of Q4_K/Q6_K; 6 to 14 vec4 for 88 to 210 bytes), where the blocks
 // kernel (matvec_blocks.wgsl) takes 3–4 loads per 32 values and reduces
 // across threads through workgroup memory. All threads read the same x
 // values, from the uniform buffer: a unit's x is loaded once and serves the
@@ -27,9 +27,10 @@
 //
 // Placeholders (matvec.ts): {XN} the uniform array's vec4 (cols/4 + cols/64);
 //   lines marked `// @each i` are written out for i < NL = {RB} (repeatLines).
-// Workgroup: 8 threads, thread t computes rows row0 + NL·t + i (i < NL); rows
-//   past the end re-read the last row and are not stored. Dispatch:
-//   ceil(rows / (8·NL)) workgroups, folded into x·y above 65535.
+// Workgroup: 8 threads, thread t computes rows row0 + NL·t + i (i < NL; NL is
+//   8 or 4 by type, matvec.ts); rows past the end re-read the last row and
+//   are not stored. Dispatch: ceil(rows / (8·NL)) workgroups, folded into x·y
+//   above 65535.
 // Tolerance: f32 sums in another order than the CPU twin (NMSE ≲ 1e-13 on
 //   random data).
 // Loop bound per invocation: cols / UNIT (matvec.ts checks it).

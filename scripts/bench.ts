@@ -7,7 +7,11 @@
  * pp/tg tokens per second, their roofline shares, dispatches and bytes read
  * per decoded token. Benchmarks print figures; they never time tests.
  *
+ * Then the decode mat-vec at real widths (896, 2048, 4096, 8192) for Q4_K,
+ * Q5_0, Q6_K and Q8_0 as shares of the streaming read (scripts/bench/matvec_widths.ts).
+ *
  * Options: `--quick` (small sizes, for a smoke run), `--skip-large`,
+ * `--matvec-widths` (only the real-width mat-vec table),
  * `--peer` (llama.cpp CPU and Vulkan beside d2o, interleaved, with ratios; needs
  * `bash tests/llama/install.sh`), `--rounds N` (timed rounds, default 3), `--models a,b`
  * (only the models whose label contains one of the words, case-insensitive, e.g. `q8_0,stories`).
@@ -25,12 +29,14 @@ import { kernelLabel, timeWeightKernel } from "./bench/kernels.ts";
 import { cpuSample, loadPercent, machineLine, otherLoad } from "./bench/machine.ts";
 import { type BenchModel, LARGE_TYPES, largeModel } from "./bench/models.ts";
 import { runPeerTable } from "./bench/peer_table.ts";
+import { benchMatvecWidths } from "./bench/matvec_widths.ts";
 import { measureRoofline, type Roofline } from "./bench/roofline.ts";
 
 const args = Deno.args;
 const quick = args.includes("--quick");
 const skipLarge = args.includes("--skip-large");
 const peer = args.includes("--peer");
+const widthsOnly = args.includes("--matvec-widths");
 const roundsAt = args.indexOf("--rounds");
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
 const modelsAt = args.indexOf("--models");
@@ -180,8 +186,10 @@ if (import.meta.main) {
   const ctx = await acquireGpu();
   const rt = createRuntime(ctx);
   console.log(`adapter: ${ctx.description}${ctx.isFallback ? " (software fallback)" : ""}\n`);
-  const models = await benchModelsList();
-  if (peer) {
+  const models = widthsOnly ? [] : await benchModelsList();
+  if (widthsOnly) {
+    await benchMatvecWidths(rt, quick);
+  } else if (peer) {
     await runPeerTable(rt, models, { quick, rounds });
   } else {
     await benchTokenizer();
@@ -191,6 +199,7 @@ if (import.meta.main) {
         `f32 FMA ${roof.fmaGflops.toFixed(1)} GFLOP/s`,
     );
     if (!skipLarge) await benchKernels(rt, roof);
+    await benchMatvecWidths(rt, quick);
     await benchModels(rt, roof, models);
   }
   ctx.device.destroy();

@@ -190,7 +190,7 @@ const ROWS_TYPES: ReadonlyArray<readonly [GgmlType, readonly number[]]> = [
 
 // Both kernels on this adapter: matvec_rows.wgsl (a CPU adapter's default for
 // these types) and matvec_blocks.wgsl (the GPU default), forced either way.
-// Row counts off the 64-row workgroup; rows of 896 Q8_0/Q5_0 and 768/4864
+// Row counts off the 32- and 64-row workgroups; rows of 896 Q8_0/Q5_0 and 768/4864
 // Q6_K columns start at every alignment the unit readers handle; 3-row chunks
 // end mid-vec4.
 for (const [type, cols] of ROWS_TYPES) {

@@ -39,21 +39,28 @@ import {
 /** Rows one workgroup of matvec_blocks.wgsl computes (NR in the kernel). */
 export const MATVEC_ROWS_PER_WORKGROUP = 8;
 
-/** Rows each thread of matvec_rows.wgsl owns (NL): 8 threads make 64 rows a workgroup. */
-const ROWS_PER_THREAD = 8;
+/** How matvec_rows.wgsl runs one type. */
+interface RowsUnit {
+  /** The type's _matvec_rows_<type>.wgsl. */
+  readonly code: string;
+  /** Columns one unit spans (rows must hold whole units). */
+  readonly cols: number;
+  /** Rows each thread owns (NL; 8 threads make a workgroup of 8·NL rows). */
+  readonly threadRows: number;
+}
 
 /**
- * The per-type units of matvec_rows.wgsl: the snippet and the columns its unit
- * spans (rows must hold whole units).
+ * The types matvec_rows.wgsl covers. Each thread's rows are written out, so
+ * NL sets the shader's size: 8 rows are 1.1× 4 for Q8_0 and Q4_K, about the
+ * same for Q5_0 and Q6_K, whose 4 take half the JIT time at first use (Q6_K:
+ * 2.3 s instead of 5.4 s under load, measured on lavapipe).
  */
-const ROWS_UNITS: ReadonlyMap<GgmlType, { readonly code: string; readonly cols: number }> = new Map(
-  [
-    [GgmlType.Q8_0, { code: rowsQ8_0, cols: 128 }],
-    [GgmlType.Q5_0, { code: rowsQ5_0, cols: 128 }],
-    [GgmlType.Q4_K, { code: rowsQ4_K, cols: 256 }],
-    [GgmlType.Q6_K, { code: rowsQ6_K, cols: 256 }],
-  ],
-);
+const ROWS_UNITS: ReadonlyMap<GgmlType, RowsUnit> = new Map([
+  [GgmlType.Q8_0, { code: rowsQ8_0, cols: 128, threadRows: 8 }],
+  [GgmlType.Q5_0, { code: rowsQ5_0, cols: 128, threadRows: 4 }],
+  [GgmlType.Q4_K, { code: rowsQ4_K, cols: 256, threadRows: 8 }],
+  [GgmlType.Q6_K, { code: rowsQ6_K, cols: 256, threadRows: 4 }],
+]);
 
 /** Inputs of {@linkcode createMatvec}. */
 export interface MatvecOptions {
@@ -267,7 +274,7 @@ function createRowsMatvec(
     entries: stageBuffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
   });
   const code = repeatLines(rowsBody.replaceAll("{XN}", `${bytes / 16}`), {
-    rowBlocks: ROWS_PER_THREAD,
+    rowBlocks: unit.threadRows,
     tokenBlocks: 1,
     broadcast: false,
   });
@@ -276,7 +283,7 @@ function createRowsMatvec(
     code: quantKernelSource(weight.type, unit.code + code),
   });
   const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const rowsPerGroup = 8 * ROWS_PER_THREAD;
+  const rowsPerGroup = 8 * unit.threadRows;
   const main = createChunkDispatch(rt, {
     label,
     pipeline,
