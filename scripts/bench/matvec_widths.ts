@@ -44,8 +44,18 @@ interface Rate {
   readonly gbPerCpuSecond: number;
 }
 
-/** Times `op` (timeDispatch: one warm-up, then 3 rounds of `reps`) as rates over `bytes`. */
+/**
+ * Times `op` (timeDispatch: one warm-up, then 3 rounds of `reps`) as rates
+ * over `bytes`, after a first run of its own: a CPU driver compiles a
+ * pipeline at its first dispatch, which the CPU time must not count.
+ */
 async function rate(rt: GpuRuntime, op: Dispatch, bytes: number, reps: number): Promise<Rate> {
+  const encoder = rt.device.createCommandEncoder({ label: "widths:first" });
+  const pass = encoder.beginComputePass();
+  op.encode(pass);
+  pass.end();
+  rt.device.queue.submit([encoder.finish()]);
+  await rt.device.queue.onSubmittedWorkDone();
   const before = cpuSample();
   const ms = await timeDispatch(rt, op, reps, 3);
   const after = cpuSample();
