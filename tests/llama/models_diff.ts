@@ -10,6 +10,7 @@ import { Session } from "../../src/model/session.ts";
 import { testGpu } from "../_gpu.ts";
 import { sharedPath } from "../tokenizer/_shared.ts";
 import { getLlama, llamaArgmaxAfter, llamaLogProbs, VULKAN_F32_ENV } from "./_llama.ts";
+import { logSoftmaxRows, perplexityOf, worstRelative } from "./_agreement.ts";
 
 /** Prompt tokens compared position by position (the perplexity window). */
 const WINDOW = 48;
@@ -19,38 +20,6 @@ const CONTEXT = 128;
 
 const NATIVE = { sanitizeOps: false, sanitizeResources: false } as const;
 let runtime: GpuRuntime | undefined;
-
-/** Natural-log softmax of one row. */
-function logSoftmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const x of row) max = Math.max(max, x);
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(row, (x) => x - lse);
-}
-
-/** Largest |ours − theirs| over tokens llama.cpp gives a non-zero probability, and their range. */
-function compareRow(ours: Float64Array, theirs: Float64Array): { diff: number; range: number } {
-  let diff = 0;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < theirs.length; i++) {
-    const t = theirs[i]!;
-    if (!Number.isFinite(t)) continue;
-    diff = Math.max(diff, Math.abs(ours[i]! - t));
-    lo = Math.min(lo, t);
-    hi = Math.max(hi, t);
-  }
-  return { diff, range: hi - lo };
-}
-
-/** exp(mean negative log-likelihood of each next token). */
-function perplexityOf(rows: readonly Float64Array[], ids: readonly number[]): number {
-  let nll = 0;
-  for (let i = 0; i + 1 < ids.length; i++) nll -= rows[i]![ids[i + 1]!]!;
-  return Math.exp(nll / (ids.length - 1));
-}
 
 for (const shape of REAL_SHAPES) {
   Deno.test({
@@ -78,18 +47,11 @@ for (const shape of REAL_SHAPES) {
         const ids = ours.slice(0, WINDOW);
         const nVocab = session.hparams.nVocab;
 
-        const logits = await session.evaluate(ids);
-        const oursRows = ids.map((_, i) =>
-          logSoftmax(logits.subarray(i * nVocab, (i + 1) * nVocab))
-        );
+        const oursRows = logSoftmaxRows(await session.evaluate(ids), nVocab);
         const theirRows = await llamaLogProbs(model, ids, nVocab, CONTEXT);
 
         await t.step(`logits at all ${WINDOW} positions within 1e-3 of the range`, () => {
-          let worst = 0;
-          for (let i = 0; i < ids.length; i++) {
-            const { diff, range } = compareRow(oursRows[i]!, theirRows[i]!);
-            worst = Math.max(worst, diff / range);
-          }
+          const worst = worstRelative(oursRows, theirRows);
           console.log(
             `${shape.name}: worst logit difference ${worst.toExponential(2)} of the range`,
           );
