@@ -2,9 +2,10 @@
  * The decode mat-vec at the widths of real models (896: Qwen2.5 0.5B, 2048:
  * Llama 3.2 1B, 4096: 7-8B, 8192: the down projection's input of 1B-3B
  * models) for the types of a Q4_K_M file (Q4_K, Q5_0, Q6_K, Q8_0), as weight
- * GB/s and shares of the adapter's streaming read. Each weight is about
- * 64 MiB, the read roofline's size, so neither is served from a CPU's
- * last-level cache. On a CPU fallback adapter both kernels run interleaved,
+ * GB/s and shares of the adapter's streaming read, measured again just before
+ * each row (other processes' load moves it). Each weight is about 64 MiB,
+ * the read roofline's size, so neither is served from a CPU's last-level
+ * cache. On a CPU fallback adapter both kernels run interleaved,
  * the default (matvec_rows.wgsl) and the GPU one (matvec_blocks.wgsl), and
  * each figure also comes as GB per CPU-second of this process beside the
  * roofline's: other processes' load moves wall-clock rates, hardly CPU time.
@@ -104,9 +105,7 @@ export async function benchMatvecWidths(rt: GpuRuntime, quick = false): Promise<
   const read = createReadReduction(rt, { src, count, out, workgroups: 64 });
   try {
     for (const type of MATVEC_WIDTH_TYPES) {
-      const roof = await rate(rt, read, 16 * count, quick ? 1 : 3);
-      console.log(`  ${ggmlTypeName(type)}: streaming read ${rateText(roof, roof, cpu)}`);
-      for (const cols of MATVEC_WIDTHS) await benchWidth(rt, type, cols, mib, roof, quick);
+      for (const cols of MATVEC_WIDTHS) await benchWidth(rt, type, cols, mib, read, quick);
     }
   } finally {
     read.destroy();
@@ -115,13 +114,17 @@ export async function benchMatvecWidths(rt: GpuRuntime, quick = false): Promise<
   }
 }
 
-/** One row of the table: the default kernel and, on a CPU adapter, the GPU layout beside it. */
+/**
+ * One row of the table: the streaming read (`read`, `mib` MiB), then the
+ * default kernel and, on a CPU adapter, the GPU layout beside it, as shares of
+ * that read.
+ */
 async function benchWidth(
   rt: GpuRuntime,
   type: GgmlType,
   cols: number,
   mib: number,
-  roof: Rate,
+  read: Dispatch,
   quick: boolean,
 ): Promise<void> {
   const label = `${ggmlTypeName(type)} ×${cols}`.padEnd(12);
@@ -152,14 +155,15 @@ async function benchWidth(
     ]
     : [["blocks", createMatvec(rt, { weight, x, y })]];
   try {
-    const texts: string[] = [];
+    const roof = await rate(rt, read, mib * 2 ** 20, quick ? 1 : 3);
+    const texts = [`read ${rateText(roof, roof, rt.ctx.isFallback).replaceAll(" 100%", "")}`];
     for (const [name, op] of kernels) {
       const r = await rate(rt, op, weight.byteSize, quick ? 1 : 3);
       texts.push(
         `${name} ${r.ms.toFixed(1).padStart(6)} ms ${rateText(r, roof, rt.ctx.isFallback)}`,
       );
     }
-    console.log(`    ${label} ${String(rows).padStart(6)} rows  ${texts.join("  |  ")}`);
+    console.log(`  ${label} ${String(rows).padStart(6)} rows  ${texts.join("  |  ")}`);
   } finally {
     for (const [, op] of kernels) op.destroy();
     destroyGpuWeight(weight);
