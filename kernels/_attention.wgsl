@@ -10,8 +10,11 @@
 // lse = m + log l (bit-identical: the single factor e^(m−M) is exactly 1).
 // Chunks keep every invocation's loop count small: Mesa's lavapipe silently
 // stops any invocation after 65,535 loop iterations in total.
-// Needs module-scope bindings q, k_cache, v_cache, out, lse, part_acc, part_ml,
-// step, params (Params { n_head, n_slots, scale, n_chunks, kv_offset }) from the kernel file.
+// Needs module-scope bindings q, k_cache, v_cache (array<KvVec>: the cache's
+// element format, _kv_elem_*.wgsl, composed first by the host), out (array<vec4f>), lse,
+// part_acc (array<vec4f>), part_ml, step, params (Params { n_head, n_slots,
+// scale, n_chunks, kv_offset }) from the kernel file. Cache rows are read 4
+// elements at a time (kv_load) and every sum is f32, whatever the format.
 // Overrides: WG (tile = workgroup size, a multiple of 4; default 64, the host
 // picks 8 on CPU adapters), G (query heads per KV head), HEAD_DIM (a multiple
 // of 4), CHUNK (slots per partial workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
@@ -26,20 +29,25 @@ const NEG_BIG: f32 = -3.0e38;
 
 struct Params { n_head: u32, n_slots: u32, scale: f32, n_chunks: u32, kv_offset: u32 }
 
+// KvVecs (4 elements) per cache row.
+override D4: u32 = HEAD_DIM / 4u;
+
 var<workgroup> q_s: array<f32, G * HEAD_DIM>;
-var<workgroup> acc: array<f32, G * HEAD_DIM>;
+var<workgroup> acc: array<vec4f, G * HEAD_DIM / 4u>;
 var<workgroup> s_tile: array<f32, G * WG>;
 var<workgroup> m_s: array<f32, G>;
 var<workgroup> l_s: array<f32, G>;
 var<workgroup> alpha_s: array<f32, G>;
 
-// scale · q_h · k for query head h (of the group) against the key row at k_row.
+// scale · q_h · k for query head h (of the group) against the key row starting
+// at KvVec k_row.
 fn score(h: u32, k_row: u32) -> f32 {
   var dot = 0.0;
-  let qb = h * HEAD_DIM;
-  for (var d = 0u; d < HEAD_DIM; d += 4u) {
-    dot += q_s[qb + d] * k_cache[k_row + d] + q_s[qb + d + 1u] * k_cache[k_row + d + 1u] +
-      q_s[qb + d + 2u] * k_cache[k_row + d + 2u] + q_s[qb + d + 3u] * k_cache[k_row + d + 3u];
+  var qi = h * HEAD_DIM;
+  for (var d = 0u; d < D4; d++) {
+    let k = kv_load(k_cache[k_row + d]);
+    dot += q_s[qi] * k.x + q_s[qi + 1u] * k.y + q_s[qi + 2u] * k.z + q_s[qi + 3u] * k.w;
+    qi += 4u;
   }
   return dot * params.scale;
 }
@@ -52,10 +60,10 @@ fn load_q(lid: u32, q_base: u32) {
 }
 
 // Online softmax of the loaded queries over slots [start, end) of the KV head
-// whose rows start at element kv_base. Leaves acc, m_s, l_s set.
+// whose rows start at KvVec kv_base. Leaves acc, m_s, l_s set.
 fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
-  for (var i = lid; i < G * HEAD_DIM; i += WG) {
-    acc[i] = 0.0;
+  for (var i = lid; i < G * D4; i += WG) {
+    acc[i] = vec4f(0.0);
   }
   if (lid < G) {
     m_s[lid] = NEG_BIG;
@@ -68,7 +76,7 @@ fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
     for (var h = 0u; h < G; h++) {
       var s = NEG_BIG;
       if (valid) {
-        s = score(h, kv_base + slot * HEAD_DIM);
+        s = score(h, kv_base + slot * D4);
       }
       s_tile[h * WG + lid] = s;
     }
@@ -96,21 +104,22 @@ fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
       }
       l_s[lid] = l_s[lid] * alpha_s[lid] + sum;
     }
+    // Each invocation owns 4 output elements (one KvVec column) of one head.
     let count = min(WG, end - t0);
-    for (var o = lid; o < G * HEAD_DIM; o += WG) {
-      let h = o / HEAD_DIM;
+    for (var o = lid; o < G * D4; o += WG) {
+      let h = o / D4;
       let pb = h * WG;
-      let vb = kv_base + t0 * HEAD_DIM + o % HEAD_DIM;
+      let vb = kv_base + t0 * D4 + o % D4;
       var a = acc[o] * alpha_s[h];
       var i = 0u;
       for (; i + 4u <= count; i += 4u) {
-        a += s_tile[pb + i] * v_cache[vb + i * HEAD_DIM] +
-          s_tile[pb + i + 1u] * v_cache[vb + (i + 1u) * HEAD_DIM] +
-          s_tile[pb + i + 2u] * v_cache[vb + (i + 2u) * HEAD_DIM] +
-          s_tile[pb + i + 3u] * v_cache[vb + (i + 3u) * HEAD_DIM];
+        a += s_tile[pb + i] * kv_load(v_cache[vb + i * D4]) +
+          s_tile[pb + i + 1u] * kv_load(v_cache[vb + (i + 1u) * D4]) +
+          s_tile[pb + i + 2u] * kv_load(v_cache[vb + (i + 2u) * D4]) +
+          s_tile[pb + i + 3u] * kv_load(v_cache[vb + (i + 3u) * D4]);
       }
       for (; i < count; i++) {
-        a += s_tile[pb + i] * v_cache[vb + i * HEAD_DIM];
+        a += s_tile[pb + i] * kv_load(v_cache[vb + i * D4]);
       }
       acc[o] = a;
     }
@@ -126,10 +135,10 @@ fn partial_main(kvh: u32, t: u32, c: u32, lid: u32, n_valid: u32) {
   }
   let head0 = t * params.n_head + kvh * G;
   load_q(lid, head0 * HEAD_DIM);
-  attend(lid, kvh * params.n_slots * HEAD_DIM, start, min(start + CHUNK, n_valid));
-  for (var o = lid; o < G * HEAD_DIM; o += WG) {
-    let row = (head0 + o / HEAD_DIM) * params.n_chunks + c;
-    part_acc[row * HEAD_DIM + o % HEAD_DIM] = acc[o];
+  attend(lid, kvh * params.n_slots * D4, start, min(start + CHUNK, n_valid));
+  for (var o = lid; o < G * D4; o += WG) {
+    let row = (head0 + o / D4) * params.n_chunks + c;
+    part_acc[row * D4 + o % D4] = acc[o];
   }
   if (lid < G) {
     let row = (head0 + lid) * params.n_chunks + c;
@@ -147,9 +156,9 @@ fn direct_main(kvh: u32, t: u32, lid: u32, n_valid: u32) {
   }
   let head0 = t * params.n_head + kvh * G;
   load_q(lid, head0 * HEAD_DIM);
-  attend(lid, kvh * params.n_slots * HEAD_DIM, 0u, n_valid);
-  for (var o = lid; o < G * HEAD_DIM; o += WG) {
-    out[head0 * HEAD_DIM + o] = acc[o] / l_s[o / HEAD_DIM];
+  attend(lid, kvh * params.n_slots * D4, 0u, n_valid);
+  for (var o = lid; o < G * D4; o += WG) {
+    out[head0 * D4 + o] = acc[o] / l_s[o / D4];
   }
   if (lid < G) {
     lse[head0 + lid] = m_s[lid] + log(l_s[lid]);
@@ -168,12 +177,12 @@ fn combine_main(h: u32, t: u32, lid: u32, n_valid: u32) {
   for (var c = 0u; c < n_used; c++) {
     sum += part_ml[2u * (base + c) + 1u] * exp(part_ml[2u * (base + c)] - mx);
   }
-  for (var d = lid; d < HEAD_DIM; d += WG) {
-    var o = 0.0;
+  for (var d = lid; d < D4; d += WG) {
+    var o = vec4f(0.0);
     for (var c = 0u; c < n_used; c++) {
-      o += part_acc[(base + c) * HEAD_DIM + d] * exp(part_ml[2u * (base + c)] - mx);
+      o += part_acc[(base + c) * D4 + d] * exp(part_ml[2u * (base + c)] - mx);
     }
-    out[(t * params.n_head + h) * HEAD_DIM + d] = o / sum;
+    out[(t * params.n_head + h) * D4 + d] = o / sum;
   }
   if (lid == 0u) {
     lse[t * params.n_head + h] = mx + log(sum);

@@ -1,5 +1,6 @@
 // _kv_state: shared declarations of the KV slot-table kernels (kv_write_slot,
-// kv_evict, kv_compress). Concatenated after STEP_WGSL by the host.
+// kv_evict, kv_compress). Concatenated after the cache's element format
+// (_kv_elem_f32.wgsl or _kv_elem_f16.wgsl) and STEP_WGSL by the host.
 //
 // Per-layer state buffer `state: array<u32>` (src/gpu/ops/kv_slot_table.ts):
 //   state[0]      τ as f32 bits (a quiet NaN, 0x7fc00000, while unset)
@@ -9,7 +10,8 @@
 // Slot table: pos `array<i32>` [n_head_kv][n_slots] (−1 = free), score
 // `array<f32>` [n_head_kv][n_slots] (accumulated attention of the query group).
 //
-// Policy uniform (the LAST binding of every kv kernel; src/gpu/ops/kv_policy.ts):
+// Policy uniform (the LAST binding of every kv kernel; src/gpu/ops/kv_support.ts
+// createPolicyParams):
 //   n_head_kv, n_slots   layout of the layer's slot cache
 //   slots                C_ℓ (tokens kept after each step)
 //   recent, sinks        M_ℓ (newest positions kept) and the sink count

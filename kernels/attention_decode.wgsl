@@ -6,8 +6,9 @@
 //   (kv_offset: positions a compressed cache dropped, so the occupied slots are a prefix);
 //   out = Σ_j softmax(s)_j · v_j;  scores[g][j] += Σ_{h in group g} exp(s_h,j − lse_h)
 //   Query head h reads KV head g = ⌊h / G⌋. Causality comes from only valid slots being present.
-// Concatenated after the Step struct (STEP_WGSL) and _attention.wgsl (the core,
-// Params and overrides) by the host. Entry points, run in order:
+// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
+// _kv_elem_f16.wgsl: KvVec, kv_load), the Step struct (STEP_WGSL) and
+// _attention.wgsl (the core, Params and overrides) by the host. Entry points, run in order:
 //   partial: one workgroup per (KV head, slot chunk); x = n_head_kv, z = n_chunks =
 //            ceil(n_slots / CHUNK); chunks past n_kv return. Each workgroup reads its
 //            key and value rows once for all G query heads.
@@ -19,24 +20,26 @@
 //            Each slot belongs to one invocation, so no atomics are needed.
 // Bindings (group 0; each entry point's auto layout holds the ones it uses):
 //   0 q:        storage, read        array<f32>  n_head × HEAD_DIM (rotated)
-//   1 k_cache:  storage, read        array<f32>  n_head_kv × n_slots × HEAD_DIM (rotated)
-//   2 v_cache:  storage, read        array<f32>  n_head_kv × n_slots × HEAD_DIM
-//   3 out:      storage, read_write  array<f32>  n_head × HEAD_DIM
+//   1 k_cache:  storage, read        array<KvVec> n_head_kv × n_slots × HEAD_DIM (rotated; f32 or f16)
+//   2 v_cache:  storage, read        array<KvVec> n_head_kv × n_slots × HEAD_DIM (f32 or f16)
+//   3 out:      storage, read_write  array<vec4f> n_head × HEAD_DIM
 //   4 lse:      storage, read_write  array<f32>  n_head (scratch, read by `add_scores`)
-//   5 part_acc: storage, read_write  array<f32>  n_head × n_chunks × HEAD_DIM (scratch)
+//   5 part_acc: storage, read_write  array<vec4f> n_head × n_chunks × HEAD_DIM (scratch)
 //   6 part_ml:  storage, read_write  array<f32>  n_head × n_chunks × 2 (scratch)
 //   7 step:     uniform Step (n_kv used)
 //   8 params:   uniform Params { n_head, n_slots, scale, n_chunks, kv_offset }
 //   9 scores:   storage, read_write  array<f32>  n_head_kv × n_slots (`add_scores` only)
-// Tolerance vs the f64 CPU twin: NMSE ≤ ~3e-12 (measured up to n_kv = 8k), max abs ~1e-6 for unit-scale inputs;
+// Tolerance vs the f64 CPU twin on the cache's values (f16: the halves it holds):
+// NMSE ≤ ~3e-12 (measured up to n_kv = 8k), max abs ~1e-6 for unit-scale inputs
+// (the f16 rounding itself moves the outputs by ≤ ~2e-3 there, tests/kernels/attention_test.ts);
 // scores: relative ~1e-6.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k_cache: array<f32>;
-@group(0) @binding(2) var<storage, read> v_cache: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> k_cache: array<KvVec>;
+@group(0) @binding(2) var<storage, read> v_cache: array<KvVec>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<storage, read_write> part_acc: array<f32>;
+@group(0) @binding(5) var<storage, read_write> part_acc: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<f32>;
 @group(0) @binding(7) var<uniform> step: Step;
 @group(0) @binding(8) var<uniform> params: Params;
@@ -71,11 +74,11 @@ fn add_scores(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   }
   load_q(lid, kvh * G * HEAD_DIM);
   workgroupBarrier();
-  let kv_base = kvh * params.n_slots * HEAD_DIM;
+  let kv_base = kvh * params.n_slots * D4;
   for (var slot = start + lid; slot < end; slot += WG) {
     var p = 0.0;
     for (var h = 0u; h < G; h++) {
-      p += exp(score(h, kv_base + slot * HEAD_DIM) - lse[kvh * G + h]);
+      p += exp(score(h, kv_base + slot * D4) - lse[kvh * G + h]);
     }
     scores[kvh * params.n_slots + slot] += p;
   }

@@ -16,7 +16,12 @@
 //         D = e^logit + Σ e^m, or code weights (1, m…)/(1 + |group|)
 //   kept rows in ascending position → dest slots 0 .. kept−1 with their scores;
 //   slots ≥ kept free; count = free[g] = kept.
-// Concatenated after STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order
+// K/V rows are read as f32 from the caches' element format (staging and dest
+// share it: f32 or f16) and norms, cosines and merges are f32; a row is rounded
+// once, where it is stored (a copied row is exact, a merged one f16-rounded).
+// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
+// _kv_elem_f16.wgsl: KvVec, kv_load, kv_store), STEP_WGSL and _kv_state.wgsl by
+// the host. Entry points, in order
 // (the merge ones only when the layer merges and something is evicted):
 //   prep    x = ⌈T'/WG⌉, y = n_head_kv: group scores (raw when pooling) and key norms
 //   pool    x = ⌈T'/WG⌉, y = n_head_kv: max pool of the candidates' raw scores (when pool_r > 0)
@@ -28,12 +33,15 @@
 //   tau     x = 1: τ, merge flags, fate of merged rows
 //   link    x = n_head_kv: per target, its members in position order and the weight denominator
 //   gather  x = ⌈dest_slots·HEAD_DIM/WG⌉, y = n_head_kv: merged or copied rows, table, state
+//           (invocation i covers element i of the layer's rows; the one at each
+//           4th element moves that element's KvVec, the other three only exit: the
+//           grid, and with it the slot limit, is the same in every format)
 // Bindings (group 0; each entry point's auto layout holds the ones it uses, ≤ 8 storage):
-//   0 staging_k: storage, read        array<f32>  n_head_kv × staging_slots × HEAD_DIM
-//   1 staging_v: storage, read        array<f32>  n_head_kv × staging_slots × HEAD_DIM
+//   0 staging_k: storage, read        array<KvVec>  n_head_kv × staging_slots × HEAD_DIM
+//   1 staging_v: storage, read        array<KvVec>  n_head_kv × staging_slots × HEAD_DIM
 //   2 colsum:    storage, read        array<f32>  n_head × stride (per query head)
-//   3 dest_k:    storage, read_write  array<f32>  n_head_kv × dest_slots × HEAD_DIM
-//   4 dest_v:    storage, read_write  array<f32>  n_head_kv × dest_slots × HEAD_DIM
+//   3 dest_k:    storage, read_write  array<KvVec>  n_head_kv × dest_slots × HEAD_DIM
+//   4 dest_v:    storage, read_write  array<KvVec>  n_head_kv × dest_slots × HEAD_DIM
 //   5 pos:       storage, read_write  array<i32>  n_head_kv × dest_slots
 //   6 score:     storage, read_write  array<f32>  n_head_kv × dest_slots
 //   7 state:     storage, read_write  array<u32>  4 + n_head_kv (_kv_state.wgsl)
@@ -41,10 +49,12 @@
 //                fate (i32 [n_head_kv][T']): kept → dest slot, dropped → −1, merged into slot k → −2 − k
 //   9 lay:       uniform Layout (sizes and work offsets)
 //  10 policy:    uniform Policy (tokens = T', quota, n_evict, stride)
-// Overrides: WG, HEAD_DIM, G (query heads per KV head), K_CHUNK. Loop bounds per
-// invocation: rank T'/4, nearest K_CHUNK·HEAD_DIM/4, tau n_head_kv·n_evict/4, link and
-// gather n_evict (the host checks them against lavapipe's 65,535).
-// Decisions and τ are bit-exact with the twin; merged rows differ through exp() only.
+// Overrides: WG, HEAD_DIM (a multiple of 4), G (query heads per KV head), K_CHUNK.
+// Loop bounds per invocation: rank T'/4, nearest K_CHUNK·HEAD_DIM/4, tau
+// n_head_kv·n_evict/4, link and gather n_evict (the host checks them against
+// lavapipe's 65,535).
+// Decisions and τ are bit-exact with the twin on the same stored keys; merged rows
+// differ through exp() only (f16: by at most one f16 ulp where that moves the rounding).
 
 override WG: u32 = 64u;
 override HEAD_DIM: u32 = 64u;
@@ -62,17 +72,20 @@ struct Layout {
   pool_r: u32, pool_end: u32, pad0: u32, pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> staging_k: array<f32>;
-@group(0) @binding(1) var<storage, read> staging_v: array<f32>;
+@group(0) @binding(0) var<storage, read> staging_k: array<KvVec>;
+@group(0) @binding(1) var<storage, read> staging_v: array<KvVec>;
 @group(0) @binding(2) var<storage, read> colsum: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dest_k: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dest_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dest_k: array<KvVec>;
+@group(0) @binding(4) var<storage, read_write> dest_v: array<KvVec>;
 @group(0) @binding(5) var<storage, read_write> pos: array<i32>;
 @group(0) @binding(6) var<storage, read_write> score: array<f32>;
 @group(0) @binding(7) var<storage, read_write> state: array<u32>;
 @group(0) @binding(8) var<storage, read_write> work: array<u32>;
 @group(0) @binding(9) var<uniform> lay: Layout;
 @group(0) @binding(10) var<uniform> policy: Policy;
+
+// KvVecs (4 elements) per cache row.
+override D4: u32 = HEAD_DIM / 4u;
 
 var<workgroup> seg_count: array<u32, WG>;
 var<workgroup> wg_tau: f32;
@@ -99,22 +112,14 @@ fn prep(@builtin(global_invocation_id) gid: vec3u) {
   }
   let out = select(lay.o_score, lay.o_raw, lay.pool_r > 0u);
   work[out + g * policy.tokens + j] = bitcast<u32>(s);
-  let row = (g * lay.staging_slots + j) * HEAD_DIM;
+  let row = (g * lay.staging_slots + j) * D4;
   var n2 = 0.0;
-  var d = 0u;
-  for (; d + 4u <= HEAD_DIM; d += 4u) {
-    let x0 = staging_k[row + d];
-    let x1 = staging_k[row + d + 1u];
-    let x2 = staging_k[row + d + 2u];
-    let x3 = staging_k[row + d + 3u];
-    n2 = n2 + x0 * x0;
-    n2 = n2 + x1 * x1;
-    n2 = n2 + x2 * x2;
-    n2 = n2 + x3 * x3;
-  }
-  for (; d < HEAD_DIM; d++) {
-    let x = staging_k[row + d];
-    n2 = n2 + x * x;
+  for (var d = 0u; d < D4; d++) {
+    let x = kv_load(staging_k[row + d]);
+    n2 = n2 + x.x * x.x;
+    n2 = n2 + x.y * x.y;
+    n2 = n2 + x.z * x.z;
+    n2 = n2 + x.w * x.w;
   }
   work[lay.o_norm + g * policy.tokens + j] = bitcast<u32>(sqrt(n2));
 }
@@ -219,7 +224,7 @@ fn nearest(@builtin(global_invocation_id) gid: vec3u) {
   let t = policy.tokens;
   let je = work[lay.o_ev + g * policy.n_evict + e];
   let ne = wf(lay.o_norm + g * t + je);
-  let erow = (g * lay.staging_slots + je) * HEAD_DIM;
+  let erow = (g * lay.staging_slots + je) * D4;
   let k1 = min((c + 1u) * K_CHUNK, lay.kept);
   var best = 0.0;
   var bk = NONE;
@@ -228,17 +233,15 @@ fn nearest(@builtin(global_invocation_id) gid: vec3u) {
     let nc = wf(lay.o_norm + g * t + jc);
     var sim = 0.0;
     if (ne != 0.0 && nc != 0.0) {
-      let crow = (g * lay.staging_slots + jc) * HEAD_DIM;
+      let crow = (g * lay.staging_slots + jc) * D4;
       var dot = 0.0;
-      var d = 0u;
-      for (; d + 4u <= HEAD_DIM; d += 4u) {
-        dot = dot + staging_k[erow + d] * staging_k[crow + d];
-        dot = dot + staging_k[erow + d + 1u] * staging_k[crow + d + 1u];
-        dot = dot + staging_k[erow + d + 2u] * staging_k[crow + d + 2u];
-        dot = dot + staging_k[erow + d + 3u] * staging_k[crow + d + 3u];
-      }
-      for (; d < HEAD_DIM; d++) {
-        dot = dot + staging_k[erow + d] * staging_k[crow + d];
+      for (var d = 0u; d < D4; d++) {
+        let x = kv_load(staging_k[erow + d]);
+        let y = kv_load(staging_k[crow + d]);
+        dot = dot + x.x * y.x;
+        dot = dot + x.y * y.y;
+        dot = dot + x.z * y.z;
+        dot = dot + x.w * y.w;
       }
       sim = dot / (ne * nc);
     }
@@ -373,10 +376,14 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
     }
     return;
   }
+  if (d % 4u != 0u) {
+    return;
+  }
+  let d4 = d / 4u;
   let j = work[lay.o_kept + g * lay.kept + k];
-  let src = (g * lay.staging_slots + j) * HEAD_DIM + d;
-  var kv = staging_k[src];
-  var vv = staging_v[src];
+  let src = (g * lay.staging_slots + j) * D4 + d4;
+  var kv = kv_load(staging_k[src]);
+  var vv = kv_load(staging_v[src]);
   if (lay.merging == 1u) {
     var e = work[lay.o_first + g * lay.kept + k];
     if (e != NONE) {
@@ -392,9 +399,9 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
         let ii = g * policy.n_evict + e;
         let u = wf(lay.o_sim + ii);
         let w = select(u * inv, exp(u) / den, policy.rule == 0u);
-        let s2 = (g * lay.staging_slots + work[lay.o_ev + ii]) * HEAD_DIM + d;
-        ak = ak + w * staging_k[s2];
-        av = av + w * staging_v[s2];
+        let s2 = (g * lay.staging_slots + work[lay.o_ev + ii]) * D4 + d4;
+        ak = ak + w * kv_load(staging_k[s2]);
+        av = av + w * kv_load(staging_v[s2]);
         e = work[lay.o_next + ii];
       }
       if (policy.merge == 1u) {
@@ -403,8 +410,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
       vv = av;
     }
   }
-  dest_k[cell * HEAD_DIM + d] = kv;
-  dest_v[cell * HEAD_DIM + d] = vv;
+  dest_k[cell * D4 + d4] = kv_store(kv);
+  dest_v[cell * D4 + d4] = kv_store(vv);
   if (d == 0u) {
     pos[cell] = i32(j);
     score[cell] = group_score(g, j);

@@ -15,14 +15,19 @@
 //            k_t ← w_0·k_t + w_1·k_victim, v_t likewise, with the paper weights
 //            (e^logit, e^m)/(e^logit + e^m) or the code weights (1/2, m/2)
 //   then pos[h][victim] = −1, score[h][victim] = 0, free[h] = victim.
-// Concatenated after STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order:
+// K/V rows are read as f32 from the cache's element format (f32 or f16) and all
+// arithmetic (cosines, merges) is f32; a merged row is rounded once, where it
+// is stored (f16: to nearest even).
+// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
+// _kv_elem_f16.wgsl: KvVec, kv_load, kv_store), STEP_WGSL and _kv_state.wgsl by
+// the host. Entry points, in order:
 //   pick:   one workgroup per KV head (x = n_head_kv): victim and nearest slot,
 //           written to `picks` ({−1, −1, NaN} when the layer does not evict).
 //   apply:  one workgroup (x = 1): τ, merge decisions (a failed merge sets the
 //           pick's target to −1), K/V merge, slot release, free slots and count.
 // Bindings (group 0; each entry point's auto layout holds the ones it uses):
-//   0 k_cache: storage, read_write  array<f32>  n_head_kv × n_slots × HEAD_DIM
-//   1 v_cache: storage, read_write  array<f32>  n_head_kv × n_slots × HEAD_DIM
+//   0 k_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
+//   1 v_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
 //   2 pos:     storage, read_write  array<i32>  n_head_kv × n_slots
 //   3 score:   storage, read_write  array<f32>  n_head_kv × n_slots
 //   4 state:   storage, read_write  array<u32>  4 + n_head_kv (_kv_state.wgsl)
@@ -30,10 +35,12 @@
 //              (i32, −1 = dropped), similarity (f32 bits, NaN when not computed), 0
 //   6 step:    uniform Step (pos = the newest position)
 //   7 policy:  uniform Policy (decode fields)
-// Overrides: WG (workgroup size), HEAD_DIM, N_HEAD_KV. Loop bound per invocation:
-// ⌈n_slots / WG⌉ · ⌈HEAD_DIM / 4⌉ (the host keeps it far below lavapipe's 65,535).
-// Decisions and similarities are bit-exact with the twin (no contraction on the
-// adapters tested); merged rows differ only through exp() (≤ 1e-6 relative).
+// Overrides: WG (workgroup size), HEAD_DIM (a multiple of 4), N_HEAD_KV. Loop bound
+// per invocation: ⌈n_slots / WG⌉ · HEAD_DIM / 4 (the host keeps it far below
+// lavapipe's 65,535).
+// Decisions and similarities are bit-exact with the twin on the same stored keys
+// (no contraction on the adapters tested); merged rows differ only through exp()
+// (f32: ≤ 1e-6 relative; f16: that, or one f16 ulp where it moves the rounding).
 
 override WG: u32 = 64u;
 override HEAD_DIM: u32 = 64u;
@@ -41,8 +48,8 @@ override N_HEAD_KV: u32 = 1u;
 
 const NONE: u32 = 0xffffffffu;
 
-@group(0) @binding(0) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(1) var<storage, read_write> v_cache: array<f32>;
+@group(0) @binding(0) var<storage, read_write> k_cache: array<KvVec>;
+@group(0) @binding(1) var<storage, read_write> v_cache: array<KvVec>;
 @group(0) @binding(2) var<storage, read_write> pos: array<i32>;
 @group(0) @binding(3) var<storage, read_write> score: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<u32>;
@@ -62,40 +69,29 @@ fn evicting(count: u32) -> bool {
   return policy.compressed == 1u && count + 1u > policy.slots;
 }
 
-// Cosine of the key rows starting at elements a and b, in the twin's f32 order.
+// KvVecs (4 elements) per cache row.
+override D4: u32 = HEAD_DIM / 4u;
+
+// Cosine of the key rows starting at KvVecs a and b, in the twin's f32 order.
 fn cosine(a: u32, b: u32) -> f32 {
   var dot = 0.0;
   var na = 0.0;
   var nb = 0.0;
-  var d = 0u;
-  for (; d + 4u <= HEAD_DIM; d += 4u) {
-    let x0 = k_cache[a + d];
-    let y0 = k_cache[b + d];
-    let x1 = k_cache[a + d + 1u];
-    let y1 = k_cache[b + d + 1u];
-    let x2 = k_cache[a + d + 2u];
-    let y2 = k_cache[b + d + 2u];
-    let x3 = k_cache[a + d + 3u];
-    let y3 = k_cache[b + d + 3u];
-    dot = dot + x0 * y0;
-    dot = dot + x1 * y1;
-    dot = dot + x2 * y2;
-    dot = dot + x3 * y3;
-    na = na + x0 * x0;
-    na = na + x1 * x1;
-    na = na + x2 * x2;
-    na = na + x3 * x3;
-    nb = nb + y0 * y0;
-    nb = nb + y1 * y1;
-    nb = nb + y2 * y2;
-    nb = nb + y3 * y3;
-  }
-  for (; d < HEAD_DIM; d++) {
-    let x = k_cache[a + d];
-    let y = k_cache[b + d];
-    dot = dot + x * y;
-    na = na + x * x;
-    nb = nb + y * y;
+  for (var d = 0u; d < D4; d++) {
+    let x = kv_load(k_cache[a + d]);
+    let y = kv_load(k_cache[b + d]);
+    dot = dot + x.x * y.x;
+    dot = dot + x.y * y.y;
+    dot = dot + x.z * y.z;
+    dot = dot + x.w * y.w;
+    na = na + x.x * x.x;
+    na = na + x.y * x.y;
+    na = na + x.z * x.z;
+    na = na + x.w * x.w;
+    nb = nb + y.x * y.x;
+    nb = nb + y.y * y.y;
+    nb = nb + y.z * y.z;
+    nb = nb + y.w * y.w;
   }
   if (na == 0.0 || nb == 0.0) {
     return 0.0;
@@ -164,7 +160,7 @@ fn pick(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     return;
   }
   // Nearest other occupied slot by key cosine.
-  let vrow = (base + victim) * HEAD_DIM;
+  let vrow = (base + victim) * D4;
   var ms = 0.0;
   var mp = 0;
   var mi = NONE;
@@ -173,7 +169,7 @@ fn pick(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (c == victim || p == FREE) {
       continue;
     }
-    let sim = cosine(vrow, (base + c) * HEAD_DIM);
+    let sim = cosine(vrow, (base + c) * D4);
     if (mi == NONE || nearer(sim, p, c, ms, mp, mi)) {
       ms = sim;
       mp = p;
@@ -236,12 +232,13 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
     }
   }
   workgroupBarrier();
-  for (var i = lid; i < N_HEAD_KV * HEAD_DIM; i += WG) {
-    let h = i / HEAD_DIM;
+  // Each invocation merges 4 elements (one KvVec) of a passing head's rows.
+  for (var i = lid; i < N_HEAD_KV * D4; i += WG) {
+    let h = i / D4;
     if (wg_pass[h] == 0u) {
       continue;
     }
-    let d = i % HEAD_DIM;
+    let d = i % D4;
     let m = bitcast<f32>(picks[4u * h + 2u]);
     var w0 = 0.5;
     var w1 = m * 0.5;
@@ -251,12 +248,12 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
       w0 = policy.self_weight / total;
       w1 = a1 / total;
     }
-    let t = (h * policy.n_slots + picks[4u * h + 1u]) * HEAD_DIM + d;
-    let e = (h * policy.n_slots + picks[4u * h]) * HEAD_DIM + d;
+    let t = (h * policy.n_slots + picks[4u * h + 1u]) * D4 + d;
+    let e = (h * policy.n_slots + picks[4u * h]) * D4 + d;
     if (policy.merge == 1u) {
-      k_cache[t] = w0 * k_cache[t] + w1 * k_cache[e];
+      k_cache[t] = kv_store(w0 * kv_load(k_cache[t]) + w1 * kv_load(k_cache[e]));
     }
-    v_cache[t] = w0 * v_cache[t] + w1 * v_cache[e];
+    v_cache[t] = kv_store(w0 * kv_load(v_cache[t]) + w1 * kv_load(v_cache[e]));
   }
   for (var h = lid; h < N_HEAD_KV; h += WG) {
     let victim = picks[4u * h];

@@ -13,6 +13,13 @@ import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import {
+  DEFAULT_KV_TYPE,
+  kvElemSource,
+  kvKernelLabel,
+  type KvType,
+  requireKvCache,
+} from "./kv_elem.ts";
+import {
   bindBuffers,
   createParams,
   type DispatchStep,
@@ -64,10 +71,12 @@ export interface AttentionShape {
 interface AttentionBuffers {
   /** Rotated queries (tokens × nHead × headDim). */
   readonly q: GPUBuffer;
-  /** Key cache ([nHeadKv][nSlots][headDim]), rotated. */
+  /** Key cache ([nHeadKv][nSlots][headDim], elements of `kvType`), rotated. */
   readonly kCache: GPUBuffer;
-  /** Value cache ([nHeadKv][nSlots][headDim]). */
+  /** Value cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
   readonly vCache: GPUBuffer;
+  /** Element type of both caches (default `"f32"`); the arithmetic is f32 in every type. */
+  readonly kvType?: KvType;
   /** Output (tokens × nHead × headDim). */
   readonly out: GPUBuffer;
   /** Head layout; headDim must be a multiple of 4. */
@@ -245,12 +254,14 @@ function prepare(
         `${wgBytes} bytes of workgroup memory, the device allows ${limit}`,
     );
   }
+  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
   const rowShape = `${tokens}×${nHead}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
+  const cacheElements = nHeadKv * nSlots * headDim;
   requireElements(op, "q", options.q, tokens * nHead * headDim, rowShape);
   requireElements(op, "out", options.out, tokens * nHead * headDim, rowShape);
-  requireElements(op, "k_cache", options.kCache, nHeadKv * nSlots * headDim, cacheShape);
-  requireElements(op, "v_cache", options.vCache, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", options.kCache, kvType, cacheElements, cacheShape);
+  requireKvCache(op, "v_cache", options.vCache, kvType, cacheElements, cacheShape);
   const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
   // A scratch made here belongs to the op; a shared one to its maker.
   const ownScratch = options.scratch ? [] : [scratch.partAcc, scratch.partMl];
@@ -267,7 +278,8 @@ function prepare(
     `${tokens}×${nHead}×${scratch.nChunks}×${headDim}`,
   );
   const label = opLabel(op, options.label);
-  const code = STEP_WGSL + core + src;
+  const kernel = kvKernelLabel(op, kvType);
+  const code = kvElemSource(kvType) + STEP_WGSL + core + src;
   // One chunk: `partial_direct` normalises and writes the output itself, no combine.
   const direct = scratch.nChunks === 1;
   const constants = { WG: tile, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };
@@ -294,7 +306,7 @@ function prepare(
       buffers: readonly GPUBuffer[],
       grid: DispatchStep["grid"],
     ): DispatchStep {
-      const pipeline = rt.pipelines.get({ label: op, code, entryPoint, constants });
+      const pipeline = rt.pipelines.get({ label: kernel, code, entryPoint, constants });
       const bindGroup = bindBuffers(
         rt.device,
         pipeline,

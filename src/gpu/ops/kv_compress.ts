@@ -16,6 +16,14 @@ import src from "../../../kernels/kv_compress.wgsl" with { type: "text" };
 import { LimitError } from "../../errors.ts";
 import { createStorage, readBuffer } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import {
+  DEFAULT_KV_TYPE,
+  kvElemSource,
+  kvKernelLabel,
+  type KvType,
+  requireKvCache,
+  requireKvHeadDim,
+} from "./kv_elem.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createPolicyParams, KV_PRELUDE, type KvLayerSpec, slotsFor } from "./kv_support.ts";
 import {
@@ -76,7 +84,7 @@ export function compressPlan(
 
 /** The prompt's staging cache. */
 export interface KvStaging {
-  /** Keys `[nHeadKv][nSlots][headDim]`, rotated, slot = position. */
+  /** Keys `[nHeadKv][nSlots][headDim]` (elements of the op's `kvType`), rotated, slot = position. */
   readonly kCache: GPUBuffer;
   /** Values `[nHeadKv][nSlots][headDim]`. */
   readonly vCache: GPUBuffer;
@@ -86,7 +94,7 @@ export interface KvStaging {
 
 /** The layer's slot cache the compression fills. */
 export interface KvDestination {
-  /** Keys `[nHeadKv][table.nSlots][headDim]`. */
+  /** Keys `[nHeadKv][table.nSlots][headDim]` (elements of the op's `kvType`). */
   readonly kCache: GPUBuffer;
   /** Values `[nHeadKv][table.nSlots][headDim]`. */
   readonly vCache: GPUBuffer;
@@ -110,7 +118,13 @@ export interface KvCompressOptions {
   readonly nHead: number;
   /** The destination slot cache. */
   readonly dest: KvDestination;
-  /** Values per head. */
+  /**
+   * Element type of the staging and the destination caches (default `"f32"`):
+   * norms, similarities and merges are f32 from the stored values; a merged
+   * row is rounded where it is stored.
+   */
+  readonly kvType?: KvType;
+  /** Values per head (a multiple of 4). */
   readonly headDim: number;
   /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
   readonly label?: string;
@@ -142,7 +156,8 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
  * @returns the recorded dispatches and the compression's sizes
  * @throws {LimitError} when an uncompressed layer cannot hold the prompt, or the prompt or
  *   the context is too long for the kernels' per-invocation loop bounds or grids
- * @throws {RangeError} when shapes do not match or a buffer is too small
+ * @throws {RangeError} when shapes do not match, headDim is not a multiple of 4 or a buffer
+ *   is too small
  * @example
  * ```ts ignore
  * const op = createKvCompress(rt, { layer, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
@@ -176,7 +191,9 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     nEvict: plan.evicted,
     stride,
   });
-  const code = KV_PRELUDE + src;
+  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  const kernel = kvKernelLabel(OP, kvType);
+  const code = kvElemSource(kvType) + KV_PRELUDE + src;
   const constants = { WG, HEAD_DIM: headDim, G: nHead / nHeadKv, K_CHUNK: kChunk };
   const buffers = [
     staging.kCache,
@@ -192,7 +209,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     policy,
   ];
   const stage = (entryPoint: string, used: number[], grid: DispatchStep["grid"]) => {
-    const pipeline = rt.pipelines.get({ label: OP, code, entryPoint, constants });
+    const pipeline = rt.pipelines.get({ label: kernel, code, entryPoint, constants });
     const bindGroup = bindBuffers(rt.device, pipeline, `${label}.${entryPoint}`, buffers, used);
     return { pipeline, bindGroup, grid };
   };
@@ -248,6 +265,8 @@ function checkCompress(options: KvCompressOptions, stride: number): KvCompressPl
   const { layer, tokens, staging, colsum, nHead, dest, headDim } = options;
   const { table } = dest;
   const { nHeadKv } = table;
+  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  requireKvHeadDim(OP, headDim);
   if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
     throw new RangeError(
       `Cannot run ${OP}: ${tokens} tokens in a staging cache of ${staging.nSlots} slots`,
@@ -273,11 +292,11 @@ function checkCompress(options: KvCompressOptions, stride: number): KvCompressPl
   const stagingElements = nHeadKv * staging.nSlots * headDim;
   const destShape = `${nHeadKv}×${table.nSlots}×${headDim}`;
   const destElements = nHeadKv * table.nSlots * headDim;
-  requireElements(OP, "staging_k", staging.kCache, stagingElements, stagingShape);
-  requireElements(OP, "staging_v", staging.vCache, stagingElements, stagingShape);
+  requireKvCache(OP, "staging_k", staging.kCache, kvType, stagingElements, stagingShape);
+  requireKvCache(OP, "staging_v", staging.vCache, kvType, stagingElements, stagingShape);
   requireElements(OP, "colsum", colsum, nHead * stride, `${nHead}×${stride}`);
-  requireElements(OP, "dest_k", dest.kCache, destElements, destShape);
-  requireElements(OP, "dest_v", dest.vCache, destElements, destShape);
+  requireKvCache(OP, "dest_k", dest.kCache, kvType, destElements, destShape);
+  requireKvCache(OP, "dest_v", dest.vCache, kvType, destElements, destShape);
   return plan;
 }
 

@@ -11,14 +11,16 @@
 import src from "../../../kernels/kv_evict.wgsl" with { type: "text" };
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
+import { kvElemSource, kvKernelLabel, requireKvCache, requireKvHeadDim } from "./kv_elem.ts";
 import {
   createPolicyParams,
   KV_PRELUDE,
   type KvLayerBuffers,
   type KvLayerSpec,
+  layerKvType,
   slotsFor,
 } from "./kv_support.ts";
-import { bindBuffers, dispatchSteps, opLabel, requireElements } from "./op_support.ts";
+import { bindBuffers, dispatchSteps, opLabel } from "./op_support.ts";
 
 /** Workgroup size of both entry points. */
 const WG = 64;
@@ -49,7 +51,8 @@ export interface KvEvict extends Dispatch {
  * @param options buffers and layer spec
  * @returns the recorded dispatches and the decision buffer
  * @throws {RangeError} when the table does not fit the budget, a buffer is
- *   too small or the cache is too large for one workgroup per head
+ *   too small, headDim is not a multiple of 4 or the cache is too large for one
+ *   workgroup per head
  * @example
  * ```ts ignore
  * const evict = createKvEvict(rt, { layer, kCache, vCache, table, headDim: 64, step });
@@ -59,6 +62,7 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   const { layer: budget, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_evict";
+  const kvType = layerKvType(options);
   const label = opLabel(op, options.label);
   if (nSlots !== slotsFor(budget)) {
     throw new RangeError(
@@ -68,18 +72,20 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
     );
   }
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
-  requireElements(op, "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
-  requireElements(op, "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
-  const iterations = Math.ceil(nSlots / WG) * Math.ceil(headDim / 4);
+  requireKvHeadDim(op, headDim);
+  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  const iterations = Math.ceil(nSlots / WG) * (headDim / 4);
   if (iterations > ITERATION_BUDGET) {
     throw new RangeError(
       `Cannot run ${op}: ${nSlots} slots of head size ${headDim} exceed one workgroup per head`,
     );
   }
-  const code = KV_PRELUDE + src;
+  const code = kvElemSource(kvType) + KV_PRELUDE + src;
   const constants = { WG, HEAD_DIM: headDim, N_HEAD_KV: nHeadKv };
-  const pick = rt.pipelines.get({ label: op, code, entryPoint: "pick", constants });
-  const apply = rt.pipelines.get({ label: op, code, entryPoint: "apply", constants });
+  const kernel = kvKernelLabel(op, kvType);
+  const pick = rt.pipelines.get({ label: kernel, code, entryPoint: "pick", constants });
+  const apply = rt.pipelines.get({ label: kernel, code, entryPoint: "apply", constants });
   const policy = createPolicyParams(rt.device, `${label}.policy`, budget, nHeadKv);
   const picks = createStorage(rt.device, nHeadKv * 16, `${label}.picks`);
   const buffers = [kCache, vCache, table.pos, table.score, table.state, picks, step, policy];

@@ -11,6 +11,7 @@
 import state from "../../../kernels/_kv_state.wgsl" with { type: "text" };
 import { STEP_WGSL } from "../step.ts";
 
+import { DEFAULT_KV_TYPE, type KvType } from "./kv_elem.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createParams } from "./op_support.ts";
 
@@ -50,13 +51,15 @@ export interface KvLayerSpec {
 
 /** A layer's cache, slot table and step uniform, as the slot-table ops bind them. */
 export interface KvLayerBuffers {
-  /** The layer's key cache `[nHeadKv][nSlots][headDim]`, rotated. */
+  /** The layer's key cache `[nHeadKv][nSlots][headDim]` (elements of `kvType`), rotated. */
   readonly kCache: GPUBuffer;
-  /** The layer's value cache `[nHeadKv][nSlots][headDim]`. */
+  /** The layer's value cache `[nHeadKv][nSlots][headDim]` (elements of `kvType`). */
   readonly vCache: GPUBuffer;
+  /** Element type of both caches (default `"f32"`); merges are computed in f32 in every type. */
+  readonly kvType?: KvType;
   /** The layer's slot table (gives nHeadKv and nSlots). */
   readonly table: KvSlotTable;
-  /** Values per head. */
+  /** Values per head (a multiple of 4). */
   readonly headDim: number;
   /** The step uniform (its `pos` is the newest token's position). */
   readonly step: GPUBuffer;
@@ -66,6 +69,16 @@ export interface KvLayerBuffers {
 
 /** The WGSL prelude of the slot-table kernels: the Step struct and `_kv_state.wgsl`. */
 export const KV_PRELUDE = STEP_WGSL + state;
+
+/**
+ * The element type of a layer's caches.
+ *
+ * @param buffers the layer's buffers
+ * @returns their `kvType`, or the default (`"f32"`)
+ */
+export function layerKvType(buffers: { readonly kvType?: KvType }): KvType {
+  return buffers.kvType ?? DEFAULT_KV_TYPE;
+}
 
 /** Compression-only fields of the uniform (zero for the decode kernels). */
 export interface KvCompressFields {

@@ -9,6 +9,14 @@ import src from "../../../kernels/kv_write.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import {
+  DEFAULT_KV_TYPE,
+  kvElemSource,
+  kvKernelLabel,
+  type KvType,
+  requireKvCache,
+  requireKvHeadDim,
+} from "./kv_elem.ts";
+import {
   bindBuffers,
   createParams,
   dispatchSteps,
@@ -23,13 +31,15 @@ export interface KvWriteOptions {
   readonly k: GPUBuffer;
   /** This step's values (maxTokens × nHeadKv × headDim). */
   readonly v: GPUBuffer;
-  /** The layer's key cache ([nHeadKv][nSlots][headDim]). */
+  /** The layer's key cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
   readonly kCache: GPUBuffer;
-  /** The layer's value cache ([nHeadKv][nSlots][headDim]). */
+  /** The layer's value cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
   readonly vCache: GPUBuffer;
+  /** Element type of both caches (default `"f32"`; f16 rounds each value to nearest even). */
+  readonly kvType?: KvType;
   /** KV heads. */
   readonly nHeadKv: number;
-  /** Values per head. */
+  /** Values per head (a multiple of 4). */
   readonly headDim: number;
   /** Slots per KV head. */
   readonly nSlots: number;
@@ -48,7 +58,7 @@ export interface KvWriteOptions {
  * @param rt GPU runtime
  * @param options buffers and sizes
  * @returns the recorded dispatch
- * @throws {RangeError} when a buffer is too small
+ * @throws {RangeError} when a buffer is too small or headDim is not a multiple of 4
  * @example
  * ```ts ignore
  * createKvWrite(rt, { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens: 1, step });
@@ -56,21 +66,28 @@ export interface KvWriteOptions {
  */
 export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch {
   const { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens, step } = options;
-  const label = opLabel("kv_write", options.label);
+  const op = "kv_write";
+  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  const label = opLabel(op, options.label);
   const rowShape = `${maxTokens}×${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
-  requireElements("kv_write", "k", k, maxTokens * nHeadKv * headDim, rowShape);
-  requireElements("kv_write", "v", v, maxTokens * nHeadKv * headDim, rowShape);
-  requireElements("kv_write", "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
-  requireElements("kv_write", "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
-  requireGroupCount("kv_write", "tokens", maxTokens);
-  const pipeline = rt.pipelines.get({ label: "kv_write", code: STEP_WGSL + src });
+  requireKvHeadDim(op, headDim);
+  requireElements(op, "k", k, maxTokens * nHeadKv * headDim, rowShape);
+  requireElements(op, "v", v, maxTokens * nHeadKv * headDim, rowShape);
+  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireGroupCount(op, "tokens", maxTokens);
+  const pipeline = rt.pipelines.get({
+    label: kvKernelLabel(op, kvType),
+    code: kvElemSource(kvType) + STEP_WGSL + src,
+  });
   const params = createParams(rt.device, `${label}.params`, [
     ["u", nHeadKv],
     ["u", headDim],
     ["u", nSlots],
   ]);
   const bindGroup = bindBuffers(rt.device, pipeline, label, [k, v, kCache, vCache, step, params]);
-  const groups = Math.ceil((nHeadKv * headDim) / 64);
+  // One invocation per 4 elements (a KvVec).
+  const groups = Math.ceil((nHeadKv * headDim) / 256);
   return dispatchSteps([{ pipeline, bindGroup, grid: [groups, maxTokens] }], [params]);
 }

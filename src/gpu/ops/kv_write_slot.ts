@@ -8,7 +8,8 @@
 
 import src from "../../../kernels/kv_write_slot.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
-import { KV_PRELUDE, type KvLayerBuffers } from "./kv_support.ts";
+import { kvElemSource, kvKernelLabel, requireKvCache, requireKvHeadDim } from "./kv_elem.ts";
+import { KV_PRELUDE, type KvLayerBuffers, layerKvType } from "./kv_support.ts";
 import {
   bindBuffers,
   createParams,
@@ -31,7 +32,7 @@ export interface KvWriteSlotOptions extends KvLayerBuffers {
  * @param rt GPU runtime
  * @param options buffers and sizes
  * @returns the recorded dispatch
- * @throws {RangeError} when a buffer is too small
+ * @throws {RangeError} when a buffer is too small or headDim is not a multiple of 4
  * @example
  * ```ts ignore
  * createKvWriteSlot(rt, { k, v, kCache, vCache, table, headDim: 64, step });
@@ -41,16 +42,18 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
   const { k, v, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_write_slot";
+  const kvType = layerKvType(options);
   const label = opLabel(op, options.label);
   const rowShape = `${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
+  requireKvHeadDim(op, headDim);
   requireElements(op, "k", k, nHeadKv * headDim, rowShape);
   requireElements(op, "v", v, nHeadKv * headDim, rowShape);
-  requireElements(op, "k_cache", kCache, nHeadKv * nSlots * headDim, cacheShape);
-  requireElements(op, "v_cache", vCache, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
   const pipeline = rt.pipelines.get({
-    label: op,
-    code: KV_PRELUDE + src,
+    label: kvKernelLabel(op, kvType),
+    code: kvElemSource(kvType) + KV_PRELUDE + src,
     constants: { HEAD_DIM: headDim },
   });
   const params = createParams(rt.device, `${label}.params`, [["u", nHeadKv], ["u", nSlots]]);
@@ -65,6 +68,7 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
     step,
     params,
   ]);
-  const groups = Math.ceil((nHeadKv * headDim) / 64);
+  // One invocation per 4 elements (a KvVec).
+  const groups = Math.ceil((nHeadKv * headDim) / 256);
   return dispatchSteps([{ pipeline, bindGroup, grid: [groups] }], [params]);
 }
