@@ -2,6 +2,7 @@
  * CPU twin of the score accumulation in `kernels/attention_decode.wgsl`
  * (H2O/D2O accumulated attention): each cached slot's attention probability,
  * summed over the query heads of its KV head group and over query tokens.
+ * An f16 cache: pass the keys as it stores them (`roundKv`, see `attention.ts`).
  *
  * @module
  */

@@ -3,6 +3,9 @@
  * `attn_colsum` and `colsum_stats` kernels): per-key column sums of the
  * causal attention probabilities, their reduction to KV heads (the initial
  * scores) and their per-head variance (the input of the layer statistic).
+ * The keys are those the staging cache holds: for an f16 cache, rounded as it
+ * stores them (`roundKv` in `src/gpu/ops/kv_elem.ts`), since
+ * `kernels/kv_column_sums.wgsl` reads the stored halves.
  *
  * @module
  */

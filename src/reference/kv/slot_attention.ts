@@ -2,7 +2,8 @@
  * CPU twin of single-query attention over a slot cache with score
  * accumulation (`decode_attn_score`): each query head attends to the occupied
  * slots of its KV head; the probabilities are summed over the KV head's query
- * group into the row the policy's scores accumulate.
+ * group into the row the policy's scores accumulate. The cache view holds
+ * the values as stored (a `ReferenceKvLayer` of an f16 cache rounds them).
  *
  * @module
  */
