@@ -7,7 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { createStorage } from "../../src/gpu/buffers.ts";
+import { createStorage, createStorageFrom, readBuffer } from "../../src/gpu/buffers.ts";
+import {
+  decodeKv,
+  encodeKv,
+  kvCacheBytes,
+  kvElementBytes,
+  type KvType,
+} from "../../src/gpu/ops/kv_elem.ts";
 import { createKvEvict, type KvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import {
   createKvSlotTable,
@@ -42,6 +49,27 @@ export function budgetOf(
   const spec = createKvPolicy(o).spec;
   if (spec.score === "window") return snapBudget(c.slots, spec.window, o.sinks);
   return splitBudget(c.slots, c.kv.kv === "streaming" ? 1 : o.recentRatio, o.sinks);
+}
+
+/** A new cache buffer of `type` holding `values` (f16: rounded to nearest even). */
+export function kvStorageOf(
+  device: GPUDevice,
+  type: KvType,
+  values: Float32Array,
+  label: string,
+): GPUBuffer {
+  return createStorageFrom(device, encodeKv(type, values), label);
+}
+
+/** Reads `count` elements of a cache buffer of `type` back as f32. */
+export async function readKv(
+  device: GPUDevice,
+  type: KvType,
+  buffer: GPUBuffer,
+  count: number,
+): Promise<Float32Array> {
+  const bytes = Math.ceil((count * kvElementBytes(type)) / 4) * 4;
+  return decodeKv(type, await readBuffer(device, buffer, bytes), count);
 }
 
 /** Reads several buffers back with one submit; returns their bytes in order. */
@@ -128,6 +156,8 @@ export class GpuLayer {
   readonly nHeadKv: number;
   readonly nSlots: number;
   readonly headDim: number;
+  /** Element type of the caches (the twin's). */
+  readonly kvType: KvType;
   readonly kCache: GPUBuffer;
   readonly vCache: GPUBuffer;
   readonly table: KvSlotTable;
@@ -137,21 +167,29 @@ export class GpuLayer {
   readonly write: Dispatch;
   readonly evict: KvEvict;
 
-  /** Allocates the GPU side of `twin` (same budget, policy and layout). */
+  /** Allocates the GPU side of `twin` (same budget, policy, layout and element type). */
   constructor(rt: GpuRuntime, twin: ReferenceKvLayer) {
-    const { nHeadKv, nSlots, headDim, budget } = twin;
+    const { nHeadKv, nSlots, headDim, budget, kvType } = twin;
     const device = rt.device;
     this.rt = rt;
     this.nHeadKv = nHeadKv;
     this.nSlots = nSlots;
     this.headDim = headDim;
-    this.kCache = createStorage(device, nHeadKv * nSlots * headDim * 4, "test.k_cache");
-    this.vCache = createStorage(device, nHeadKv * nSlots * headDim * 4, "test.v_cache");
+    this.kvType = kvType;
+    const cacheBytes = kvCacheBytes(kvType, nHeadKv, nSlots, headDim);
+    this.kCache = createStorage(device, cacheBytes, "test.k_cache");
+    this.vCache = createStorage(device, cacheBytes, "test.v_cache");
     this.table = createKvSlotTable(rt, { nHeadKv, nSlots, label: "test" });
     this.step = createStepBuffer(device, "test.step");
     this.kRow = createStorage(device, nHeadKv * headDim * 4, "test.k_row");
     this.vRow = createStorage(device, nHeadKv * headDim * 4, "test.v_row");
-    const caches = { kCache: this.kCache, vCache: this.vCache, table: this.table, headDim };
+    const caches = {
+      kCache: this.kCache,
+      vCache: this.vCache,
+      kvType,
+      table: this.table,
+      headDim,
+    };
     this.write = createKvWriteSlot(rt, { ...caches, k: this.kRow, v: this.vRow, step: this.step });
     this.evict = createKvEvict(rt, {
       ...caches,
@@ -160,11 +198,11 @@ export class GpuLayer {
     });
   }
 
-  /** Queues a write of a whole layer state (K, V, table, τ, count, free slots). */
+  /** Queues a write of a whole layer state (K, V as the caches' type stores them, table, τ, count, free slots). */
   load(state: LayerState): void {
     const q = this.rt.device.queue;
-    q.writeBuffer(this.kCache, 0, state.keys.slice());
-    q.writeBuffer(this.vCache, 0, state.values.slice());
+    q.writeBuffer(this.kCache, 0, encodeKv(this.kvType, state.keys));
+    q.writeBuffer(this.vCache, 0, encodeKv(this.kvType, state.values));
     q.writeBuffer(this.table.pos, 0, state.pos.slice());
     q.writeBuffer(this.table.score, 0, state.score.slice());
     const words = new Uint32Array(KV_STATE_HEADER + this.nHeadKv);
@@ -187,12 +225,13 @@ export class GpuLayer {
   /** The buffers and byte counts {@linkcode GpuLayer.record} copies, in order. */
   parts(): Array<readonly [GPUBuffer, number]> {
     const cells = this.nHeadKv * this.nSlots * 4;
+    const cache = kvCacheBytes(this.kvType, this.nHeadKv, this.nSlots, this.headDim);
     return [
       [this.table.pos, cells],
       [this.table.score, cells],
       [this.table.state, (KV_STATE_HEADER + this.nHeadKv) * 4],
-      [this.kCache, cells * this.headDim],
-      [this.vCache, cells * this.headDim],
+      [this.kCache, cache],
+      [this.vCache, cache],
       [this.evict.picks, this.nHeadKv * 16],
     ];
   }
@@ -234,8 +273,8 @@ export class GpuLayer {
       tau: new Float32Array(state, 0, 1)[0]!,
       count: words[1]!,
       free: words.slice(KV_STATE_HEADER),
-      keys: new Float32Array(keys),
-      values: new Float32Array(values),
+      keys: decodeKv(this.kvType, keys),
+      values: decodeKv(this.kvType, values),
       picks: new Uint32Array(picks),
     };
   }
@@ -266,15 +305,30 @@ export class GpuLayer {
   }
 }
 
-/** Tolerance of merged K/V rows and τ against the twin. */
+/** Tolerance of merged K/V rows (f32 cache) and τ against the twin. */
 export const KV_TOLERANCE = 1e-5;
 
 /**
- * Asserts a GPU layer state equals a twin snapshot: positions, scores, free
- * slots and occupancy exactly, τ and K/V (occupied slots) within
- * {@linkcode KV_TOLERANCE}.
+ * Tolerance of one K/V element against the twin's `want`: {@linkcode KV_TOLERANCE}
+ * for an f32 cache; for an f16 cache also one f16 ulp (≤ 2⁻¹⁰·|want|), since a
+ * merged row's f32 value, which may differ through exp(), is rounded to f16.
+ * Copied rows are bit-exact in both types (the twin rounds as the GPU does).
  */
-export function assertSameLayer(gpu: LayerState, twin: LayerState, at: string): void {
+export function kvTolerance(type: KvType, want: number): number {
+  return type === "f16" ? KV_TOLERANCE + 2 ** -10 * Math.abs(want) : KV_TOLERANCE;
+}
+
+/**
+ * Asserts a GPU layer state equals a twin snapshot: positions, scores, free
+ * slots and occupancy exactly, τ within {@linkcode KV_TOLERANCE} and K/V
+ * (occupied slots) within {@linkcode kvTolerance}.
+ */
+export function assertSameLayer(
+  gpu: LayerState,
+  twin: LayerState,
+  at: string,
+  kvType: KvType = "f32",
+): void {
   const headDim = twin.keys.length / twin.pos.length;
   assert.deepEqual(gpu.pos, twin.pos, `${at}: positions`);
   assert.deepEqual(gpu.score, twin.score, `${at}: scores`);
@@ -285,19 +339,26 @@ export function assertSameLayer(gpu: LayerState, twin: LayerState, at: string): 
       Math.abs(gpu.tau - twin.tau) <= KV_TOLERANCE,
       `${at}: τ ${gpu.tau} vs ${twin.tau}`,
     );}
+  // Worst ratio of an element's difference to its tolerance (≤ 1 passes).
   let worst = 0;
+  let where = "";
   for (let i = 0; i < twin.pos.length; i++) {
     if (twin.pos[i] === -1) continue;
     for (let d = 0; d < headDim; d++) {
       const j = i * headDim + d;
-      worst = Math.max(
-        worst,
-        Math.abs(gpu.keys[j]! - twin.keys[j]!),
-        Math.abs(gpu.values[j]! - twin.values[j]!),
-      );
+      for (
+        const [name, got, want] of [["K", gpu.keys, twin.keys], [
+          "V",
+          gpu.values,
+          twin.values,
+        ]] as const
+      ) {
+        const ratio = Math.abs(got[j]! - want[j]!) / kvTolerance(kvType, want[j]!);
+        if (ratio > worst) [worst, where] = [ratio, `${name}[${j}] ${got[j]} vs ${want[j]}`];
+      }
     }
   }
-  assert.ok(worst <= KV_TOLERANCE, `${at}: K/V differ by ${worst}`);
+  assert.ok(worst <= 1, `${at}: ${kvType} K/V differ past the tolerance: ${where}`);
 }
 
 /** Asserts the GPU's per-head picks equal a twin decode decision (similarities bit-exact). */
@@ -388,7 +449,7 @@ export async function replayDecode(
     const at = `step ${first + s}`;
     const got = gpu.parse(bytes!, s * gpu.stateBytes);
     assertSamePicks(got, decision, at);
-    assertSameLayer(got, state, at);
+    assertSameLayer(got, state, at, gpu.kvType);
     evictions += decision.evictSlot.filter((v) => v >= 0).length;
     merges += decision.mergeTarget.filter((v) => v >= 0).length;
   });

@@ -1,19 +1,27 @@
 import assert from "node:assert/strict";
 import { createAttentionDecode, createAttentionPrefill } from "../../src/gpu/ops/attention.ts";
+import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { attention, type AttentionShape } from "../../src/reference/attention.ts";
 import { attentionScores } from "../../src/reference/attention_scores.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
 import { stepBuffer } from "./_step.ts";
 import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
+import { kvStorageOf } from "./_kv_harness.ts";
 
-// f32 online softmax vs the twin's f64 two-pass softmax. Measured on these
-// grids: NMSE ≤ ~3e-12, max abs ≤ ~1e-6 (outputs are O(1)).
+// f32 online softmax vs the twin's f64 two-pass softmax on the cache's values
+// (an f16 cache: the twin reads the same halves, rounded by roundKv). Measured
+// on these grids: NMSE ≤ ~3e-12 (f16: ≤ ~4e-13), max abs ≤ ~1.1e-6 (outputs are O(1)).
+// What the f16 rounding itself costs is checked against the twin on the
+// unrounded f32 cache: max abs ≤ F16_MAX_ABS.
 const MAX_NMSE = 1e-10;
 const MAX_ABS = 1e-5;
 // lse is O(log n_kv + |s|); scores are sums of probabilities ≤ G.
 const MAX_LSE_ABS = 1e-5;
 const MAX_SCORE_REL = 1e-5;
+// Each cached value moves by ≤ 2⁻¹¹ relative (half an f16 ulp); measured on these
+// grids: outputs and lse move by ≤ ~2.1e-3 (values up to ~4, keys up to ~6).
+const F16_MAX_ABS = 4e-3;
 
 function assertClose(got: Float32Array, want: Float32Array, what: string, maxAbsLimit = MAX_ABS) {
   const { nmse, maxAbs } = compare(got, want);
@@ -26,6 +34,27 @@ function randomCache(shape: AttentionShape, seed: number) {
   return { k: randomValues(seed, n, 1.5), v: randomValues(seed + 1, n) };
 }
 
+/** The cache as `kvType` stores it, uploaded, and its values as the twin reads them. */
+function uploadCache(
+  device: GPUDevice,
+  kvType: KvType,
+  cache: { k: Float32Array; v: Float32Array },
+) {
+  return {
+    kBuf: kvStorageOf(device, kvType, cache.k, "k_cache"),
+    vBuf: kvStorageOf(device, kvType, cache.v, "v_cache"),
+    k: roundKv(kvType, cache.k),
+    v: roundKv(kvType, cache.v),
+  };
+}
+
+/** An f16 cache: the output is also near the twin on the unrounded cache (what f16 costs). */
+function assertF16Cost(kvType: KvType, got: Float32Array, exact: Float32Array, what: string) {
+  if (kvType === "f32") return;
+  const { maxAbs } = compare(got, exact);
+  assert.ok(maxAbs < F16_MAX_ABS, `${what}: f16 cache moved it by ${maxAbs}`);
+}
+
 interface PrefillCase {
   shape: AttentionShape;
   tokens: number;
@@ -33,15 +62,14 @@ interface PrefillCase {
   pos: number;
 }
 
-async function checkPrefill(c: PrefillCase, seed: number) {
+async function checkPrefill(c: PrefillCase, kvType: KvType, seed: number) {
   const r = await testRuntime();
   const { shape, tokens, maxTokens, pos } = c;
   const { nHead, headDim } = shape;
   const q = randomValues(seed, maxTokens * nHead * headDim, 1.5);
-  const { k, v } = randomCache(shape, seed + 2);
+  const cache = randomCache(shape, seed + 2);
+  const { kBuf, vBuf, k, v } = uploadCache(r.device, kvType, cache);
   const qBuf = storageOf(r.device, q, "q");
-  const kBuf = storageOf(r.device, k, "k_cache");
-  const vBuf = storageOf(r.device, v, "v_cache");
   const out = storageOf(r.device, new Float32Array(maxTokens * nHead * headDim), "out");
   const lse = storageOf(r.device, new Float32Array(maxTokens * nHead), "lse");
   const step = stepBuffer(r.device, { pos, nTokens: tokens, nKv: pos + tokens, seed: 0 });
@@ -50,6 +78,7 @@ async function checkPrefill(c: PrefillCase, seed: number) {
       q: qBuf,
       kCache: kBuf,
       vCache: vBuf,
+      kvType,
       out,
       lse,
       shape,
@@ -63,6 +92,9 @@ async function checkPrefill(c: PrefillCase, seed: number) {
   const want = attention(q, k, v, tokens, pos, shape);
   assertClose(gotOut, want.out, "out");
   assertClose(gotLse, want.lse, "lse", MAX_LSE_ABS);
+  const exact = attention(q, cache.k, cache.v, tokens, pos, shape);
+  assertF16Cost(kvType, gotOut, exact.out, "out");
+  assertF16Cost(kvType, gotLse, exact.lse, "lse");
 }
 
 const prefillCases: PrefillCase[] = [
@@ -85,14 +117,16 @@ const prefillCases: PrefillCase[] = [
   },
 ];
 
-for (const c of prefillCases) {
-  const s = c.shape;
-  Deno.test({
-    name:
-      `attention_prefill(heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
-    ...gpuTestOptions,
-    fn: () => checkPrefill(c, s.nHead * 100 + c.tokens),
-  });
+for (const kvType of KV_TYPES) {
+  for (const c of prefillCases) {
+    const s = c.shape;
+    Deno.test({
+      name:
+        `attention_prefill(${kvType}, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
+      ...gpuTestOptions,
+      fn: () => checkPrefill(c, kvType, s.nHead * 100 + c.tokens),
+    });
+  }
 }
 
 interface DecodeCase {
@@ -101,16 +135,15 @@ interface DecodeCase {
   scores: boolean;
 }
 
-async function checkDecode(c: DecodeCase, seed: number) {
+async function checkDecode(c: DecodeCase, kvType: KvType, seed: number) {
   const r = await testRuntime();
   const { shape, nKv } = c;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
   const q = randomValues(seed, nHead * headDim, 1.5);
-  const { k, v } = randomCache(shape, seed + 2);
+  const cache = randomCache(shape, seed + 2);
+  const { kBuf, vBuf, k, v } = uploadCache(r.device, kvType, cache);
   const before = Float32Array.from({ length: nHeadKv * nSlots }, (_, i) => i % 3);
   const qBuf = storageOf(r.device, q, "q");
-  const kBuf = storageOf(r.device, k, "k_cache");
-  const vBuf = storageOf(r.device, v, "v_cache");
   const out = storageOf(r.device, new Float32Array(nHead * headDim), "out");
   const scores = storageOf(r.device, before, "scores");
   const step = stepBuffer(r.device, { pos: nKv - 1, nTokens: 1, nKv, seed: 0 });
@@ -118,6 +151,7 @@ async function checkDecode(c: DecodeCase, seed: number) {
     q: qBuf,
     kCache: kBuf,
     vCache: vBuf,
+    kvType,
     out,
     shape,
     step,
@@ -129,6 +163,7 @@ async function checkDecode(c: DecodeCase, seed: number) {
   for (const b of [qBuf, kBuf, vBuf, out, scores, step]) b.destroy();
   const want = attention(q, k, v, 1, nKv - 1, shape);
   assertClose(gotOut, want.out, "out");
+  assertF16Cost(kvType, gotOut, attention(q, cache.k, cache.v, 1, nKv - 1, shape).out, "out");
   if (!c.scores) {
     assert.deepEqual(gotScores, before);
     return;
@@ -152,47 +187,47 @@ const decodeCases: DecodeCase[] = [
   { shape: { nHead: 4, nHeadKv: 1, headDim: 64, nSlots: 33000 }, nKv: 32769, scores: true },
 ];
 
-for (const c of decodeCases) {
-  const s = c.shape;
+for (const kvType of KV_TYPES) {
+  for (const c of decodeCases) {
+    const s = c.shape;
+    Deno.test({
+      name:
+        `attention_decode(${kvType}, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, n_kv=${c.nKv}, slots=${s.nSlots}, scores=${c.scores}) matches the CPU twin`,
+      ...gpuTestOptions,
+      fn: () => checkDecode(c, kvType, s.nHead * 1000 + c.nKv),
+    });
+  }
+}
+
+for (const kvType of KV_TYPES) {
   Deno.test({
-    name:
-      `attention_decode(heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, n_kv=${c.nKv}, slots=${s.nSlots}, scores=${c.scores}) matches the CPU twin`,
+    name: `dbg_attention_decode(${kvType}, heads=1/1, headDim=4, n_kv=2): equal scores average ` +
+      "the values",
     ...gpuTestOptions,
-    fn: () => checkDecode(c, s.nHead * 1000 + c.nKv),
+    async fn() {
+      const r = await testRuntime();
+      const shape = { nHead: 1, nHeadKv: 1, headDim: 4, nSlots: 3 };
+      const q = storageOf(r.device, new Float32Array([1, 0, 0, 0]), "q");
+      const keys = new Float32Array([0, 1, 0, 0, 0, -1, 0, 0, 9, 9, 9, 9]);
+      const values = new Float32Array([2, 4, 0, 1, 6, 8, 0, 1, 100, 100, 100, 100]);
+      const k = kvStorageOf(r.device, kvType, keys, "k_cache");
+      const v = kvStorageOf(r.device, kvType, values, "v_cache");
+      const out = storageOf(r.device, new Float32Array(4), "out");
+      const scores = storageOf(r.device, new Float32Array(3), "scores");
+      const step = stepBuffer(r.device, { pos: 1, nTokens: 1, nKv: 2, seed: 0 });
+      submitPass(r.device, [
+        createAttentionDecode(r, { q, kCache: k, vCache: v, kvType, out, shape, step, scores }),
+      ]);
+      assert.deepEqual([...await readF32(r.device, out, 4)], [4, 6, 0, 1]);
+      assert.deepEqual([...await readF32(r.device, scores, 3)], [0.5, 0.5, 0]);
+      for (const b of [q, k, v, out, scores, step]) b.destroy();
+    },
   });
 }
 
 Deno.test({
-  name: "dbg_attention_decode(heads=1/1, headDim=4, n_kv=2): equal scores average the values",
-  ...gpuTestOptions,
-  async fn() {
-    const r = await testRuntime();
-    const shape = { nHead: 1, nHeadKv: 1, headDim: 4, nSlots: 3 };
-    const q = storageOf(r.device, new Float32Array([1, 0, 0, 0]), "q");
-    const k = storageOf(
-      r.device,
-      new Float32Array([0, 1, 0, 0, 0, -1, 0, 0, 9, 9, 9, 9]),
-      "k_cache",
-    );
-    const v = storageOf(
-      r.device,
-      new Float32Array([2, 4, 0, 1, 6, 8, 0, 1, 100, 100, 100, 100]),
-      "v_cache",
-    );
-    const out = storageOf(r.device, new Float32Array(4), "out");
-    const scores = storageOf(r.device, new Float32Array(3), "scores");
-    const step = stepBuffer(r.device, { pos: 1, nTokens: 1, nKv: 2, seed: 0 });
-    submitPass(r.device, [
-      createAttentionDecode(r, { q, kCache: k, vCache: v, out, shape, step, scores }),
-    ]);
-    assert.deepEqual([...await readF32(r.device, out, 4)], [4, 6, 0, 1]);
-    assert.deepEqual([...await readF32(r.device, scores, 3)], [0.5, 0.5, 0]);
-    for (const b of [q, k, v, out, scores, step]) b.destroy();
-  },
-});
-
-Deno.test({
-  name: "createAttentionDecode() rejects a head size that is not a multiple of 4",
+  name:
+    "createAttentionDecode() rejects a head size that is not a multiple of 4 and a short f16 cache",
   ...gpuTestOptions,
   async fn() {
     const r = await testRuntime();
@@ -201,6 +236,14 @@ Deno.test({
     assert.throws(
       () => createAttentionDecode(r, { q: b, kCache: b, vCache: b, out: b, shape, step: b }),
       /head size 6 is not a multiple of 4/,
+    );
+    // 256 bytes hold 128 halves: 1 KV head × 32 slots × 4 fit, 33 slots do not.
+    const kv = { q: b, kCache: b, vCache: b, out: b, step: b, kvType: "f16" } as const;
+    const fits = { nHead: 1, nHeadKv: 1, headDim: 4, nSlots: 32 };
+    createAttentionDecode(r, { ...kv, shape: fits }).destroy();
+    assert.throws(
+      () => createAttentionDecode(r, { ...kv, shape: { ...fits, nSlots: 33 } }),
+      /f16 cache "k_cache" holds 128 elements, expected 1×33×4 = 132/,
     );
     b.destroy();
   },

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { createStorage } from "../../src/gpu/buffers.ts";
 import { createColumnSums } from "../../src/gpu/ops/kv_column_sums.ts";
+import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { writeStep } from "../../src/gpu/step.ts";
 import { attention } from "../../src/reference/attention.ts";
 import { causalColumnSums } from "../../src/reference/kv/column_sums.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { storageOf, testRuntime } from "./_cases.ts";
-import { readAll } from "./_kv_harness.ts";
+import { kvStorageOf, readAll } from "./_kv_harness.ts";
 import { createStepBuffer } from "../../src/gpu/step.ts";
 
 interface Case {
@@ -18,7 +19,7 @@ interface Case {
   headDim: number;
 }
 
-/** NMSE threshold of the f32 GPU sums against the f64 twin. */
+/** NMSE threshold of the f32 GPU sums against the f64 twin on the stored keys (f16: rounded). */
 const MAX_NMSE = 1e-10;
 
 function nmse(got: Float32Array, want: Float32Array): number {
@@ -32,13 +33,17 @@ function nmse(got: Float32Array, want: Float32Array): number {
 }
 
 /** Runs the prompt in chunks through the GPU column sums and compares with causalColumnSums. */
-async function check(c: Case, seed: number) {
+async function check(c: Case, kvType: KvType, seed: number) {
   const rt = await testRuntime();
   const { tokens, chunk, nHead, nHeadKv, headDim } = c;
   const nSlots = tokens + 3;
   const rng = makeRng(seed);
   const q = Float32Array.from({ length: tokens * nHead * headDim }, () => 1.5 * randn(rng));
-  const kCache = Float32Array.from({ length: nHeadKv * nSlots * headDim }, () => randn(rng));
+  // The keys as the staging cache stores them; the twin reads the same values.
+  const kCache = roundKv(
+    kvType,
+    Float32Array.from({ length: nHeadKv * nSlots * headDim }, () => randn(rng)),
+  );
   const shape = { nHead, nHeadKv, headDim, nSlots };
   const { lse } = attention(q, kCache, new Float32Array(kCache.length), tokens, 0, shape);
   const keys = new Float32Array(nHeadKv * tokens * headDim); // (kv_heads, T, head_dim)
@@ -51,12 +56,13 @@ async function check(c: Case, seed: number) {
   const want = causalColumnSums(q, keys, tokens, shape);
   const qBuf = createStorage(rt.device, chunk * nHead * headDim * 4, "test.q");
   const lseBuf = createStorage(rt.device, chunk * nHead * 4, "test.lse");
-  const kBuf = storageOf(rt.device, kCache, "test.k");
+  const kBuf = kvStorageOf(rt.device, kvType, kCache, "test.k");
   const out = createStorage(rt.device, nHead * nSlots * 4, "test.out");
   const step = createStepBuffer(rt.device, "test.step");
   const op = createColumnSums(rt, {
     q: qBuf,
     kCache: kBuf,
+    kvType,
     lse: lseBuf,
     out,
     nHead,
@@ -104,47 +110,52 @@ const cases: Case[] = [
   { tokens: 1000, chunk: 1000, nHead: 1, nHeadKv: 1, headDim: 128 },
 ];
 
-cases.forEach((c, i) => {
+for (const kvType of KV_TYPES) {
+  cases.forEach((c, i) => {
+    Deno.test({
+      name: `kv_column_sums(${kvType}, T=${c.tokens}, chunk=${c.chunk}, nHead=${c.nHead}, ` +
+        `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}) matches causalColumnSums`,
+      ...gpuTestOptions,
+      fn: () => check(c, kvType, 70 + i),
+    });
+  });
+}
+
+for (const kvType of KV_TYPES) {
   Deno.test({
     name:
-      `kv_column_sums(T=${c.tokens}, chunk=${c.chunk}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
-      `headDim=${c.headDim}) matches causalColumnSums`,
+      `dbg_kv_column_sums(${kvType}, T=2, 1 head, headDim=4): equal scores add [1.5, 0.5] to [0.25, 0]`,
     ...gpuTestOptions,
-    fn: () => check(c, 70 + i),
+    async fn() {
+      const rt = await testRuntime();
+      const q = storageOf(rt.device, new Float32Array(8), "q");
+      const k = kvStorageOf(rt.device, kvType, new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), "k");
+      // q = 0: row 0 gives key 0 probability 1 (lse 0), row 1 gives each key 1/2 (lse ln 2).
+      const lse = storageOf(rt.device, new Float32Array([0, Math.log(2)]), "lse");
+      const out = storageOf(rt.device, new Float32Array([0.25, 0]), "out");
+      const step = createStepBuffer(rt.device, "step");
+      writeStep(rt.device, step, { pos: 0, nTokens: 2, nKv: 2, seed: 0 });
+      const op = createColumnSums(rt, {
+        q,
+        kCache: k,
+        kvType,
+        lse,
+        out,
+        nHead: 1,
+        nHeadKv: 1,
+        headDim: 4,
+        nSlots: 2,
+        maxTokens: 2,
+        step,
+      });
+      const encoder = rt.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      op.encode(pass);
+      pass.end();
+      rt.device.queue.submit([encoder.finish()]);
+      const [bytes] = await readAll(rt.device, [[out, 8]]);
+      assert.deepEqual([...new Float32Array(bytes!)], [1.75, 0.5]);
+      for (const b of [q, k, lse, out, step]) b.destroy();
+    },
   });
-});
-
-Deno.test({
-  name: "dbg_kv_column_sums(T=2, 1 head, headDim=4): equal scores add [1.5, 0.5] to [0.25, 0]",
-  ...gpuTestOptions,
-  async fn() {
-    const rt = await testRuntime();
-    const q = storageOf(rt.device, new Float32Array(8), "q");
-    const k = storageOf(rt.device, new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), "k");
-    // q = 0: row 0 gives key 0 probability 1 (lse 0), row 1 gives each key 1/2 (lse ln 2).
-    const lse = storageOf(rt.device, new Float32Array([0, Math.log(2)]), "lse");
-    const out = storageOf(rt.device, new Float32Array([0.25, 0]), "out");
-    const step = createStepBuffer(rt.device, "step");
-    writeStep(rt.device, step, { pos: 0, nTokens: 2, nKv: 2, seed: 0 });
-    const op = createColumnSums(rt, {
-      q,
-      kCache: k,
-      lse,
-      out,
-      nHead: 1,
-      nHeadKv: 1,
-      headDim: 4,
-      nSlots: 2,
-      maxTokens: 2,
-      step,
-    });
-    const encoder = rt.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    op.encode(pass);
-    pass.end();
-    rt.device.queue.submit([encoder.finish()]);
-    const [bytes] = await readAll(rt.device, [[out, 8]]);
-    assert.deepEqual([...new Float32Array(bytes!)], [1.75, 0.5]);
-    for (const b of [q, k, lse, out, step]) b.destroy();
-  },
-});
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createStorageFrom } from "../../src/gpu/buffers.ts";
 import { compressPlan, createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
+import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { CompressDecision } from "../../src/reference/kv/layer_view.ts";
@@ -13,12 +13,13 @@ import {
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { syntheticSequence } from "../kv/_synthetic.ts";
-import { submitPass, testRuntime } from "./_cases.ts";
+import { storageOf, submitPass, testRuntime } from "./_cases.ts";
 import {
   assertSameLayer,
   budgetOf,
   coarse,
   GpuLayer,
+  kvStorageOf,
   replayDecode,
   snapshotTwin,
   tiedKeys,
@@ -58,12 +59,20 @@ function expectedFate(
   return fate;
 }
 
-/** Compresses a prompt on the GPU and the twin, compares, then decodes `steps` more tokens. */
-async function runCase(c: Case, seed: number) {
+// Tolerance (assertSameLayer): the outcome per position (kept, dropped, merged into which slot),
+// τ and the table exact; K/V within 1e-5 (f32) or 1e-5 + one f16 ulp (f16: a paper-rule
+// merge's exp() may move the f32 sum across a rounding boundary); copied rows exact in both.
+
+/**
+ * Compresses a prompt on the GPU and the twin (caches of `kvType`: the staging cache holds the
+ * prompt rounded, as the twin's prefill rounds it), compares, then decodes `steps` more tokens.
+ */
+async function runCase(c: Case, kvType: KvType, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim, prompt: tokens } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
-  const twin = new ReferenceKvLayer(createKvPolicy(resolveKvOptions(c.kv)), budgetOf(c), shape);
+  const policy = createKvPolicy(resolveKvOptions(c.kv));
+  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvType });
   const raw = syntheticSequence(seed, shape, tokens + c.steps)[0]!;
   const data = c.ties ? tiedKeys(raw, nHeadKv, headDim) : raw;
   // Staging cache [nHeadKv][stagingSlots][headDim] (slot = position) and the twin's compact copy.
@@ -84,7 +93,8 @@ async function runCase(c: Case, seed: number) {
       values.set(v, (h * tokens + t) * headDim);
     }
   }
-  const exact = causalColumnSums(q, keys, tokens, shape);
+  // The column sums come from the staging cache's keys, as the GPU computes them.
+  const exact = causalColumnSums(q, roundKv(kvType, keys), tokens, shape);
   const colsum = c.ties ? exact.map(coarse) : exact;
   const colsumRows = new Float32Array(nHead * stagingSlots);
   for (let h = 0; h < nHead; h++) {
@@ -109,11 +119,11 @@ async function runCase(c: Case, seed: number) {
     free: new Uint32Array(nHeadKv).fill(99),
   });
   const staging = {
-    kCache: createStorageFrom(rt.device, stagingK, "test.staging_k"),
-    vCache: createStorageFrom(rt.device, stagingV, "test.staging_v"),
+    kCache: kvStorageOf(rt.device, kvType, stagingK, "test.staging_k"),
+    vCache: kvStorageOf(rt.device, kvType, stagingV, "test.staging_v"),
     nSlots: stagingSlots,
   };
-  const colsumBuf = createStorageFrom(rt.device, colsumRows, "test.colsum");
+  const colsumBuf = storageOf(rt.device, colsumRows, "test.colsum");
   const op = createKvCompress(rt, {
     layer: gpuLayerSpec(twin.policy.spec, twin.budget, twin.nSlots),
     tokens,
@@ -121,6 +131,7 @@ async function runCase(c: Case, seed: number) {
     colsum: colsumBuf,
     nHead,
     dest: { kCache: gpu.kCache, vCache: gpu.vCache, table: gpu.table },
+    kvType,
     headDim,
   });
   assert.deepEqual(
@@ -128,7 +139,7 @@ async function runCase(c: Case, seed: number) {
     { kept: twin.table.occupancy(0), evicted: tokens - twin.table.occupancy(0) },
   );
   submitPass(rt.device, [op]);
-  assertSameLayer(await gpu.read(), snapshotTwin(twin), "after compression");
+  assertSameLayer(await gpu.read(), snapshotTwin(twin), "after compression", kvType);
   assert.deepEqual(await op.readFate(), expectedFate(twin, decision, tokens));
   const merged = decision?.mergeTarget.filter((t) => t >= 0).length ?? 0;
   // Paper-rule merges agree only within tolerance (exp), so the decode then
@@ -294,20 +305,22 @@ const cases: Case[] = [
   },
 ];
 
-cases.forEach((c, i) => {
-  Deno.test({
-    name: `kv_compress(${c.name}, C=${c.slots}, T'=${c.prompt}, nHead=${c.nHead}, ` +
-      `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}) matches the twin, then ${c.steps} decode steps`,
-    ...gpuTestOptions,
-    async fn() {
-      const r = await runCase(c, 200 + i);
-      const compresses = c.compressed && c.prompt > c.slots;
-      assert.equal(r.evicted > 0, compresses);
-      if (c.kv.kv === "d2o" && compresses) assert.ok(r.merged > 0, "the compression merges");
-      if (c.compressed) assert.ok(r.evictions > 0, "the decode steps evict");
-    },
+for (const kvType of KV_TYPES) {
+  cases.forEach((c, i) => {
+    Deno.test({
+      name: `kv_compress(${kvType}, ${c.name}, C=${c.slots}, T'=${c.prompt}, nHead=${c.nHead}, ` +
+        `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}) matches the twin, then ${c.steps} decode steps`,
+      ...gpuTestOptions,
+      async fn() {
+        const r = await runCase(c, kvType, 200 + i);
+        const compresses = c.compressed && c.prompt > c.slots;
+        assert.equal(r.evicted > 0, compresses);
+        if (c.kv.kv === "d2o" && compresses) assert.ok(r.merged > 0, "the compression merges");
+        if (c.compressed) assert.ok(r.evictions > 0, "the decode steps evict");
+      },
+    });
   });
-});
+}
 
 Deno.test("compressPlan() keeps sinks, window and the best of the rest", () => {
   const budget = { slots: 10, heavy: 8, recent: 2, sinks: 4, compressed: true };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createStorage } from "../../src/gpu/buffers.ts";
 import { createAttentionDecode } from "../../src/gpu/ops/attention.ts";
+import { KV_TYPES, type KvType } from "../../src/gpu/ops/kv_elem.ts";
 import { writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
@@ -35,13 +36,15 @@ interface Case {
  * kv_write_slot → attention_decode (adding into the table's scores) →
  * kv_evict. The GPU runs on its own; afterwards the twin replays every step
  * with the GPU's accumulated scores and must reach the same state. Merges use
- * the code rule, whose arithmetic is bit-exact, so the two never drift.
+ * the code rule, whose arithmetic is bit-exact, so the two never drift; an f16
+ * cache rounds at the same places in both (tolerance: assertSameLayer's).
  */
-async function runPath(c: Case, seed: number) {
+async function runPath(c: Case, kvType: KvType, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
-  const twin = new ReferenceKvLayer(createKvPolicy(resolveKvOptions(c.kv)), c.budget, shape);
+  const policy = createKvPolicy(resolveKvOptions(c.kv));
+  const twin = new ReferenceKvLayer(policy, c.budget, { ...shape, kvType });
   const data = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
   const pre = prefillInputs(data, shape, c.prompt);
   twin.prefill(pre.keys, pre.values, pre.scores, c.prompt);
@@ -54,6 +57,7 @@ async function runPath(c: Case, seed: number) {
     q,
     kCache: gpu.kCache,
     vCache: gpu.vCache,
+    kvType,
     out,
     shape: { nHead, nHeadKv, headDim, nSlots },
     step: gpu.step,
@@ -96,7 +100,7 @@ async function runPath(c: Case, seed: number) {
     const decision: StepDecision = twin.evict();
     const got = gpu.parse(bytes!, s * perStep + scoreBytes);
     assertSamePicks(got, decision, at);
-    assertSameLayer(got, snapshotTwin(twin), at);
+    assertSameLayer(got, snapshotTwin(twin), at, kvType);
     evictions += decision.evictSlot.filter((v) => v >= 0).length;
   }
   for (const b of [q, out, history]) b.destroy();
@@ -147,15 +151,17 @@ const cases: Case[] = [
   },
 ];
 
-cases.forEach((c, i) => {
-  Deno.test({
-    name:
-      `kv decode path(${c.name}, C=${c.budget.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
-      `headDim=${c.headDim}): write → attention scores → evict matches the twin for ${c.steps} steps`,
-    ...gpuTestOptions,
-    async fn() {
-      const evictions = await runPath(c, 40 + i);
-      assert.equal(evictions > 0, c.budget.compressed);
-    },
+for (const kvType of KV_TYPES) {
+  cases.forEach((c, i) => {
+    Deno.test({
+      name: `kv decode path(${kvType}, ${c.name}, C=${c.budget.slots}, nHead=${c.nHead}, ` +
+        `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}): write → attention scores → evict matches ` +
+        `the twin for ${c.steps} steps`,
+      ...gpuTestOptions,
+      async fn() {
+        const evictions = await runPath(c, kvType, 40 + i);
+        assert.equal(evictions > 0, c.budget.compressed);
+      },
+    });
   });
-});
+}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KV_TYPES, type KvType } from "../../src/gpu/ops/kv_elem.ts";
 import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
@@ -8,8 +9,17 @@ import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
-import { storageOf, submitPass, testRuntime } from "./_cases.ts";
-import { budgetOf, coarse, GpuLayer, readAll, replayDecode, tiedKeys } from "./_kv_harness.ts";
+import { submitPass, testRuntime } from "./_cases.ts";
+import {
+  budgetOf,
+  coarse,
+  GpuLayer,
+  kvStorageOf,
+  readAll,
+  readKv,
+  replayDecode,
+  tiedKeys,
+} from "./_kv_harness.ts";
 import { stepBuffer } from "./_step.ts";
 
 interface Case {
@@ -28,13 +38,20 @@ interface Case {
   ties?: boolean;
 }
 
-/** Prefills the twin, then replays `steps` decode steps on the twin and the GPU with identical inputs. */
-async function runCase(c: Case, seed: number) {
+// Tolerance (assertSameLayer): victims, targets, similarities, τ's bits, positions and scores
+// exact; K/V within 1e-5 (f32) or 1e-5 + one f16 ulp (f16: a paper-rule merge's exp() may
+// move the f32 sum across a rounding boundary); copied rows are exact in both.
+
+/**
+ * Prefills the twin, then replays `steps` decode steps on the twin and the GPU with identical
+ * inputs (the twin's cache of `kvType` rounds as the GPU stores).
+ */
+async function runCase(c: Case, kvType: KvType, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
-  const twin = new ReferenceKvLayer(policy, budgetOf(c), shape);
+  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvType });
   const raw = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
   const data = c.ties ? tiedKeys(raw, nHeadKv, headDim) : raw;
   const pre = prefillInputs(data, shape, c.prompt);
@@ -186,65 +203,83 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
   },
 ];
 
-cases.forEach((c, i) => {
+for (const kvType of KV_TYPES) {
+  cases.forEach((c, i) => {
+    Deno.test({
+      name:
+        `kv_evict(${kvType}, ${c.name}, C=${c.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
+        `headDim=${c.headDim}, prompt=${c.prompt}, steps=${c.steps}) matches the twin every step`,
+      ...gpuTestOptions,
+      async fn() {
+        const { evictions, merges } = await runCase(c, kvType, 11 + i);
+        if (c.compressed) assert.ok(evictions > 0, "the case evicts");
+        else assert.equal(evictions, 0);
+        if (c.merges) assert.ok(merges > 0, "the case merges");
+        else assert.equal(merges, 0);
+      },
+    });
+  });
+}
+
+for (const kvType of KV_TYPES) {
   Deno.test({
-    name: `kv_evict(${c.name}, C=${c.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
-      `headDim=${c.headDim}, prompt=${c.prompt}, steps=${c.steps}) matches the twin every step`,
+    name: `dbg_kv_evict(${kvType}, d2o code rule, C=2, 1 head, headDim=4): the victim merges ` +
+      "half-and-half into its twin key, rounded once where it is stored",
     ...gpuTestOptions,
     async fn() {
-      const { evictions, merges } = await runCase(c, 11 + i);
-      if (c.compressed) assert.ok(evictions > 0, "the case evicts");
-      else assert.equal(evictions, 0);
-      if (c.merges) assert.ok(merges > 0, "the case merges");
-      else assert.equal(merges, 0);
+      const rt = await testRuntime();
+      // Slot s holds position s: keys (1,0,0,0), (0,1,0,0), (2,0,0,0); scores 0.25, 0.5, 0.125.
+      // Window 1, no sinks: position 2 is protected, the candidates are positions 0 and 1.
+      const options = resolveKvOptions({
+        kv: "d2o",
+        sinks: 0,
+        recentRatio: 0.5,
+        params: { mergeRule: "code" },
+      });
+      const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
+      const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
+      const keys = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0]);
+      const values = new Float32Array([4, 6, 0.1, 0, 9, 9, 9, 9, 2, 0, 0.3, 0]);
+      const k = kvStorageOf(rt.device, kvType, keys, "k");
+      const v = kvStorageOf(rt.device, kvType, values, "v");
+      rt.device.queue.writeBuffer(table.pos, 0, new Int32Array([0, 1, 2]));
+      rt.device.queue.writeBuffer(table.score, 0, new Float32Array([0.25, 0.5, 0.125]));
+      rt.device.queue.writeBuffer(table.state, 0, new Uint32Array([0x7fc00000, 2, 0, 0, 2]));
+      const step = stepBuffer(rt.device, { pos: 2, nTokens: 1, nKv: 3, seed: 0 });
+      const evict = createKvEvict(rt, {
+        layer: gpuLayerSpec(createKvPolicy(options).spec, budget, 3),
+        kCache: k,
+        vCache: v,
+        kvType,
+        table,
+        headDim: 4,
+        step,
+      });
+      submitPass(rt.device, [evict]);
+      const snap = await table.read();
+      const [picks] = await readAll(rt.device, [[evict.picks, 16]]);
+      // Victim: slot 0 (score 0.25 < 0.5); nearest: slot 2 (cosine 1); τ unset → τ = 1; 1 ≥ 1
+      // merges with the code weights (1/2, 1·1/2): k = (1,0,0,0)/2 + (2,0,0,0)/2,
+      // v = (4,6,a,0)/2 + (2,0,b,0)/2 with a, b the stored 0.1 and 0.3. In f16 a = 0.0999755859375,
+      // b = 0.300048828125, so (a + b)/2 = 0.20001220703125 exactly: a tie between the halves
+      // 0.199951171875 and 0.2000732421875, stored as the even one.
+      const f = Math.fround;
+      const mid = kvType === "f16" ? 0.199951171875 : f(f(0.5 * f(0.1)) + f(0.5 * f(0.3)));
+      assert.deepEqual([...new Int32Array(picks!, 0, 2)], [0, 2]);
+      assert.equal(snap.tau, 1);
+      assert.deepEqual([...snap.pos], [-1, 1, 2]);
+      assert.deepEqual([...snap.score], [0, 0.5, 0.125]);
+      assert.deepEqual([...snap.free], [0]);
+      assert.equal(snap.count, 2);
+      assert.deepEqual([...await readKv(rt.device, kvType, k, 12)], [
+        ...[1, 0, 0, 0],
+        ...[0, 1, 0, 0],
+        ...[1.5, 0, 0, 0],
+      ]);
+      const storedV = await readKv(rt.device, kvType, v, 12);
+      assert.deepEqual([...storedV.subarray(8)], [3, 3, mid, 0]);
+      for (const b of [k, v, step, evict.picks]) b.destroy();
+      table.destroy();
     },
   });
-});
-
-Deno.test({
-  name:
-    "dbg_kv_evict(d2o code rule, C=2, 1 head, headDim=2): the victim merges half-and-half into its twin key",
-  ...gpuTestOptions,
-  async fn() {
-    const rt = await testRuntime();
-    // Slot s holds position s: keys (1,0), (0,1), (2,0); scores 0.25, 0.5, 0.125. Window 1, no
-    // sinks: position 2 is protected, the candidates are positions 0 and 1.
-    const options = resolveKvOptions({
-      kv: "d2o",
-      sinks: 0,
-      recentRatio: 0.5,
-      params: { mergeRule: "code" },
-    });
-    const budget: LayerBudget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
-    const table = createKvSlotTable(rt, { nHeadKv: 1, nSlots: 3 });
-    const k = storageOf(rt.device, new Float32Array([1, 0, 0, 1, 2, 0]), "k");
-    const v = storageOf(rt.device, new Float32Array([4, 6, 9, 9, 2, 0]), "v");
-    rt.device.queue.writeBuffer(table.pos, 0, new Int32Array([0, 1, 2]));
-    rt.device.queue.writeBuffer(table.score, 0, new Float32Array([0.25, 0.5, 0.125]));
-    rt.device.queue.writeBuffer(table.state, 0, new Uint32Array([0x7fc00000, 2, 0, 0, 2]));
-    const step = stepBuffer(rt.device, { pos: 2, nTokens: 1, nKv: 3, seed: 0 });
-    const evict = createKvEvict(rt, {
-      layer: gpuLayerSpec(createKvPolicy(options).spec, budget, 3),
-      kCache: k,
-      vCache: v,
-      table,
-      headDim: 2,
-      step,
-    });
-    submitPass(rt.device, [evict]);
-    const snap = await table.read();
-    const [kk, vv, picks] = await readAll(rt.device, [[k, 24], [v, 24], [evict.picks, 16]]);
-    // Victim: slot 0 (score 0.25 < 0.5); nearest: slot 2 (cosine 1); τ unset → τ = 1; 1 ≥ 1 merges
-    // with the code weights (1/2, 1·1/2): k = (1,0)/2 + (2,0)/2, v = (4,6)/2 + (2,0)/2.
-    assert.deepEqual([...new Int32Array(picks!, 0, 2)], [0, 2]);
-    assert.equal(snap.tau, 1);
-    assert.deepEqual([...snap.pos], [-1, 1, 2]);
-    assert.deepEqual([...snap.score], [0, 0.5, 0.125]);
-    assert.deepEqual([...snap.free], [0]);
-    assert.equal(snap.count, 2);
-    assert.deepEqual([...new Float32Array(kk!)], [1, 0, 0, 1, 1.5, 0]);
-    assert.deepEqual([...new Float32Array(vv!)], [4, 6, 9, 9, 3, 3]);
-    for (const b of [k, v, step, evict.picks]) b.destroy();
-    table.destroy();
-  },
-});
+}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { resolveKvOptions } from "../../src/kv/options.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
@@ -20,11 +21,14 @@ function rows(rng: () => number, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => randn(rng));
 }
 
+// Tolerance: none. The written rows are exact (f32) or rounded to the nearest
+// f16, ties to even, as the twin rounds them (f16); the rest of the layer is untouched.
+
 /** Fills a twin with `filled` tokens (evicting under h2o), then checks one more write against it. */
-async function check(c: Case, seed: number) {
+async function check(c: Case, kvType: KvType, seed: number) {
   const rt = await testRuntime();
   const options = resolveKvOptions({ kv: "h2o", kvMin: 1 });
-  const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim };
+  const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim, kvType };
   const twin = new ReferenceKvLayer(createKvPolicy(options), splitBudget(c.slots, 0.5, 0), shape);
   const rng = makeRng(seed);
   const n = c.nHeadKv * c.headDim;
@@ -42,7 +46,7 @@ async function check(c: Case, seed: number) {
   const got = await gpu.read();
   // The write does not advance the free slots or the count (the evict op does).
   const want = { ...snapshotTwin(twin), free: before.free, count: before.count };
-  assertSameLayer(got, want, "after the write");
+  assertSameLayer(got, want, "after the write", kvType);
   for (let h = 0; h < c.nHeadKv; h++) {
     const slot = twin.table.find(h, c.filled);
     assert.equal(got.score[h * twin.nSlots + slot], 0);
@@ -51,7 +55,7 @@ async function check(c: Case, seed: number) {
         (h * twin.nSlots + slot) * c.headDim,
         (h * twin.nSlots + slot + 1) * c.headDim,
       ),
-      k.subarray(h * c.headDim, (h + 1) * c.headDim),
+      roundKv(kvType, k.subarray(h * c.headDim, (h + 1) * c.headDim)),
     );
   }
   gpu.destroy();
@@ -64,41 +68,51 @@ const cases: Case[] = [
   { nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
 ];
 
-cases.forEach((c, i) => {
-  Deno.test({
-    name: `kv_write_slot(nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
-      `after ${c.filled} tokens) writes into each head's free slot`,
-    ...gpuTestOptions,
-    fn: () => check(c, 100 + i),
-  });
-});
-
-Deno.test({
-  name: "dbg_kv_write_slot(nHeadKv=2, headDim=1, slots=2): free slots [1, 0] receive position 5",
-  ...gpuTestOptions,
-  async fn() {
-    const rt = await testRuntime();
-    const twin = new ReferenceKvLayer(
-      createKvPolicy(resolveKvOptions({ kv: "h2o" })),
-      { slots: 1, heavy: 0, recent: 1, sinks: 0, compressed: true },
-      { nHeadKv: 2, headDim: 1 },
-    );
-    const gpu = new GpuLayer(rt, twin);
-    gpu.load({
-      pos: new Int32Array([4, -1, -1, 4]),
-      score: new Float32Array([0.5, 0.25, 0.75, 0.5]),
-      tau: NaN,
-      count: 1,
-      free: new Uint32Array([1, 0]),
-      keys: new Float32Array([1, 2, 3, 4]),
-      values: new Float32Array([5, 6, 7, 8]),
+for (const kvType of KV_TYPES) {
+  cases.forEach((c, i) => {
+    Deno.test({
+      name: `kv_write_slot(${kvType}, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
+        `after ${c.filled} tokens) writes into each head's free slot`,
+      ...gpuTestOptions,
+      fn: () => check(c, kvType, 100 + i),
     });
-    gpu.writeToken(new Float32Array([10, 20]), new Float32Array([30, 40]), 5);
-    const got = await gpu.read();
-    assert.deepEqual([...got.pos], [4, 5, 5, 4]);
-    assert.deepEqual([...got.score], [0.5, 0, 0, 0.5]);
-    assert.deepEqual([...got.keys], [1, 10, 20, 4]);
-    assert.deepEqual([...got.values], [5, 30, 40, 8]);
-    gpu.destroy();
-  },
-});
+  });
+}
+
+for (const kvType of KV_TYPES) {
+  Deno.test({
+    name: `dbg_kv_write_slot(${kvType}, nHeadKv=2, headDim=4, slots=2): free slots [1, 0] ` +
+      "receive position 5",
+    ...gpuTestOptions,
+    async fn() {
+      const rt = await testRuntime();
+      const twin = new ReferenceKvLayer(
+        createKvPolicy(resolveKvOptions({ kv: "h2o" })),
+        { slots: 1, heavy: 0, recent: 1, sinks: 0, compressed: true },
+        { nHeadKv: 2, headDim: 4, kvType },
+      );
+      const gpu = new GpuLayer(rt, twin);
+      const row = (x: number) => [x, x + 0.5, -x, 2 * x];
+      gpu.load({
+        pos: new Int32Array([4, -1, -1, 4]),
+        score: new Float32Array([0.5, 0.25, 0.75, 0.5]),
+        tau: NaN,
+        count: 1,
+        free: new Uint32Array([1, 0]),
+        keys: new Float32Array([...row(1), ...row(2), ...row(3), ...row(4)]),
+        values: new Float32Array([...row(5), ...row(6), ...row(7), ...row(8)]),
+      });
+      gpu.writeToken(
+        new Float32Array([...row(10), ...row(20)]),
+        new Float32Array([...row(30), ...row(40)]),
+        5,
+      );
+      const got = await gpu.read();
+      assert.deepEqual([...got.pos], [4, 5, 5, 4]);
+      assert.deepEqual([...got.score], [0.5, 0, 0, 0.5]);
+      assert.deepEqual([...got.keys], [...row(1), ...row(10), ...row(20), ...row(4)]);
+      assert.deepEqual([...got.values], [...row(5), ...row(30), ...row(40), ...row(8)]);
+      gpu.destroy();
+    },
+  });
+}
