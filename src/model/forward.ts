@@ -66,6 +66,8 @@ export interface ForwardOptions {
    * costs ~0.1 ms whatever its size; off on GPUs.
    */
   readonly fuseDecode?: boolean;
+  /** Most rows a step's projections run through the batched mat-vec (default {@linkcode BATCHED_MATVEC_MAX_ROWS}). */
+  readonly batchedRows?: number;
 }
 
 /** One sequence as a step runs it: its cache stage, its buffers, its sampler. */
@@ -78,8 +80,12 @@ export interface StepSequence {
   readonly sampler: Dispatch;
 }
 
-/** Rows up to which a step's projections run the batched mat-vec (more: the tiled mat-mul). */
-export const BATCHED_MATVEC_MAX_ROWS = 16;
+/**
+ * Rows up to which a step's projections run the batched mat-vec (more: the tiled mat-mul). On
+ * lavapipe the batched mat-vec prefilled 32 rows of a Qwen2.5-0.5B-shaped file in 0.6-0.8x the
+ * mat-mul's time, 64 rows in about 1.2x (docs/results/2026-12-06-prompt-path.md).
+ */
+export const BATCHED_MATVEC_MAX_ROWS = 32;
 
 /** The kernel family a projection of `rows` rows runs. */
 export type ProjectionKind = "matvec" | "batched" | "matmul";
@@ -89,7 +95,8 @@ export type ProjectionKind = "matvec" | "batched" | "matmul";
  * forward pass decides it.
  *
  * @param rows rows in the step
- * @returns `matvec` for 1, `batched` up to {@linkcode BATCHED_MATVEC_MAX_ROWS}, else `matmul`
+ * @param batchedRows most rows for the batched mat-vec (default {@linkcode BATCHED_MATVEC_MAX_ROWS})
+ * @returns `matvec` for 1, `batched` up to `batchedRows`, else `matmul`
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -97,9 +104,12 @@ export type ProjectionKind = "matvec" | "batched" | "matmul";
  * assert.deepEqual([1, 8, 64].map(projectionKind), ["matvec", "batched", "matmul"]);
  * ```
  */
-export function projectionKind(rows: number): ProjectionKind {
+export function projectionKind(
+  rows: number,
+  batchedRows = BATCHED_MATVEC_MAX_ROWS,
+): ProjectionKind {
   if (rows <= 1) return "matvec";
-  return rows <= BATCHED_MATVEC_MAX_ROWS ? "batched" : "matmul";
+  return rows <= batchedRows ? "batched" : "matmul";
 }
 
 /** The activation buffers of a step of up to R rows. */
@@ -174,7 +184,9 @@ export class GpuForward {
   readonly #rope: ReturnType<typeof ropeOptionsFor>;
   readonly #fuseNorms: boolean;
   readonly #fuseSilu: boolean;
-  readonly #sets = new Map<ProjectionKind, RowSet>();
+  readonly #batchedRows: number;
+  /** The shared ops by projection kind and row capacity. */
+  readonly #sets = new Map<string, RowSet>();
   /** lm_head on the `last` row, made on first use (its pipeline compiles while a chunk runs). */
   #lastHead: NamedDispatch | undefined;
   /** Rows of the step being recorded (the batched mat-vec runs only these). */
@@ -193,6 +205,7 @@ export class GpuForward {
     this.#w = w;
     this.hparams = hp;
     this.nCtx = options.nCtx;
+    this.#batchedRows = options.batchedRows ?? BATCHED_MATVEC_MAX_ROWS;
     const { nEmbd, nHead, nHeadKv, headDim, nFf, nVocab } = hp;
     // Every row's logits must fit one storage binding: (rows, n_vocab) f32.
     const bindable = Math.floor(rt.device.limits.maxStorageBufferBindingSize / (nVocab * 4));
@@ -216,7 +229,7 @@ export class GpuForward {
     // A projection's input, sized and flagged for the batched mat-vec's uniform windows.
     const input = (cols: number, label: string) =>
       buf(
-        Math.max(R * cols * 4, matvecBatchInputBytes(this.#batchedRows(R), cols)),
+        Math.max(R * cols * 4, matvecBatchInputBytes(this.#batchedCapacity(R), cols)),
         label,
         MATVEC_BATCH_INPUT_USAGE,
       );
@@ -312,13 +325,13 @@ export class GpuForward {
   }
 
   /**
-   * The rows a prompt chunk's graph covers for a prompt of `tokens` tokens: the
-   * prompt's rows up to max_batch, so a short prompt does not pay for max_batch.
+   * The rows a prompt's cache stage covers for a prompt of `tokens` tokens: the
+   * next power of two up to max_batch, so a short prompt does not pay for max_batch.
    *
    * @param tokens the prompt's length
    */
   promptRows(tokens: number): number {
-    return Math.min(this.maxBatch, Math.max(1, tokens));
+    return Math.min(this.maxBatch, roundUpToPowerOfTwo(Math.max(1, tokens)));
   }
 
   /**
@@ -565,25 +578,28 @@ export class GpuForward {
   }
 
   /** Rows the batched mat-vec set serves in a forward pass of R rows. */
-  #batchedRows(R: number): number {
-    return Math.min(R, BATCHED_MATVEC_MAX_ROWS);
+  #batchedCapacity(R: number): number {
+    return Math.min(R, this.#batchedRows);
   }
 
   /**
-   * The shared ops for a step of `rows` rows (built on first use; the
-   * mat-mul set is rebuilt larger when a longer chunk needs it).
+   * The shared ops for a step of `rows` rows, built on first use for the
+   * next power of two of rows (every dispatch covers its whole grid, so a
+   * short step does not pay for a long one's rows).
    */
   #rowSet(rows: number): RowSet {
-    const kind = projectionKind(rows);
+    const kind = projectionKind(rows, this.#batchedRows);
     const R = this.io.maxBatch;
     if (rows > R) throw new RangeError(`Cannot run a step of ${rows} rows: expected 1 to ${R}`);
     this.#rows = rows;
-    const have = this.#sets.get(kind);
-    if (have && have.rows >= rows) return have;
-    if (have) { for (const op of have.owned) op.destroy(); }
-    const capacity = kind === "matvec" ? 1 : kind === "batched" ? this.#batchedRows(R) : rows;
-    const set = this.#buildSet(kind, capacity);
-    this.#sets.set(kind, set);
+    const most = kind === "batched" ? this.#batchedCapacity(R) : R;
+    const capacity = Math.min(most, roundUpToPowerOfTwo(rows));
+    const key = `${kind}:${capacity}`;
+    let set = this.#sets.get(key);
+    if (!set) {
+      set = this.#buildSet(kind, capacity);
+      this.#sets.set(key, set);
+    }
     return set;
   }
 
@@ -729,4 +745,9 @@ export class GpuForward {
     }
     return createMatmul(rt, { weight, x, y, maxTokens: rows, step, accumulate });
   }
+}
+
+/** The smallest power of two ≥ n (n ≥ 1). */
+function roundUpToPowerOfTwo(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
 }

@@ -34,6 +34,8 @@ export interface GpuModelOptions {
   readonly allLogits?: boolean;
   /** Fuse a one-row step's norms and SiLU·mul into its mat-vecs (default: on the CPU fallback adapter only). */
   readonly fuseDecode?: boolean;
+  /** Most rows a step's projections run through the batched mat-vec (tests, benchmarks; default: the forward pass's). */
+  readonly batchedRows?: number;
   /**
    * KV-cache policy and budget. Without it a sequence keeps the plain full
    * cache (slot = position), which also takes prompts after decoding; with it
@@ -84,6 +86,7 @@ export class GpuModel {
       maxSeqs: options.parallel ?? 1,
       allLogits: options.allLogits ?? false,
       ...(options.fuseDecode === undefined ? {} : { fuseDecode: options.fuseDecode }),
+      ...(options.batchedRows === undefined ? {} : { batchedRows: options.batchedRows }),
     });
   }
 
