@@ -34,8 +34,9 @@ const ELEMENT_BYTES: Readonly<Record<KvType, number>> = { f32: 4, f16: 2 };
  * @returns 4 for f32, 2 for f16
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvElementBytes } from "./kv_elem.ts";
- * console.log(kvElementBytes("f16")); // 2
+ * assert.equal(kvElementBytes("f16"), 2);
  * ```
  */
 export function kvElementBytes(type: KvType): number {
@@ -53,8 +54,10 @@ export function kvElementBytes(type: KvType): number {
  * @returns the buffer size in bytes
  * @example A 2048-slot layer of 8 KV heads × 128
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvCacheBytes } from "./kv_elem.ts";
- * console.log(kvCacheBytes("f32", 8, 2048, 128), kvCacheBytes("f16", 8, 2048, 128)); // 8388608 4194304
+ * assert.equal(kvCacheBytes("f32", 8, 2048, 128), 8388608);
+ * assert.equal(kvCacheBytes("f16", 8, 2048, 128), 4194304);
  * ```
  */
 export function kvCacheBytes(
@@ -86,8 +89,9 @@ export function kvElemSource(type: KvType): string {
  * @returns the label
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvKernelLabel } from "./kv_elem.ts";
- * console.log(kvKernelLabel("kv_write", "f16")); // "kv_write_f16"
+ * assert.equal(kvKernelLabel("kv_write", "f16"), "kv_write_f16");
  * ```
  */
 export function kvKernelLabel(op: string, type: KvType): string {
@@ -148,8 +152,12 @@ export function requireKvCache(
  * @returns `values`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { roundKvInPlace } from "./kv_elem.ts";
- * console.log([...roundKvInPlace("f16", new Float32Array([0.1, 1 + 2 ** -11]))]); // [ 0.0999755859375, 1 ]
+ * // 0.1 has no half; 1 + 2⁻¹¹ lies halfway between 1 and 1 + 2⁻¹⁰ and goes to the even one.
+ * const rows = new Float32Array([0.1, 1 + 2 ** -11]);
+ * roundKvInPlace("f16", rows);
+ * assert.deepEqual([...rows], [0.0999755859375, 1]);
  * ```
  */
 export function roundKvInPlace(type: KvType, values: Float32Array): Float32Array {
@@ -175,6 +183,14 @@ export function roundKv(type: KvType, values: Float32Array): Float32Array {
  * @param type element type
  * @param values f32 values, in cache order
  * @returns the buffer contents (f16: rounded to nearest even)
+ * @example Two bytes per half, read back exactly
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeKv, encodeKv } from "./kv_elem.ts";
+ * const bytes = encodeKv("f16", new Float32Array([1, -2, 0.5, 65504]));
+ * assert.equal(bytes.byteLength, 8);
+ * assert.deepEqual([...decodeKv("f16", bytes.buffer)], [1, -2, 0.5, 65504]);
+ * ```
  */
 export function encodeKv(type: KvType, values: Float32Array): Uint8Array<ArrayBuffer> {
   const typed = type === "f32" ? values.slice() : new Float16Array(values);
