@@ -13,7 +13,8 @@
  * Options: `--quick` (small sizes, for a smoke run), `--skip-large`,
  * `--matvec-widths` (only the real-width mat-vec table),
  * `--peer` (llama.cpp CPU and Vulkan beside d2o, interleaved, with ratios; needs
- * `bash tests/llama/install.sh`), `--rounds N` (timed rounds, default 3), `--models a,b`
+ * `bash tests/llama/install.sh`), `--peer --real` (that table on the full-size
+ * Qwen2.5-0.5B and Llama-3.2-1B shapes at pp8, pp64, pp512 and tg32), `--rounds N` (timed rounds, default 3), `--models a,b`
  * (only the models whose label contains one of the words, case-insensitive, e.g. `q8_0,stories`).
  *
  * @module
@@ -29,6 +30,7 @@ import { kernelLabel, timeWeightKernel } from "./bench/kernels.ts";
 import { cpuSample, loadPercent, machineLine, otherLoad } from "./bench/machine.ts";
 import { type BenchModel, LARGE_TYPES, largeModel } from "./bench/models.ts";
 import { runPeerTable } from "./bench/peer_table.ts";
+import { realSizeModels, runRealSizeTable } from "./bench/real_sizes.ts";
 import { benchMatvecWidths } from "./bench/matvec_widths.ts";
 import { measureRoofline, type Roofline } from "./bench/roofline.ts";
 
@@ -36,6 +38,7 @@ const args = Deno.args;
 const quick = args.includes("--quick");
 const skipLarge = args.includes("--skip-large");
 const peer = args.includes("--peer");
+const real = args.includes("--real");
 const widthsOnly = args.includes("--matvec-widths");
 const roundsAt = args.indexOf("--rounds");
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
@@ -186,9 +189,11 @@ if (import.meta.main) {
   const ctx = await acquireGpu();
   const rt = createRuntime(ctx);
   console.log(`adapter: ${ctx.description}${ctx.isFallback ? " (software fallback)" : ""}\n`);
-  const models = widthsOnly ? [] : await benchModelsList();
+  const models = widthsOnly || real ? [] : await benchModelsList();
   if (widthsOnly) {
     await benchMatvecWidths(rt, quick);
+  } else if (peer && real) {
+    await runRealSizeTable(rt, await realSizeModels(new URL("vocab/", SHARED).pathname), rounds);
   } else if (peer) {
     await runPeerTable(rt, models, { quick, rounds });
   } else {

@@ -23,16 +23,19 @@ export interface PeerTableOptions {
   readonly rounds: number;
 }
 
+/** The median of `xs`. */
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
-function cell(f: PeerFigures | undefined): string {
+/** `pp / tg` tokens per second, or a dash for a backend that did not run. */
+export function cell(f: PeerFigures | undefined): string {
   return f ? `${f.pp.toFixed(1)} / ${f.tg.toFixed(1)}` : "—";
 }
 
-function ratio(ours: PeerFigures, theirs: PeerFigures | undefined): string {
+/** d2o's `pp / tg` as multiples of a peer's. */
+export function ratio(ours: PeerFigures, theirs: PeerFigures | undefined): string {
   return theirs
     ? `${(ours.pp / theirs.pp).toFixed(2)}× / ${(ours.tg / theirs.tg).toFixed(2)}×`
     : "—";
@@ -45,7 +48,8 @@ function medians(runs: PeerFigures[]): PeerFigures | undefined {
     : undefined;
 }
 
-async function bosOf(path: string): Promise<number> {
+/** The model's BOS id (1 when it has none). */
+export async function bosOf(path: string): Promise<number> {
   const file = await openGguf(path);
   const bos = tokenizerFromMetadata(file.metadata).bosId ?? 1;
   file.close();
@@ -101,25 +105,67 @@ export async function runPeerTable(
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   const failures = new Map<PeerBackend, string>();
   for (const m of models) {
-    const prompt = benchPrompt(await bosOf(m.path), pp);
-    const cpu: PeerFigures[] = [];
-    const vulkan: PeerFigures[] = [];
-    // One untimed run each first: loading, and the Vulkan build's shader compilation.
-    await peerRound("cpu", m, prompt, 2, [], failures);
-    await peerRound("vulkan", m, prompt, 2, [], failures);
-    const before = cpuSample();
-    const ours = await runEngine(rt, m.path, pp, tg, options.rounds, {
-      before: () => peerRound("cpu", m, prompt, tg, cpu, failures),
-      after: () => peerRound("vulkan", m, prompt, tg, vulkan, failures),
-    });
-    const load = otherLoad(before, cpuSample());
-    const [c, v] = [medians(cpu), medians(vulkan)];
+    const row = await peerRow(rt, m, pp, tg, options.rounds, failures);
     console.log(
-      `| ${m.label} | ${cell(c)} | ${cell(ours)} | ${cell(v)} | ${ratio(ours, c)} | ${
-        ratio(ours, v)
-      } | ${loadPercent(load).trim()} |`,
+      `| ${m.label} | ${cell(row.cpu)} | ${cell(row.ours)} | ${cell(row.vulkan)} | ${
+        ratio(row.ours, row.cpu)
+      } | ${ratio(row.ours, row.vulkan)} | ${loadPercent(row.load).trim()} |`,
     );
     await closePeers();
   }
+  printFailures(failures);
+}
+
+/** One model at one test, every engine: medians of interleaved rounds. */
+export interface PeerRow {
+  /** llama.cpp's CPU build. */
+  readonly cpu: PeerFigures | undefined;
+  /** d2o. */
+  readonly ours: PeerFigures;
+  /** llama.cpp's Vulkan build on the same adapter. */
+  readonly vulkan: PeerFigures | undefined;
+  /** The other processes' share of the CPU meanwhile. */
+  readonly load: number | undefined;
+}
+
+/**
+ * Runs `pp` prompt tokens then `tg` decoded tokens on d2o and both llama.cpp
+ * builds, each d2o round between a CPU round and a Vulkan round (after one
+ * untimed run of each peer: loading and shader compilation).
+ *
+ * @param rt runtime d2o runs on
+ * @param m the model
+ * @param pp prompt tokens
+ * @param tg decoded tokens
+ * @param rounds timed rounds
+ * @param failures backends that failed (skipped from then on), with why
+ */
+export async function peerRow(
+  rt: GpuRuntime,
+  m: BenchModel,
+  pp: number,
+  tg: number,
+  rounds: number,
+  failures: Map<PeerBackend, string>,
+): Promise<PeerRow> {
+  const prompt = benchPrompt(await bosOf(m.path), pp);
+  const cpu: PeerFigures[] = [];
+  const vulkan: PeerFigures[] = [];
+  await peerRound("cpu", m, prompt, Math.min(2, tg), [], failures);
+  await peerRound("vulkan", m, prompt, Math.min(2, tg), [], failures);
+  const before = cpuSample();
+  const ours = await runEngine(rt, m.path, pp, tg, rounds, {
+    before: () => peerRound("cpu", m, prompt, tg, cpu, failures),
+    after: () => peerRound("vulkan", m, prompt, tg, vulkan, failures),
+  });
+  return { cpu: medians(cpu), ours, vulkan: medians(vulkan), load: otherLoad(before, cpuSample()) };
+}
+
+/**
+ * Prints why a llama.cpp build did not run, if one did not.
+ *
+ * @param failures backends that failed, with why
+ */
+export function printFailures(failures: ReadonlyMap<PeerBackend, string>): void {
   for (const [backend, why] of failures) console.log(`\nllama.cpp ${backend} did not run: ${why}`);
 }
