@@ -10,11 +10,12 @@
 // lse = m + log l (bit-identical: the single factor e^(m−M) is exactly 1).
 // Chunks keep every invocation's loop count small: Mesa's lavapipe silently
 // stops any invocation after 65,535 loop iterations in total.
-// Needs module-scope bindings q, k_cache, v_cache (array<KvVec>: the cache's
-// element format, _kv_elem_*.wgsl, composed first by the host), out (array<vec4f>), lse,
+// Needs module-scope bindings q, k_cache (array<KVec>), v_cache (array<VVec>: the
+// keys' and the values' element formats, _kv_elem_*.wgsl, composed first by the
+// host), out (array<vec4f>), lse,
 // part_acc (array<vec4f>), part_ml, step, params (Params { n_head, n_slots,
 // scale, n_chunks, kv_offset }) from the kernel file. Cache rows are read 4
-// elements at a time (kv_load) and every sum is f32, whatever the format.
+// elements at a time (k_load, v_load) and every sum is f32, whatever the formats.
 // Overrides: WG (tile = workgroup size, a multiple of 4; default 64, the host
 // picks 8 on CPU adapters), G (query heads per KV head), HEAD_DIM (a multiple
 // of 4), CHUNK (slots per partial workgroup, a multiple of WG). Workgroup memory: 4·(2·G·HEAD_DIM + G·WG + 3·G) bytes.
@@ -29,7 +30,7 @@ const NEG_BIG: f32 = -3.0e38;
 
 struct Params { n_head: u32, n_slots: u32, scale: f32, n_chunks: u32, kv_offset: u32 }
 
-// KvVecs (4 elements) per cache row.
+// KVecs / VVecs (4 elements) per cache row.
 override D4: u32 = HEAD_DIM / 4u;
 
 var<workgroup> q_s: array<f32, G * HEAD_DIM>;
@@ -40,12 +41,12 @@ var<workgroup> l_s: array<f32, G>;
 var<workgroup> alpha_s: array<f32, G>;
 
 // scale · q_h · k for query head h (of the group) against the key row starting
-// at KvVec k_row.
+// at KVec k_row.
 fn score(h: u32, k_row: u32) -> f32 {
   var dot = 0.0;
   var qi = h * HEAD_DIM;
   for (var d = 0u; d < D4; d++) {
-    let k = kv_load(k_cache[k_row + d]);
+    let k = k_load(k_cache[k_row + d]);
     dot += q_s[qi] * k.x + q_s[qi + 1u] * k.y + q_s[qi + 2u] * k.z + q_s[qi + 3u] * k.w;
     qi += 4u;
   }
@@ -60,7 +61,7 @@ fn load_q(lid: u32, q_base: u32) {
 }
 
 // Online softmax of the loaded queries over slots [start, end) of the KV head
-// whose rows start at KvVec kv_base. Leaves acc, m_s, l_s set.
+// whose rows start at KVec / VVec kv_base. Leaves acc, m_s, l_s set.
 fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
   for (var i = lid; i < G * D4; i += WG) {
     acc[i] = vec4f(0.0);
@@ -104,7 +105,7 @@ fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
       }
       l_s[lid] = l_s[lid] * alpha_s[lid] + sum;
     }
-    // Each invocation owns 4 output elements (one KvVec column) of one head.
+    // Each invocation owns 4 output elements (one VVec column) of one head.
     let count = min(WG, end - t0);
     for (var o = lid; o < G * D4; o += WG) {
       let h = o / D4;
@@ -113,13 +114,13 @@ fn attend(lid: u32, kv_base: u32, start: u32, end: u32) {
       var a = acc[o] * alpha_s[h];
       var i = 0u;
       for (; i + 4u <= count; i += 4u) {
-        a += s_tile[pb + i] * kv_load(v_cache[vb + i * D4]) +
-          s_tile[pb + i + 1u] * kv_load(v_cache[vb + (i + 1u) * D4]) +
-          s_tile[pb + i + 2u] * kv_load(v_cache[vb + (i + 2u) * D4]) +
-          s_tile[pb + i + 3u] * kv_load(v_cache[vb + (i + 3u) * D4]);
+        a += s_tile[pb + i] * v_load(v_cache[vb + i * D4]) +
+          s_tile[pb + i + 1u] * v_load(v_cache[vb + (i + 1u) * D4]) +
+          s_tile[pb + i + 2u] * v_load(v_cache[vb + (i + 2u) * D4]) +
+          s_tile[pb + i + 3u] * v_load(v_cache[vb + (i + 3u) * D4]);
       }
       for (; i < count; i++) {
-        a += s_tile[pb + i] * kv_load(v_cache[vb + i * D4]);
+        a += s_tile[pb + i] * v_load(v_cache[vb + i * D4]);
       }
       acc[o] = a;
     }

@@ -6,8 +6,8 @@
 //   (kv_offset: positions a compressed cache dropped, so the occupied slots are a prefix);
 //   out = Σ_j softmax(s)_j · v_j;  scores[g][j] += Σ_{h in group g} exp(s_h,j − lse_h)
 //   Query head h reads KV head g = ⌊h / G⌋. Causality comes from only valid slots being present.
-// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
-// _kv_elem_f16.wgsl: KvVec, kv_load), the Step struct (STEP_WGSL) and
+// Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
+// or _kv_elem_f16.wgsl as KVec, k_load and VVec, v_load), the Step struct (STEP_WGSL) and
 // _attention.wgsl (the core, Params and overrides) by the host. Entry points, run in order:
 //   partial: one workgroup per (KV head, slot chunk); x = n_head_kv, z = n_chunks =
 //            ceil(n_slots / CHUNK); chunks past n_kv return. Each workgroup reads its
@@ -20,8 +20,8 @@
 //            Each slot belongs to one invocation, so no atomics are needed.
 // Bindings (group 0; each entry point's auto layout holds the ones it uses):
 //   0 q:        storage, read        array<f32>  n_head × HEAD_DIM (rotated)
-//   1 k_cache:  storage, read        array<KvVec> n_head_kv × n_slots × HEAD_DIM (rotated; f32 or f16)
-//   2 v_cache:  storage, read        array<KvVec> n_head_kv × n_slots × HEAD_DIM (f32 or f16)
+//   1 k_cache:  storage, read        array<KVec>  n_head_kv × n_slots × HEAD_DIM (rotated; f32 or f16)
+//   2 v_cache:  storage, read        array<VVec>  n_head_kv × n_slots × HEAD_DIM (f32 or f16)
 //   3 out:      storage, read_write  array<vec4f> n_head × HEAD_DIM
 //   4 lse:      storage, read_write  array<f32>  n_head (scratch, read by `add_scores`)
 //   5 part_acc: storage, read_write  array<vec4f> n_head × n_chunks × HEAD_DIM (scratch)
@@ -35,8 +35,8 @@
 // scores: relative ~1e-6.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k_cache: array<KvVec>;
-@group(0) @binding(2) var<storage, read> v_cache: array<KvVec>;
+@group(0) @binding(1) var<storage, read> k_cache: array<KVec>;
+@group(0) @binding(2) var<storage, read> v_cache: array<VVec>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<storage, read_write> part_acc: array<vec4f>;

@@ -6,11 +6,11 @@
 // head h reads KV head ⌊h / G⌋. No T×T matrix and no atomics: each invocation
 // owns one (head, key) sum; the host splits a step's queries into sub-chunks of
 // at most Q_TILE rows, one dispatch each, in order, so the result is deterministic.
-// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
-// _kv_elem_f16.wgsl: KvVec, kv_load) and STEP_WGSL by the host.
+// Concatenated after the keys' element format (_kv_elem_f32.wgsl or
+// _kv_elem_f16.wgsl as KVec, k_load; the values' VVec is unused) and STEP_WGSL by the host.
 // Bindings (group 0):
 //   0 q:      storage, read        array<vec4f>  T × n_head × HEAD_DIM (rotated)
-//   1 k:      storage, read        array<KvVec>  n_head_kv × n_slots × HEAD_DIM (rotated; f32 or f16)
+//   1 k:      storage, read        array<KVec>   n_head_kv × n_slots × HEAD_DIM (rotated; f32 or f16)
 //   2 lse:    storage, read        array<f32>    T × n_head (attention_prefill's log-sum-exp)
 //   3 out:    storage, read_write  array<f32>    n_head × n_slots (zeroed before the first chunk)
 //   4 step:   uniform Step (pos, n_tokens used)
@@ -28,7 +28,7 @@ override Q_TILE: u32 = 256u;
 struct Params { n_head: u32, n_slots: u32, scale: f32, t0: u32, q_from: u32 }
 
 @group(0) @binding(0) var<storage, read> q: array<vec4f>;
-@group(0) @binding(1) var<storage, read> k: array<KvVec>;
+@group(0) @binding(1) var<storage, read> k: array<KVec>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> step: Step;
@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let q_row = (t * params.n_head + h) * d4;
     var s = 0.0;
     for (var d = 0u; d < d4; d++) {
-      s += dot(q[q_row + d], kv_load(k[k_row + d]));
+      s += dot(q[q_row + d], k_load(k[k_row + d]));
     }
     sum += exp(s * params.scale - lse[t * params.n_head + h]);
   }

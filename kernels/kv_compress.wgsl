@@ -16,12 +16,12 @@
 //         D = e^logit + Σ e^m, or code weights (1, m…)/(1 + |group|)
 //   kept rows in ascending position → dest slots 0 .. kept−1 with their scores;
 //   slots ≥ kept free; count = free[g] = kept.
-// K/V rows are read as f32 from the caches' element format (staging and dest
-// share it: f32 or f16) and norms, cosines and merges are f32; a row is rounded
+// K/V rows are read as f32 from their element formats (staging and dest share
+// the keys' and the values' each: f32 or f16) and norms, cosines and merges are f32; a row is rounded
 // once, where it is stored (a copied row is exact, a merged one f16-rounded).
-// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
-// _kv_elem_f16.wgsl: KvVec, kv_load, kv_store), STEP_WGSL and _kv_state.wgsl by
-// the host. Entry points, in order
+// Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
+// or _kv_elem_f16.wgsl as KVec, k_load, k_store and VVec, v_load, v_store),
+// STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order
 // (the merge ones only when the layer merges and something is evicted):
 //   prep    x = ⌈T'/WG⌉, y = n_head_kv: group scores (raw when pooling) and key norms
 //   pool    x = ⌈T'/WG⌉, y = n_head_kv: max pool of the candidates' raw scores (when pool_r > 0)
@@ -34,14 +34,14 @@
 //   link    x = n_head_kv: per target, its members in position order and the weight denominator
 //   gather  x = ⌈dest_slots·HEAD_DIM/WG⌉, y = n_head_kv: merged or copied rows, table, state
 //           (invocation i covers element i of the layer's rows; the one at each
-//           4th element moves that element's KvVec, the other three only exit: the
+//           4th element moves that element's KVec and VVec, the other three only exit: the
 //           grid, and with it the slot limit, is the same in every format)
 // Bindings (group 0; each entry point's auto layout holds the ones it uses, ≤ 8 storage):
-//   0 staging_k: storage, read        array<KvVec>  n_head_kv × staging_slots × HEAD_DIM
-//   1 staging_v: storage, read        array<KvVec>  n_head_kv × staging_slots × HEAD_DIM
+//   0 staging_k: storage, read        array<KVec>   n_head_kv × staging_slots × HEAD_DIM
+//   1 staging_v: storage, read        array<VVec>   n_head_kv × staging_slots × HEAD_DIM
 //   2 colsum:    storage, read        array<f32>  n_head × stride (per query head)
-//   3 dest_k:    storage, read_write  array<KvVec>  n_head_kv × dest_slots × HEAD_DIM
-//   4 dest_v:    storage, read_write  array<KvVec>  n_head_kv × dest_slots × HEAD_DIM
+//   3 dest_k:    storage, read_write  array<KVec>   n_head_kv × dest_slots × HEAD_DIM
+//   4 dest_v:    storage, read_write  array<VVec>   n_head_kv × dest_slots × HEAD_DIM
 //   5 pos:       storage, read_write  array<i32>  n_head_kv × dest_slots
 //   6 score:     storage, read_write  array<f32>  n_head_kv × dest_slots
 //   7 state:     storage, read_write  array<u32>  4 + n_head_kv (_kv_state.wgsl)
@@ -72,11 +72,11 @@ struct Layout {
   pool_r: u32, pool_end: u32, pad0: u32, pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> staging_k: array<KvVec>;
-@group(0) @binding(1) var<storage, read> staging_v: array<KvVec>;
+@group(0) @binding(0) var<storage, read> staging_k: array<KVec>;
+@group(0) @binding(1) var<storage, read> staging_v: array<VVec>;
 @group(0) @binding(2) var<storage, read> colsum: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dest_k: array<KvVec>;
-@group(0) @binding(4) var<storage, read_write> dest_v: array<KvVec>;
+@group(0) @binding(3) var<storage, read_write> dest_k: array<KVec>;
+@group(0) @binding(4) var<storage, read_write> dest_v: array<VVec>;
 @group(0) @binding(5) var<storage, read_write> pos: array<i32>;
 @group(0) @binding(6) var<storage, read_write> score: array<f32>;
 @group(0) @binding(7) var<storage, read_write> state: array<u32>;
@@ -84,7 +84,7 @@ struct Layout {
 @group(0) @binding(9) var<uniform> lay: Layout;
 @group(0) @binding(10) var<uniform> policy: Policy;
 
-// KvVecs (4 elements) per cache row.
+// KVecs / VVecs (4 elements) per cache row.
 override D4: u32 = HEAD_DIM / 4u;
 
 var<workgroup> seg_count: array<u32, WG>;
@@ -115,7 +115,7 @@ fn prep(@builtin(global_invocation_id) gid: vec3u) {
   let row = (g * lay.staging_slots + j) * D4;
   var n2 = 0.0;
   for (var d = 0u; d < D4; d++) {
-    let x = kv_load(staging_k[row + d]);
+    let x = k_load(staging_k[row + d]);
     n2 = n2 + x.x * x.x;
     n2 = n2 + x.y * x.y;
     n2 = n2 + x.z * x.z;
@@ -236,8 +236,8 @@ fn nearest(@builtin(global_invocation_id) gid: vec3u) {
       let crow = (g * lay.staging_slots + jc) * D4;
       var dot = 0.0;
       for (var d = 0u; d < D4; d++) {
-        let x = kv_load(staging_k[erow + d]);
-        let y = kv_load(staging_k[crow + d]);
+        let x = k_load(staging_k[erow + d]);
+        let y = k_load(staging_k[crow + d]);
         dot = dot + x.x * y.x;
         dot = dot + x.y * y.y;
         dot = dot + x.z * y.z;
@@ -382,8 +382,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
   let d4 = d / 4u;
   let j = work[lay.o_kept + g * lay.kept + k];
   let src = (g * lay.staging_slots + j) * D4 + d4;
-  var kv = kv_load(staging_k[src]);
-  var vv = kv_load(staging_v[src]);
+  var kv = k_load(staging_k[src]);
+  var vv = v_load(staging_v[src]);
   if (lay.merging == 1u) {
     var e = work[lay.o_first + g * lay.kept + k];
     if (e != NONE) {
@@ -400,8 +400,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
         let u = wf(lay.o_sim + ii);
         let w = select(u * inv, exp(u) / den, policy.rule == 0u);
         let s2 = (g * lay.staging_slots + work[lay.o_ev + ii]) * D4 + d4;
-        ak = ak + w * kv_load(staging_k[s2]);
-        av = av + w * kv_load(staging_v[s2]);
+        ak = ak + w * k_load(staging_k[s2]);
+        av = av + w * v_load(staging_v[s2]);
         e = work[lay.o_next + ii];
       }
       if (policy.merge == 1u) {
@@ -410,8 +410,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3u) {
       vv = av;
     }
   }
-  dest_k[cell * D4 + d4] = kv_store(kv);
-  dest_v[cell * D4 + d4] = kv_store(vv);
+  dest_k[cell * D4 + d4] = k_store(kv);
+  dest_v[cell * D4 + d4] = v_store(vv);
   if (d == 0u) {
     pos[cell] = i32(j);
     score[cell] = group_score(g, j);

@@ -15,19 +15,19 @@
 //            k_t ← w_0·k_t + w_1·k_victim, v_t likewise, with the paper weights
 //            (e^logit, e^m)/(e^logit + e^m) or the code weights (1/2, m/2)
 //   then pos[h][victim] = −1, score[h][victim] = 0, free[h] = victim.
-// K/V rows are read as f32 from the cache's element format (f32 or f16) and all
+// K/V rows are read as f32 from their element formats (f32 or f16, each) and all
 // arithmetic (cosines, merges) is f32; a merged row is rounded once, where it
 // is stored (f16: to nearest even).
-// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
-// _kv_elem_f16.wgsl: KvVec, kv_load, kv_store), STEP_WGSL and _kv_state.wgsl by
-// the host. Entry points, in order:
+// Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
+// or _kv_elem_f16.wgsl as KVec, k_load, k_store and VVec, v_load, v_store),
+// STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order:
 //   pick:   one workgroup per KV head (x = n_head_kv): victim and nearest slot,
 //           written to `picks` ({−1, −1, NaN} when the layer does not evict).
 //   apply:  one workgroup (x = 1): τ, merge decisions (a failed merge sets the
 //           pick's target to −1), K/V merge, slot release, free slots and count.
 // Bindings (group 0; each entry point's auto layout holds the ones it uses):
-//   0 k_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
-//   1 v_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
+//   0 k_cache: storage, read_write  array<KVec>   n_head_kv × n_slots × HEAD_DIM
+//   1 v_cache: storage, read_write  array<VVec>   n_head_kv × n_slots × HEAD_DIM
 //   2 pos:     storage, read_write  array<i32>  n_head_kv × n_slots
 //   3 score:   storage, read_write  array<f32>  n_head_kv × n_slots
 //   4 state:   storage, read_write  array<u32>  4 + n_head_kv (_kv_state.wgsl)
@@ -48,8 +48,8 @@ override N_HEAD_KV: u32 = 1u;
 
 const NONE: u32 = 0xffffffffu;
 
-@group(0) @binding(0) var<storage, read_write> k_cache: array<KvVec>;
-@group(0) @binding(1) var<storage, read_write> v_cache: array<KvVec>;
+@group(0) @binding(0) var<storage, read_write> k_cache: array<KVec>;
+@group(0) @binding(1) var<storage, read_write> v_cache: array<VVec>;
 @group(0) @binding(2) var<storage, read_write> pos: array<i32>;
 @group(0) @binding(3) var<storage, read_write> score: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<u32>;
@@ -69,17 +69,17 @@ fn evicting(count: u32) -> bool {
   return policy.compressed == 1u && count + 1u > policy.slots;
 }
 
-// KvVecs (4 elements) per cache row.
+// KVecs / VVecs (4 elements) per cache row.
 override D4: u32 = HEAD_DIM / 4u;
 
-// Cosine of the key rows starting at KvVecs a and b, in the twin's f32 order.
+// Cosine of the key rows starting at KVecs a and b, in the twin's f32 order.
 fn cosine(a: u32, b: u32) -> f32 {
   var dot = 0.0;
   var na = 0.0;
   var nb = 0.0;
   for (var d = 0u; d < D4; d++) {
-    let x = kv_load(k_cache[a + d]);
-    let y = kv_load(k_cache[b + d]);
+    let x = k_load(k_cache[a + d]);
+    let y = k_load(k_cache[b + d]);
     dot = dot + x.x * y.x;
     dot = dot + x.y * y.y;
     dot = dot + x.z * y.z;
@@ -232,7 +232,7 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
     }
   }
   workgroupBarrier();
-  // Each invocation merges 4 elements (one KvVec) of a passing head's rows.
+  // Each invocation merges 4 elements (one KVec and VVec) of a passing head's rows.
   for (var i = lid; i < N_HEAD_KV * D4; i += WG) {
     let h = i / D4;
     if (wg_pass[h] == 0u) {
@@ -251,9 +251,9 @@ fn apply(@builtin(local_invocation_index) lid: u32) {
     let t = (h * policy.n_slots + picks[4u * h + 1u]) * D4 + d;
     let e = (h * policy.n_slots + picks[4u * h]) * D4 + d;
     if (policy.merge == 1u) {
-      k_cache[t] = kv_store(w0 * kv_load(k_cache[t]) + w1 * kv_load(k_cache[e]));
+      k_cache[t] = k_store(w0 * k_load(k_cache[t]) + w1 * k_load(k_cache[e]));
     }
-    v_cache[t] = kv_store(w0 * kv_load(v_cache[t]) + w1 * kv_load(v_cache[e]));
+    v_cache[t] = v_store(w0 * v_load(v_cache[t]) + w1 * v_load(v_cache[e]));
   }
   for (var h = lid; h < N_HEAD_KV; h += WG) {
     let victim = picks[4u * h];

@@ -2,21 +2,21 @@
 // (src/reference/kv/kv_layer.ts `append`):
 //   f = state.free[h];  k_cache[h][f] = k[h];  v_cache[h][f] = v[h];
 //   pos[h][f] = step.pos;  score[h][f] = 0
-// (K and V stored in the cache's element format: exact for f32, nearest f16 for f16.)
-// Concatenated after the cache's element format (_kv_elem_f32.wgsl or
-// _kv_elem_f16.wgsl: KvVec, kv_store), STEP_WGSL and _kv_state.wgsl by the host.
+// (K and V stored in their element formats: exact for f32, nearest f16 for f16.)
+// Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
+// or _kv_elem_f16.wgsl as KVec, k_store and VVec, v_store), STEP_WGSL and _kv_state.wgsl by the host.
 // Bindings (group 0):
 //   0 k:       storage, read        array<vec4f>  n_head_kv × HEAD_DIM (this token, rotated)
 //   1 v:       storage, read        array<vec4f>  n_head_kv × HEAD_DIM
-//   2 k_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
-//   3 v_cache: storage, read_write  array<KvVec>  n_head_kv × n_slots × HEAD_DIM
+//   2 k_cache: storage, read_write  array<KVec>   n_head_kv × n_slots × HEAD_DIM
+//   3 v_cache: storage, read_write  array<VVec>   n_head_kv × n_slots × HEAD_DIM
 //   4 pos:     storage, read_write  array<i32>  n_head_kv × n_slots
 //   5 score:   storage, read_write  array<f32>  n_head_kv × n_slots
 //   6 state:   storage, read        array<u32>  4 + n_head_kv (free slots at 4..)
 //   7 step:    uniform Step (pos used)
 //   8 params:  uniform Params { n_head_kv, n_slots }
 // Override: HEAD_DIM (a multiple of 4). Workgroup size 64; one invocation per
-// 4 elements (one KvVec) of a head; x = ceil(n_head_kv·HEAD_DIM / 256). A free
+// 4 elements (one KVec and one VVec) of a head; x = ceil(n_head_kv·HEAD_DIM / 256). A free
 // slot at or past n_slots (a full uncompressed layer) is skipped: the host must
 // not step past the capacity.
 // Exact copy for f32; f16: each element rounded to nearest even.
@@ -27,8 +27,8 @@ struct Params { n_head_kv: u32, n_slots: u32 }
 
 @group(0) @binding(0) var<storage, read> k: array<vec4f>;
 @group(0) @binding(1) var<storage, read> v: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> k_cache: array<KvVec>;
-@group(0) @binding(3) var<storage, read_write> v_cache: array<KvVec>;
+@group(0) @binding(2) var<storage, read_write> k_cache: array<KVec>;
+@group(0) @binding(3) var<storage, read_write> v_cache: array<VVec>;
 @group(0) @binding(4) var<storage, read_write> pos: array<i32>;
 @group(0) @binding(5) var<storage, read_write> score: array<f32>;
 @group(0) @binding(6) var<storage, read> state: array<u32>;
@@ -49,8 +49,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     return;
   }
   let cell = h * params.n_slots + slot;
-  k_cache[cell * d4 + d] = kv_store(k[i]);
-  v_cache[cell * d4 + d] = kv_store(v[i]);
+  k_cache[cell * d4 + d] = k_store(k[i]);
+  v_cache[cell * d4 + d] = v_store(v[i]);
   if (d == 0u) {
     pos[cell] = i32(step.pos);
     score[cell] = 0.0;

@@ -1,7 +1,7 @@
 /**
  * CPU twin of `kernels/attention_prefill.wgsl` and `kernels/attention_decode.wgsl`:
  * causal scaled dot-product attention over the KV cache with grouped-query heads.
- * The cache is given as the values it holds: for an f16 cache (`kvType: "f16"`)
+ * The cache is given as the values it holds: for an f16 cache (`kvTypes` f16)
  * pass K and V rounded as the cache stores them (`roundKv` in
  * `src/gpu/ops/kv_elem.ts`); the kernels read those halves exactly and compute
  * in f32, this twin in f64.

@@ -10,10 +10,13 @@ import assert from "node:assert/strict";
 import { createStorage, createStorageFrom, readBuffer } from "../../src/gpu/buffers.ts";
 import {
   decodeKv,
+  DEFAULT_KV_TYPES,
   encodeKv,
   kvCacheBytes,
   kvElementBytes,
   type KvType,
+  type KvTypes,
+  kvTypes,
 } from "../../src/gpu/ops/kv_elem.ts";
 import { createKvEvict, type KvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import {
@@ -36,6 +39,22 @@ import type { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { slotAttention } from "../../src/reference/kv/slot_attention.ts";
 import type { SyntheticLayer } from "../kv/_synthetic.ts";
 import { submitPass } from "./_cases.ts";
+
+/**
+ * The K/V element types the twin tests run: f32, f16, and f16 keys over f32
+ * values (llama.cpp's `-ctk f16 -ctv f32`: the kernels read K and V through
+ * their own formats).
+ */
+export const KV_TYPE_PAIRS: readonly KvTypes[] = [
+  kvTypes("f32"),
+  kvTypes("f16"),
+  kvTypes("f16", "f32"),
+];
+
+/** A test name's words for a pair: `f32`, `f16`, or `K f16 V f32`. */
+export function kvTypesName(types: KvTypes): string {
+  return types.k === types.v ? types.k : `K ${types.k} V ${types.v}`;
+}
 
 /** The budget a test case's layer runs with: `C` tokens split by the policy, or `C` recent slots uncompressed. */
 export function budgetOf(
@@ -156,8 +175,8 @@ export class GpuLayer {
   readonly nHeadKv: number;
   readonly nSlots: number;
   readonly headDim: number;
-  /** Element type of the caches (the twin's). */
-  readonly kvType: KvType;
+  /** Element types of the key and the value cache (the twin's). */
+  readonly kvTypes: KvTypes;
   readonly kCache: GPUBuffer;
   readonly vCache: GPUBuffer;
   readonly table: KvSlotTable;
@@ -169,16 +188,16 @@ export class GpuLayer {
 
   /** Allocates the GPU side of `twin` (same budget, policy, layout and element type). */
   constructor(rt: GpuRuntime, twin: ReferenceKvLayer) {
-    const { nHeadKv, nSlots, headDim, budget, kvType } = twin;
+    const { nHeadKv, nSlots, headDim, budget, kvTypes } = twin;
     const device = rt.device;
     this.rt = rt;
     this.nHeadKv = nHeadKv;
     this.nSlots = nSlots;
     this.headDim = headDim;
-    this.kvType = kvType;
-    const cacheBytes = kvCacheBytes(kvType, nHeadKv, nSlots, headDim);
-    this.kCache = createStorage(device, cacheBytes, "test.k_cache");
-    this.vCache = createStorage(device, cacheBytes, "test.v_cache");
+    this.kvTypes = kvTypes;
+    const bytesOf = (type: KvType) => kvCacheBytes(type, nHeadKv, nSlots, headDim);
+    this.kCache = createStorage(device, bytesOf(kvTypes.k), "test.k_cache");
+    this.vCache = createStorage(device, bytesOf(kvTypes.v), "test.v_cache");
     this.table = createKvSlotTable(rt, { nHeadKv, nSlots, label: "test" });
     this.step = createStepBuffer(device, "test.step");
     this.kRow = createStorage(device, nHeadKv * headDim * 4, "test.k_row");
@@ -186,7 +205,7 @@ export class GpuLayer {
     const caches = {
       kCache: this.kCache,
       vCache: this.vCache,
-      kvType,
+      kvTypes,
       table: this.table,
       headDim,
     };
@@ -201,8 +220,8 @@ export class GpuLayer {
   /** Queues a write of a whole layer state (K, V as the caches' type stores them, table, τ, count, free slots). */
   load(state: LayerState): void {
     const q = this.rt.device.queue;
-    q.writeBuffer(this.kCache, 0, encodeKv(this.kvType, state.keys));
-    q.writeBuffer(this.vCache, 0, encodeKv(this.kvType, state.values));
+    q.writeBuffer(this.kCache, 0, encodeKv(this.kvTypes.k, state.keys));
+    q.writeBuffer(this.vCache, 0, encodeKv(this.kvTypes.v, state.values));
     q.writeBuffer(this.table.pos, 0, state.pos.slice());
     q.writeBuffer(this.table.score, 0, state.score.slice());
     const words = new Uint32Array(KV_STATE_HEADER + this.nHeadKv);
@@ -225,13 +244,13 @@ export class GpuLayer {
   /** The buffers and byte counts {@linkcode GpuLayer.record} copies, in order. */
   parts(): Array<readonly [GPUBuffer, number]> {
     const cells = this.nHeadKv * this.nSlots * 4;
-    const cache = kvCacheBytes(this.kvType, this.nHeadKv, this.nSlots, this.headDim);
+    const cache = (type: KvType) => kvCacheBytes(type, this.nHeadKv, this.nSlots, this.headDim);
     return [
       [this.table.pos, cells],
       [this.table.score, cells],
       [this.table.state, (KV_STATE_HEADER + this.nHeadKv) * 4],
-      [this.kCache, cache],
-      [this.vCache, cache],
+      [this.kCache, cache(this.kvTypes.k)],
+      [this.vCache, cache(this.kvTypes.v)],
       [this.evict.picks, this.nHeadKv * 16],
     ];
   }
@@ -273,8 +292,8 @@ export class GpuLayer {
       tau: new Float32Array(state, 0, 1)[0]!,
       count: words[1]!,
       free: words.slice(KV_STATE_HEADER),
-      keys: decodeKv(this.kvType, keys),
-      values: decodeKv(this.kvType, values),
+      keys: decodeKv(this.kvTypes.k, keys),
+      values: decodeKv(this.kvTypes.v, values),
       picks: new Uint32Array(picks),
     };
   }
@@ -321,13 +340,13 @@ export function kvTolerance(type: KvType, want: number): number {
 /**
  * Asserts a GPU layer state equals a twin snapshot: positions, scores, free
  * slots and occupancy exactly, τ within {@linkcode KV_TOLERANCE} and K/V
- * (occupied slots) within {@linkcode kvTolerance}.
+ * (occupied slots) within {@linkcode kvTolerance} of their element types.
  */
 export function assertSameLayer(
   gpu: LayerState,
   twin: LayerState,
   at: string,
-  kvType: KvType = "f32",
+  types: KvTypes = DEFAULT_KV_TYPES,
 ): void {
   const headDim = twin.keys.length / twin.pos.length;
   assert.deepEqual(gpu.pos, twin.pos, `${at}: positions`);
@@ -347,18 +366,17 @@ export function assertSameLayer(
     for (let d = 0; d < headDim; d++) {
       const j = i * headDim + d;
       for (
-        const [name, got, want] of [["K", gpu.keys, twin.keys], [
-          "V",
-          gpu.values,
-          twin.values,
-        ]] as const
+        const [name, got, want, type] of [
+          ["K", gpu.keys, twin.keys, types.k],
+          ["V", gpu.values, twin.values, types.v],
+        ] as const
       ) {
-        const ratio = Math.abs(got[j]! - want[j]!) / kvTolerance(kvType, want[j]!);
+        const ratio = Math.abs(got[j]! - want[j]!) / kvTolerance(type, want[j]!);
         if (ratio > worst) [worst, where] = [ratio, `${name}[${j}] ${got[j]} vs ${want[j]}`];
       }
     }
   }
-  assert.ok(worst <= 1, `${at}: ${kvType} K/V differ past the tolerance: ${where}`);
+  assert.ok(worst <= 1, `${at}: ${kvTypesName(types)} K/V differ past the tolerance: ${where}`);
 }
 
 /** Asserts the GPU's per-head picks equal a twin decode decision (similarities bit-exact). */
@@ -449,7 +467,7 @@ export async function replayDecode(
     const at = `step ${first + s}`;
     const got = gpu.parse(bytes!, s * gpu.stateBytes);
     assertSamePicks(got, decision, at);
-    assertSameLayer(got, state, at, gpu.kvType);
+    assertSameLayer(got, state, at, gpu.kvTypes);
     evictions += decision.evictSlot.filter((v) => v >= 0).length;
     merges += decision.mergeTarget.filter((v) => v >= 0).length;
   });

@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { createAttentionDecode, createAttentionPrefill } from "../../src/gpu/ops/attention.ts";
-import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
+import { KV_TYPES, type KvTypes, kvTypes, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { attention, type AttentionShape } from "../../src/reference/attention.ts";
 import { attentionScores } from "../../src/reference/attention_scores.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { oracleTensor } from "./_oracle_layer0.ts";
 import { stepBuffer } from "./_step.ts";
 import { compare, randomValues, readF32, storageOf, submitPass, testRuntime } from "./_cases.ts";
-import { kvStorageOf } from "./_kv_harness.ts";
+import { KV_TYPE_PAIRS, kvStorageOf, kvTypesName } from "./_kv_harness.ts";
 
 // f32 online softmax vs the twin's f64 two-pass softmax on the cache's values
-// (an f16 cache: the twin reads the same halves, rounded by roundKv). Measured
+// (f16 keys or values: the twin reads the same halves, rounded by roundKv).
+// Every case runs f32, f16 and f16 keys over f32 values (KV_TYPE_PAIRS). Measured
 // on these grids: NMSE ≤ ~3e-12 (f16: ≤ ~4e-13), max abs ≤ ~1.1e-6 (outputs are O(1)).
 // What the f16 rounding itself costs is checked against the twin on the
 // unrounded f32 cache: max abs ≤ F16_MAX_ABS.
@@ -34,23 +35,23 @@ function randomCache(shape: AttentionShape, seed: number) {
   return { k: randomValues(seed, n, 1.5), v: randomValues(seed + 1, n) };
 }
 
-/** The cache as `kvType` stores it, uploaded, and its values as the twin reads them. */
+/** The cache as `types` store it, uploaded, and its values as the twin reads them. */
 function uploadCache(
   device: GPUDevice,
-  kvType: KvType,
+  types: KvTypes,
   cache: { k: Float32Array; v: Float32Array },
 ) {
   return {
-    kBuf: kvStorageOf(device, kvType, cache.k, "k_cache"),
-    vBuf: kvStorageOf(device, kvType, cache.v, "v_cache"),
-    k: roundKv(kvType, cache.k),
-    v: roundKv(kvType, cache.v),
+    kBuf: kvStorageOf(device, types.k, cache.k, "k_cache"),
+    vBuf: kvStorageOf(device, types.v, cache.v, "v_cache"),
+    k: roundKv(types.k, cache.k),
+    v: roundKv(types.v, cache.v),
   };
 }
 
-/** An f16 cache: the output is also near the twin on the unrounded cache (what f16 costs). */
-function assertF16Cost(kvType: KvType, got: Float32Array, exact: Float32Array, what: string) {
-  if (kvType === "f32") return;
+/** f16 keys or values: the output is also near the twin on the unrounded cache (what f16 costs). */
+function assertF16Cost(types: KvTypes, got: Float32Array, exact: Float32Array, what: string) {
+  if (types.k === "f32" && types.v === "f32") return;
   const { maxAbs } = compare(got, exact);
   assert.ok(maxAbs < F16_MAX_ABS, `${what}: f16 cache moved it by ${maxAbs}`);
 }
@@ -62,13 +63,13 @@ interface PrefillCase {
   pos: number;
 }
 
-async function checkPrefill(c: PrefillCase, kvType: KvType, seed: number) {
+async function checkPrefill(c: PrefillCase, types: KvTypes, seed: number) {
   const r = await testRuntime();
   const { shape, tokens, maxTokens, pos } = c;
   const { nHead, headDim } = shape;
   const q = randomValues(seed, maxTokens * nHead * headDim, 1.5);
   const cache = randomCache(shape, seed + 2);
-  const { kBuf, vBuf, k, v } = uploadCache(r.device, kvType, cache);
+  const { kBuf, vBuf, k, v } = uploadCache(r.device, types, cache);
   const qBuf = storageOf(r.device, q, "q");
   const out = storageOf(r.device, new Float32Array(maxTokens * nHead * headDim), "out");
   const lse = storageOf(r.device, new Float32Array(maxTokens * nHead), "lse");
@@ -78,7 +79,7 @@ async function checkPrefill(c: PrefillCase, kvType: KvType, seed: number) {
       q: qBuf,
       kCache: kBuf,
       vCache: vBuf,
-      kvType,
+      kvTypes: types,
       out,
       lse,
       shape,
@@ -93,8 +94,8 @@ async function checkPrefill(c: PrefillCase, kvType: KvType, seed: number) {
   assertClose(gotOut, want.out, "out");
   assertClose(gotLse, want.lse, "lse", MAX_LSE_ABS);
   const exact = attention(q, cache.k, cache.v, tokens, pos, shape);
-  assertF16Cost(kvType, gotOut, exact.out, "out");
-  assertF16Cost(kvType, gotLse, exact.lse, "lse");
+  assertF16Cost(types, gotOut, exact.out, "out");
+  assertF16Cost(types, gotLse, exact.lse, "lse");
 }
 
 const prefillCases: PrefillCase[] = [
@@ -117,14 +118,15 @@ const prefillCases: PrefillCase[] = [
   },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   for (const c of prefillCases) {
     const s = c.shape;
     Deno.test({
-      name:
-        `attention_prefill(${kvType}, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
+      name: `attention_prefill(${
+        kvTypesName(types)
+      }, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
       ...gpuTestOptions,
-      fn: () => checkPrefill(c, kvType, s.nHead * 100 + c.tokens),
+      fn: () => checkPrefill(c, types, s.nHead * 100 + c.tokens),
     });
   }
 }
@@ -135,13 +137,13 @@ interface DecodeCase {
   scores: boolean;
 }
 
-async function checkDecode(c: DecodeCase, kvType: KvType, seed: number) {
+async function checkDecode(c: DecodeCase, types: KvTypes, seed: number) {
   const r = await testRuntime();
   const { shape, nKv } = c;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
   const q = randomValues(seed, nHead * headDim, 1.5);
   const cache = randomCache(shape, seed + 2);
-  const { kBuf, vBuf, k, v } = uploadCache(r.device, kvType, cache);
+  const { kBuf, vBuf, k, v } = uploadCache(r.device, types, cache);
   const before = Float32Array.from({ length: nHeadKv * nSlots }, (_, i) => i % 3);
   const qBuf = storageOf(r.device, q, "q");
   const out = storageOf(r.device, new Float32Array(nHead * headDim), "out");
@@ -151,7 +153,7 @@ async function checkDecode(c: DecodeCase, kvType: KvType, seed: number) {
     q: qBuf,
     kCache: kBuf,
     vCache: vBuf,
-    kvType,
+    kvTypes: types,
     out,
     shape,
     step,
@@ -163,7 +165,7 @@ async function checkDecode(c: DecodeCase, kvType: KvType, seed: number) {
   for (const b of [qBuf, kBuf, vBuf, out, scores, step]) b.destroy();
   const want = attention(q, k, v, 1, nKv - 1, shape);
   assertClose(gotOut, want.out, "out");
-  assertF16Cost(kvType, gotOut, attention(q, cache.k, cache.v, 1, nKv - 1, shape).out, "out");
+  assertF16Cost(types, gotOut, attention(q, cache.k, cache.v, 1, nKv - 1, shape).out, "out");
   if (!c.scores) {
     assert.deepEqual(gotScores, before);
     return;
@@ -187,14 +189,15 @@ const decodeCases: DecodeCase[] = [
   { shape: { nHead: 4, nHeadKv: 1, headDim: 64, nSlots: 33000 }, nKv: 32769, scores: true },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   for (const c of decodeCases) {
     const s = c.shape;
     Deno.test({
-      name:
-        `attention_decode(${kvType}, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, n_kv=${c.nKv}, slots=${s.nSlots}, scores=${c.scores}) matches the CPU twin`,
+      name: `attention_decode(${
+        kvTypesName(types)
+      }, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, n_kv=${c.nKv}, slots=${s.nSlots}, scores=${c.scores}) matches the CPU twin`,
       ...gpuTestOptions,
-      fn: () => checkDecode(c, kvType, s.nHead * 1000 + c.nKv),
+      fn: () => checkDecode(c, types, s.nHead * 1000 + c.nKv),
     });
   }
 }
@@ -216,7 +219,16 @@ for (const kvType of KV_TYPES) {
       const scores = storageOf(r.device, new Float32Array(3), "scores");
       const step = stepBuffer(r.device, { pos: 1, nTokens: 1, nKv: 2, seed: 0 });
       submitPass(r.device, [
-        createAttentionDecode(r, { q, kCache: k, vCache: v, kvType, out, shape, step, scores }),
+        createAttentionDecode(r, {
+          q,
+          kCache: k,
+          vCache: v,
+          kvTypes: kvTypes(kvType),
+          out,
+          shape,
+          step,
+          scores,
+        }),
       ]);
       assert.deepEqual([...await readF32(r.device, out, 4)], [4, 6, 0, 1]);
       assert.deepEqual([...await readF32(r.device, scores, 3)], [0.5, 0.5, 0]);
@@ -238,7 +250,7 @@ Deno.test({
       /head size 6 is not a multiple of 4/,
     );
     // 256 bytes hold 128 halves: 1 KV head × 32 slots × 4 fit, 33 slots do not.
-    const kv = { q: b, kCache: b, vCache: b, out: b, step: b, kvType: "f16" } as const;
+    const kv = { q: b, kCache: b, vCache: b, out: b, step: b, kvTypes: kvTypes("f16") } as const;
     const fits = { nHead: 1, nHeadKv: 1, headDim: 4, nSlots: 32 };
     createAttentionDecode(r, { ...kv, shape: fits }).destroy();
     assert.throws(

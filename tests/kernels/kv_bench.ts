@@ -16,7 +16,13 @@
 import { createStorage, createStorageFrom, readBuffer } from "../../src/gpu/buffers.ts";
 import { createAttentionDecode, createAttentionPrefill } from "../../src/gpu/ops/attention.ts";
 import { createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
-import { encodeKv, KV_TYPES, kvCacheBytes, type KvType } from "../../src/gpu/ops/kv_elem.ts";
+import {
+  encodeKv,
+  KV_TYPES,
+  kvCacheBytes,
+  type KvType,
+  kvTypes,
+} from "../../src/gpu/ops/kv_elem.ts";
 import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { createKvWriteSlot } from "../../src/gpu/ops/kv_write_slot.ts";
@@ -112,7 +118,7 @@ function attentionVariant(
     const step = createStepBuffer(rt.device);
     const pos = nSlots - tokens;
     writeStep(rt.device, step, { pos, nTokens: tokens, nKv: nSlots, seed: 0 });
-    const common = { q, kCache, vCache, kvType, out, shape, step };
+    const common = { q, kCache, vCache, kvTypes: kvTypes(kvType), out, shape, step };
     const op = tokens === 1
       ? createAttentionDecode(rt, common)
       : createAttentionPrefill(rt, { ...common, lse, maxTokens: tokens });
@@ -159,7 +165,7 @@ function decodeVariant(nHeadKv: number, headDim: number, slots: number, withEvic
     state[1] = slots;
     rt.device.queue.writeBuffer(table.state, 0, state);
     let t = nSlots;
-    const caches = { kCache, vCache, kvType, table, headDim, step };
+    const caches = { kCache, vCache, kvTypes: kvTypes(kvType), table, headDim, step };
     const write = createKvWriteSlot(rt, { ...caches, k, v: k });
     const evict = createKvEvict(rt, { ...caches, layer: gpuLayerSpec(spec, budget, nSlots) });
     const next = () => writeStep(rt.device, step, { pos: t, nTokens: 1, nKv: ++t, seed: 0 });
@@ -200,7 +206,7 @@ function compressVariant(nHead: number, nHeadKv: number, headDim: number, tokens
       colsum,
       nHead,
       dest,
-      kvType,
+      kvTypes: kvTypes(kvType),
       headDim,
     });
     return {

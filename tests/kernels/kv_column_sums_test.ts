@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createStorage } from "../../src/gpu/buffers.ts";
 import { createColumnSums } from "../../src/gpu/ops/kv_column_sums.ts";
-import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
+import { KV_TYPES, type KvType, kvTypes, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { writeStep } from "../../src/gpu/step.ts";
 import { attention } from "../../src/reference/attention.ts";
 import { causalColumnSums } from "../../src/reference/kv/column_sums.ts";
@@ -62,7 +62,7 @@ async function check(c: Case, kvType: KvType, seed: number) {
   const op = createColumnSums(rt, {
     q: qBuf,
     kCache: kBuf,
-    kvType,
+    kvTypes: kvTypes(kvType),
     lse: lseBuf,
     out,
     nHead,
@@ -138,7 +138,7 @@ for (const kvType of KV_TYPES) {
       const op = createColumnSums(rt, {
         q,
         kCache: k,
-        kvType,
+        kvTypes: kvTypes(kvType),
         lse,
         out,
         nHead: 1,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { compressPlan, createKvCompress } from "../../src/gpu/ops/kv_compress.ts";
-import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
+import { type KvTypes, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { CompressDecision } from "../../src/reference/kv/layer_view.ts";
@@ -19,7 +19,9 @@ import {
   budgetOf,
   coarse,
   GpuLayer,
+  KV_TYPE_PAIRS,
   kvStorageOf,
+  kvTypesName,
   replayDecode,
   snapshotTwin,
   tiedKeys,
@@ -64,15 +66,15 @@ function expectedFate(
 // merge's exp() may move the f32 sum across a rounding boundary); copied rows exact in both.
 
 /**
- * Compresses a prompt on the GPU and the twin (caches of `kvType`: the staging cache holds the
- * prompt rounded, as the twin's prefill rounds it), compares, then decodes `steps` more tokens.
+ * Compresses a prompt on the GPU and the twin (keys and values of `types`: the staging cache holds
+ * the prompt rounded, as the twin's prefill rounds it), compares, then decodes `steps` more tokens.
  */
-async function runCase(c: Case, kvType: KvType, seed: number) {
+async function runCase(c: Case, types: KvTypes, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim, prompt: tokens } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
-  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvType });
+  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvTypes: types });
   const raw = syntheticSequence(seed, shape, tokens + c.steps)[0]!;
   const data = c.ties ? tiedKeys(raw, nHeadKv, headDim) : raw;
   // Staging cache [nHeadKv][stagingSlots][headDim] (slot = position) and the twin's compact copy.
@@ -94,7 +96,7 @@ async function runCase(c: Case, kvType: KvType, seed: number) {
     }
   }
   // The column sums come from the staging cache's keys, as the GPU computes them.
-  const exact = causalColumnSums(q, roundKv(kvType, keys), tokens, shape);
+  const exact = causalColumnSums(q, roundKv(types.k, keys), tokens, shape);
   const colsum = c.ties ? exact.map(coarse) : exact;
   const colsumRows = new Float32Array(nHead * stagingSlots);
   for (let h = 0; h < nHead; h++) {
@@ -119,8 +121,8 @@ async function runCase(c: Case, kvType: KvType, seed: number) {
     free: new Uint32Array(nHeadKv).fill(99),
   });
   const staging = {
-    kCache: kvStorageOf(rt.device, kvType, stagingK, "test.staging_k"),
-    vCache: kvStorageOf(rt.device, kvType, stagingV, "test.staging_v"),
+    kCache: kvStorageOf(rt.device, types.k, stagingK, "test.staging_k"),
+    vCache: kvStorageOf(rt.device, types.v, stagingV, "test.staging_v"),
     nSlots: stagingSlots,
   };
   const colsumBuf = storageOf(rt.device, colsumRows, "test.colsum");
@@ -131,7 +133,7 @@ async function runCase(c: Case, kvType: KvType, seed: number) {
     colsum: colsumBuf,
     nHead,
     dest: { kCache: gpu.kCache, vCache: gpu.vCache, table: gpu.table },
-    kvType,
+    kvTypes: types,
     headDim,
   });
   assert.deepEqual(
@@ -139,7 +141,7 @@ async function runCase(c: Case, kvType: KvType, seed: number) {
     { kept: twin.table.occupancy(0), evicted: tokens - twin.table.occupancy(0) },
   );
   submitPass(rt.device, [op]);
-  assertSameLayer(await gpu.read(), snapshotTwin(twin), "after compression", kvType);
+  assertSameLayer(await gpu.read(), snapshotTwin(twin), "after compression", types);
   assert.deepEqual(await op.readFate(), expectedFate(twin, decision, tokens));
   const merged = decision?.mergeTarget.filter((t) => t >= 0).length ?? 0;
   // Paper-rule merges agree only within tolerance (exp), so the decode then
@@ -305,14 +307,17 @@ const cases: Case[] = [
   },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   cases.forEach((c, i) => {
     Deno.test({
-      name: `kv_compress(${kvType}, ${c.name}, C=${c.slots}, T'=${c.prompt}, nHead=${c.nHead}, ` +
+      name:
+        `kv_compress(${
+          kvTypesName(types)
+        }, ${c.name}, C=${c.slots}, T'=${c.prompt}, nHead=${c.nHead}, ` +
         `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}) matches the twin, then ${c.steps} decode steps`,
       ...gpuTestOptions,
       async fn() {
-        const r = await runCase(c, kvType, 200 + i);
+        const r = await runCase(c, types, 200 + i);
         const compresses = c.compressed && c.prompt > c.slots;
         assert.equal(r.evicted > 0, compresses);
         if (c.kv.kv === "d2o" && compresses) assert.ok(r.merged > 0, "the compression merges");

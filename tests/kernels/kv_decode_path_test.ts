@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createStorage } from "../../src/gpu/buffers.ts";
 import { createAttentionDecode } from "../../src/gpu/ops/attention.ts";
-import { KV_TYPES, type KvType } from "../../src/gpu/ops/kv_elem.ts";
+import type { KvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { writeStep } from "../../src/gpu/step.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
@@ -16,6 +16,8 @@ import {
   assertSameLayer,
   assertSamePicks,
   GpuLayer,
+  KV_TYPE_PAIRS,
+  kvTypesName,
   readAll,
   snapshotTwin,
 } from "./_kv_harness.ts";
@@ -39,12 +41,12 @@ interface Case {
  * the code rule, whose arithmetic is bit-exact, so the two never drift; an f16
  * cache rounds at the same places in both (tolerance: assertSameLayer's).
  */
-async function runPath(c: Case, kvType: KvType, seed: number) {
+async function runPath(c: Case, types: KvTypes, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
-  const twin = new ReferenceKvLayer(policy, c.budget, { ...shape, kvType });
+  const twin = new ReferenceKvLayer(policy, c.budget, { ...shape, kvTypes: types });
   const data = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
   const pre = prefillInputs(data, shape, c.prompt);
   twin.prefill(pre.keys, pre.values, pre.scores, c.prompt);
@@ -57,7 +59,7 @@ async function runPath(c: Case, kvType: KvType, seed: number) {
     q,
     kCache: gpu.kCache,
     vCache: gpu.vCache,
-    kvType,
+    kvTypes: types,
     out,
     shape: { nHead, nHeadKv, headDim, nSlots },
     step: gpu.step,
@@ -100,7 +102,7 @@ async function runPath(c: Case, kvType: KvType, seed: number) {
     const decision: StepDecision = twin.evict();
     const got = gpu.parse(bytes!, s * perStep + scoreBytes);
     assertSamePicks(got, decision, at);
-    assertSameLayer(got, snapshotTwin(twin), at, kvType);
+    assertSameLayer(got, snapshotTwin(twin), at, types);
     evictions += decision.evictSlot.filter((v) => v >= 0).length;
   }
   for (const b of [q, out, history]) b.destroy();
@@ -151,15 +153,16 @@ const cases: Case[] = [
   },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   cases.forEach((c, i) => {
     Deno.test({
-      name: `kv decode path(${kvType}, ${c.name}, C=${c.budget.slots}, nHead=${c.nHead}, ` +
+      name:
+        `kv decode path(${kvTypesName(types)}, ${c.name}, C=${c.budget.slots}, nHead=${c.nHead}, ` +
         `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}): write → attention scores → evict matches ` +
         `the twin for ${c.steps} steps`,
       ...gpuTestOptions,
       async fn() {
-        const evictions = await runPath(c, kvType, 40 + i);
+        const evictions = await runPath(c, types, 40 + i);
         assert.equal(evictions > 0, c.budget.compressed);
       },
     });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KV_TYPES, type KvType } from "../../src/gpu/ops/kv_elem.ts";
+import { KV_TYPES, type KvTypes, kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { createKvEvict } from "../../src/gpu/ops/kv_evict.ts";
 import { createKvSlotTable } from "../../src/gpu/ops/kv_slot_table.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
@@ -14,7 +14,9 @@ import {
   budgetOf,
   coarse,
   GpuLayer,
+  KV_TYPE_PAIRS,
   kvStorageOf,
+  kvTypesName,
   readAll,
   readKv,
   replayDecode,
@@ -44,14 +46,14 @@ interface Case {
 
 /**
  * Prefills the twin, then replays `steps` decode steps on the twin and the GPU with identical
- * inputs (the twin's cache of `kvType` rounds as the GPU stores).
+ * inputs (the twin's keys and values of `types` round as the GPU stores them).
  */
-async function runCase(c: Case, kvType: KvType, seed: number) {
+async function runCase(c: Case, types: KvTypes, seed: number) {
   const rt = await testRuntime();
   const { nHead, nHeadKv, headDim } = c;
   const shape = { nLayer: 1, nHead, nHeadKv, headDim };
   const policy = createKvPolicy(resolveKvOptions(c.kv));
-  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvType });
+  const twin = new ReferenceKvLayer(policy, budgetOf(c), { ...shape, kvTypes: types });
   const raw = syntheticSequence(seed, shape, c.prompt + c.steps)[0]!;
   const data = c.ties ? tiedKeys(raw, nHeadKv, headDim) : raw;
   const pre = prefillInputs(data, shape, c.prompt);
@@ -203,15 +205,17 @@ const cases: Array<Case & { name: string; merges: boolean }> = [
   },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   cases.forEach((c, i) => {
     Deno.test({
       name:
-        `kv_evict(${kvType}, ${c.name}, C=${c.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
+        `kv_evict(${
+          kvTypesName(types)
+        }, ${c.name}, C=${c.slots}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, ` +
         `headDim=${c.headDim}, prompt=${c.prompt}, steps=${c.steps}) matches the twin every step`,
       ...gpuTestOptions,
       async fn() {
-        const { evictions, merges } = await runCase(c, kvType, 11 + i);
+        const { evictions, merges } = await runCase(c, types, 11 + i);
         if (c.compressed) assert.ok(evictions > 0, "the case evicts");
         else assert.equal(evictions, 0);
         if (c.merges) assert.ok(merges > 0, "the case merges");
@@ -250,7 +254,7 @@ for (const kvType of KV_TYPES) {
         layer: gpuLayerSpec(createKvPolicy(options).spec, budget, 3),
         kCache: k,
         vCache: v,
-        kvType,
+        kvTypes: kvTypes(kvType),
         table,
         headDim: 4,
         step,

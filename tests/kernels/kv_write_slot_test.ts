@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
+import { KV_TYPES, type KvTypes, kvTypes, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { splitBudget } from "../../src/kv/budget.ts";
 import { resolveKvOptions } from "../../src/kv/options.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
@@ -7,7 +7,13 @@ import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { testRuntime } from "./_cases.ts";
-import { assertSameLayer, GpuLayer, snapshotTwin } from "./_kv_harness.ts";
+import {
+  assertSameLayer,
+  GpuLayer,
+  KV_TYPE_PAIRS,
+  kvTypesName,
+  snapshotTwin,
+} from "./_kv_harness.ts";
 
 interface Case {
   nHeadKv: number;
@@ -25,10 +31,10 @@ function rows(rng: () => number, n: number): Float32Array {
 // f16, ties to even, as the twin rounds them (f16); the rest of the layer is untouched.
 
 /** Fills a twin with `filled` tokens (evicting under h2o), then checks one more write against it. */
-async function check(c: Case, kvType: KvType, seed: number) {
+async function check(c: Case, types: KvTypes, seed: number) {
   const rt = await testRuntime();
   const options = resolveKvOptions({ kv: "h2o", kvMin: 1 });
-  const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim, kvType };
+  const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim, kvTypes: types };
   const twin = new ReferenceKvLayer(createKvPolicy(options), splitBudget(c.slots, 0.5, 0), shape);
   const rng = makeRng(seed);
   const n = c.nHeadKv * c.headDim;
@@ -46,7 +52,7 @@ async function check(c: Case, kvType: KvType, seed: number) {
   const got = await gpu.read();
   // The write does not advance the free slots or the count (the evict op does).
   const want = { ...snapshotTwin(twin), free: before.free, count: before.count };
-  assertSameLayer(got, want, "after the write", kvType);
+  assertSameLayer(got, want, "after the write", types);
   for (let h = 0; h < c.nHeadKv; h++) {
     const slot = twin.table.find(h, c.filled);
     assert.equal(got.score[h * twin.nSlots + slot], 0);
@@ -55,7 +61,7 @@ async function check(c: Case, kvType: KvType, seed: number) {
         (h * twin.nSlots + slot) * c.headDim,
         (h * twin.nSlots + slot + 1) * c.headDim,
       ),
-      roundKv(kvType, k.subarray(h * c.headDim, (h + 1) * c.headDim)),
+      roundKv(types.k, k.subarray(h * c.headDim, (h + 1) * c.headDim)),
     );
   }
   gpu.destroy();
@@ -68,13 +74,16 @@ const cases: Case[] = [
   { nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   cases.forEach((c, i) => {
     Deno.test({
-      name: `kv_write_slot(${kvType}, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
+      name:
+        `kv_write_slot(${
+          kvTypesName(types)
+        }, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
         `after ${c.filled} tokens) writes into each head's free slot`,
       ...gpuTestOptions,
-      fn: () => check(c, kvType, 100 + i),
+      fn: () => check(c, types, 100 + i),
     });
   });
 }
@@ -89,7 +98,7 @@ for (const kvType of KV_TYPES) {
       const twin = new ReferenceKvLayer(
         createKvPolicy(resolveKvOptions({ kv: "h2o" })),
         { slots: 1, heavy: 0, recent: 1, sinks: 0, compressed: true },
-        { nHeadKv: 2, headDim: 4, kvType },
+        { nHeadKv: 2, headDim: 4, kvTypes: kvTypes(kvType) },
       );
       const gpu = new GpuLayer(rt, twin);
       const row = (x: number) => [x, x + 0.5, -x, 2 * x];

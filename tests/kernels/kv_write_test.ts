@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { KV_TYPES, type KvType, roundKv } from "../../src/gpu/ops/kv_elem.ts";
+import { type KvTypes, kvTypes, roundKv } from "../../src/gpu/ops/kv_elem.ts";
 import { createKvWrite } from "../../src/gpu/ops/kv_write.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { stepBuffer } from "./_step.ts";
 import { randomValues, storageOf, submitPass, testRuntime } from "./_cases.ts";
-import { kvStorageOf, readKv } from "./_kv_harness.ts";
+import { KV_TYPE_PAIRS, kvStorageOf, kvTypesName, readKv } from "./_kv_harness.ts";
 
 // Tolerance: none. The cache holds the new rows exactly (f32) or each value
 // rounded to the nearest f16, ties to even (f16), as the twin rounds them.
@@ -32,18 +32,18 @@ function placed(cache: Float32Array, rows: Float32Array, c: Case): Float32Array 
   return out;
 }
 
-async function check(c: Case, kvType: KvType, seed: number) {
+async function check(c: Case, types: KvTypes, seed: number) {
   const r = await testRuntime();
   const rowLen = c.maxTokens * c.nHeadKv * c.headDim;
   const cacheLen = c.nHeadKv * c.nSlots * c.headDim;
   const k = randomValues(seed, rowLen);
   const v = randomValues(seed + 1, rowLen);
-  const kc = roundKv(kvType, randomValues(seed + 2, cacheLen));
-  const vc = roundKv(kvType, randomValues(seed + 3, cacheLen));
+  const kc = roundKv(types.k, randomValues(seed + 2, cacheLen));
+  const vc = roundKv(types.v, randomValues(seed + 3, cacheLen));
   const kBuf = storageOf(r.device, k, "k");
   const vBuf = storageOf(r.device, v, "v");
-  const kcBuf = kvStorageOf(r.device, kvType, kc, "k_cache");
-  const vcBuf = kvStorageOf(r.device, kvType, vc, "v_cache");
+  const kcBuf = kvStorageOf(r.device, types.k, kc, "k_cache");
+  const vcBuf = kvStorageOf(r.device, types.v, vc, "v_cache");
   const step = stepBuffer(r.device, {
     pos: c.pos,
     nTokens: c.tokens,
@@ -51,12 +51,20 @@ async function check(c: Case, kvType: KvType, seed: number) {
     seed: 0,
   });
   submitPass(r.device, [
-    createKvWrite(r, { k: kBuf, v: vBuf, kCache: kcBuf, vCache: vcBuf, kvType, ...c, step }),
+    createKvWrite(r, {
+      k: kBuf,
+      v: vBuf,
+      kCache: kcBuf,
+      vCache: vcBuf,
+      kvTypes: types,
+      ...c,
+      step,
+    }),
   ]);
-  const gotK = await readKv(r.device, kvType, kcBuf, cacheLen);
-  const gotV = await readKv(r.device, kvType, vcBuf, cacheLen);
-  assert.deepEqual(gotK, placed(kc, roundKv(kvType, k), c));
-  assert.deepEqual(gotV, placed(vc, roundKv(kvType, v), c));
+  const gotK = await readKv(r.device, types.k, kcBuf, cacheLen);
+  const gotV = await readKv(r.device, types.v, vcBuf, cacheLen);
+  assert.deepEqual(gotK, placed(kc, roundKv(types.k, k), c));
+  assert.deepEqual(gotV, placed(vc, roundKv(types.v, v), c));
   for (const b of [kBuf, vBuf, kcBuf, vcBuf, step]) b.destroy();
 }
 
@@ -68,13 +76,13 @@ const cases: Case[] = [
   { tokens: 1, maxTokens: 1, nHeadKv: 8, headDim: 128, nSlots: 1030, pos: 1029 },
 ];
 
-for (const kvType of KV_TYPES) {
+for (const types of KV_TYPE_PAIRS) {
   for (const c of cases) {
     Deno.test({
-      name: `kv_write(${kvType}, T=${c.tokens}/${c.maxTokens}, nHeadKv=${c.nHeadKv}, ` +
+      name: `kv_write(${kvTypesName(types)}, T=${c.tokens}/${c.maxTokens}, nHeadKv=${c.nHeadKv}, ` +
         `headDim=${c.headDim}, slots=${c.nSlots}, pos0=${c.pos}) places rows at their positions`,
       ...gpuTestOptions,
-      fn: () => check(c, kvType, c.nSlots + c.pos),
+      fn: () => check(c, types, c.nSlots + c.pos),
     });
   }
 }
@@ -119,7 +127,7 @@ Deno.test({
     const step = stepBuffer(r.device, { pos: 1, nTokens: 1, nKv: 2, seed: 0 });
     const shape = { nHeadKv: 1, headDim: 4, nSlots: 2, maxTokens: 1 };
     submitPass(r.device, [
-      createKvWrite(r, { k, v: k, kCache, vCache, kvType: "f16", step, ...shape }),
+      createKvWrite(r, { k, v: k, kCache, vCache, kvTypes: kvTypes("f16"), step, ...shape }),
     ]);
     const want = [1, 1, 1, 1, 1, 1 + 2 ** -9, 0.0999755859375, -65504];
     assert.deepEqual([...await readKv(r.device, "f16", kCache, 8)], want);
@@ -141,9 +149,10 @@ Deno.test({
       /head size 6 is not a multiple of 4/,
     );
     // 256 bytes hold 128 halves: 2 heads × 16 slots × 4 = 128 fit, 17 slots do not.
-    createKvWrite(r, { ...base, nHeadKv: 2, headDim: 4, nSlots: 16, kvType: "f16" }).destroy();
+    const f16 = { ...base, nHeadKv: 2, headDim: 4, kvTypes: kvTypes("f16") };
+    createKvWrite(r, { ...f16, nSlots: 16 }).destroy();
     assert.throws(
-      () => createKvWrite(r, { ...base, nHeadKv: 2, headDim: 4, nSlots: 17, kvType: "f16" }),
+      () => createKvWrite(r, { ...f16, nSlots: 17 }),
       /f16 cache "k_cache" holds 128 elements, expected 2×17×4 = 136/,
     );
     for (const x of [b, step]) x.destroy();

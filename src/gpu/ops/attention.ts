@@ -13,10 +13,10 @@ import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import {
-  DEFAULT_KV_TYPE,
+  DEFAULT_KV_TYPES,
   kvElemSource,
   kvKernelLabel,
-  type KvType,
+  type KvTypes,
   requireKvCache,
 } from "./kv_elem.ts";
 import {
@@ -71,12 +71,12 @@ export interface AttentionShape {
 interface AttentionBuffers {
   /** Rotated queries (tokens × nHead × headDim). */
   readonly q: GPUBuffer;
-  /** Key cache ([nHeadKv][nSlots][headDim], elements of `kvType`), rotated. */
+  /** Key cache ([nHeadKv][nSlots][headDim], elements of `kvTypes.k`), rotated. */
   readonly kCache: GPUBuffer;
-  /** Value cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
+  /** Value cache ([nHeadKv][nSlots][headDim], elements of `kvTypes.v`). */
   readonly vCache: GPUBuffer;
-  /** Element type of both caches (default `"f32"`); the arithmetic is f32 in every type. */
-  readonly kvType?: KvType;
+  /** Element types of the key and the value cache (default f32 both); the arithmetic is f32 in every type. */
+  readonly kvTypes?: KvTypes;
   /** Output (tokens × nHead × headDim). */
   readonly out: GPUBuffer;
   /** Head layout; headDim must be a multiple of 4. */
@@ -254,14 +254,14 @@ function prepare(
         `${wgBytes} bytes of workgroup memory, the device allows ${limit}`,
     );
   }
-  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  const kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
   const rowShape = `${tokens}×${nHead}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   const cacheElements = nHeadKv * nSlots * headDim;
   requireElements(op, "q", options.q, tokens * nHead * headDim, rowShape);
   requireElements(op, "out", options.out, tokens * nHead * headDim, rowShape);
-  requireKvCache(op, "k_cache", options.kCache, kvType, cacheElements, cacheShape);
-  requireKvCache(op, "v_cache", options.vCache, kvType, cacheElements, cacheShape);
+  requireKvCache(op, "k_cache", options.kCache, kvTypes.k, cacheElements, cacheShape);
+  requireKvCache(op, "v_cache", options.vCache, kvTypes.v, cacheElements, cacheShape);
   const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
   // A scratch made here belongs to the op; a shared one to its maker.
   const ownScratch = options.scratch ? [] : [scratch.partAcc, scratch.partMl];
@@ -278,8 +278,8 @@ function prepare(
     `${tokens}×${nHead}×${scratch.nChunks}×${headDim}`,
   );
   const label = opLabel(op, options.label);
-  const kernel = kvKernelLabel(op, kvType);
-  const code = kvElemSource(kvType) + STEP_WGSL + core + src;
+  const kernel = kvKernelLabel(op, kvTypes);
+  const code = kvElemSource(kvTypes) + STEP_WGSL + core + src;
   // One chunk: `partial_direct` normalises and writes the output itself, no combine.
   const direct = scratch.nChunks === 1;
   const constants = { WG: tile, G: group, HEAD_DIM: headDim, CHUNK: scratch.chunk };

@@ -12,10 +12,11 @@ import src from "../../../kernels/kv_column_sums.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import {
-  DEFAULT_KV_TYPE,
+  DEFAULT_KV_TYPES,
   kvElemSource,
   kvKernelLabel,
-  type KvType,
+  type KvTypes,
+  kvTypes,
   requireKvCache,
 } from "./kv_elem.ts";
 import {
@@ -37,8 +38,8 @@ export interface ColumnSumsOptions {
   readonly q: GPUBuffer;
   /** The staging key cache `[nHeadKv][nSlots][headDim]` (slot = position), rotated. */
   readonly kCache: GPUBuffer;
-  /** Element type of the key cache (default `"f32"`); the sums are f32 in every type. */
-  readonly kvType?: KvType;
+  /** Element types of the cache (default f32); only the keys' (`k`) is read, the sums are f32 in every type. */
+  readonly kvTypes?: KvTypes;
   /** The chunk's per-row log-sum-exp from attention_prefill (maxTokens × nHead). */
   readonly lse: GPUBuffer;
   /** Column sums `[nHead][nSlots]`, added to; zero it before the first chunk. */
@@ -84,15 +85,16 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
     throw new RangeError(`Cannot run ${op}: ${maxTokens} tokens and ${nHead} heads`);
   }
   requireElements(op, "q", q, maxTokens * nHead * headDim, `${maxTokens}×${nHead}×${headDim}`);
-  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  // Only the keys are read: one pipeline per key type, whatever the values' type.
+  const types = kvTypes((options.kvTypes ?? DEFAULT_KV_TYPES).k);
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
-  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", kCache, types.k, nHeadKv * nSlots * headDim, cacheShape);
   requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
   requireElements(op, "out", out, nHead * nSlots, `${nHead}×${nSlots}`);
   const qTile = Math.max(1, Math.min(maxTokens, Math.floor(ITERATION_BUDGET / (headDim / 4 + 2))));
   const pipeline = rt.pipelines.get({
-    label: kvKernelLabel(op, kvType),
-    code: kvElemSource(kvType) + STEP_WGSL + src,
+    label: kvKernelLabel(op, types),
+    code: kvElemSource(types) + STEP_WGSL + src,
     constants: { HEAD_DIM: headDim, G: nHead / nHeadKv, Q_TILE: qTile },
   });
   const groups = Math.ceil(nSlots / 64);

@@ -17,10 +17,10 @@ import { LimitError } from "../../errors.ts";
 import { createStorage, readBuffer } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import {
-  DEFAULT_KV_TYPE,
+  DEFAULT_KV_TYPES,
   kvElemSource,
   kvKernelLabel,
-  type KvType,
+  type KvTypes,
   requireKvCache,
   requireKvHeadDim,
 } from "./kv_elem.ts";
@@ -84,9 +84,9 @@ export function compressPlan(
 
 /** The prompt's staging cache. */
 export interface KvStaging {
-  /** Keys `[nHeadKv][nSlots][headDim]` (elements of the op's `kvType`), rotated, slot = position. */
+  /** Keys `[nHeadKv][nSlots][headDim]` (elements of the op's `kvTypes.k`), rotated, slot = position. */
   readonly kCache: GPUBuffer;
-  /** Values `[nHeadKv][nSlots][headDim]`. */
+  /** Values `[nHeadKv][nSlots][headDim]` (elements of the op's `kvTypes.v`). */
   readonly vCache: GPUBuffer;
   /** Slots per KV head (at least the prompt length). */
   readonly nSlots: number;
@@ -94,9 +94,9 @@ export interface KvStaging {
 
 /** The layer's slot cache the compression fills. */
 export interface KvDestination {
-  /** Keys `[nHeadKv][table.nSlots][headDim]` (elements of the op's `kvType`). */
+  /** Keys `[nHeadKv][table.nSlots][headDim]` (elements of the op's `kvTypes.k`). */
   readonly kCache: GPUBuffer;
-  /** Values `[nHeadKv][table.nSlots][headDim]`. */
+  /** Values `[nHeadKv][table.nSlots][headDim]` (elements of the op's `kvTypes.v`). */
   readonly vCache: GPUBuffer;
   /** Its slot table (`nSlots = C + 1` compressed, `C` otherwise). */
   readonly table: KvSlotTable;
@@ -119,11 +119,12 @@ export interface KvCompressOptions {
   /** The destination slot cache. */
   readonly dest: KvDestination;
   /**
-   * Element type of the staging and the destination caches (default `"f32"`):
-   * norms, similarities and merges are f32 from the stored values; a merged
-   * row is rounded where it is stored.
+   * Element types of the keys and of the values, in the staging and the
+   * destination caches alike (default f32 both): norms, similarities and
+   * merges are f32 from the stored values; a merged row is rounded where it
+   * is stored.
    */
-  readonly kvType?: KvType;
+  readonly kvTypes?: KvTypes;
   /** Values per head (a multiple of 4). */
   readonly headDim: number;
   /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
@@ -191,9 +192,9 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
     nEvict: plan.evicted,
     stride,
   });
-  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
-  const kernel = kvKernelLabel(OP, kvType);
-  const code = kvElemSource(kvType) + KV_PRELUDE + src;
+  const kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
+  const kernel = kvKernelLabel(OP, kvTypes);
+  const code = kvElemSource(kvTypes) + KV_PRELUDE + src;
   const constants = { WG, HEAD_DIM: headDim, G: nHead / nHeadKv, K_CHUNK: kChunk };
   const buffers = [
     staging.kCache,
@@ -265,7 +266,7 @@ function checkCompress(options: KvCompressOptions, stride: number): KvCompressPl
   const { layer, tokens, staging, colsum, nHead, dest, headDim } = options;
   const { table } = dest;
   const { nHeadKv } = table;
-  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  const { k, v } = options.kvTypes ?? DEFAULT_KV_TYPES;
   requireKvHeadDim(OP, headDim);
   if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > staging.nSlots || tokens > stride) {
     throw new RangeError(
@@ -292,11 +293,11 @@ function checkCompress(options: KvCompressOptions, stride: number): KvCompressPl
   const stagingElements = nHeadKv * staging.nSlots * headDim;
   const destShape = `${nHeadKv}×${table.nSlots}×${headDim}`;
   const destElements = nHeadKv * table.nSlots * headDim;
-  requireKvCache(OP, "staging_k", staging.kCache, kvType, stagingElements, stagingShape);
-  requireKvCache(OP, "staging_v", staging.vCache, kvType, stagingElements, stagingShape);
+  requireKvCache(OP, "staging_k", staging.kCache, k, stagingElements, stagingShape);
+  requireKvCache(OP, "staging_v", staging.vCache, v, stagingElements, stagingShape);
   requireElements(OP, "colsum", colsum, nHead * stride, `${nHead}×${stride}`);
-  requireKvCache(OP, "dest_k", dest.kCache, kvType, destElements, destShape);
-  requireKvCache(OP, "dest_v", dest.vCache, kvType, destElements, destShape);
+  requireKvCache(OP, "dest_k", dest.kCache, k, destElements, destShape);
+  requireKvCache(OP, "dest_v", dest.vCache, v, destElements, destShape);
   return plan;
 }
 

@@ -1,9 +1,11 @@
 /**
- * The element type of a KV cache (`kvType`): what one K or V element takes in
- * a cache buffer, the WGSL snippet every KV kernel is composed with
- * (`kernels/_kv_elem_f32.wgsl`, `kernels/_kv_elem_f16.wgsl`: `KvVec`,
- * `kv_load`, `kv_store`), the checks of a cache buffer's size, and the
- * host-side encoding of cache contents (uploads, read-backs, the CPU twins).
+ * The element types of a KV cache (`kvTypes`: one for the keys, one for the
+ * values, as llama.cpp's `-ctk` and `-ctv`): what one K or V element takes in
+ * a cache buffer, the WGSL every KV kernel is composed with
+ * (`kernels/_kv_elem_f32.wgsl`, `kernels/_kv_elem_f16.wgsl`, once as the keys'
+ * `KVec`, `k_load`, `k_store` and once as the values' `VVec`, `v_load`,
+ * `v_store`), the checks of a cache buffer's size, and the host-side encoding
+ * of cache contents (uploads, read-backs, the CPU twins).
  *
  * A cache is `[nHeadKv][nSlots][headDim]` in every type; f16 is IEEE
  * binary16, little-endian, 2 bytes per element, rounded to nearest even from
@@ -15,14 +17,40 @@
 import f16Src from "../../../kernels/_kv_elem_f16.wgsl" with { type: "text" };
 import f32Src from "../../../kernels/_kv_elem_f32.wgsl" with { type: "text" };
 
-/** Element type of a KV cache: `f32` (the default) or `f16` (half the bytes). */
+/** Element type of a KV cache's keys or values: `f32` (the default) or `f16` (half the bytes). */
 export type KvType = "f32" | "f16";
 
 /** Every KV cache element type, the default first. */
 export const KV_TYPES: readonly KvType[] = ["f32", "f16"];
 
-/** The default element type of every KV op's `kvType` option. */
-export const DEFAULT_KV_TYPE: KvType = "f32";
+/** The element types of a cache's keys and of its values (they may differ). */
+export interface KvTypes {
+  /** Keys' element type. */
+  readonly k: KvType;
+  /** Values' element type. */
+  readonly v: KvType;
+}
+
+/** The default of every KV op's `kvTypes` option: f32 keys and values. */
+export const DEFAULT_KV_TYPES: KvTypes = { k: "f32", v: "f32" };
+
+/**
+ * The element types of a cache.
+ *
+ * @param k keys' element type
+ * @param v values' element type (default: the keys')
+ * @returns the pair
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvTypes } from "./kv_elem.ts";
+ * assert.deepEqual(kvTypes("f16"), { k: "f16", v: "f16" });
+ * assert.deepEqual(kvTypes("f16", "f32"), { k: "f16", v: "f32" });
+ * ```
+ */
+export function kvTypes(k: KvType, v: KvType = k): KvTypes {
+  return { k, v };
+}
 
 const SNIPPETS: Readonly<Record<KvType, string>> = { f32: f32Src, f16: f16Src };
 const ELEMENT_BYTES: Readonly<Record<KvType, number>> = { f32: 4, f16: 2 };
@@ -70,32 +98,58 @@ export function kvCacheBytes(
 }
 
 /**
- * The WGSL snippet of an element type; it must come first in a kernel's
- * source (before the Step struct and the kernel).
- *
- * @param type element type
- * @returns the snippet's text
+ * One element type's snippet, its comment lines dropped, with its names
+ * prefixed for the keys (`k`) or the values (`v`).
  */
-export function kvElemSource(type: KvType): string {
-  return `${SNIPPETS[type]}\n`;
+function renamedSnippet(type: KvType, prefix: "k" | "v"): string {
+  const vec = prefix === "k" ? "KVec" : "VVec";
+  return SNIPPETS[type]
+    .replace(/^\/\/.*\n/gm, "")
+    .replace(/\bKvVec\b/g, vec)
+    .replace(/\bkv_load\b/g, `${prefix}_load`)
+    .replace(/\bkv_store\b/g, `${prefix}_store`);
 }
 
 /**
- * The pipeline label of a KV kernel for an element type: the op name for
- * f32, `op_f16` for f16 (so `--kernels` timings tell them apart).
+ * The WGSL of a cache's element types: the keys' format as `KVec`, `k_load`,
+ * `k_store` and the values' as `VVec`, `v_load`, `v_store`. It must come first
+ * in a kernel's source (before the Step struct and the kernel).
+ *
+ * @param types the keys' and the values' element types
+ * @returns the snippets' text
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvElemSource } from "./kv_elem.ts";
+ * const src = kvElemSource({ k: "f16", v: "f32" });
+ * assert.match(src, /alias KVec = vec2<u32>;/);
+ * assert.match(src, /alias VVec = vec4<f32>;/);
+ * assert.doesNotMatch(src, /kv_load|KvVec/);
+ * ```
+ */
+export function kvElemSource(types: KvTypes): string {
+  return `${renamedSnippet(types.k, "k")}\n${renamedSnippet(types.v, "v")}\n`;
+}
+
+/**
+ * The pipeline label of a KV kernel for a cache's element types: the op name
+ * for f32 keys and values, `op_f16` for f16 ones, `op_k<type>_v<type>` for a
+ * mixed pair (so `--kernels` timings tell them apart).
  *
  * @param op kernel name, e.g. `attention_decode`
- * @param type element type
+ * @param types the keys' and the values' element types
  * @returns the label
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { kvKernelLabel } from "./kv_elem.ts";
- * assert.equal(kvKernelLabel("kv_write", "f16"), "kv_write_f16");
+ * assert.equal(kvKernelLabel("kv_write", { k: "f16", v: "f16" }), "kv_write_f16");
+ * assert.equal(kvKernelLabel("kv_write", { k: "f16", v: "f32" }), "kv_write_kf16_vf32");
  * ```
  */
-export function kvKernelLabel(op: string, type: KvType): string {
-  return type === "f32" ? op : `${op}_${type}`;
+export function kvKernelLabel(op: string, types: KvTypes): string {
+  if (types.k !== types.v) return `${op}_k${types.k}_v${types.v}`;
+  return types.k === "f32" ? op : `${op}_${types.k}`;
 }
 
 /**

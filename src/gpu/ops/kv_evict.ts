@@ -17,7 +17,7 @@ import {
   KV_PRELUDE,
   type KvLayerBuffers,
   type KvLayerSpec,
-  layerKvType,
+  layerKvTypes,
   slotsFor,
 } from "./kv_support.ts";
 import { bindBuffers, dispatchSteps, opLabel } from "./op_support.ts";
@@ -62,7 +62,7 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   const { layer: budget, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_evict";
-  const kvType = layerKvType(options);
+  const kvTypes = layerKvTypes(options);
   const label = opLabel(op, options.label);
   if (nSlots !== slotsFor(budget)) {
     throw new RangeError(
@@ -73,17 +73,17 @@ export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict 
   }
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   requireKvHeadDim(op, headDim);
-  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
-  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", kCache, kvTypes.k, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvTypes.v, nHeadKv * nSlots * headDim, cacheShape);
   const iterations = Math.ceil(nSlots / WG) * (headDim / 4);
   if (iterations > ITERATION_BUDGET) {
     throw new RangeError(
       `Cannot run ${op}: ${nSlots} slots of head size ${headDim} exceed one workgroup per head`,
     );
   }
-  const code = kvElemSource(kvType) + KV_PRELUDE + src;
+  const code = kvElemSource(kvTypes) + KV_PRELUDE + src;
   const constants = { WG, HEAD_DIM: headDim, N_HEAD_KV: nHeadKv };
-  const kernel = kvKernelLabel(op, kvType);
+  const kernel = kvKernelLabel(op, kvTypes);
   const pick = rt.pipelines.get({ label: kernel, code, entryPoint: "pick", constants });
   const apply = rt.pipelines.get({ label: kernel, code, entryPoint: "apply", constants });
   const policy = createPolicyParams(rt.device, `${label}.policy`, budget, nHeadKv);

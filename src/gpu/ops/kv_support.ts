@@ -11,7 +11,7 @@
 import state from "../../../kernels/_kv_state.wgsl" with { type: "text" };
 import { STEP_WGSL } from "../step.ts";
 
-import { DEFAULT_KV_TYPE, type KvType } from "./kv_elem.ts";
+import { DEFAULT_KV_TYPES, type KvTypes } from "./kv_elem.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createParams } from "./op_support.ts";
 
@@ -51,12 +51,12 @@ export interface KvLayerSpec {
 
 /** A layer's cache, slot table and step uniform, as the slot-table ops bind them. */
 export interface KvLayerBuffers {
-  /** The layer's key cache `[nHeadKv][nSlots][headDim]` (elements of `kvType`), rotated. */
+  /** The layer's key cache `[nHeadKv][nSlots][headDim]` (elements of `kvTypes.k`), rotated. */
   readonly kCache: GPUBuffer;
-  /** The layer's value cache `[nHeadKv][nSlots][headDim]` (elements of `kvType`). */
+  /** The layer's value cache `[nHeadKv][nSlots][headDim]` (elements of `kvTypes.v`). */
   readonly vCache: GPUBuffer;
-  /** Element type of both caches (default `"f32"`); merges are computed in f32 in every type. */
-  readonly kvType?: KvType;
+  /** Element types of the key and the value cache (default f32 both); merges are computed in f32 in every type. */
+  readonly kvTypes?: KvTypes;
   /** The layer's slot table (gives nHeadKv and nSlots). */
   readonly table: KvSlotTable;
   /** Values per head (a multiple of 4). */
@@ -71,13 +71,13 @@ export interface KvLayerBuffers {
 export const KV_PRELUDE = STEP_WGSL + state;
 
 /**
- * The element type of a layer's caches.
+ * The element types of a layer's key and value caches.
  *
  * @param buffers the layer's buffers
- * @returns their `kvType`, or the default (`"f32"`)
+ * @returns their `kvTypes`, or the default (f32 both)
  */
-export function layerKvType(buffers: { readonly kvType?: KvType }): KvType {
-  return buffers.kvType ?? DEFAULT_KV_TYPE;
+export function layerKvTypes(buffers: { readonly kvTypes?: KvTypes }): KvTypes {
+  return buffers.kvTypes ?? DEFAULT_KV_TYPES;
 }
 
 /** Compression-only fields of the uniform (zero for the decode kernels). */

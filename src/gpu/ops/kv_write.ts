@@ -9,10 +9,10 @@ import src from "../../../kernels/kv_write.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
 import {
-  DEFAULT_KV_TYPE,
+  DEFAULT_KV_TYPES,
   kvElemSource,
   kvKernelLabel,
-  type KvType,
+  type KvTypes,
   requireKvCache,
   requireKvHeadDim,
 } from "./kv_elem.ts";
@@ -31,12 +31,12 @@ export interface KvWriteOptions {
   readonly k: GPUBuffer;
   /** This step's values (maxTokens × nHeadKv × headDim). */
   readonly v: GPUBuffer;
-  /** The layer's key cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
+  /** The layer's key cache ([nHeadKv][nSlots][headDim], elements of `kvTypes.k`). */
   readonly kCache: GPUBuffer;
-  /** The layer's value cache ([nHeadKv][nSlots][headDim], elements of `kvType`). */
+  /** The layer's value cache ([nHeadKv][nSlots][headDim], elements of `kvTypes.v`). */
   readonly vCache: GPUBuffer;
-  /** Element type of both caches (default `"f32"`; f16 rounds each value to nearest even). */
-  readonly kvType?: KvType;
+  /** Element types of the key and the value cache (default f32 both; f16 rounds each value to nearest even). */
+  readonly kvTypes?: KvTypes;
   /** KV heads. */
   readonly nHeadKv: number;
   /** Values per head (a multiple of 4). */
@@ -67,19 +67,19 @@ export interface KvWriteOptions {
 export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch {
   const { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens, step } = options;
   const op = "kv_write";
-  const kvType = options.kvType ?? DEFAULT_KV_TYPE;
+  const kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
   const label = opLabel(op, options.label);
   const rowShape = `${maxTokens}×${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   requireKvHeadDim(op, headDim);
   requireElements(op, "k", k, maxTokens * nHeadKv * headDim, rowShape);
   requireElements(op, "v", v, maxTokens * nHeadKv * headDim, rowShape);
-  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
-  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", kCache, kvTypes.k, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvTypes.v, nHeadKv * nSlots * headDim, cacheShape);
   requireGroupCount(op, "tokens", maxTokens);
   const pipeline = rt.pipelines.get({
-    label: kvKernelLabel(op, kvType),
-    code: kvElemSource(kvType) + STEP_WGSL + src,
+    label: kvKernelLabel(op, kvTypes),
+    code: kvElemSource(kvTypes) + STEP_WGSL + src,
   });
   const params = createParams(rt.device, `${label}.params`, [
     ["u", nHeadKv],

@@ -9,7 +9,7 @@
 import src from "../../../kernels/kv_write_slot.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { kvElemSource, kvKernelLabel, requireKvCache, requireKvHeadDim } from "./kv_elem.ts";
-import { KV_PRELUDE, type KvLayerBuffers, layerKvType } from "./kv_support.ts";
+import { KV_PRELUDE, type KvLayerBuffers, layerKvTypes } from "./kv_support.ts";
 import {
   bindBuffers,
   createParams,
@@ -42,18 +42,18 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
   const { k, v, kCache, vCache, table, headDim, step } = options;
   const { nHeadKv, nSlots } = table;
   const op = "kv_write_slot";
-  const kvType = layerKvType(options);
+  const kvTypes = layerKvTypes(options);
   const label = opLabel(op, options.label);
   const rowShape = `${nHeadKv}×${headDim}`;
   const cacheShape = `${nHeadKv}×${nSlots}×${headDim}`;
   requireKvHeadDim(op, headDim);
   requireElements(op, "k", k, nHeadKv * headDim, rowShape);
   requireElements(op, "v", v, nHeadKv * headDim, rowShape);
-  requireKvCache(op, "k_cache", kCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
-  requireKvCache(op, "v_cache", vCache, kvType, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "k_cache", kCache, kvTypes.k, nHeadKv * nSlots * headDim, cacheShape);
+  requireKvCache(op, "v_cache", vCache, kvTypes.v, nHeadKv * nSlots * headDim, cacheShape);
   const pipeline = rt.pipelines.get({
-    label: kvKernelLabel(op, kvType),
-    code: kvElemSource(kvType) + KV_PRELUDE + src,
+    label: kvKernelLabel(op, kvTypes),
+    code: kvElemSource(kvTypes) + KV_PRELUDE + src,
     constants: { HEAD_DIM: headDim },
   });
   const params = createParams(rt.device, `${label}.params`, [["u", nHeadKv], ["u", nSlots]]);

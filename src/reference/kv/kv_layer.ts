@@ -22,8 +22,9 @@
  * Only `apply` (decode) and the compression inside `prefill` change K/V or
  * evict; they assert that no sink or window token is evicted.
  *
- * Element type (`shape.kvType`, default f32): with `f16` every K/V value is
- * rounded to the nearest half (ties to even) where the GPU stores it: the
+ * Element types (`shape.kvTypes`, keys and values apart, default f32 both):
+ * an `f16` K (or V) value is rounded to the nearest half (ties to even) where
+ * the GPU stores it: the
  * prompt's staging rows in `prefill` (so the decisions read the stored keys),
  * each appended token, and each merged row after its f32 arithmetic.
  *
@@ -36,7 +37,7 @@
  */
 
 import { LimitError } from "../../errors.ts";
-import { DEFAULT_KV_TYPE, type KvType, roundKv, roundKvInPlace } from "../../gpu/ops/kv_elem.ts";
+import { DEFAULT_KV_TYPES, type KvTypes, roundKv, roundKvInPlace } from "../../gpu/ops/kv_elem.ts";
 import type { KvMergeSpec, KvPolicy, LayerBudget } from "../../kv/policy.ts";
 import { compressDecision, stepDecision } from "./decide.ts";
 import type { CompressDecision, KvLayerView, StepDecision } from "./layer_view.ts";
@@ -51,8 +52,8 @@ export interface KvLayerShape {
   readonly nHeadKv: number;
   /** Values per head. */
   readonly headDim: number;
-  /** Element type of the cache (default `"f32"`). */
-  readonly kvType?: KvType;
+  /** Element types of the keys and of the values (default f32 both). */
+  readonly kvTypes?: KvTypes;
 }
 
 /** One layer's KV cache, slot table and threshold, driven by a policy. */
@@ -67,8 +68,8 @@ export class ReferenceKvLayer {
   readonly headDim: number;
   /** Slots per head: as given, else `C + 1` when compressed, else `C`. */
   readonly nSlots: number;
-  /** Element type of K and V: what every stored value is rounded to. */
-  readonly kvType: KvType;
+  /** Element types of K and of V: what every stored key and value is rounded to. */
+  readonly kvTypes: KvTypes;
   /** Rotated keys `[nHeadKv][nSlots][headDim]`. */
   readonly keys: Float32Array;
   /** Values `[nHeadKv][nSlots][headDim]`. */
@@ -101,7 +102,7 @@ export class ReferenceKvLayer {
     this.budget = budget;
     this.nHeadKv = shape.nHeadKv;
     this.headDim = shape.headDim;
-    this.kvType = shape.kvType ?? DEFAULT_KV_TYPE;
+    this.kvTypes = shape.kvTypes ?? DEFAULT_KV_TYPES;
     this.nSlots = nSlots ?? (budget.compressed ? budget.slots + 1 : budget.slots);
     this.keys = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
     this.values = new Float32Array(this.nHeadKv * this.nSlots * this.headDim);
@@ -138,7 +139,7 @@ export class ReferenceKvLayer {
   /**
    * Caches the prompt and, when it exceeds a compressed layer's budget,
    * compresses it with the policy's decision. The prompt is first stored as
-   * the staging cache stores it (rounded to `kvType`); the decision and the
+   * the staging cache stores it (rounded to `kvTypes`); the decision and the
    * merges read the stored values.
    *
    * @param keys rotated prompt keys `[nHeadKv][tokens][headDim]`
@@ -164,8 +165,8 @@ export class ReferenceKvLayer {
     ) {
       throw new RangeError(`Cannot prefill ${tokens} tokens: an input array is too short`);
     }
-    keys = roundKv(this.kvType, keys.subarray(0, rows * headDim));
-    values = roundKv(this.kvType, values.subarray(0, rows * headDim));
+    keys = roundKv(this.kvTypes.k, keys.subarray(0, rows * headDim));
+    values = roundKv(this.kvTypes.v, values.subarray(0, rows * headDim));
     const pos = new Int32Array(rows);
     for (let h = 0; h < nHeadKv; h++) for (let j = 0; j < tokens; j++) pos[h * tokens + j] = j;
     const staging: KvLayerView = {
@@ -195,7 +196,7 @@ export class ReferenceKvLayer {
 
   /**
    * Writes a new token at the next position into each head's lowest free slot
-   * (score 0), stored as `kvType` stores it.
+   * (score 0), stored as `kvTypes` store them.
    *
    * @param k rotated key per head `[nHeadKv][headDim]`
    * @param v value per head `[nHeadKv][headDim]`
@@ -215,8 +216,8 @@ export class ReferenceKvLayer {
       const at = (h * nSlots + s) * headDim;
       this.keys.set(k.subarray(h * headDim, (h + 1) * headDim), at);
       this.values.set(v.subarray(h * headDim, (h + 1) * headDim), at);
-      roundKvInPlace(this.kvType, this.keys.subarray(at, at + headDim));
-      roundKvInPlace(this.kvType, this.values.subarray(at, at + headDim));
+      roundKvInPlace(this.kvTypes.k, this.keys.subarray(at, at + headDim));
+      roundKvInPlace(this.kvTypes.v, this.values.subarray(at, at + headDim));
       slots[h] = s;
     }
     this.#newestPos = position;
@@ -293,9 +294,9 @@ export class ReferenceKvLayer {
         const merge = this.#merge();
         const w = mergeWeights(merge.rule, [decision.similarity[h]!], merge.selfLogit);
         const c = h * nSlots + target;
-        const type = this.kvType;
-        if (!merge.valuesOnly) mergeRows(this.keys, this.keys, c, [v], w, headDim, type);
-        mergeRows(this.values, this.values, c, [v], w, headDim, type);
+        const types = this.kvTypes;
+        if (!merge.valuesOnly) mergeRows(this.keys, this.keys, c, [v], w, headDim, types.k);
+        mergeRows(this.values, this.values, c, [v], w, headDim, types.v);
       }
       this.table.release(h, victim);
     }
@@ -340,11 +341,11 @@ export class ReferenceKvLayer {
           members.map((i) => decision.similarity[i]!),
           merge.selfLogit,
         );
-        const type = this.kvType;
+        const types = this.kvTypes;
         if (!merge.valuesOnly) {
-          mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim, type);
+          mergeRows(mergedK, staging.keys, h * tokens + c, members, w, headDim, types.k);
         }
-        mergeRows(mergedV, values, h * tokens + c, members, w, headDim, type);
+        mergeRows(mergedV, values, h * tokens + c, members, w, headDim, types.v);
       }
     }
     this.#load(staging, decision.keep, mergedK, mergedV);
