@@ -51,10 +51,6 @@ export interface AddBiasOptions {
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small
  * @throws {LimitError} when a buffer exceeds one storage binding
- * @example
- * ```ts ignore
- * createAdd(rt, { a: x, b: attnOut, n: nEmbd }).encode(pass);
- * ```
  */
 export function createAdd(rt: GpuRuntime, options: AddOptions): Dispatch {
   const { a, b, n } = options;
@@ -71,10 +67,6 @@ export function createAdd(rt: GpuRuntime, options: AddOptions): Dispatch {
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small
  * @throws {LimitError} when a buffer exceeds one storage binding
- * @example
- * ```ts ignore
- * createAddBias(rt, { a: q, bias: qBias, rows: T, n: nHead * headDim }).encode(pass);
- * ```
  */
 export function createAddBias(rt: GpuRuntime, options: AddBiasOptions): Dispatch {
   const { a, bias, rows, n } = options;

@@ -37,10 +37,6 @@ export interface ArgmaxOptions {
  * @returns the recorded dispatch (a single workgroup)
  * @throws {RangeError} when a buffer is too small
  * @throws {LimitError} when the logits exceed one storage binding or need more loop iterations than lavapipe runs
- * @example
- * ```ts ignore
- * createArgmax(rt, { logits, out: nextToken, nVocab }).encode(pass);
- * ```
  */
 export function createArgmax(rt: GpuRuntime, options: ArgmaxOptions): Dispatch {
   const { logits, out, nVocab } = options;

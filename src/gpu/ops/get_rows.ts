@@ -47,12 +47,6 @@ export interface GetRowsOptions {
  * and one bind group per table chunk, created once. Ids past the table leave
  * their output row untouched.
  *
- * @example Record the embedding of the sampled token
- * ```ts ignore
- * const embed = createGetRows(rt, { table: tokEmbd, ids: sampled, out: x, maxTokens: 1 });
- * embed.encode(pass);
- * ```
- *
  * @param rt runtime (device and pipeline cache)
  * @param options table, ids, output and token count
  * @returns the dispatch (one per chunk)

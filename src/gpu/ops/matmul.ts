@@ -118,12 +118,6 @@ export interface MatmulOptions {
  * Builds the mat-mul `Y = X·Wᵀ` (or `Y += X·Wᵀ`): pipeline, uniforms and one
  * bind group per weight chunk, created once.
  *
- * @example Record the prompt's Q projection
- * ```ts ignore
- * const q = createMatmul(rt, { weight: wq, x: xNorm, y: qBuf, maxTokens: 64, step });
- * q.encode(pass);
- * ```
- *
  * @param rt runtime (device and pipeline cache)
  * @param options weight, activations, token count and flags
  * @returns the dispatch (one per chunk)

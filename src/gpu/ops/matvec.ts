@@ -122,12 +122,6 @@ function stagedBytes(cols: number): number {
  * bind group per weight chunk, created once. No bias: qwen2's Q/K/V biases go
  * through the residual-add kernel.
  *
- * @example Record a projection in a compute pass
- * ```ts ignore
- * const q = createMatvec(rt, { weight: wq, x: xNorm, y: qBuf });
- * q.encode(pass);
- * ```
- *
  * @param rt runtime (device and pipeline cache)
  * @param options weight, vectors and flags
  * @returns the dispatch (one per chunk, after the input's staging for matvec_rows)

@@ -133,12 +133,6 @@ export function matvecBatchFits(weight: GpuWeight): boolean {
  * a few sequences: pipeline, uniforms and one bind group per weight chunk,
  * created once.
  *
- * @example Record the Q projection of a 4-sequence decode step
- * ```ts ignore
- * const q = createMatvecBatch(rt, { weight: wq, x: xNorm, y: qBuf, maxRows: 4, step });
- * q.encode(pass);
- * ```
- *
  * @param rt runtime (device and pipeline cache)
  * @param options weight, activations, row count and flags
  * @returns the dispatch (one per chunk and group of rows)

@@ -22,8 +22,15 @@ export const MAX_GROUPS_PER_DIM = 65535;
  * @param shape human-readable shape of those elements, e.g. `"5×64"`
  * @throws {RangeError} naming the tensor, expected and actual size
  * @example
- * ```ts ignore
- * requireElements("rms_norm", "x", x, rows * n, `${rows}×${n}`);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requireElements } from "./op_support.ts";
+ * const x = { size: 32 } as GPUBuffer; // only its size is read: 8 f32 elements
+ * requireElements("rms_norm", "x", x, 2 * 4, "2×4");
+ * assert.throws(
+ *   () => requireElements("rms_norm", "x", x, 3 * 4, "3×4"),
+ *   /buffer "x" holds 8 elements, expected 3×4 = 12/,
+ * );
  * ```
  */
 export function requireElements(
@@ -52,8 +59,13 @@ export function requireElements(
  * @throws {RangeError} if `count` is below 1 or above the limit
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireGroupCount } from "./op_support.ts";
- * requireGroupCount("rms_norm", "rows", 512); // fine
+ * requireGroupCount("rms_norm", "rows", 512);
+ * assert.throws(
+ *   () => requireGroupCount("rms_norm", "rows", 70000),
+ *   /70000 rows, expected 1 to 65535/,
+ * );
  * ```
  */
 export function requireGroupCount(op: string, what: string, count: number): void {
@@ -73,8 +85,11 @@ export function requireGroupCount(op: string, what: string, count: number): void
  * @throws {RangeError} naming the heads or the head size
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireHeadLayout } from "./op_support.ts";
- * requireHeadLayout("attention_decode", 8, 4, 64); // fine
+ * requireHeadLayout("attention_decode", 8, 4, 64); // 2 query heads per KV head
+ * assert.throws(() => requireHeadLayout("attention_decode", 8, 3, 64), /do not group over 3/);
+ * assert.throws(() => requireHeadLayout("attention_decode", 8, 4, 6), /6 is not a multiple of 4/);
  * ```
  */
 export function requireHeadLayout(
@@ -101,10 +116,6 @@ export function requireHeadLayout(
  * @param label GPU label
  * @param fields `["u", value]` for u32 and `["f", value]` for f32 fields
  * @returns the uniform buffer
- * @example
- * ```ts ignore
- * const params = createParams(device, "rms_norm.params", [["u", n], ["f", eps]]);
- * ```
  */
 export function createParams(
   device: GPUDevice,
@@ -137,8 +148,11 @@ export function createParams(
  * @returns `[x, y]` with x·y ≥ groups and both ≤ maxPerDim
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gridFor } from "./op_support.ts";
- * console.log(gridFor(70000)); // [35000, 2]
+ * assert.deepEqual(gridFor(100), [100, 1]);
+ * assert.deepEqual(gridFor(70000), [35000, 2]); // over 65535: two rows of 35000
+ * assert.deepEqual(gridFor(10, 4), [4, 3]); // 12 ≥ 10 workgroups, 2 skipped
  * ```
  */
 export function gridFor(groups: number, maxPerDim = MAX_GROUPS_PER_DIM): [number, number] {
@@ -154,8 +168,10 @@ export function gridFor(groups: number, maxPerDim = MAX_GROUPS_PER_DIM): [number
  * @returns the label
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { opLabel } from "./op_support.ts";
- * console.log(opLabel("rms_norm", "blk.0")); // "rms_norm:blk.0"
+ * assert.equal(opLabel("rms_norm", "blk.0"), "rms_norm:blk.0");
+ * assert.equal(opLabel("rms_norm"), "rms_norm");
  * ```
  */
 export function opLabel(op: string, suffix?: string): string {
@@ -173,11 +189,6 @@ export function opLabel(op: string, suffix?: string): string {
  * @param buffers one buffer (or buffer range) per binding 0, 1, ...
  * @param used the binding numbers to bind; all of them when omitted
  * @returns the bind group
- * @example
- * ```ts ignore
- * const bg = bindBuffers(device, pipeline, "rms_norm", [x, w, y, params]);
- * const pick = bindBuffers(device, pickPipeline, "kv_evict.pick", buffers, [0, 2, 3]);
- * ```
  */
 export function bindBuffers(
   device: GPUDevice,
@@ -213,10 +224,6 @@ export interface DispatchStep {
  * @param steps pipelines, bind groups and grids
  * @param owned buffers the op created, freed by `destroy()`
  * @returns the recorded dispatch
- * @example
- * ```ts ignore
- * return dispatchSteps([{ pipeline, bindGroup, grid: [rows] }]);
- * ```
  */
 export function dispatchSteps(
   steps: readonly DispatchStep[],

@@ -71,9 +71,11 @@ const SECTION = /^[ \t]*\/\/ @if (\w+)\n([\s\S]*?)^[ \t]*\/\/ @end \1\n/gm;
  *
  * @example Keep one section, cut another
  * ```ts
+ * import assert from "node:assert/strict";
  * import { specializeSource } from "./quant_kernel.ts";
  * const code = "a\n// @if X\nb\n// @end X\n// @if Y\nc\n// @end Y\n";
- * console.log(specializeSource(code, { X: true, Y: false })); // "a\nb\n"
+ * assert.equal(specializeSource(code, { X: true, Y: false }), "a\nb\n");
+ * assert.throws(() => specializeSource(code, { X: true }), /no flag for section "Y"/);
  * ```
  *
  * @param code WGSL with sections
@@ -188,15 +190,6 @@ export interface ChunkDispatchOptions {
  * Records a block-kernel op: per weight chunk, a `Params` uniform, a bind
  * group `[chunk blocks, ...buffers, params, ...after]` and one dispatch, all
  * created once.
- *
- * @example Record a mat-vec over every chunk
- * ```ts ignore
- * const op = createChunkDispatch(rt, {
- *   label, pipeline, weight, buffers: [x, y],
- *   params: (c) => [c.rowCount, weight.cols, weight.rowBytes, c.firstRow],
- *   grid: (c) => gridFor(Math.ceil(c.rowCount / 8)),
- * });
- * ```
  *
  * @param rt runtime (device)
  * @param options pipeline, weight, bindings, per-chunk params and grids

@@ -50,11 +50,6 @@ export interface RmsNormOptions {
  * @returns the recorded dispatch (one workgroup per row)
  * @throws {RangeError} when a buffer is too small or rows exceed 65535
  * @throws {LimitError} when a buffer exceeds one storage binding or a row needs more loop iterations than lavapipe runs
- * @example
- * ```ts ignore
- * const norm = createRmsNorm(rt, { x, weight, out, rows: 1, n: 4096, eps: 1e-5 });
- * norm.encode(pass);
- * ```
  */
 export function createRmsNorm(rt: GpuRuntime, options: RmsNormOptions): Dispatch {
   const { x, weight, out, rows, n, eps } = options;

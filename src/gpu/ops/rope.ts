@@ -49,10 +49,6 @@ export interface RopeOpOptions {
  * @returns the recorded dispatch (one invocation per head and pair)
  * @throws {RangeError} when a buffer is too small or the rotary settings are invalid
  * @throws {LimitError} when Q or K exceeds one storage binding
- * @example
- * ```ts ignore
- * const rope = createRope(rt, { q, k, nHead, nHeadKv, maxTokens: 1, step, rope: settings });
- * ```
  */
 export function createRope(rt: GpuRuntime, options: RopeOpOptions): Dispatch {
   const { q, k, nHead, nHeadKv, maxTokens, step } = options;

@@ -30,9 +30,14 @@ export interface RopeOptions {
  * @throws {RangeError} when ropeDim is odd, zero or above headDim, or the factors are too few
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ropeInvFreq } from "./rope_freqs.ts";
- * const f = ropeInvFreq({ style: "norm", headDim: 8, ropeDim: 8, freqBase: 10000 });
- * console.log(f.length, f[0]); // 4 1
+ * // 10000^(-2i/8) for i = 0..3: 1, 0.1, 0.01, 0.001, each rounded to f32
+ * const options = { style: "norm", headDim: 8, ropeDim: 8, freqBase: 10000 } as const;
+ * assert.deepEqual([...ropeInvFreq(options)], [1, 0.1, 0.01, 0.001].map(Math.fround));
+ * // Llama 3.1's per-pair divisors
+ * const halved = ropeInvFreq({ ...options, freqFactors: new Float32Array([2, 2, 2, 2]) });
+ * assert.equal(halved[1], Math.fround(0.05));
  * ```
  */
 export function ropeInvFreq(options: RopeOptions): Float32Array {

@@ -48,12 +48,6 @@ export interface SampleOp extends Dispatch {
  * @param options buffers and settings
  * @returns the dispatch with its history buffer
  * @throws {RangeError} when a buffer is too small or repeatLastN is out of range
- * @example
- * ```ts ignore
- * const sampler = createSample(rt, { logits, out: nextToken, nVocab, step, params });
- * sampler.setHistory(promptIds);
- * sampler.encode(pass);
- * ```
  */
 export function createSample(rt: GpuRuntime, options: SampleOptions): SampleOp {
   const { logits, out, nVocab, step, params: p } = options;

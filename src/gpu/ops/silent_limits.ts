@@ -21,8 +21,12 @@ export const LOOP_ITERATION_LIMIT = 65535;
  *
  * @example Check the loop count of a row norm
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitError } from "../../errors.ts";
  * import { checkLoopBudget } from "./silent_limits.ts";
- * checkLoopBudget("rms_norm", "a row of 8192", 72); // fine
+ * checkLoopBudget("rms_norm", "a row of 8192", 72);
+ * checkLoopBudget("rms_norm", "a longer row", 65535); // the limit itself still runs
+ * assert.throws(() => checkLoopBudget("rms_norm", "a longer row", 65536), LimitError);
  * ```
  *
  * @param op kernel label for messages, e.g. `matvec_f16`
@@ -41,11 +45,6 @@ export function checkLoopBudget(op: string, what: string, iterations: number): v
 
 /**
  * Checks that `buffer` fits one storage binding of `device`.
- *
- * @example Check an output buffer before binding it whole
- * ```ts ignore
- * checkBindable(device, "matmul_q8_0", `output "y"`, logitsAll);
- * ```
  *
  * @param device the device whose limit applies
  * @param op kernel label for messages

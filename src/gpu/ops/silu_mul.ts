@@ -38,10 +38,6 @@ export interface SiluMulOptions {
  * @returns the recorded dispatch (one invocation per element)
  * @throws {RangeError} when a buffer is too small
  * @throws {LimitError} when a buffer exceeds one storage binding
- * @example
- * ```ts ignore
- * createSiluMul(rt, { gate, up, out, n: nFf }).encode(pass);
- * ```
  */
 export function createSiluMul(rt: GpuRuntime, options: SiluMulOptions): Dispatch {
   const { gate, up, out, n } = options;
