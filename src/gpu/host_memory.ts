@@ -21,8 +21,10 @@ const STATUS = "/proc/self/status";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { peakRssBytes } from "./host_memory.ts";
- * console.log(`peak RSS ${(peakRssBytes() / 2 ** 20).toFixed(0)} MiB`);
+ * const rss = Deno.memoryUsage().rss;
+ * assert.ok(peakRssBytes() >= rss); // the peak is never below an earlier reading
  * ```
  *
  * @returns bytes

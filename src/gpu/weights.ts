@@ -160,12 +160,6 @@ export function rowsPerChunk(name: string, bytesPerRow: number, maxChunkBytes: n
  * Copies a weight's stored bytes into GPU buffers, one per row chunk. The
  * queue's staging holds a copy of `bytes` until the next submission completes.
  *
- * @example Upload a 2×8 f32 matrix
- * ```ts ignore
- * const w = createGpuWeight(rt, new Uint8Array(64), { name: "w", type: GgmlType.F32, rows: 2, cols: 8 });
- * console.log(w.chunks.length); // 1
- * ```
- *
  * @param rt the runtime whose device receives the buffers
  * @param bytes exactly `rows × rowBytes(type, cols)` bytes, as stored in GGUF
  * @param shape name, type, rows and cols
@@ -236,14 +230,6 @@ function allocateGpuWeight(
  * holds the tensor whole. Every piece is read with the file's checks
  * (truncation, and NaN/infinity through `withFiniteTensors`); on a failure the
  * tensor's buffers are destroyed and the error is thrown.
- *
- * @example Upload every tensor of a model through one staging area
- * ```ts ignore
- * const staging = new UploadStaging(rt);
- * const weights = [];
- * for (const info of file.tensors) weights.push(await uploadWeight(rt, file, info, staging));
- * await staging.drain();
- * ```
  *
  * @param rt the runtime whose device receives the buffers
  * @param file the open GGUF file
