@@ -13,8 +13,11 @@
  * @throws {RangeError} when the lengths differ
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addInPlace } from "./add.ts";
- * console.log([...addInPlace(new Float32Array([1, 2]), new Float32Array([3, 4]))]); // [4, 6]
+ * const a = new Float32Array([1, 2]);
+ * addInPlace(a, new Float32Array([3, 4]));
+ * assert.deepEqual([...a], [4, 6]);
  * ```
  */
 export function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
@@ -34,8 +37,10 @@ export function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
  * @throws {RangeError} when `a` is not a whole number of rows
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addBias } from "./add.ts";
- * console.log([...addBias(new Float32Array([1, 2, 3, 4]), new Float32Array([10, 20]))]); // [11, 22, 13, 24]
+ * const rows = addBias(new Float32Array([1, 2, 3, 4]), new Float32Array([10, 20])); // 2 rows of 2
+ * assert.deepEqual([...rows], [11, 22, 13, 24]);
  * ```
  */
 export function addBias(a: Float32Array, bias: Float32Array): Float32Array {

@@ -11,8 +11,10 @@
  * @returns the chosen token id (0 when every value is NaN)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { argmax } from "./argmax.ts";
- * console.log(argmax(new Float32Array([1, 3, 3, 2]))); // 1
+ * assert.equal(argmax(new Float32Array([1, 3, 3, 2])), 1); // the tie goes to the lower index
+ * assert.equal(argmax(new Float32Array([NaN, -1])), 1);
  * ```
  */
 export function argmax(logits: Float32Array): number {

@@ -10,12 +10,15 @@ import { dequantize } from "../gguf/dequantize.ts";
 /**
  * Rows `ids` of a `[nVocab rows × nEmbd cols]` table in `type`, dequantized.
  *
- * @example Look up row 1 of a 2×8 f32 table
+ * @example Look up rows 1 and 0 of a 2×4 f32 table
  * ```ts
+ * import assert from "node:assert/strict";
  * import { embedding } from "./embedding.ts";
  * import { GgmlType } from "../gguf/ggml_type.ts";
- * const table = Float32Array.from({ length: 16 }, (_, i) => i);
- * console.log(embedding(GgmlType.F32, new Uint8Array(table.buffer), 8, [1])[0]); // 8
+ * const table = new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]); // row 0: 0..3, row 1: 4..7
+ * const rows = embedding(GgmlType.F32, new Uint8Array(table.buffer), 4, [1, 0]);
+ * assert.deepEqual([...rows], [4, 5, 6, 7, 0, 1, 2, 3]);
+ * assert.throws(() => embedding(GgmlType.F32, new Uint8Array(table.buffer), 4, [2]), RangeError);
  * ```
  *
  * @param type table element type

@@ -43,14 +43,6 @@ export interface ForwardOptions {
  * A model ready to run on the CPU, holding its KV cache. Call
  * {@linkcode ReferenceModel.forward} with the prompt at position 0, then one
  * token at a time at the following positions.
- *
- * @example Greedy decoding
- * ```ts ignore
- * const model = new ReferenceModel(await loadReferenceWeights(await openModel("m.gguf")));
- * let logits = model.forward([1, 403, 407], 0);
- * const next = argmax(logits);
- * logits = model.forward([next], 3);
- * ```
  */
 export class ReferenceModel {
   /** The model's hyper-parameters. */
@@ -167,13 +159,6 @@ export interface ForwardPass {
  * @param options all logits or the last only; intermediate tensors
  * @returns logits: (n_tokens, n_vocab) with `allLogits`, else (n_vocab) of the last token
  * @throws {RangeError} if there are no tokens or a token id is outside the vocabulary
- * @example A cache that keeps nothing: each token attends to itself only
- * ```ts ignore
- * const logits = runForward(weights, {
- *   tokens: [1], pos0: 0, rope: ropeOptionsFor(weights.hparams, weights.ropeFreqs),
- *   attend: (_l, q, k, v) => attention(q, k, v, 1, 0, shape).out,
- * });
- * ```
  */
 export function runForward(
   weights: ReferenceWeights,
@@ -269,8 +254,14 @@ export function runForward(
  * @param tokens token ids
  * @throws {RangeError} if there are no tokens or an id is outside the vocabulary
  * @example
- * ```ts ignore
- * checkTokens(weights.hparams, [1, 403]);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkTokens } from "./forward.ts";
+ * import type { ModelHParams } from "../model/hparams.ts";
+ * const hp = { nVocab: 512 } as ModelHParams; // only the vocabulary size is read
+ * checkTokens(hp, [1, 403, 511]);
+ * assert.throws(() => checkTokens(hp, [1, 512]), /token 512: the vocabulary has 512 tokens/);
+ * assert.throws(() => checkTokens(hp, []), /on 0 tokens/);
  * ```
  */
 export function checkTokens(hp: ModelHParams, tokens: readonly number[]): void {

@@ -11,13 +11,15 @@ import { dequantize } from "../gguf/dequantize.ts";
 /**
  * `Y[t][r] = Σ_c W[r, c] · X[t][c]` for `tokens` rows of X.
  *
- * @example Two tokens through a 1×8 f32 weight of ones
+ * @example Two tokens through a 2×4 f32 weight
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matmul } from "./matmul.ts";
  * import { GgmlType } from "../gguf/ggml_type.ts";
- * const w = new Float32Array(8).fill(1);
- * const x = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : 2));
- * console.log(matmul(GgmlType.F32, new Uint8Array(w.buffer), 1, 8, x, 2)); // Float32Array(2) [ 8, 16 ]
+ * const w = new Float32Array([1, 1, 1, 1, 1, 2, 3, 4]); // rows: ones, 1..4
+ * const x = new Float32Array([1, 1, 1, 1, 2, 0, 0, 1]); // tokens: ones, (2, 0, 0, 1)
+ * const y = matmul(GgmlType.F32, new Uint8Array(w.buffer), 2, 4, x, 2);
+ * assert.deepEqual([...y], [4, 10, 3, 6]); // token 0: 4, 1+2+3+4; token 1: 2+1, 2+4
  * ```
  *
  * @param type weight element type

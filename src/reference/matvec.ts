@@ -11,13 +11,14 @@ import { dequantize } from "../gguf/dequantize.ts";
 /**
  * `y[r] = Σ_c W[r, c] · x[c]` with W given as GGUF rows of `cols` elements in `type`.
  *
- * @example A 2×8 f32 matrix times ones
+ * @example A 2×4 f32 matrix times a vector
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matvec } from "./matvec.ts";
  * import { GgmlType } from "../gguf/ggml_type.ts";
- * const w = new Float32Array(16).fill(0.5);
- * const y = matvec(GgmlType.F32, new Uint8Array(w.buffer), 2, 8, new Float32Array(8).fill(1));
- * console.log(y); // Float32Array(2) [ 4, 4 ]
+ * const w = new Float32Array([0.5, 0.5, 0.5, 0.5, 1, 2, 3, 4]); // 2 rows of 4
+ * const y = matvec(GgmlType.F32, new Uint8Array(w.buffer), 2, 4, new Float32Array([1, 1, 1, 2]));
+ * assert.deepEqual([...y], [2.5, 14]); // 0.5·(1+1+1+2), 1+2+3+8
  * ```
  *
  * @param type weight element type

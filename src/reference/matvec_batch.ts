@@ -13,10 +13,12 @@ import { matvec } from "./matvec.ts";
  *
  * @example Two inputs through a 1×2 F32 weight
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { matvecBatch } from "./matvec_batch.ts";
  * import { GgmlType } from "../gguf/ggml_type.ts";
  * const w = new Uint8Array(new Float32Array([1, 2]).buffer);
  * const y = matvecBatch(GgmlType.F32, w, 1, 2, new Float32Array([1, 1, 3, 0]), 2);
- * console.log(y); // Float32Array(2) [ 3, 3 ]
+ * assert.deepEqual([...y], [3, 3]); // 1·1 + 2·1, 1·3 + 2·0
  * ```
  *
  * @param type weight element type

@@ -50,14 +50,6 @@ export interface ReferenceWeights {
 /**
  * Reads every weight of a model into memory.
  *
- * @example Loading stories260K
- * ```ts ignore
- * const model = await openModel("stories260K.gguf");
- * const weights = await loadReferenceWeights(model);
- * model.close();
- * console.log(weights.layers.length); // 5
- * ```
- *
  * @param model an open, validated model
  * @returns the weights
  * @throws {InputError} if a tensor cannot be read

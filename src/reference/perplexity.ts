@@ -21,9 +21,12 @@ export interface PerplexityResult {
  *
  * @example Two equally likely tokens give perplexity 2
  * ```ts
+ * import assert from "node:assert/strict";
  * import { perplexity } from "./perplexity.ts";
  * const result = perplexity(new Float32Array([0, 0]), 2, [0, 1]);
- * console.assert(Math.abs(result.perplexity - 2) < 1e-12);
+ * assert.equal(result.predictions, 1);
+ * assert.ok(Math.abs(result.meanNll - Math.LN2) < 1e-12); // -ln(1/2)
+ * assert.ok(Math.abs(result.perplexity - 2) < 1e-12);
  * ```
  *
  * @param logits (n_tokens or n_tokens − 1, n_vocab) logits, row-major

@@ -16,11 +16,13 @@
  * @param out optional output (rows × n); may be `x` itself
  * @returns the normalised rows
  * @throws {RangeError} when `x` is not a whole number of rows or `weight` is shorter than `n`
- * @example Normalise one row
+ * @example Normalise two rows
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rmsNorm } from "./rms_norm.ts";
- * const y = rmsNorm(new Float32Array([3, 4]), new Float32Array([1, 1]), 2, 0);
- * console.log(y[0]!.toFixed(3)); // 0.849
+ * // row (2, 2) has RMS 2, row (1, -1) RMS 1; then each column times the weight (1, 0.5)
+ * const y = rmsNorm(new Float32Array([2, 2, 1, -1]), new Float32Array([1, 0.5]), 2, 0);
+ * assert.deepEqual([...y], [1, 0.5, 1, -0.5]);
  * ```
  */
 export function rmsNorm(

@@ -12,11 +12,14 @@
  * from l, the k-th into partial sum k mod 4 (f32, in index order);
  * `out[w·wg + l]` is (s0 + s1) + (s2 + s3).
  *
- * @example Two workgroups of one thread over four vec4
+ * @example Two workgroups of one thread, four vec4 each
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readReduction } from "./roofline.ts";
- * const out = readReduction(new Float32Array(32).fill(1), 2, 1, 4);
- * console.log(out[0]); // 4
+ * // vec4 i holds (i, i, i, i)
+ * const src = Float32Array.from({ length: 32 }, (_, i) => Math.floor(i / 4));
+ * const out = readReduction(src, 2, 1, 4);
+ * assert.deepEqual([...out], [6, 6, 6, 6, 22, 22, 22, 22]); // 0+1+2+3, 4+5+6+7
  * ```
  *
  * @param src the streamed values, a whole number of vec4
@@ -56,8 +59,10 @@ export function readReduction(
  *
  * @example One invocation, one step
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fmaChains } from "./roofline.ts";
- * console.log(fmaChains(1, 4, 1, 0.5, 1)[0]); // Σ_k (k/1024·0.5 + 1) ≈ 4.0029
+ * // lane l: Σ_k ((k + l/4)/1024 · 0.5 + 1) = 4 + (6 + l)/2048, exact in f32
+ * assert.deepEqual([...fmaChains(1, 4, 1, 0.5, 1)], [0, 1, 2, 3].map((l) => 4 + (6 + l) / 2048));
  * ```
  *
  * @param threads invocations

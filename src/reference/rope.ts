@@ -21,11 +21,15 @@ export { ropeInvFreq, type RopeOptions } from "../gpu/ops/rope_freqs.ts";
  * @param options rotation settings
  * @returns `x`
  * @throws {RangeError} when `x` is shorter than tokens × nHeads × headDim
- * @example Position 0 leaves the vector unchanged
+ * @example Position 0 leaves the vector unchanged; position 1 turns the first pair by 1 radian
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rope } from "./rope.ts";
- * const x = rope(new Float32Array([1, 2]), 1, 1, 0, { style: "norm", headDim: 2, ropeDim: 2, freqBase: 1e4 });
- * console.log([...x]); // [1, 2]
+ * const options = { style: "norm", headDim: 2, ropeDim: 2, freqBase: 1e4 } as const;
+ * assert.deepEqual([...rope(new Float32Array([1, 2]), 1, 1, 0, options)], [1, 2]);
+ * // the first pair's frequency is freqBase^0 = 1
+ * const [x, y] = rope(new Float32Array([1, 0]), 1, 1, 1, options);
+ * assert.ok(Math.abs(x! - Math.cos(1)) < 1e-7 && Math.abs(y! - Math.sin(1)) < 1e-7);
  * ```
  */
 export function rope(

@@ -21,8 +21,12 @@ import { randomUnit } from "../sample/random.ts";
  * @returns the key
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sortKey } from "./sample.ts";
- * console.log(sortKey(-1) < sortKey(0) && sortKey(0) < sortKey(2)); // true
+ * const keys = [-Infinity, -1, 0, 2].map(sortKey);
+ * assert.ok(keys.every((k, i) => i === 0 || keys[i - 1]! < k)); // the order is kept
+ * assert.equal(sortKey(0), 0x80000000); // +0's bits with the sign bit set
+ * assert.equal(sortKey(NaN), 0);
  * ```
  */
 export function sortKey(v: number): number {
@@ -41,9 +45,14 @@ export function sortKey(v: number): number {
  * @returns the chosen token id
  * @example Greedy sampling picks the top logit
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sample } from "./sample.ts";
  * import { samplerParams } from "../sample/params.ts";
- * console.log(sample(new Float32Array([0, 3, 1]), [], samplerParams({ temperature: 0 }))); // 1
+ * const greedy = samplerParams({ temperature: 0 });
+ * assert.equal(sample(new Float32Array([0, 3, 1]), [], greedy), 1);
+ * assert.equal(sample(new Float32Array([3, 0, 3]), [], greedy), 0); // ties to the lowest id
+ * const topOne = samplerParams({ temperature: 0.8, topK: 1, seed: 7 }); // one token left to draw
+ * assert.equal(sample(new Float32Array([0, 3, 1]), [], topOne), 1);
  * ```
  */
 export function sample(
@@ -119,10 +128,12 @@ export function sample(
  * @returns a penalised copy
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyPenalty } from "./sample.ts";
  * import { samplerParams } from "../sample/params.ts";
  * const p = samplerParams({ repeatPenalty: 2 });
- * console.log([...applyPenalty(new Float32Array([4, -4, 4]), [0, 1, 0], p)]); // [2, -8, 4]
+ * // token 0 (seen twice, penalised once): 4 / 2; token 1: -4 · 2; token 2 unseen
+ * assert.deepEqual([...applyPenalty(new Float32Array([4, -4, 4]), [0, 1, 0], p)], [2, -8, 4]);
  * ```
  */
 export function applyPenalty(

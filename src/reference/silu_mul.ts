@@ -12,10 +12,13 @@
  * @param out optional output, same length; may alias `gate` or `up`
  * @returns the activation
  * @throws {RangeError} when the lengths differ
- * @example One value
+ * @example A closed gate and an open one
  * ```ts
+ * import assert from "node:assert/strict";
  * import { siluMul } from "./silu_mul.ts";
- * console.log(siluMul(new Float32Array([0]), new Float32Array([5]))[0]); // 0
+ * const [shut, open] = siluMul(new Float32Array([0, 20]), new Float32Array([5, 0.5]));
+ * assert.equal(shut, 0); // silu(0) = 0
+ * assert.ok(Math.abs(open! - 10) < 1e-6); // silu(20) = 20 / (1 + e^-20) ≈ 20, times 0.5
  * ```
  */
 export function siluMul(
