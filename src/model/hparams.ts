@@ -81,6 +81,7 @@ const DEFAULT_ROPE_FREQ_BASE = 10000;
  *
  * @example Hyper-parameters of a tiny llama described in memory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GgufMetadata } from "../gguf/metadata.ts";
  * import { type GgufEntry, GgufValueType } from "../gguf/types.ts";
  * import { readHParams } from "./hparams.ts";
@@ -106,7 +107,10 @@ const DEFAULT_ROPE_FREQ_BASE = 10000;
  *   tensor("output_norm.weight", [8]),
  *   ...block.map(([name, dims]) => tensor(`blk.0.${name}.weight`, [...dims])),
  * ]);
- * console.assert(hp.headDim === 4 && hp.nVocab === 10 && hp.tiedEmbeddings);
+ * assert.equal(hp.headDim, 4); // embedding_length / head_count
+ * assert.equal(hp.nHeadKv, 2); // no head_count_kv: as many as the query heads
+ * assert.equal(hp.nVocab, 10); // token_embd's second dim
+ * assert.ok(hp.tiedEmbeddings); // no output.weight
  * ```
  *
  * @param metadata the file's metadata

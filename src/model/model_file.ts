@@ -41,10 +41,43 @@ export interface ModelFile {
  * Wraps an already parsed GGUF file as a model, validating its
  * hyper-parameters and tensor shapes. The model takes ownership of `parsed`.
  *
- * @example Wrapping a file parsed from memory
- * ```ts ignore
+ * @example A one-block llama built in memory, with zero weights
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesSource } from "../gguf/byte_source.ts";
+ * import { GgmlType } from "../gguf/ggml_type.ts";
+ * import { parseGguf } from "../gguf/reader.ts";
+ * import { GgufValueType } from "../gguf/types.ts";
+ * import { encodeGguf } from "../gguf/writer.ts";
+ * import { modelFromGguf } from "./model_file.ts";
+ * import { expectedTensors } from "./tensor_shapes.ts";
+ * const hp = {
+ *   nLayer: 1, nEmbd: 8, nHead: 2, nHeadKv: 2, headDim: 4, nFf: 16, nVocab: 10, ropeDim: 4,
+ *   tiedEmbeddings: true, hasRopeFreqs: false, hasQkvBias: false,
+ * };
+ * const tensors = expectedTensors(hp).map(({ name, dims }) => {
+ *   const data = new Uint8Array(4 * dims.reduce((a, b) => a * b)); // f32 zeros
+ *   return { name, type: GgmlType.F32, dims: [...dims], data };
+ * });
+ * const u32 = (value: number) => ({ type: GgufValueType.U32, value });
+ * const bytes = encodeGguf({
+ *   metadata: [
+ *     ["general.architecture", { type: GgufValueType.STRING, value: "llama" }],
+ *     ["llama.context_length", u32(64)],
+ *     ["llama.embedding_length", u32(8)],
+ *     ["llama.block_count", u32(1)],
+ *     ["llama.feed_forward_length", u32(16)],
+ *     ["llama.attention.head_count", u32(2)],
+ *     ["llama.attention.layer_norm_rms_epsilon", { type: GgufValueType.F32, value: 1e-5 }],
+ *   ],
+ *   tensors,
+ * });
  * const model = modelFromGguf(await parseGguf(bytesSource(bytes), { name: "tiny.gguf" }));
- * console.log(model.hparams.nLayer);
+ * assert.equal(model.hparams.headDim, 4);
+ * assert.equal(model.lmHead.name, "token_embd.weight"); // no output.weight: tied
+ * assert.deepEqual(await model.readTensor("output_norm.weight"), new Uint8Array(32));
+ * assert.throws(() => model.tensor("output.weight"), /Cannot find tensor "output.weight"/);
+ * model.close();
  * ```
  *
  * @param parsed a parsed GGUF file
@@ -81,13 +114,6 @@ export function modelFromGguf(parsed: GgufFile, options: { name?: string } = {})
 
 /**
  * Opens a GGUF model file and validates it (see {@linkcode modelFromGguf}).
- *
- * @example Reading a model's shape
- * ```ts ignore
- * const model = await openModel("stories260K.gguf");
- * console.log(model.hparams.nEmbd, model.hparams.nLayer); // 64 5
- * model.close();
- * ```
  *
  * @param path the .gguf file
  * @returns the open model (close it when done)

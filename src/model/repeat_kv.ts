@@ -29,8 +29,11 @@ const KV_SUFFIXES = [
  * @returns `n_head / n_head_kv` for `query-head`, else 1
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvRepeat } from "./repeat_kv.ts";
- * console.log(kvRepeat({ nHead: 8, nHeadKv: 4 }, "query-head"), kvRepeat({ nHead: 8, nHeadKv: 4 }, "kv-head")); // 2 1
+ * const hp = { nHead: 8, nHeadKv: 4 };
+ * assert.equal(kvRepeat(hp, "query-head"), 2); // 8 / 4 query heads share each KV head
+ * assert.equal(kvRepeat(hp, "kv-head"), 1);
  * ```
  */
 export function kvRepeat(hp: Pick<ModelHParams, "nHead" | "nHeadKv">, selectPer: string): number {
@@ -56,8 +59,11 @@ export function repeatKvHParams(hp: ModelHParams, group: number): ModelHParams {
  * @returns true for `blk.N.attn_k.weight`, `attn_v.weight` and their biases
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isKvProjection } from "./repeat_kv.ts";
- * console.log(isKvProjection("blk.3.attn_v.weight"), isKvProjection("blk.3.attn_q.weight")); // true false
+ * assert.ok(isKvProjection("blk.3.attn_v.weight"));
+ * assert.ok(isKvProjection("blk.3.attn_k.bias"));
+ * assert.ok(!isKvProjection("blk.3.attn_q.weight"));
  * ```
  */
 export function isKvProjection(name: string): boolean {
@@ -77,8 +83,12 @@ export function isKvProjection(name: string): boolean {
  * @throws {RangeError} when the bytes are not whole heads
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { repeatHeadRows } from "./repeat_kv.ts";
- * console.log([...repeatHeadRows(new Uint8Array([1, 2, 3, 4]), 1, 2, 2)]); // [ 1, 2, 1, 2, 3, 4, 3, 4 ]
+ * // two heads of two 1-byte rows, each head repeated twice
+ * const rows = repeatHeadRows(new Uint8Array([1, 2, 3, 4]), 1, 2, 2);
+ * assert.deepEqual([...rows], [1, 2, 1, 2, 3, 4, 3, 4]);
+ * assert.throws(() => repeatHeadRows(new Uint8Array(3), 1, 2, 2), /not whole heads of 2/);
  * ```
  */
 export function repeatHeadRows(

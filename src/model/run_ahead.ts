@@ -44,10 +44,6 @@ export interface RunAheadSteps<T> {
  * submitted still complete; their buffers are released.
  *
  * @param steps what to submit and read
- * @example
- * ```ts ignore
- * for await (const token of runAhead({ ring, depth: 8, more, submit, read, failed, checkHealth })) {}
- * ```
  */
 export async function* runAhead<T>(steps: RunAheadSteps<T>): AsyncGenerator<T> {
   const pending: { buffer: GPUBuffer; done: Promise<void> }[] = [];

@@ -57,8 +57,9 @@ export type BlockTensor = keyof typeof BLOCK_TENSORS;
  *
  * @example The query weight of block 3
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blockTensorName } from "./tensor_names.ts";
- * console.assert(blockTensorName(3, "attnQ") === "blk.3.attn_q.weight");
+ * assert.equal(blockTensorName(3, "attnQ"), "blk.3.attn_q.weight");
  * ```
  *
  * @param layer block index, from 0

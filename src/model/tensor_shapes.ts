@@ -51,9 +51,20 @@ export interface ExpectedTensor {
  * Lists every tensor the forward pass reads, with its expected dims (optional
  * tensors only when the hyper-parameters say they are present).
  *
- * @example The tensors of a model with no blocks
- * ```ts ignore
- * expectedTensors(hp).map((t) => t.name); // ["token_embd.weight", "output_norm.weight", ...]
+ * @example The tensors of an untied model with no blocks, then with two
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { expectedTensors } from "./tensor_shapes.ts";
+ * const hp = {
+ *   nLayer: 0, nEmbd: 8, nHead: 2, nHeadKv: 2, headDim: 4, nFf: 16, nVocab: 10, ropeDim: 4,
+ *   tiedEmbeddings: false, hasRopeFreqs: false, hasQkvBias: false,
+ * };
+ * assert.deepEqual(expectedTensors(hp), [
+ *   { name: "token_embd.weight", dims: [8, 10] },
+ *   { name: "output_norm.weight", dims: [8] },
+ *   { name: "output.weight", dims: [8, 10] },
+ * ]);
+ * assert.equal(expectedTensors({ ...hp, nLayer: 2 }).length, 3 + 2 * 9); // 9 tensors per block
  * ```
  *
  * @param hp hyper-parameters
