@@ -33,7 +33,8 @@
 //   above 65535.
 // Tolerance: f32 sums in another order than the CPU twin (NMSE ≲ 1e-13 on
 //   random data).
-// Loop bound per invocation: cols / UNIT (matvec.ts checks it).
+// Loop bound per invocation: cols / UNIT, at most 120 (the staged input caps
+//   cols at 15,360 in whole units: matvecRowsFits, matvec.ts).
 
 @group(0) @binding(0) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(1) var<uniform> xs: array<vec4<f32>, {XN}>;
