@@ -19,7 +19,7 @@ import { createTimer } from "../gpu/timing.ts";
 import { kvBytesPerToken } from "../kv/cache.ts";
 import { GpuModel, type GpuModelOptions } from "../model/gpu_model.ts";
 import type { ModelFile } from "../model/model_file.ts";
-import type { Sequence } from "../model/sequence.ts";
+import type { PromptProgress, Sequence } from "../model/sequence.ts";
 import type { SamplerParams } from "../sample/params.ts";
 
 /** Options of {@linkcode BatchEngine.load}: the loader's, with the sequences decoded together. */
@@ -110,14 +110,20 @@ export class BatchEngine {
    * @param index the sequence
    * @param tokens prompt token ids
    * @param params the sequence's sampler settings
+   * @param onProgress called between the prompt's submissions (`Sequence.submitPrompt`); may throw to stop it
    * @returns its first sampled token
    */
-  async start(index: number, tokens: readonly number[], params: SamplerParams): Promise<number> {
+  async start(
+    index: number,
+    tokens: readonly number[],
+    params: SamplerParams,
+    onProgress?: PromptProgress,
+  ): Promise<number> {
     const seq = this.#sequence(index);
     seq.release();
     seq.setSampler(params);
     seq.setHistory(tokens);
-    seq.submitPrompt(tokens, this.#firstToken);
+    await seq.submitPrompt(tokens, this.#firstToken, onProgress);
     try {
       const first = await this.#read(this.#firstToken, 1);
       await seq.settle();

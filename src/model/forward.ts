@@ -147,6 +147,14 @@ interface RowSet {
   readonly owned: Dispatch[];
 }
 
+/** Layers `[from, to)` of a step. */
+export interface LayerRange {
+  /** The first layer. */
+  readonly from: number;
+  /** One past the last layer. */
+  readonly to: number;
+}
+
 /** One item of a step: a named dispatch, or buffer copies between compute passes. */
 type StepItem = NamedDispatch | { readonly copy: (encoder: GPUCommandEncoder) => void };
 
@@ -357,16 +365,33 @@ export class GpuForward {
    * before the last needs nothing more; submitting this before the head is
    * recorded lets the GPU run the chunk while the head's pipeline compiles.
    *
+   * A long chunk may be recorded a range of layers at a time, each range its
+   * own submission (the embedding goes with the first layer, the final norm
+   * with the last), so the caller gets control between them.
+   *
    * @param encoder a command encoder with no open pass
    * @param stage the sequence's prompt stage (over the forward's own {@linkcode io}), for T rows
    * @param T tokens in the chunk, as written by {@linkcode writePrompt}
+   * @param layers the layers to record, `[from, to)` (default: all)
    */
-  encodePromptBody(encoder: GPUCommandEncoder, stage: CacheStage, T: number): void {
+  encodePromptBody(
+    encoder: GPUCommandEncoder,
+    stage: CacheStage,
+    T: number,
+    layers: LayerRange = { from: 0, to: this.hparams.nLayer },
+  ): void {
     if (stage.io !== this.io) {
       throw new RangeError("Cannot run a prompt chunk over a stage bound to another sequence");
     }
+    const { from, to } = layers;
+    const nLayer = this.hparams.nLayer;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to <= from || to > nLayer) {
+      throw new RangeError(`Cannot record layers [${from}, ${to}) of a ${nLayer}-layer model`);
+    }
     const set = this.#rowSet(T);
-    this.#encodeItems(encoder, [set.embedding, ...this.#layers(set, [stage])], "prefill");
+    const items = this.#layers(set, [stage], from, to);
+    this.#encodeItems(encoder, from === 0 ? [set.embedding, ...items] : items, "prefill");
+    if (to < nLayer) return;
     if (set.kind === "matvec" && this.#fuseNorms) return; // the fused head reads x
     const body = encoder.beginComputePass({ label: "output_norm" });
     for (const { op } of set.norm) op.encode(body);
@@ -512,10 +537,16 @@ export class GpuForward {
   }
 
   /**
-   * Every layer of a step: the shared ops around each sequence's cache
-   * stage, with its rows copied to and from its own buffers when it has them.
+   * Layers `[from, to)` of a step (every layer by default): the shared ops
+   * around each sequence's cache stage, with its rows copied to and from its
+   * own buffers when it has them.
    */
-  #layers(set: RowSet, stages: readonly CacheStage[]): StepItem[] {
+  #layers(
+    set: RowSet,
+    stages: readonly CacheStage[],
+    from = 0,
+    to = set.layers.length,
+  ): StepItem[] {
     const own = this.io;
     const { nHead, nHeadKv, headDim } = this.hparams;
     const qBytes = nHead * headDim * 4;
@@ -523,7 +554,8 @@ export class GpuForward {
     const apart = stages.filter((s) => s.io !== own);
     const rowOf = (s: CacheStage) => stages.indexOf(s);
     const items: StepItem[] = [];
-    set.layers.forEach((layer, l) => {
+    for (let l = from; l < to; l++) {
+      const layer = set.layers[l]!;
       items.push(...layer.before);
       if (apart.length > 0) {
         items.push({
@@ -548,7 +580,7 @@ export class GpuForward {
         });
       }
       items.push(...layer.after);
-    });
+    }
     return items;
   }
 

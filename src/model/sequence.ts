@@ -3,7 +3,8 @@
  * position and seed, and its cache stages (`cache_stage.ts`). A lone
  * session's sequence works in the forward pass's own buffers; a batch's
  * sequences have one-row buffers of their own. Either way its prompt runs
- * through the forward's prompt path in chunks, one submission each, and its
+ * through the forward's prompt path in chunks, one submission each (a few
+ * layers at a time when a caller waits on it, `prompt_pacer.ts`), and its
  * decode steps are the forward's one recipe (`forward.ts`).
  *
  * @module
@@ -16,7 +17,14 @@ import type { KvLayerBinding, KvStore } from "../kv/cache.ts";
 import type { SamplerParams } from "../sample/params.ts";
 import type { CacheStage, GpuForward, StageIo, StepSequence } from "./forward.ts";
 import { GpuForward as Forward } from "./forward.ts";
+import { PromptPacer } from "./prompt_pacer.ts";
 import { createTokenSampler, type TokenSampler } from "./token_sampler.ts";
+
+/**
+ * Called between a prompt's submissions with the prompt tokens done (whole
+ * layers' worth) of the total; it may throw to stop the prompt.
+ */
+export type PromptProgress = (done: number, total: number) => void | Promise<void>;
 
 /** A sequence: KV cache, buffers, sampler, position, seed and cache stages. */
 export class Sequence implements StepSequence {
@@ -35,6 +43,7 @@ export class Sequence implements StepSequence {
   #prompt: CacheStage | undefined;
   #decode: CacheStage | undefined;
   #bound: readonly KvLayerBinding[] | undefined;
+  #pacer: PromptPacer | undefined;
 
   /**
    * @param rt GPU runtime
@@ -117,10 +126,21 @@ export class Sequence implements StepSequence {
    * submission each; the last chunk's logits are sampled into `io.token`
    * (copied to `readback` when given). The cache is not settled yet.
    *
+   * With `onProgress`, each submission is waited for and the hook called
+   * after it, and a chunk is cut into submissions of a few layers each when
+   * it takes long ({@linkcode PromptPacer}): a stop request or a progress line
+   * need not wait for the whole prompt. The hook may throw to stop the prompt
+   * (the sequence must then be released).
+   *
    * @param tokens prompt token ids (at least one)
    * @param readback a 4-byte map-readable buffer for the sampled token
+   * @param onProgress called between submissions with prompt tokens done (whole layers' worth) of the total
    */
-  submitPrompt(tokens: readonly number[], readback?: GPUBuffer): void {
+  async submitPrompt(
+    tokens: readonly number[],
+    readback?: GPUBuffer,
+    onProgress?: PromptProgress,
+  ): Promise<void> {
     if (tokens.length === 0) throw new RangeError("Cannot prefill an empty prompt");
     const forward = this.#forward;
     if (!this.kv.compresses && this.position + tokens.length > forward.nCtx) {
@@ -135,6 +155,9 @@ export class Sequence implements StepSequence {
       forward.promptRows(tokens.length),
     );
     const B = forward.maxBatch;
+    const nLayer = forward.hparams.nLayer;
+    // The pacer keeps what it measured from one prompt to the next.
+    const pacer = onProgress ? (this.#pacer ??= new PromptPacer(nLayer)) : undefined;
     for (let start = 0; start < tokens.length; start += B) {
       const chunk = tokens.slice(start, start + B);
       const T = chunk.length;
@@ -142,9 +165,19 @@ export class Sequence implements StepSequence {
       this.position += T;
       // A chunk goes to the GPU before its lm_head is recorded: the head's pipeline
       // compiles (first use) while the chunk runs, and a chunk before the last needs no head.
-      const body = dev.createCommandEncoder({ label: "prefill" });
-      forward.encodePromptBody(body, stage, T);
-      dev.queue.submit([body.finish()]);
+      for (let from = 0; from < nLayer;) {
+        const to = pacer ? Math.min(nLayer, from + pacer.layers(T)) : nLayer;
+        const body = dev.createCommandEncoder({ label: "prefill" });
+        forward.encodePromptBody(body, stage, T, { from, to });
+        const t0 = performance.now();
+        dev.queue.submit([body.finish()]);
+        if (pacer && onProgress) {
+          await dev.queue.onSubmittedWorkDone();
+          pacer.record(performance.now() - t0, T, to - from);
+          await onProgress(start + Math.floor((T * to) / nLayer), tokens.length);
+        }
+        from = to;
+      }
       if (start + B < tokens.length) continue;
       const encoder = dev.createCommandEncoder({ label: "prefill_head" });
       let pass = forward.encodePromptHead(encoder, T);

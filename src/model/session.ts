@@ -20,7 +20,7 @@ import { GpuModel, type GpuModelOptions } from "./gpu_model.ts";
 import type { ModelHParams } from "./hparams.ts";
 import { type ModelFile, openModel } from "./model_file.ts";
 import { runAhead } from "./run_ahead.ts";
-import type { Sequence } from "./sequence.ts";
+import type { PromptProgress, Sequence } from "./sequence.ts";
 
 export type { LayerKvMemory } from "../kv/cache.ts";
 export { defaultContext } from "./gpu_model.ts";
@@ -143,21 +143,22 @@ export class Session {
    * token after it; then the KV cache settles (plans and compresses).
    *
    * @param tokens prompt token ids (at least one)
+   * @param onProgress called between the prompt's submissions (`Sequence.submitPrompt`); may throw to stop it
    * @returns the sampled next token
    * @throws {LimitError} when the prompt does not fit in the context
    */
-  async prefill(tokens: readonly number[]): Promise<number> {
-    const next = await this.#prefillChunks(tokens);
+  async prefill(tokens: readonly number[], onProgress?: PromptProgress): Promise<number> {
+    const next = await this.#prefillChunks(tokens, onProgress);
     await this.#seq.settle();
     return next;
   }
 
   /** Runs the prompt's chunks and samples the token after it; the KV cache is not settled yet. */
-  async #prefillChunks(tokens: readonly number[]): Promise<number> {
+  async #prefillChunks(tokens: readonly number[], onProgress?: PromptProgress): Promise<number> {
     if (!this.#seq.kv.compresses) this.#checkFits(tokens.length);
     if (this.position === 0) this.#seq.setHistory(tokens);
     const buffer = this.#readback[0]!;
-    this.#seq.submitPrompt(tokens, buffer);
+    await this.#seq.submitPrompt(tokens, buffer, onProgress);
     return await this.#readToken(buffer);
   }
 
@@ -283,31 +284,40 @@ export class Session {
    * run: {@linkcode position} counts them.
    *
    * @param prompt prompt token ids (at least one)
-   * @param maxTokens most tokens to generate (the context may end it sooner)
+   * @param maxTokens most tokens to generate (the context may end it sooner); 0 runs the prompt
+   *   alone (its KV cache filled and settled) and yields nothing, as llama.cpp's `-n 0` does
    * @param afterStep called right after each decode step is submitted, before the next one (a
    *   caller that records state per step, e.g. compress-inspect, submits its copies there)
    * @param options `firstTokenEarly`: yield the prompt's token before the KV cache settles (a
    *   streaming caller shows it sooner; the cache then settles when the next token is asked
    *   for, or when the caller stops). Off by default: the caller sees the settled cache at the
-   *   first token, and decode timings start after the compression.
+   *   first token, and decode timings start after the compression. `onPromptProgress`: called
+   *   between the prompt's submissions ({@linkcode prefill}); it may throw to stop the prompt.
    */
   async *generate(
     prompt: readonly number[],
     maxTokens: number,
     afterStep?: () => void,
-    options: { readonly firstTokenEarly?: boolean } = {},
+    options: {
+      readonly firstTokenEarly?: boolean;
+      readonly onPromptProgress?: PromptProgress;
+    } = {},
   ): AsyncGenerator<number> {
-    if (maxTokens < 1) return;
+    const onProgress = options.onPromptProgress;
+    if (maxTokens < 1) {
+      await this.prefill(prompt, onProgress);
+      return;
+    }
     let last: number;
     if (options.firstTokenEarly) {
-      last = await this.#prefillChunks(prompt);
+      last = await this.#prefillChunks(prompt, onProgress);
       try {
         yield last;
       } finally {
         await this.#seq.settle();
       }
     } else {
-      last = await this.prefill(prompt);
+      last = await this.prefill(prompt, onProgress);
       yield last;
     }
     let submitted = 1;
