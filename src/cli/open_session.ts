@@ -1,18 +1,20 @@
 /**
  * Opening a model for a prompt, shared by `generate` and `compress-inspect`:
- * the file and its tokenizer first, so a prompt that cannot fit fails before
- * the weights are uploaded; then the upload with a progress bar.
+ * the file and its tokenizer first, so the run's limits (the context, the
+ * prompt, the kernels' slots: `run_limits.ts`) are checked before the
+ * weights are uploaded and before any output; then the upload with a
+ * progress bar.
  *
  * @module
  */
 
 import { adapterLimits } from "../gpu/device.ts";
 import type { ModelHParams } from "../model/hparams.ts";
-import { promptFitError, promptTokens } from "../model/generation.ts";
+import { promptTokens } from "../model/generation.ts";
 import { openModel } from "../model/model_file.ts";
+import { checkRunLimits } from "../model/run_limits.ts";
 import { defaultContext, Session, type SessionOptions } from "../model/session.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
-import { checkContextSize } from "./context_check.ts";
 import { createProgress } from "./progress.ts";
 
 /** How to open the session. */
@@ -39,7 +41,7 @@ export interface PromptSession {
  * @param path the GGUF file
  * @param text the prompt
  * @param options context, KV policy, sampler, batch and extra checks
- * @throws {LimitError} when the prompt does not fit the context
+ * @throws {LimitError} when the context or the prompt cannot run (`checkRunLimits`)
  */
 export async function openForPrompt(
   path: string,
@@ -52,11 +54,17 @@ export async function openForPrompt(
     const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
     const nCtx = ctx ?? defaultContext(model.hparams);
     const prompt = promptTokens(tokenizer, text, parseSpecial ?? false);
-    const unfit = promptFitError(prompt.length, nCtx, model.hparams.nCtxTrain);
-    if (unfit) throw unfit;
     validate?.(model.hparams);
-    const warning = checkContextSize(model.hparams, nCtx, await adapterLimits());
-    if (warning) console.error(warning);
+    const limits = checkRunLimits({
+      hparams: model.hparams,
+      nCtx,
+      kv: sessionOptions.kv,
+      adapter: await adapterLimits(),
+      prompts: [{ length: prompt.length }],
+    });
+    const unfit = limits.prompts[0]!.error;
+    if (unfit) throw unfit;
+    if (limits.warning) console.error(limits.warning);
     const progress = createProgress("loading weights");
     const session = await Session.load(model, tokenizer, {
       ...sessionOptions,

@@ -11,12 +11,13 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { basename } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
 import { adapterLimits } from "../gpu/device.ts";
+import { kvCompresses } from "../kv/describe.ts";
 import { openModel } from "../model/model_file.ts";
-import { checkContextSize } from "./context_check.ts";
+import { checkRunLimits } from "../model/run_limits.ts";
 import { isStdinPath, readStdinText } from "./prompt_input.ts";
 import { decodeUtf8 } from "./utf8_text.ts";
 import { KV_POLICY_NAMES } from "../kv/options.ts";
-import { profileConfigs } from "../profile/configs.ts";
+import { type ProfileConfig, profileConfigs } from "../profile/configs.ts";
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from "../profile/report.ts";
 import { type ProfileText, runProfile } from "../profile/run.ts";
 import { speedTests } from "../profile/test_name.ts";
@@ -143,7 +144,7 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
         "give -p N, -n N or --text FILE",
     );
   }
-  if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx);
+  if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx, configs);
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
   using interrupt = watchInterrupt();
@@ -171,12 +172,24 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
   }));
 }
 
-/** `-c/--ctx` against the model and the GPU before any test runs (as generate checks it). */
-async function checkProfileContext(path: string, nCtx: number): Promise<void> {
+/**
+ * `-c/--ctx` against the model, the GPU and each configuration's cache before
+ * any test runs (the limits generate checks, `run_limits.ts`). The full cache
+ * runs as the plain cache, as `runProfile` runs it; `runProfile` warns of a
+ * context past the trained one itself.
+ */
+async function checkProfileContext(
+  path: string,
+  nCtx: number,
+  configs: readonly ProfileConfig[],
+): Promise<void> {
   const model = await openModel(path);
   try {
-    const warning = checkContextSize(model.hparams, nCtx, await adapterLimits());
-    if (warning) console.error(warning);
+    const adapter = await adapterLimits();
+    for (const config of configs) {
+      const kv = kvCompresses(config.kv) ? config.kv : undefined;
+      checkRunLimits({ hparams: model.hparams, nCtx, kv, adapter });
+    }
   } finally {
     model.close();
   }
