@@ -21,8 +21,9 @@ import {
 } from "../sample/params.ts";
 import { BUILTIN_CHAT_FORMATS } from "../chat/builtin.ts";
 import { promptText } from "./chat_prompt.ts";
-import { UsageError } from "../errors.ts";
-import { watchInterrupt } from "./interrupt.ts";
+import { InterruptedError, UsageError } from "../errors.ts";
+import { type InterruptWatch, watchInterrupt } from "./interrupt.ts";
+import { createProgress } from "./progress.ts";
 import { writeStdout } from "./io.ts";
 import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
 import { byteSizeArg, collect, integerIn, numberIn } from "./options.ts";
@@ -205,6 +206,9 @@ interface GenerateRun {
   readonly promptMs: number;
   readonly compileMs: number;
   readonly decodeMs: number;
+  /** Prompt tokens run (all of them unless a signal stopped the prompt). */
+  readonly promptDone: number;
+  readonly promptTotal: number;
 }
 
 async function runGenerate(promptArg: string | undefined, o: GenerateOptions): Promise<void> {
@@ -243,7 +247,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
     if (o.verbose) reportSetup(session, prompt, args);
 
     // loop: the session runs decode steps ahead of the read-backs
-    const run = await generateLoop(session, prompt, args.prompt, o, () => interrupt.interrupted);
+    const run = await generateLoop(session, prompt, args.prompt, o, interrupt);
 
     // report
     const result = generateResult(session, prompt, run, args, loadMs);
@@ -260,7 +264,11 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
       reportTimings(result);
     }
     if (run.stopReason === "interrupted") {
-      throw interrupt.error(`after ${run.tokens.length} generated tokens`);
+      throw interrupt.error(
+        run.tokens.length > 0 || run.promptDone === run.promptTotal
+          ? `after ${run.tokens.length} generated tokens`
+          : `during the prompt, after ${run.promptDone} of ${run.promptTotal} prompt tokens`,
+      );
     }
   } finally {
     // free
@@ -312,15 +320,17 @@ function reportSetup(session: Session, prompt: readonly number[], args: Generate
 /**
  * Runs the prompt and the decode loop, streaming text (or `--jsonl` events)
  * as tokens come back, until end of sequence, a stop string, `-n`, the
- * context (for `-n -1`, whatever the policy) or SIGINT ends it. Warns once,
- * when it happens, that the sequence went past the trained context.
+ * context (for `-n -1`, whatever the policy) or a stop signal ends it; a
+ * signal during the prompt ends it between two of the prompt's submissions
+ * (no token). `-n 0` runs the prompt alone. Warns once, when it happens,
+ * that the sequence went past the trained context.
  */
 async function generateLoop(
   session: Session,
   prompt: readonly number[],
   promptText: string,
   o: GenerateOptions,
-  interrupted: () => boolean,
+  interrupt: InterruptWatch,
 ): Promise<GenerateRun> {
   const tok = session.tokenizer;
   const streamText = !o.json && !o.jsonl;
@@ -335,52 +345,54 @@ async function generateLoop(
     ignoreEos: o.ignoreEos ?? false,
     emptyPrompt: promptText.length === 0,
   });
-  const trained = session.hparams.nCtxTrain;
-  let warned = false;
+  const warnPastTrained = trainedContextWarning(session, prompt.length, gen, streamText);
+  const watched = watchPrompt(interrupt, o.verbose ?? false);
   const compiled = session.runtime.pipelines.compileMs;
   let compileMs = 0;
   let stopReason: StopReason | undefined;
   const tp = performance.now();
   let td = tp;
   let promptMs = 0;
+  const promptDone = () => {
+    watched.progress.done();
+    compileMs = session.runtime.pipelines.compileMs - compiled;
+    promptMs = performance.now() - tp - compileMs;
+    td = performance.now();
+  };
   // The first token streams before the KV cache compresses the prompt (it does not depend on it).
-  const steps = session.generate(prompt, limit, undefined, { firstTokenEarly: true });
-  for await (const next of steps) {
-    if (gen.tokens.length === 0) {
-      compileMs = session.runtime.pipelines.compileMs - compiled;
-      promptMs = performance.now() - tp - compileMs;
-      td = performance.now();
+  const steps = session.generate(prompt, limit, undefined, {
+    firstTokenEarly: true,
+    onPromptProgress: watched.hook,
+  });
+  try {
+    for await (const next of steps) {
+      if (gen.tokens.length === 0) promptDone();
+      const { piece, stop } = gen.push(next);
+      warnPastTrained(piece);
+      if (stop === "eos") {
+        stopReason = stop;
+        break;
+      }
+      if (o.jsonl) {
+        await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
+      } else if (piece) await emit(piece);
+      if (stop) {
+        stopReason = stop;
+        break;
+      }
+      if (interrupt.interrupted) {
+        stopReason = "interrupted";
+        break;
+      }
     }
-    const { piece, stop } = gen.push(next);
-    // The sequence the model has read: the prompt and every generated token but this one.
-    if (!warned && prompt.length + gen.tokens.length - 1 > trained) {
-      warned = true;
-      const shown = gen.text.slice(0, gen.text.length - piece.length);
-      const open = streamText && shown.length > 0 && !shown.endsWith("\n") &&
-        Deno.stdout.isTerminal();
-      console.error(
-        `${open ? "\n" : ""}d2o: warning: generation went past the model's trained context of ` +
-          `${trained} tokens; the text may degrade from here`,
-      );
-    }
-    if (stop === "eos") {
-      stopReason = stop;
-      break;
-    }
-    if (o.jsonl) {
-      await writeStdout(JSON.stringify({ type: "token", id: next, text: piece }) + "\n");
-    } else if (piece) await emit(piece);
-    if (stop) {
-      stopReason = stop;
-      break;
-    }
-    if (interrupted()) {
-      stopReason = "interrupted";
-      break;
-    }
+  } catch (error) {
+    // A stop signal between two of the prompt's submissions: no token, the partial result.
+    if (!(error instanceof InterruptedError) || gen.tokens.length > 0) throw error;
+    stopReason = "interrupted";
   }
-  // The steps ran out before the limit: the context is full.
-  stopReason ??= "context_full";
+  if (gen.tokens.length === 0) promptDone();
+  // The steps ran out: the token limit (-n 0 runs the prompt alone), else the context is full.
+  stopReason ??= gen.tokens.length >= limit ? gen.limitReason : "context_full";
   const decodeMs = performance.now() - td;
   const tail = gen.finish(stopReason);
   if (tail && !o.jsonl) await emit(tail);
@@ -388,7 +400,58 @@ async function generateLoop(
   if (streamText && text.length > 0 && !text.endsWith("\n") && Deno.stdout.isTerminal()) {
     await emit("\n");
   }
-  return { tokens, text, stopReason, promptMs, compileMs, decodeMs };
+  return {
+    tokens,
+    text,
+    stopReason,
+    promptMs,
+    compileMs,
+    decodeMs,
+    promptDone: watched.done(),
+    promptTotal: prompt.length,
+  };
+}
+
+/**
+ * The prompt's hook: progress (a bar on a terminal; with `--verbose` a line
+ * every few seconds off one) and a checkpoint that stops the prompt when a
+ * signal came. `done()` says how many prompt tokens had run.
+ */
+function watchPrompt(interrupt: InterruptWatch, verbose: boolean) {
+  const progress = createProgress("prompt", Deno.stderr, { lines: verbose, unit: "tokens" });
+  let ran = 0;
+  const hook = (done: number, total: number) => {
+    ran = done;
+    progress.update(done, total);
+    interrupt.throwIfInterrupted(() => `during the prompt, after ${done} of ${total} tokens`);
+  };
+  return { progress, hook, done: () => ran };
+}
+
+/**
+ * A check to call with each new piece: warns once, on stderr, when the
+ * sequence the model has read (the prompt and every generated token but the
+ * newest) goes past the trained context.
+ */
+function trainedContextWarning(
+  session: Session,
+  promptLength: number,
+  gen: Generation,
+  streamText: boolean,
+): (piece: string) => void {
+  const trained = session.hparams.nCtxTrain;
+  let warned = false;
+  return (piece) => {
+    if (warned || promptLength + gen.tokens.length - 1 <= trained) return;
+    warned = true;
+    const shown = gen.text.slice(0, gen.text.length - piece.length);
+    const open = streamText && shown.length > 0 && !shown.endsWith("\n") &&
+      Deno.stdout.isTerminal();
+    console.error(
+      `${open ? "\n" : ""}d2o: warning: generation went past the model's trained context of ` +
+        `${trained} tokens; the text may degrade from here`,
+    );
+  };
 }
 
 /** The `--json` result of a run. */
