@@ -4,13 +4,16 @@
  * active slot advances one token per decode step, and a sequence that ends
  * (end of generation, its token limit, a stop string, a full context) frees
  * its slot for the next queued request at once. Under a KV memory cap a
- * request is admitted only when its cache fits beside the running ones
- * (`kv_charge.ts`). Results come out in finishing order.
+ * request is admitted only when its cache fits beside the running ones. Every
+ * request ends with one line, in finishing order: its result; an error line
+ * when it cannot run (its cache can never fit the cap, or its prompt hits a
+ * limit while it runs) while the others go on; and after a stop request,
+ * each running one as interrupted and each queued one as not started.
  *
  * @module
  */
 
-import { LimitError } from "../errors.ts";
+import { type D2oError, LimitError } from "../errors.ts";
 import type { SamplerParams } from "../sample/params.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { Generation, type StopReason, tokenLimit } from "../model/generation.ts";
@@ -24,7 +27,7 @@ export interface BatchRequest {
   readonly prompt: readonly number[];
   /** Whether the prompt text was empty (the first piece keeps no leading space). */
   readonly emptyPrompt: boolean;
-  /** Most tokens to generate; −1 = until the context is full. */
+  /** Most tokens to generate; −1 = until the context is full; 0 = the prompt alone. */
   readonly nPredict: number;
   /** The request's sampler settings. */
   readonly sampler: SamplerParams;
@@ -37,7 +40,7 @@ export interface BatchRequest {
 /** Why a request ended (the lone run's reasons, `generation.ts`). */
 export type BatchStopReason = StopReason;
 
-/** One finished request. */
+/** One finished request (or one a stop request cut short). */
 export interface BatchResult {
   /** The request's id. */
   id: string | number;
@@ -57,9 +60,36 @@ export interface BatchResult {
   kvBytes: number;
 }
 
+/** A request that could not run: why, and the exit code of its class. */
+export interface BatchFailure {
+  /** The request's id. */
+  id: string | number;
+  /** Always `error`. */
+  stopReason: "error";
+  /** What went wrong, as the `d2o:` line of a lone run says it. */
+  error: string;
+  /** The exit code of its class (6 for a limit). */
+  exitCode: number;
+  /** Prompt tokens. */
+  promptTokens: number;
+}
+
+/** A queued request that a stop request left unstarted. */
+export interface BatchUnstarted {
+  /** The request's id. */
+  id: string | number;
+  /** Always `not_started`. */
+  stopReason: "not_started";
+  /** Prompt tokens. */
+  promptTokens: number;
+}
+
+/** The line of one request: every request gets exactly one. */
+export type BatchLine = BatchResult | BatchFailure | BatchUnstarted;
+
 /** Where a batch run stands (after each step). */
 export interface BatchProgress {
-  /** Requests finished. */
+  /** Requests ended (finished, failed or cut short). */
   readonly done: number;
   /** Requests in all. */
   readonly total: number;
@@ -79,9 +109,17 @@ export interface BatchRunOptions {
   readonly ignoreEos?: boolean;
   /** KV bytes all running sequences may hold together; absent: no cap beyond the slots. */
   readonly kvMemory?: number | undefined;
-  /** Called after each decode step. */
+  /** Called after each decode step (it may throw to end the run, e.g. a closed stdout). */
   readonly onProgress?: (progress: BatchProgress) => void;
-  /** Polled after each step: true ends every running request as interrupted. */
+  /**
+   * Called between a prompt's submissions with its tokens done of the total
+   * (it may throw to end the run).
+   */
+  readonly onPromptProgress?: (request: BatchRequest, done: number, total: number) => void;
+  /**
+   * Polled after each step and between a prompt's submissions: true ends
+   * every running request as interrupted and every queued one as not started.
+   */
   readonly interrupted?: () => boolean;
 }
 
@@ -91,6 +129,8 @@ interface Running {
   readonly slot: number;
   /** Its tokens, text and stop rules. */
   readonly gen: Generation;
+  /** Most tokens it generates (0: the prompt alone). */
+  readonly limit: number;
   readonly queuedMs: number;
   readonly promptMs: number;
   readonly t0: number;
@@ -99,99 +139,251 @@ interface Running {
   charge: number;
 }
 
+/** Thrown between a prompt's submissions when a stop request came. */
+class PromptStopped extends Error {}
+
 /**
- * Runs `requests` through the engine's slots, yielding each result when its request ends.
+ * Runs `requests` through the engine's slots, yielding each request's line when it ends.
  *
  * @param engine the batch engine (its slots are the parallel sequences)
  * @param tokenizer the model's tokenizer (end of generation, detokenization)
  * @param requests the queue, in order
  * @param options EOS handling, memory cap, progress, interrupt
- * @throws {LimitError} when a request can never fit the memory cap
  */
 export async function* runBatch(
   engine: BatchEngine,
   tokenizer: Tokenizer,
   requests: readonly BatchRequest[],
   options: BatchRunOptions = {},
-): AsyncGenerator<BatchResult> {
-  const cap = options.kvMemory ?? Infinity;
-  for (const r of requests) {
-    if (r.charge > cap) {
-      throw new LimitError(
-        `Cannot admit request ${JSON.stringify(r.id)}: its KV cache needs ${r.charge} bytes, ` +
-          `more than --kv-memory's ${cap}`,
+): AsyncGenerator<BatchLine> {
+  const run = new BatchRun(engine, tokenizer, requests, options);
+  // A request whose cache can never fit the cap would wait for ever: its line at once.
+  yield* run.unfit();
+  while (run.busy) {
+    if (run.interrupted) return yield* run.stopAll();
+    // admit: the next queued request takes a free slot when its cache fits
+    while (run.admissible) {
+      const admitted = await run.admitNext();
+      if (admitted === "stopped") return yield* run.stopAll();
+      if (admitted) yield admitted;
+    }
+    if (run.interrupted) return yield* run.stopAll();
+    yield* await run.step();
+  }
+}
+
+/** The state of one {@linkcode runBatch}: the queue, the slots, the counts. */
+class BatchRun {
+  readonly #engine: BatchEngine;
+  readonly #tokenizer: Tokenizer;
+  readonly #options: BatchRunOptions;
+  readonly #total: number;
+  readonly #cap: number;
+  readonly #queue: BatchRequest[];
+  readonly #free: number[];
+  readonly #running = new Map<number, Running>();
+  readonly #start = performance.now();
+  #charged = 0;
+  #done = 0;
+  #decoded = 0;
+  #decodeMs = 0;
+  /** The line of the request whose prompt a stop request cut short. */
+  #cutShort: BatchResult | undefined;
+
+  constructor(
+    engine: BatchEngine,
+    tokenizer: Tokenizer,
+    requests: readonly BatchRequest[],
+    options: BatchRunOptions,
+  ) {
+    this.#engine = engine;
+    this.#tokenizer = tokenizer;
+    this.#options = options;
+    this.#total = requests.length;
+    this.#cap = options.kvMemory ?? Infinity;
+    this.#queue = [...requests];
+    this.#free = engine.sequences.map((_, i) => i);
+  }
+
+  /** Whether a request is queued or running. */
+  get busy(): boolean {
+    return this.#queue.length > 0 || this.#running.size > 0;
+  }
+
+  /** Whether a stop request came. */
+  get interrupted(): boolean {
+    return this.#options.interrupted?.() ?? false;
+  }
+
+  /** Whether the next queued request can take a free slot now. */
+  get admissible(): boolean {
+    const next = this.#queue[0];
+    return next !== undefined && this.#free.length > 0 && this.#charged + next.charge <= this.#cap;
+  }
+
+  /** The lines of the requests whose cache is larger than the cap (taken out of the queue). */
+  *unfit(): Generator<BatchLine> {
+    const fit = this.#queue.filter((r) => r.charge <= this.#cap);
+    for (const r of this.#queue.filter((r) => r.charge > this.#cap)) {
+      this.#done++;
+      yield failure(
+        r,
+        new LimitError(
+          `Cannot run prompt ${JSON.stringify(r.id)}: its KV cache needs ${r.charge} bytes, ` +
+            `more than --kv-memory's ${this.#cap}`,
+        ),
       );
     }
+    this.#queue.splice(0, this.#queue.length, ...fit);
   }
-  const queue = [...requests];
-  const free = engine.sequences.map((_, i) => i);
-  const running = new Map<number, Running>();
-  const start = performance.now();
-  let charged = 0;
-  let done = 0;
-  let decoded = 0;
-  let decodeMs = 0;
-  const end = (run: Running, stopReason: BatchStopReason): BatchResult => {
-    const seq = engine.sequences[run.slot]!;
+
+  /**
+   * Runs the next queued request's prompt in a free slot.
+   *
+   * @returns its line when it ended at once (n_predict 0, its first token ends it, a limit its
+   *   prompt met), `stopped` when a stop request cut its prompt short (its line is yielded by
+   *   {@linkcode stopAll}), else undefined
+   */
+  async admitNext(): Promise<BatchLine | "stopped" | undefined> {
+    const request = this.#queue.shift()!;
+    const slot = this.#free.shift()!;
+    const engine = this.#engine;
+    let run: Running;
+    try {
+      run = await admit(engine, this.#tokenizer, request, slot, this.#start, {
+        ignoreEos: this.#options.ignoreEos ?? false,
+        onProgress: (done, total) => {
+          this.#options.onPromptProgress?.(request, done, total);
+          if (this.interrupted) throw new PromptStopped();
+        },
+      });
+    } catch (error) {
+      if (error instanceof PromptStopped) {
+        this.#release(slot);
+        this.#done++;
+        this.#cutShort = cutShort(request, slot, performance.now() - this.#start);
+        return "stopped";
+      }
+      // A limit its prompt met while it ran (the kernels' bounds): its line; the others go on.
+      if (!(error instanceof LimitError)) throw error;
+      this.#release(slot);
+      this.#done++;
+      return failure(request, error);
+    }
+    this.#charged += run.charge;
+    this.#running.set(slot, run);
+    // n_predict 0: the prompt alone, no token.
+    const stop = run.limit === 0 ? run.gen.limitReason : accept(run, run.first, engine);
+    return stop ? this.#end(run, stop) : undefined;
+  }
+
+  /** One decode step of every running request; the lines of those it ends. */
+  async step(): Promise<BatchLine[]> {
+    if (this.#running.size === 0) return [];
+    const active = [...this.#running.keys()];
+    const t = performance.now();
+    const next = await this.#engine.step(active);
+    this.#decodeMs += performance.now() - t;
+    this.#decoded += active.length;
+    const stopping = this.interrupted;
+    const lines: BatchLine[] = [];
+    for (const [i, slot] of active.entries()) {
+      const run = this.#running.get(slot)!;
+      const stop = accept(run, next[i]!, this.#engine);
+      if (stop || stopping) lines.push(this.#end(run, stop ?? "interrupted"));
+    }
+    this.#options.onProgress?.({
+      done: this.#done,
+      total: this.#total,
+      active: active.length,
+      decoded: this.#decoded,
+      decodeMs: this.#decodeMs,
+      kvCharged: this.#charged,
+    });
+    return lines;
+  }
+
+  /**
+   * After a stop request: every running request's line (interrupted), then
+   * every queued one's (a prompt cut short first: interrupted, no token; the
+   * rest not started).
+   */
+  *stopAll(): Generator<BatchLine> {
+    if (this.#cutShort) yield this.#cutShort;
+    for (const run of [...this.#running.values()]) yield this.#end(run, "interrupted");
+    for (const r of this.#queue.splice(0)) {
+      this.#done++;
+      yield { id: r.id, stopReason: "not_started", promptTokens: r.prompt.length };
+    }
+  }
+
+  /** Ends a running request: its line; its slot and charge go back. */
+  #end(run: Running, stopReason: BatchStopReason): BatchResult {
+    const seq = this.#engine.sequences[run.slot]!;
     const kvBytes = seq.kv.memory(seq.position).reduce((s, l) => s + l.allocatedBytes, 0);
     run.gen.finish(stopReason);
-    engine.finish(run.slot);
-    running.delete(run.slot);
-    free.push(run.slot);
-    free.sort((a, b) => a - b);
-    charged -= run.charge;
-    done++;
-    const ms = performance.now() - run.t0;
-    const { tokens, text } = run.gen;
-    return {
-      id: run.request.id,
-      text,
-      tokens,
-      stopReason,
-      promptTokens: run.request.prompt.length,
-      slot: run.slot,
-      timings: {
-        queuedMs: run.queuedMs,
-        promptMs: run.promptMs,
-        decodeMs: ms,
-        decodeTokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / (ms / 1000) : 0,
-      },
-      kvBytes,
-    };
-  };
-  while (queue.length > 0 || running.size > 0) {
-    // admit: the next queued request takes a free slot when its cache fits
-    while (queue.length > 0 && free.length > 0 && charged + queue[0]!.charge <= cap) {
-      const request = queue.shift()!;
-      const slot = free.shift()!;
-      const run = await admit(engine, tokenizer, request, slot, start, options.ignoreEos ?? false);
-      charged += run.charge;
-      running.set(slot, run);
-      const stop = accept(run, run.first, engine);
-      if (stop) yield end(run, stop);
-    }
-    if (running.size === 0) continue;
-    const active = [...running.keys()];
-    const t = performance.now();
-    const next = await engine.step(active);
-    decodeMs += performance.now() - t;
-    decoded += active.length;
-    const interrupted = options.interrupted?.() ?? false;
-    for (const [i, slot] of active.entries()) {
-      const run = running.get(slot)!;
-      const stop = accept(run, next[i]!, engine);
-      if (stop || interrupted) yield end(run, stop ?? "interrupted");
-    }
-    options.onProgress?.({
-      done,
-      total: requests.length,
-      active: active.length,
-      decoded,
-      decodeMs,
-      kvCharged: charged,
-    });
-    if (interrupted) return;
+    this.#release(run.slot);
+    this.#charged -= run.charge;
+    this.#done++;
+    return result(run, stopReason, kvBytes, performance.now() - run.t0);
   }
+
+  #release(slot: number): void {
+    this.#engine.finish(slot);
+    this.#running.delete(slot);
+    this.#free.push(slot);
+    this.#free.sort((a, b) => a - b);
+  }
+}
+
+/** A finished (or cut short) request's line. */
+function result(
+  run: Running,
+  stopReason: BatchStopReason,
+  kvBytes: number,
+  ms: number,
+): BatchResult {
+  const { tokens, text } = run.gen;
+  return {
+    id: run.request.id,
+    text,
+    tokens,
+    stopReason,
+    promptTokens: run.request.prompt.length,
+    slot: run.slot,
+    timings: {
+      queuedMs: run.queuedMs,
+      promptMs: run.promptMs,
+      decodeMs: ms,
+      decodeTokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / (ms / 1000) : 0,
+    },
+    kvBytes,
+  };
+}
+
+/** The line of a request a stop request cut short during its prompt: no token. */
+function cutShort(request: BatchRequest, slot: number, queuedMs: number): BatchResult {
+  return {
+    id: request.id,
+    text: "",
+    tokens: [],
+    stopReason: "interrupted",
+    promptTokens: request.prompt.length,
+    slot,
+    timings: { queuedMs, promptMs: 0, decodeMs: 0, decodeTokensPerSecond: 0 },
+    kvBytes: 0,
+  };
+}
+
+/** The line of a request that cannot run. */
+function failure(request: BatchRequest, error: D2oError): BatchFailure {
+  return {
+    id: request.id,
+    stopReason: "error",
+    error: error.message,
+    exitCode: error.exitCode,
+    promptTokens: request.prompt.length,
+  };
 }
 
 /** Runs a request's prompt in `slot` and starts its state with the first token. */
@@ -201,22 +393,27 @@ async function admit(
   request: BatchRequest,
   slot: number,
   start: number,
-  ignoreEos: boolean,
+  options: {
+    readonly ignoreEos: boolean;
+    readonly onProgress: (done: number, total: number) => void;
+  },
 ): Promise<Running> {
   const t0 = performance.now();
-  const first = await engine.start(slot, request.prompt, request.sampler);
+  const first = await engine.start(slot, request.prompt, request.sampler, options.onProgress);
   const t1 = performance.now();
   const kv = engine.sequences[slot]!.kv;
   const allocated = kv.memory(request.prompt.length).reduce((s, l) => s + l.allocatedBytes, 0);
   const { nPredict, prompt } = request;
+  const limit = tokenLimit(nPredict, prompt.length, engine.nCtx);
   return {
     request,
     slot,
+    limit,
     gen: new Generation(tokenizer, {
       nPredict,
-      limit: tokenLimit(nPredict, prompt.length, engine.nCtx),
+      limit,
       stop: request.stop,
-      ignoreEos,
+      ignoreEos: options.ignoreEos,
       emptyPrompt: request.emptyPrompt,
     }),
     queuedMs: t0 - start,
