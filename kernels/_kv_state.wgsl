@@ -8,7 +8,9 @@
 //   state[2..3]   reserved (0)
 //   state[4 + h]  slot the next token of KV head h is written to
 // Slot table: pos `array<i32>` [n_head_kv][n_slots] (−1 = free), score
-// `array<f32>` [n_head_kv][n_slots] (accumulated attention of the query group).
+// `array<f32>` [n_head_kv][n_slots]: what the layer's score snippet gave
+// (kernels/_score_*.wgsl, src/gpu/ops/kv_score.ts: e.g. the query group's column
+// sums, or minus the key norm), plus the decode attention the query group added.
 //
 // Policy uniform (the LAST binding of every kv kernel; src/gpu/ops/kv_support.ts
 // createPolicyParams):
@@ -70,6 +72,15 @@ fn nearer(sa: f32, pa: i32, ia: u32, sb: f32, pb: i32, ib: u32) -> bool {
     return pa < pb;
   }
   return ia < ib;
+}
+
+// n2 plus the squares of x's 4 elements, in element order: a key's squared norm, summed
+// as the twins sum it (src/reference/kv/scores.ts `keyNormF32`).
+fn add_squares(n2: f32, x: vec4f) -> f32 {
+  var s = n2 + x.x * x.x;
+  s = s + x.y * x.y;
+  s = s + x.z * x.z;
+  return s + x.w * x.w;
 }
 
 // The τ EMA in the twin's f32 order (src/kv/d2o.ts `updateTau`); unset τ starts at m.

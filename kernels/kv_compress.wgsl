@@ -1,7 +1,9 @@
 // kv_compress: the bulk compression of one layer at the end of prefill
 // (src/reference/kv/kv_layer.ts `prefill` = policy `compress` + apply). The
 // staging cache holds the prompt at slot = position; per KV head g:
-//   score[g][j] = Σ_{h in g's query group} colsum[h][j]  (f32, query-head order)
+//   score[g][j] = prompt_score(g, j): the layer's score snippet (kernels/_score_*.wgsl,
+//         src/gpu/ops/kv_score.ts); the attention one sums colsum[h][j] over g's
+//         query group (f32, query-head order), others may read the staging keys
 //   pool (pool_r > 0): for sinks ≤ j < pool_end (= T' − recent, the candidates), score[g][j]
 //         = max of the raw scores over [j − pool_r, j + pool_r] ∩ [sinks, pool_end)
 //   keep: everything when the layer is not compressed or T' ≤ C; else the sinks
@@ -21,9 +23,10 @@
 // once, where it is stored (a copied row is exact, a merged one f16-rounded).
 // Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
 // or _kv_elem_f16.wgsl as KVec, k_load, k_store and VVec, v_load, v_store),
-// STEP_WGSL and _kv_state.wgsl by the host. Entry points, in order
+// STEP_WGSL, _kv_state.wgsl and the score snippet's prompt section by the host.
+// Entry points, in order
 // (the merge ones only when the layer merges and something is evicted):
-//   prep    x = ⌈T'/WG⌉, y = n_head_kv: group scores (raw when pooling) and key norms
+//   prep    x = ⌈T'/WG⌉, y = n_head_kv: prompt scores (raw when pooling) and key norms
 //   pool    x = ⌈T'/WG⌉, y = n_head_kv: max pool of the candidates' raw scores (when pool_r > 0)
 //   rank    x = ⌈T'/WG⌉, y = n_head_kv: keep flags (one invocation per position
 //           counts the candidates ranked above it: O(T'²) per head, spread over T' invocations)
@@ -39,7 +42,8 @@
 // Bindings (group 0; each entry point's auto layout holds the ones it uses, ≤ 8 storage):
 //   0 staging_k: storage, read        array<KVec>   n_head_kv × staging_slots × HEAD_DIM
 //   1 staging_v: storage, read        array<VVec>   n_head_kv × staging_slots × HEAD_DIM
-//   2 colsum:    storage, read        array<f32>  n_head × stride (per query head)
+//   2 colsum:    storage, read        array<f32>  n_head × stride (per query head; bound
+//                only when the score snippet reads column sums)
 //   3 dest_k:    storage, read_write  array<KVec>   n_head_kv × dest_slots × HEAD_DIM
 //   4 dest_v:    storage, read_write  array<VVec>   n_head_kv × dest_slots × HEAD_DIM
 //   5 pos:       storage, read_write  array<i32>  n_head_kv × dest_slots
@@ -99,6 +103,27 @@ fn group_score(g: u32, j: u32) -> f32 {
   return wf(lay.o_score + g * policy.tokens + j);
 }
 
+// For the score snippet: the column sums of (KV head g, position j) summed over g's
+// query group, in query-head order (binds colsum only when the snippet calls it).
+fn group_column_sum(g: u32, j: u32) -> f32 {
+  var s = 0.0;
+  for (var i = 0u; i < G; i++) {
+    s = s + colsum[(g * G + i) * policy.stride + j];
+  }
+  return s;
+}
+
+// The L2 norm of staging key (g, j) in f32, elements in order (the merges' and the
+// score snippet's).
+fn staging_key_norm(g: u32, j: u32) -> f32 {
+  let row = (g * lay.staging_slots + j) * D4;
+  var n2 = 0.0;
+  for (var d = 0u; d < D4; d++) {
+    n2 = add_squares(n2, k_load(staging_k[row + d]));
+  }
+  return sqrt(n2);
+}
+
 @compute @workgroup_size(WG)
 fn prep(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.x;
@@ -106,22 +131,9 @@ fn prep(@builtin(global_invocation_id) gid: vec3u) {
   if (j >= policy.tokens) {
     return;
   }
-  var s = 0.0;
-  for (var i = 0u; i < G; i++) {
-    s = s + colsum[(g * G + i) * policy.stride + j];
-  }
   let out = select(lay.o_score, lay.o_raw, lay.pool_r > 0u);
-  work[out + g * policy.tokens + j] = bitcast<u32>(s);
-  let row = (g * lay.staging_slots + j) * D4;
-  var n2 = 0.0;
-  for (var d = 0u; d < D4; d++) {
-    let x = k_load(staging_k[row + d]);
-    n2 = n2 + x.x * x.x;
-    n2 = n2 + x.y * x.y;
-    n2 = n2 + x.z * x.z;
-    n2 = n2 + x.w * x.w;
-  }
-  work[lay.o_norm + g * policy.tokens + j] = bitcast<u32>(sqrt(n2));
+  work[out + g * policy.tokens + j] = bitcast<u32>(prompt_score(g, j));
+  work[lay.o_norm + g * policy.tokens + j] = bitcast<u32>(staging_key_norm(g, j));
 }
 
 @compute @workgroup_size(WG)

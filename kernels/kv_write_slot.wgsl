@@ -1,10 +1,13 @@
 // kv_write_slot: a decode step writes its token into each KV head's free slot
 // (src/reference/kv/kv_layer.ts `append`):
 //   f = state.free[h];  k_cache[h][f] = k[h];  v_cache[h][f] = v[h];
-//   pos[h][f] = step.pos;  score[h][f] = 0
+//   pos[h][f] = step.pos;  score[h][f] = written_score(h)
+// (the layer's score snippet, kernels/_score_*.wgsl: 0 for the attention scores,
+// others may score the stored key, e.g. by its norm; src/gpu/ops/kv_score.ts)
 // (K and V stored in their element formats: exact for f32, nearest f16 for f16.)
 // Concatenated after the keys' and the values' element formats (_kv_elem_f32.wgsl
-// or _kv_elem_f16.wgsl as KVec, k_store and VVec, v_store), STEP_WGSL and _kv_state.wgsl by the host.
+// or _kv_elem_f16.wgsl as KVec, k_store and VVec, v_store), STEP_WGSL, _kv_state.wgsl and
+// the score snippet's write section by the host.
 // Bindings (group 0):
 //   0 k:       storage, read        array<vec4f>  n_head_kv × HEAD_DIM (this token, rotated)
 //   1 v:       storage, read        array<vec4f>  n_head_kv × HEAD_DIM
@@ -35,6 +38,17 @@ struct Params { n_head_kv: u32, n_slots: u32 }
 @group(0) @binding(7) var<uniform> step: Step;
 @group(0) @binding(8) var<uniform> params: Params;
 
+// For the score snippet: the L2 norm of KV head h's key as the cache stores it (f32,
+// elements in order; src/reference/kv/scores.ts `keyNormF32`).
+fn written_key_norm(h: u32) -> f32 {
+  let d4 = HEAD_DIM / 4u;
+  var n2 = 0.0;
+  for (var d = 0u; d < d4; d++) {
+    n2 = add_squares(n2, k_load(k_store(k[h * d4 + d])));
+  }
+  return sqrt(n2);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let d4 = HEAD_DIM / 4u;
@@ -53,6 +67,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   v_cache[cell * d4 + d] = v_store(v[i]);
   if (d == 0u) {
     pos[cell] = i32(step.pos);
-    score[cell] = 0.0;
+    score[cell] = written_score(h);
   }
 }

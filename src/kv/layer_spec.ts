@@ -1,13 +1,15 @@
 /**
  * From a policy's spec and one layer's budget to what the GPU kernels and the
  * CPU twin need to know of the layer: its slot count and its
- * {@linkcode KvLayerSpec} (data only; the GPU side never sees a policy).
+ * {@linkcode KvLayerSpec} (data only, the score snippet included; the GPU side
+ * never sees a policy).
  *
  * @module
  */
 
 import type { KvLayerSpec } from "../gpu/ops/kv_support.ts";
 import type { KvGpuSpec, LayerBudget } from "./policy.ts";
+import { scoreKernel } from "./score_source.ts";
 
 /**
  * Slots per KV head a layer's cache allocates for a sequence: the capacity
@@ -65,5 +67,6 @@ export function gpuLayerSpec(spec: KvGpuSpec, budget: LayerBudget, nSlots: numbe
     evict: spec.decode === "evict",
     pool: spec.pool,
     merge: spec.merge,
+    score: scoreKernel(spec.score),
   };
 }

@@ -209,12 +209,11 @@ export class GpuLayer {
       table: this.table,
       headDim,
     };
-    this.write = createKvWriteSlot(rt, { ...caches, k: this.kRow, v: this.vRow, step: this.step });
-    this.evict = createKvEvict(rt, {
-      ...caches,
-      layer: gpuLayerSpec(twin.policy.spec, budget, nSlots),
-      step: this.step,
-    });
+    const layer = gpuLayerSpec(twin.policy.spec, budget, nSlots);
+    // The write gives each token the score source's first score, as the twin's append does.
+    const row = { k: this.kRow, v: this.vRow, step: this.step, score: layer.score! };
+    this.write = createKvWriteSlot(rt, { ...caches, ...row });
+    this.evict = createKvEvict(rt, { ...caches, layer, step: this.step });
   }
 
   /** Queues a write of a whole layer state (K, V as the caches' type stores them, table, τ, count, free slots). */

@@ -5,11 +5,7 @@ import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { gpuLayerSpec } from "../../src/kv/layer_spec.ts";
 import type { CompressDecision } from "../../src/reference/kv/layer_view.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
-import {
-  causalColumnSums,
-  groupColumnSums,
-  maxPoolScores,
-} from "../../src/reference/kv/column_sums.ts";
+import { causalColumnSums, groupColumnSums } from "../../src/reference/kv/column_sums.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { syntheticSequence } from "../kv/_synthetic.ts";
@@ -102,14 +98,8 @@ async function runCase(c: Case, types: KvTypes, seed: number) {
   for (let h = 0; h < nHead; h++) {
     colsumRows.set(colsum.subarray(h * tokens, (h + 1) * tokens), h * stagingSlots);
   }
-  // The policy's pool over the candidates' scores (the twin of the kernel's pool stage).
-  const { pool } = twin.policy.spec;
-  const b = twin.budget;
-  let scores = groupColumnSums(colsum, tokens, shape);
-  if (pool > 1 && b.compressed && tokens > b.slots) {
-    scores = maxPoolScores(scores, nHeadKv, tokens, pool, b.sinks, tokens - b.recent);
-  }
-  const decision = twin.prefill(keys, values, scores, tokens);
+  // The twin scores the prompt from these by the policy's score source (and pools them).
+  const decision = twin.prefill(keys, values, groupColumnSums(colsum, tokens, shape), tokens);
   const gpu = new GpuLayer(rt, twin);
   // Dirty the destination: the compression must write every table cell and the state.
   gpu.load({

@@ -9,6 +9,7 @@ import type { LayerBudget } from "../../src/kv/policy.ts";
 import type { StepDecision } from "../../src/reference/kv/layer_view.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
 import { ReferenceKvLayer } from "../../src/reference/kv/kv_layer.ts";
+import { decodeAddsAttention } from "../../src/reference/kv/scores.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { prefillInputs, syntheticSequence } from "../kv/_synthetic.ts";
 import { testRuntime } from "./_cases.ts";
@@ -35,7 +36,8 @@ interface Case {
 
 /**
  * The decode path as the forward pass records it, one submit per token:
- * kv_write_slot → attention_decode (adding into the table's scores) →
+ * kv_write_slot (with the score source's first score) → attention_decode (adding
+ * into the table's scores when the source adds decode attention) →
  * kv_evict. The GPU runs on its own; afterwards the twin replays every step
  * with the GPU's accumulated scores and must reach the same state. Merges use
  * the code rule, whose arithmetic is bit-exact, so the two never drift; an f16
@@ -63,7 +65,8 @@ async function runPath(c: Case, types: KvTypes, seed: number) {
     out,
     shape: { nHead, nHeadKv, headDim, nSlots },
     step: gpu.step,
-    scores: gpu.table.score,
+    // As the cache binds it: the attention adds into the scores when the score source says so.
+    ...(decodeAddsAttention(policy.spec) ? { scores: gpu.table.score } : {}),
   });
   const scoreBytes = nHeadKv * nSlots * 4;
   const perStep = scoreBytes + gpu.stateBytes;

@@ -111,6 +111,35 @@ function checkAccounting(l: ReferenceKvLayer, evicted: Set<number>[]) {
   }
 }
 
+/**
+ * The prompt scores a layer ranks, computed here from the score source's
+ * definition: the grouped column sums (max-pooled over the candidates when
+ * the spec pools), or none (0).
+ */
+function expectedPromptScores(
+  l: ReferenceKvLayer,
+  p: { keys: Float32Array; scores: Float32Array },
+): Float64Array {
+  const { score, pool } = l.policy.spec;
+  const { nHeadKv, budget } = l;
+  const T = PROMPT;
+  if (score === "none") return new Float64Array(nHeadKv * T);
+  const out = Float64Array.from(p.scores);
+  if (pool === 1) return out;
+  const r = (pool - 1) / 2;
+  const end = T - budget.recent;
+  for (let h = 0; h < nHeadKv; h++) {
+    for (let j = budget.sinks; j < end; j++) {
+      const near = p.scores.subarray(
+        h * T + Math.max(budget.sinks, j - r),
+        h * T + Math.min(end, j + r + 1),
+      );
+      out[h * T + j] = Math.max(...near);
+    }
+  }
+  return out;
+}
+
 function checkPrefill(
   l: ReferenceKvLayer,
   d: CompressDecision,
@@ -119,6 +148,7 @@ function checkPrefill(
 ) {
   const { nHeadKv, headDim, budget } = l;
   const T = PROMPT;
+  const scores = expectedPromptScores(l, p);
   const staging = {
     budget,
     newestPos: T - 1,
@@ -142,13 +172,17 @@ function checkPrefill(
     // Kept candidates = top scores (ties: older kept).
     for (const a of kept) {
       for (const b of gone) {
-        const sa = p.scores[h * T + a]!;
-        const sb = p.scores[h * T + b]!;
+        const sa = scores[h * T + a]!;
+        const sb = scores[h * T + b]!;
         assert.ok(
           sa > sb || (sa === sb && a < b),
           `head ${h}: p${b} (${sb}) beats kept p${a} (${sa})`,
         );
       }
+      // A kept token carries its prompt score into its slot.
+      const got = l.table.score[h * l.nSlots + l.table.find(h, a)]!;
+      const want = scores[h * T + a]!;
+      assert.ok(Math.abs(got - want) <= TOL, `head ${h}: p${a} score ${got} vs ${want}`);
     }
   }
   if (Number.isNaN(d.tau)) return;

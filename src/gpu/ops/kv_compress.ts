@@ -1,12 +1,14 @@
 /**
  * Host side of `kernels/kv_compress.wgsl`: the bulk compression of one layer
- * at the end of prefill. Reads the prompt's staging cache (slot = position)
- * and its per-query-head column sums, and applies the rule the layer's spec
- * describes (keep sinks, window and the top-scored candidates, the scores
- * optionally max-pooled over positions; with merging, fold the evicted keys
- * and values into their nearest kept keys and set τ); then writes the kept
- * rows, the slot table and the state of the layer's slot cache. The CPU twin
- * of the same rule is the policy's `compress` (`src/kv/scoring_policy.ts`).
+ * at the end of prefill. Scores each position of the prompt's staging cache
+ * (slot = position) with the layer's score snippet (`kv_score.ts`: the
+ * attention one reads the per-query-head column sums, others the keys), and
+ * applies the rule the layer's spec describes (keep sinks, window and the
+ * top-scored candidates, the scores optionally max-pooled over positions;
+ * with merging, fold the evicted keys and values into their nearest kept keys
+ * and set τ); then writes the kept rows, the slot table and the state of the
+ * layer's slot cache. The CPU twin of the same rule is
+ * `src/reference/kv/kv_layer.ts` `prefill` (scores, then the decision).
  * Created once per request (sizes depend on the prompt length).
  *
  * @module
@@ -24,6 +26,7 @@ import {
   requireKvCache,
   requireKvHeadDim,
 } from "./kv_elem.ts";
+import { ATTENTION_SCORE, scoreSnippet } from "./kv_score.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createPolicyParams, KV_PRELUDE, type KvLayerSpec, slotsFor } from "./kv_support.ts";
 import {
@@ -38,8 +41,6 @@ import {
 
 /** Workgroup size of every entry point. */
 const WG = 64;
-/** Values (slots × head size) one layer's compression fills at most: its 1-D gather grid. */
-export const KV_COMPRESS_MAX_SLOT_VALUES = MAX_GROUPS_PER_DIM * WG;
 /** Loop iterations one invocation may spend (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 40000;
 
@@ -112,7 +113,7 @@ export interface KvCompressOptions {
   readonly tokens: number;
   /** The staging cache. */
   readonly staging: KvStaging;
-  /** Column sums per query head `[nHead][colsumStride]` (from kv_column_sums). */
+  /** Column sums per query head `[nHead][colsumStride]` (kv_column_sums; read if the score does). */
   readonly colsum: GPUBuffer;
   /** Row stride of `colsum`; defaults to `staging.nSlots`. */
   readonly colsumStride?: number;
@@ -196,7 +197,8 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   });
   const kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
   const kernel = kvKernelLabel(OP, kvTypes);
-  const code = kvElemSource(kvTypes) + KV_PRELUDE + src;
+  const score = layer.score ?? ATTENTION_SCORE;
+  const code = kvElemSource(kvTypes) + KV_PRELUDE + scoreSnippet(score, "prompt") + src;
   const constants = { WG, HEAD_DIM: headDim, G: nHead / nHeadKv, K_CHUNK: kChunk };
   const buffers = [
     staging.kCache,
@@ -219,7 +221,7 @@ export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): Kv
   const rows = Math.ceil(tokens / WG);
   const evRows = Math.ceil(plan.evicted / WG);
   const stages = [
-    stage("prep", [0, 2, 8, 9, 10], [rows, nHeadKv]),
+    stage("prep", score.columnSums ? [0, 2, 8, 9, 10] : [0, 8, 9, 10], [rows, nHeadKv]),
     ...(pooling ? [stage("pool", [8, 9, 10], [rows, nHeadKv])] : []),
     stage("rank", [8, 9, 10], [rows, nHeadKv]),
     stage("scan", [8, 9, 10], [nHeadKv]),

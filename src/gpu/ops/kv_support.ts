@@ -12,6 +12,7 @@ import state from "../../../kernels/_kv_state.wgsl" with { type: "text" };
 import { STEP_WGSL } from "../step.ts";
 
 import { DEFAULT_KV_TYPES, type KvTypes } from "./kv_elem.ts";
+import type { KvScoreKernel } from "./kv_score.ts";
 import type { KvSlotTable } from "./kv_slot_table.ts";
 import { createParams } from "./op_support.ts";
 
@@ -47,6 +48,8 @@ export interface KvLayerSpec {
   readonly pool?: number;
   /** Merging of evicted tokens, or null/absent to drop them. */
   readonly merge?: KvMergeParams | null;
+  /** The score snippet that ranks the prompt (default: `ATTENTION_SCORE`, `kv_score.ts`). */
+  readonly score?: KvScoreKernel;
 }
 
 /** A layer's cache, slot table and step uniform, as the slot-table ops bind them. */

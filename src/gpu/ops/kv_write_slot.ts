@@ -1,7 +1,8 @@
 /**
  * Host side of `kernels/kv_write_slot.wgsl`: the decode step writes its token's
  * rotated key and value into each KV head's free slot and records its position
- * (score 0) in the slot table.
+ * and its first score (the score snippet's `written_score`, `kv_score.ts`: 0
+ * for the attention scores) in the slot table.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import src from "../../../kernels/kv_write_slot.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { kvElemSource, kvKernelLabel, requireKvCache, requireKvHeadDim } from "./kv_elem.ts";
+import { ATTENTION_SCORE, type KvScoreKernel, scoreSnippet } from "./kv_score.ts";
 import { KV_PRELUDE, type KvLayerBuffers, layerKvTypes } from "./kv_support.ts";
 import {
   bindBuffers,
@@ -24,6 +26,8 @@ export interface KvWriteSlotOptions extends KvLayerBuffers {
   readonly k: GPUBuffer;
   /** This token's values (nHeadKv × headDim). */
   readonly v: GPUBuffer;
+  /** The layer's score snippet: the written token's score (default {@linkcode ATTENTION_SCORE}: 0). */
+  readonly score?: KvScoreKernel;
 }
 
 /**
@@ -53,7 +57,8 @@ export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): 
   requireKvCache(op, "v_cache", vCache, kvTypes.v, nHeadKv * nSlots * headDim, cacheShape);
   const pipeline = rt.pipelines.get({
     label: kvKernelLabel(op, kvTypes),
-    code: kvElemSource(kvTypes) + KV_PRELUDE + src,
+    code: kvElemSource(kvTypes) + KV_PRELUDE +
+      scoreSnippet(options.score ?? ATTENTION_SCORE, "write") + src,
     constants: { HEAD_DIM: headDim },
   });
   const params = createParams(rt.device, `${label}.params`, [["u", nHeadKv], ["u", nSlots]]);

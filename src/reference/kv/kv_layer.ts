@@ -5,15 +5,19 @@
  * same decisions; tests compare the two after every step.
  *
  * Lifecycle of a sequence:
- * 1. `prefill(keys, values, scores, T)` — the prompt's K/V and initial scores
- *    (column sums summed over each KV head's query group). A compressed layer
+ * 1. `prefill(keys, values, columnSums, T)` — the prompt's K/V and its column
+ *    sums summed over each KV head's query group, from which the policy's
+ *    score source makes the prompt's scores (`scores.ts` `promptScores`: the
+ *    snippet's twin, then the max pool when the spec pools). A compressed layer
  *    whose prompt exceeds `C` is compressed at once (`end_of_prefill`,
  *    docs/method.md §9 Q3): the policy's compression decision (`decide.ts`,
  *    from its spec) is applied —
  *    merges first (each target rewritten from the pre-merge rows), then the
  *    kept rows in ascending position go to slots `0 .. C−1`; slot `C` is free.
  * 2. Per decode token: `append(k, v)` writes into each head's lowest free slot
- *    (score 0), `accumulate(row)` adds the step's attention (f32), and
+ *    (with the score source's first score: 0 for attention, or a score of its
+ *    stored key), `accumulate(row)` adds the step's attention (f32) when the
+ *    score source adds decode attention, and
  *    `evict()` applies the policy's step decision: merge the victim into
  *    its target (if any), then free the victim's slot, which the next token
  *    reuses. `step` runs the three.
@@ -43,6 +47,7 @@ import { compressDecision, stepDecision } from "./decide.ts";
 import type { CompressDecision, KvLayerView, StepDecision } from "./layer_view.ts";
 import { mergeRows } from "./merge_rows.ts";
 import { mergeWeights } from "./merge_rule.ts";
+import { decodeAddsAttention, promptScores, writtenScore } from "./scores.ts";
 import { isProtected } from "./selection.ts";
 import { FREE, SlotTable } from "./slot_table.ts";
 
@@ -144,7 +149,8 @@ export class ReferenceKvLayer {
    *
    * @param keys rotated prompt keys `[nHeadKv][tokens][headDim]`
    * @param values prompt values `[nHeadKv][tokens][headDim]`
-   * @param scores initial scores `[nHeadKv][tokens]`
+   * @param columnSums the prompt's column sums summed over each KV head's query group
+   *   `[nHeadKv][tokens]` (`groupColumnSums`; ignored by a score source that reads none)
    * @param tokens prompt length `T ≥ 1`
    * @returns the compression decision (its slots index the prompt), or null when nothing was evicted
    * @throws {RangeError} when the layer is not empty or an array is short
@@ -153,7 +159,7 @@ export class ReferenceKvLayer {
   prefill(
     keys: Float32Array,
     values: Float32Array,
-    scores: Float32Array,
+    columnSums: Float32Array,
     tokens: number,
   ): CompressDecision | null {
     const { nHeadKv, headDim } = this;
@@ -161,7 +167,7 @@ export class ReferenceKvLayer {
     const rows = nHeadKv * tokens;
     if (
       tokens < 1 || keys.length < rows * headDim || values.length < rows * headDim ||
-      scores.length < rows
+      columnSums.length < rows
     ) {
       throw new RangeError(`Cannot prefill ${tokens} tokens: an input array is too short`);
     }
@@ -175,7 +181,13 @@ export class ReferenceKvLayer {
       headDim,
       nSlots: tokens,
       pos,
-      score: scores,
+      score: promptScores(this.policy.spec, this.budget, {
+        keys,
+        columnSums,
+        tokens,
+        nHeadKv,
+        headDim,
+      }),
       keys,
       newestPos: tokens - 1,
       tau: this.#tau,
@@ -195,8 +207,9 @@ export class ReferenceKvLayer {
   }
 
   /**
-   * Writes a new token at the next position into each head's lowest free slot
-   * (score 0), stored as `kvTypes` store them.
+   * Writes a new token at the next position into each head's lowest free slot,
+   * stored as `kvTypes` store them, with the score source's first score of
+   * the stored key (`writtenScore`: 0 for the attention sources).
    *
    * @param k rotated key per head `[nHeadKv][headDim]`
    * @param v value per head `[nHeadKv][headDim]`
@@ -212,12 +225,12 @@ export class ReferenceKvLayer {
       if (s === -1) {
         throw new LimitError(`Cannot cache position ${position}: all ${nSlots} slots are in use`);
       }
-      this.table.occupy(h, s, position);
       const at = (h * nSlots + s) * headDim;
       this.keys.set(k.subarray(h * headDim, (h + 1) * headDim), at);
       this.values.set(v.subarray(h * headDim, (h + 1) * headDim), at);
       roundKvInPlace(this.kvTypes.k, this.keys.subarray(at, at + headDim));
       roundKvInPlace(this.kvTypes.v, this.values.subarray(at, at + headDim));
+      this.table.occupy(h, s, position, writtenScore(this.policy.spec, this.keys, at, headDim));
       slots[h] = s;
     }
     this.#newestPos = position;
@@ -225,11 +238,14 @@ export class ReferenceKvLayer {
   }
 
   /**
-   * Adds a step's attention to the occupied slots' scores (`s ← fround(s + a)`).
+   * Adds a step's attention to the occupied slots' scores (`s ← fround(s + a)`)
+   * when the policy's score source adds decode attention; else nothing (the
+   * GPU's decode attention then has no scores to add into).
    *
    * @param row group-summed attention `[nHeadKv][nSlots]` (free slots ignored)
    */
   accumulate(row: Float32Array): void {
+    if (!decodeAddsAttention(this.policy.spec)) return;
     for (let h = 0; h < this.nHeadKv; h++) {
       for (let s = 0; s < this.nSlots; s++) {
         if (this.table.position(h, s) !== FREE) {
