@@ -96,10 +96,10 @@ export class BatchEngine {
     };
   }
 
-  /** Bytes of one token's K and V over every layer. */
+  /** Bytes of one token's K and V over every layer, in the caches' element types. */
   get kvBytesPerToken(): number {
     const hp = this.#gpu.hparams;
-    return kvBytesPerToken(hp) * hp.nLayer;
+    return kvBytesPerToken(hp, this.#gpu.kvTypes) * hp.nLayer;
   }
 
   /**

@@ -198,6 +198,7 @@ function buildReport(
       kvBytes: mem.kvBytes,
       kvLiveBytes: mem.kvLiveBytes,
       fullKvBytes: mem.kvFullBytes,
+      kvTypes: store.kvTypes,
     },
   };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { describeKvTypes } from "../gpu/ops/kv_elem.ts";
 import { describeKvOptions, kvCompresses } from "../kv/describe.ts";
 import { formatBytes } from "../profile/report.ts";
 import type { InspectReport } from "./types.ts";
@@ -47,13 +48,14 @@ export function summarizeInspect(report: InspectReport): SummaryItem[] {
  */
 function describeMemory({ kv, memory }: InspectReport): string {
   const { kvBytes, kvLiveBytes, fullKvBytes } = memory;
+  const types = `; ${describeKvTypes(memory.kvTypes)} cache`;
   if (!kvCompresses(kv)) {
     return `${formatBytes(kvBytes)} allocated for the whole context (uncompressed); live ` +
-      `${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)} of full)`;
+      `${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)} of full)${types}`;
   }
   return `${formatBytes(kvBytes)} of ${formatBytes(fullKvBytes)} full (${
     percent(kvBytes, fullKvBytes)
-  }); live ${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)})`;
+  }); live ${formatBytes(kvLiveBytes)} (${percent(kvLiveBytes, fullKvBytes)})${types}`;
 }
 
 /**

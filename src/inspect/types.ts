@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import type { KvOptions } from "../kv/options.ts";
 
 /** What became of one token in one layer and KV head. */
@@ -104,10 +105,12 @@ export interface InspectReport {
   readonly plan: readonly InspectLayerPlan[];
   /** Per-layer outcome. */
   readonly layers: readonly InspectLayer[];
-  /** KV bytes at the end: allocated and live, against the full cache for the same tokens. */
+  /** KV bytes at the end: allocated and live, against the full cache for the same tokens, in the cache's element types. */
   readonly memory: {
     readonly kvBytes: number;
     readonly kvLiveBytes: number;
     readonly fullKvBytes: number;
+    /** Element types of the cached keys and values (`-ctk`, `-ctv`). */
+    readonly kvTypes: KvTypes;
   };
 }

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { kvElementBytes, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import type { KvSlotTable } from "../gpu/ops/kv_slot_table.ts";
 import type { Dispatch } from "../gpu/runtime.ts";
 import type { KvOptions } from "./option_types.ts";
@@ -44,10 +45,12 @@ export interface KvStepBuffers {
 
 /** One layer's cache as a forward graph binds it. */
 export interface KvLayerBinding {
-  /** Rotated keys (n_kv_heads, n_slots, head_dim). */
+  /** Rotated keys (n_kv_heads, n_slots, head_dim), elements of `kvTypes.k`. */
   readonly kCache: GPUBuffer;
-  /** Values (n_kv_heads, n_slots, head_dim). */
+  /** Values (n_kv_heads, n_slots, head_dim), elements of `kvTypes.v`. */
   readonly vCache: GPUBuffer;
+  /** Element types of the keys and the values (the kernels that read or write them are built for these). */
+  readonly kvTypes: KvTypes;
   /** Slots per KV head. */
   readonly nSlots: number;
   /** The op writing the step's K and V rows; absent: slot = position (the forward pass's kv_write). */
@@ -86,6 +89,8 @@ export interface CompressionFate {
 export interface KvStore {
   /** Policy name, as `--kv` spells it. */
   readonly policy: string;
+  /** Element types of every layer's keys and values (`-ctk`, `-ctv`). */
+  readonly kvTypes: KvTypes;
   /** The validated options, when the cache runs a policy. */
   readonly options: KvOptions | undefined;
   /** Whether a prompt must start a new sequence at position 0 (caches that compress). */
@@ -139,16 +144,46 @@ export interface KvStore {
 }
 
 /**
- * Bytes of one token's K and V in one layer (f32).
+ * Bytes of one token's K and V in one layer, in their element types.
  *
  * @param shape KV heads and head size
+ * @param types the keys' and the values' element types
+ * @returns bytes
+ * @example f32 keys and values, f16 ones (half), f16 keys over f32 values
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvBytesPerToken } from "./cache.ts";
+ * const shape = { nHeadKv: 4, headDim: 8 };
+ * assert.equal(kvBytesPerToken(shape, { k: "f32", v: "f32" }), 256);
+ * assert.equal(kvBytesPerToken(shape, { k: "f16", v: "f16" }), 128);
+ * assert.equal(kvBytesPerToken(shape, { k: "f16", v: "f32" }), 192);
+ * ```
+ */
+export function kvBytesPerToken(
+  shape: Pick<KvShape, "nHeadKv" | "headDim">,
+  types: KvTypes,
+): number {
+  return shape.nHeadKv * shape.headDim * (kvElementBytes(types.k) + kvElementBytes(types.v));
+}
+
+/**
+ * Bytes of one token in one layer's larger cache buffer (K or V, whichever
+ * type is wider): what bounds a layer's slots under a storage-binding limit.
+ *
+ * @param shape KV heads and head size
+ * @param types the keys' and the values' element types
  * @returns bytes
  * @example
  * ```ts
- * import { kvBytesPerToken } from "./cache.ts";
- * console.log(kvBytesPerToken({ nHeadKv: 4, headDim: 8 })); // 256
+ * import assert from "node:assert/strict";
+ * import { kvWidestBytesPerToken } from "./cache.ts";
+ * assert.equal(kvWidestBytesPerToken({ nHeadKv: 4, headDim: 8 }, { k: "f16", v: "f32" }), 128);
  * ```
  */
-export function kvBytesPerToken(shape: Pick<KvShape, "nHeadKv" | "headDim">): number {
-  return 2 * shape.nHeadKv * shape.headDim * 4;
+export function kvWidestBytesPerToken(
+  shape: Pick<KvShape, "nHeadKv" | "headDim">,
+  types: KvTypes,
+): number {
+  return shape.nHeadKv * shape.headDim *
+    Math.max(kvElementBytes(types.k), kvElementBytes(types.v));
 }

@@ -9,6 +9,7 @@
  */
 
 import { createStorage } from "../gpu/buffers.ts";
+import { kvCacheBytes, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { fullLayer } from "./budget.ts";
 import { kvBytesPerToken, type KvLayerBinding, type KvStore, type LayerKvMemory } from "./cache.ts";
@@ -21,6 +22,8 @@ export type { KvStore, LayerKvMemory } from "./cache.ts";
 export class FullKvStore implements KvStore {
   /** Always `"full"`. */
   readonly policy = "full";
+  /** Element types of the keys and the values. */
+  readonly kvTypes: KvTypes;
   /** The plain cache has no policy options. */
   readonly options = undefined;
   /** The full cache never compresses. */
@@ -48,14 +51,20 @@ export class FullKvStore implements KvStore {
    * @param rt GPU runtime
    * @param shape the model's KV shape
    * @param nCtx slots per layer: the longest sequence
+   * @param kvTypes element types of the keys and the values
    */
-  constructor(rt: GpuRuntime, shape: KvShape, nCtx: number) {
+  constructor(rt: GpuRuntime, shape: KvShape, nCtx: number, kvTypes: KvTypes) {
     this.#shape = shape;
     this.#nCtx = nCtx;
-    const bytes = shape.nHeadKv * nCtx * shape.headDim * 4; // (n_kv_heads, n_ctx, head_dim) f32
+    this.kvTypes = kvTypes;
+    const { nHeadKv, headDim } = shape;
+    // (n_kv_heads, n_ctx, head_dim) each, in its element type
+    const kBytes = kvCacheBytes(kvTypes.k, nHeadKv, nCtx, headDim);
+    const vBytes = kvCacheBytes(kvTypes.v, nHeadKv, nCtx, headDim);
     this.step = Array.from({ length: shape.nLayer }, (_, l) => ({
-      kCache: createStorage(rt.device, bytes, `k_cache.${l}`),
-      vCache: createStorage(rt.device, bytes, `v_cache.${l}`),
+      kCache: createStorage(rt.device, kBytes, `k_cache.${l}`),
+      vCache: createStorage(rt.device, vBytes, `v_cache.${l}`),
+      kvTypes,
       nSlots: nCtx,
       afterAttention: [],
     }));
@@ -79,7 +88,7 @@ export class FullKvStore implements KvStore {
 
   /** Per layer: `n_ctx` slots allocated, one live per token seen. */
   memory(tokens: number): LayerKvMemory[] {
-    const perToken = kvBytesPerToken(this.#shape);
+    const perToken = kvBytesPerToken(this.#shape, this.kvTypes);
     const layer = {
       allocatedBytes: this.#nCtx * perToken,
       liveBytes: Math.min(tokens, this.#nCtx) * perToken,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import { kvBytesPerToken } from "./cache.ts";
 import { layerSlots } from "./layer_spec.ts";
 import type { KvOptions } from "./option_types.ts";
@@ -16,21 +17,25 @@ import type { KvShape } from "./policy.ts";
 import { createKvPolicy } from "./registry.ts";
 
 /**
- * KV bytes a sequence's cache allocates (every layer, K and V, f32).
+ * KV bytes a sequence's cache allocates (every layer, K and V in their element types).
  *
  * @param kv the policy; absent: the plain full cache (`capacity` slots per layer)
  * @param shape the model's KV shape
  * @param promptLength the prompt's tokens `T'`
  * @param capacity most positions the sequence reaches (the slots' context)
+ * @param kvTypes element types of the keys and the values
  * @returns bytes
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sequenceKvBytes } from "./memory_estimate.ts";
  * import { resolveKvOptions } from "./options.ts";
  * const shape = { nLayer: 2, nHead: 4, nHeadKv: 2, headDim: 8 };
- * console.log(sequenceKvBytes(undefined, shape, 100, 120)); // 30720
+ * const f32 = { k: "f32", v: "f32" } as const;
+ * assert.equal(sequenceKvBytes(undefined, shape, 100, 120, f32), 30720);
+ * assert.equal(sequenceKvBytes(undefined, shape, 100, 120, { k: "f16", v: "f16" }), 15360);
  * const h2o = resolveKvOptions({ kv: "h2o", kvBudget: 0.2, kvMin: 4 });
- * console.log(sequenceKvBytes(h2o, shape, 100, 120)); // 5376
+ * assert.equal(sequenceKvBytes(h2o, shape, 100, 120, f32), 5376);
  * ```
  */
 export function sequenceKvBytes(
@@ -38,8 +43,9 @@ export function sequenceKvBytes(
   shape: KvShape,
   promptLength: number,
   capacity: number,
+  kvTypes: KvTypes,
 ): number {
-  const perToken = kvBytesPerToken(shape);
+  const perToken = kvBytesPerToken(shape, kvTypes);
   if (!kv) return shape.nLayer * capacity * perToken;
   const policy = createKvPolicy(kv);
   const stats = { promptLength, capacity };

@@ -4,21 +4,19 @@
  * spec and plan, never from its name:
  *
  * 1. {@linkcode PolicyKvStore.prefill}: the prompt's K/V go to a staging
- *    cache (slot = position); when the spec's score source reads them
- *    (`score_source.ts`), each layer's prefill attention adds its
- *    per-query-head column sums (from every query, or from the observation
- *    window only; no T×T matrix is ever stored).
+ *    cache (slot = position); when the spec scores, each layer's prefill
+ *    attention adds its per-query-head column sums (from every query, or from
+ *    the observation window only; no T×T matrix is ever stored).
  * 2. {@linkcode PolicyKvStore.settle}: when the spec asks for them, the
  *    head variances are read back (the one read-back of a request:
  *    `L × n_head` floats); the policy plans the budgets on the CPU. Then
  *    each layer's slot cache is allocated and the compress kernels fill it
- *    (the source's scores, the pool, merges and τ as the spec says) before
- *    the staging cache is freed — at once, or with `--compress-at first-decode` after
+ *    (pooled scores, merges and τ as the spec says) before the staging
+ *    cache is freed — at once, or with `--compress-at first-decode` after
  *    one more step over the staging cache (the store says when:
  *    {@linkcode PolicyKvStore.settled}).
- * 4. Decode steps write into each head's free slot (with the source's first
- *    score), accumulate attention into the slot scores when the source adds
- *    it, and run the layer's eviction (or only grow) — all
+ * 4. Decode steps write into each head's free slot, accumulate attention
+ *    into the slot scores, and run the layer's eviction (or only grow) — all
  *    inside the step's one submission, with no read-back.
  *
  * @module
@@ -27,6 +25,7 @@
 import { LimitError } from "../errors.ts";
 import { createStorage, readBuffer } from "../gpu/buffers.ts";
 import { createColumnSums } from "../gpu/ops/kv_column_sums.ts";
+import { kvCacheBytes, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import { createKvCompress, type KvCompress } from "../gpu/ops/kv_compress.ts";
 import { createKvEvict, type KvEvict } from "../gpu/ops/kv_evict.ts";
 import { createHeadVariance } from "../gpu/ops/kv_head_variance.ts";
@@ -45,7 +44,6 @@ import { gpuLayerSpec, layerSlots } from "./layer_spec.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvPolicy, KvShape } from "./policy.ts";
 import { createKvPolicy } from "./registry.ts";
-import { columnSumsFrom, scoreKernel, scoreSource } from "./score_source.ts";
 
 export type { CompressionFate } from "./cache.ts";
 
@@ -80,6 +78,8 @@ export class PolicyKvStore implements KvStore {
   readonly policy: string;
   /** Compressing stores take the prompt at position 0 only. */
   readonly compresses = true;
+  /** Element types of the keys and the values, in the staging and the slot caches alike. */
+  readonly kvTypes: KvTypes;
   /** The validated options. */
   readonly options: KvOptions;
   /** The policy deciding budgets (CPU) and declaring the GPU's work (its spec). */
@@ -116,6 +116,7 @@ export class PolicyKvStore implements KvStore {
    * @param options validated KV options
    * @param capacity most positions a sequence reaches (uncompressed layers hold this many)
    * @param io the step buffers the cache's ops read: a prompt's, and the sequence's decode steps'
+   * @param kvTypes element types of the keys and the values (scores and merges are f32 in every type)
    * @param recordFates keep each layer's compression outcome (for `compress-inspect`)
    */
   constructor(
@@ -124,9 +125,11 @@ export class PolicyKvStore implements KvStore {
     options: KvOptions,
     capacity: number,
     io: KvStoreIo,
+    kvTypes: KvTypes,
     recordFates = false,
   ) {
     this.#rt = rt;
+    this.kvTypes = kvTypes;
     this.#shape = shape;
     this.options = options;
     this.policy = options.policy;
@@ -186,23 +189,27 @@ export class PolicyKvStore implements KvStore {
     this.#prefillTokens = promptLength;
     this.promptLength = promptLength + (this.deferred ? 1 : 0);
     const rows = this.promptLength;
-    const rowBytes = nHeadKv * rows * headDim * 4; // (n_kv_heads, T', head_dim)
+    const kvTypes = this.kvTypes;
+    // (n_kv_heads, T', head_dim) each, in its element type
+    const kBytes = kvCacheBytes(kvTypes.k, nHeadKv, rows, headDim);
+    const vBytes = kvCacheBytes(kvTypes.v, nHeadKv, rows, headDim);
     this.#staging = Array.from({ length: nLayer }, (_, l) => ({
-      kCache: createStorage(dev, rowBytes, `staging.k.${l}`),
-      vCache: createStorage(dev, rowBytes, `staging.v.${l}`),
+      kCache: createStorage(dev, kBytes, `staging.k.${l}`),
+      vCache: createStorage(dev, vBytes, `staging.v.${l}`),
       colsum: createStorage(dev, nHead * rows * 4, `colsum.${l}`), // (n_head, T'), zeroed
     }));
-    // The column sums the score source reads: from every query, the window, or none.
-    const fromQuery = columnSumsFrom(spec, promptLength);
+    const fromQuery = spec.score === "window" ? Math.max(0, promptLength - spec.window) : 0;
     return this.#prompt = this.#staging.map((s, l) => ({
       kCache: s.kCache,
       vCache: s.vCache,
+      kvTypes,
       nSlots: rows,
-      staging: fromQuery !== null,
-      afterAttention: fromQuery === null ? [] : this.#own([
+      staging: spec.score !== "none",
+      afterAttention: spec.score === "none" ? [] : this.#own([
         createColumnSums(this.#rt, {
           q: this.#io.prompt.q,
           kCache: s.kCache,
+          kvTypes,
           lse: this.#io.prompt.lse,
           out: s.colsum,
           nHead,
@@ -271,15 +278,24 @@ export class PolicyKvStore implements KvStore {
     const dev = rt.device;
     const T = this.promptLength;
     const spec = this.kvPolicy.spec;
+    const kvTypes = this.kvTypes;
     const compressions: KvCompress[] = [];
     const encoder = dev.createCommandEncoder({ label: "kv_compress" });
     const pass = encoder.beginComputePass({ label: "kv_compress" });
     this.#layers = plan.layers.map((budget, l) => {
       const nSlots = layerSlots(spec, budget, T, this.#capacity);
       const layer = gpuLayerSpec(spec, budget, nSlots);
-      const bytes = nHeadKv * nSlots * headDim * 4; // (n_kv_heads, n_slots, head_dim)
-      const kCache = createStorage(dev, bytes, `k_cache.${l}`);
-      const vCache = createStorage(dev, bytes, `v_cache.${l}`);
+      // (n_kv_heads, n_slots, head_dim) each, in its element type
+      const kCache = createStorage(
+        dev,
+        kvCacheBytes(kvTypes.k, nHeadKv, nSlots, headDim),
+        `k_cache.${l}`,
+      );
+      const vCache = createStorage(
+        dev,
+        kvCacheBytes(kvTypes.v, nHeadKv, nSlots, headDim),
+        `v_cache.${l}`,
+      );
       const table = createKvSlotTable(rt, { nHeadKv, nSlots, label: `blk.${l}` });
       const s = this.#staging[l]!;
       const compress = createKvCompress(rt, {
@@ -289,6 +305,7 @@ export class PolicyKvStore implements KvStore {
         colsum: s.colsum,
         nHead,
         dest: { kCache, vCache, table },
+        kvTypes,
         headDim,
         label: `blk.${l}`,
       });
@@ -297,6 +314,7 @@ export class PolicyKvStore implements KvStore {
       const caches = {
         kCache,
         vCache,
+        kvTypes,
         table,
         headDim,
         step: this.#io.decode.step,
@@ -307,8 +325,6 @@ export class PolicyKvStore implements KvStore {
     });
     pass.end();
     dev.queue.submit([encoder.finish()]);
-    const score = scoreKernel(spec.score);
-    const decodeAdds = scoreSource(spec.score).decodeAdds;
     if (this.#recordFates) {
       this.fates = [];
       for (const c of compressions) {
@@ -324,20 +340,20 @@ export class PolicyKvStore implements KvStore {
     return this.#step = this.#layers.map((layer, l) => ({
       kCache: layer.kCache,
       vCache: layer.vCache,
+      kvTypes,
       nSlots: layer.table.nSlots,
       write: this.#own([createKvWriteSlot(rt, {
         k: this.#io.decode.k,
         v: this.#io.decode.v,
         kCache: layer.kCache,
         vCache: layer.vCache,
+        kvTypes,
         table: layer.table,
         headDim,
         step: this.#io.decode.step,
-        score,
         label: `blk.${l}`,
       })])[0]!,
-      // Decode attention adds into the slot scores when the score source says so.
-      ...(decodeAdds ? { scores: layer.table.score } : {}),
+      scores: layer.table.score,
       kvOffset: layer.offset,
       afterAttention: this.#own([layer.evict]),
     }));
@@ -350,7 +366,7 @@ export class PolicyKvStore implements KvStore {
    * @param tokens tokens of the sequence so far
    */
   memory(tokens: number): LayerKvMemory[] {
-    const perToken = kvBytesPerToken(this.#shape);
+    const perToken = kvBytesPerToken(this.#shape, this.kvTypes);
     if (!this.plan || this.#layers.length === 0) {
       const staged = this.#staging.length > 0 ? this.promptLength * perToken : 0;
       return Array.from({ length: this.#shape.nLayer }, () => ({

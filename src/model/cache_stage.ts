@@ -88,7 +88,7 @@ export function createCacheStage(rt: GpuRuntime, options: CacheStageOptions): Ca
     const label = `blk.${l}`;
     const { q, k, v, step } = io;
     const shape = { nHead, nHeadKv, headDim, nSlots: cache.nSlots };
-    const { kCache, vCache } = cache;
+    const { kCache, vCache, kvTypes } = cache;
     const prompt = rows > 1 || cache.staging === true;
     return [
       // rope
@@ -104,6 +104,7 @@ export function createCacheStage(rt: GpuRuntime, options: CacheStageOptions): Ca
           v,
           kCache,
           vCache,
+          kvTypes,
           nHeadKv,
           headDim,
           nSlots: cache.nSlots,
@@ -120,6 +121,7 @@ export function createCacheStage(rt: GpuRuntime, options: CacheStageOptions): Ca
             q,
             kCache,
             vCache,
+            kvTypes,
             out: io.att,
             lse: io.lse,
             shape,
@@ -132,6 +134,7 @@ export function createCacheStage(rt: GpuRuntime, options: CacheStageOptions): Ca
             q,
             kCache,
             vCache,
+            kvTypes,
             out: io.att,
             shape,
             step,

@@ -10,6 +10,7 @@
 
 import { LimitError } from "../errors.ts";
 import { acquireGpu } from "../gpu/device.ts";
+import { DEFAULT_KV_TYPES, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import type { KvStore } from "../kv/cache.ts";
 import { FullKvStore } from "../kv/kv_store.ts";
@@ -43,6 +44,11 @@ export interface GpuModelOptions {
    * prompt per sequence.
    */
   readonly kv?: KvOptions | undefined;
+  /**
+   * Element types of every cache's keys and values (default f32 both; the
+   * command line's default follows the adapter: `src/cli/kv_flags.ts`).
+   */
+  readonly kvTypes?: KvTypes;
   /** With `kv`: keep what each prompt's compression did to each layer (`compress-inspect`, tests). */
   readonly recordFates?: boolean;
   /** A runtime to share (tests); by default the model acquires its own device. */
@@ -65,6 +71,8 @@ export class GpuModel {
   readonly forward: GpuForward;
   /** KV cache slots per sequence. */
   readonly nCtx: number;
+  /** Element types of every sequence's cached keys and values. */
+  readonly kvTypes: KvTypes;
   readonly #options: GpuModelOptions;
 
   private constructor(
@@ -79,6 +87,7 @@ export class GpuModel {
     this.weights = weights;
     this.hparams = hparams;
     this.nCtx = options.nCtx;
+    this.kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
     this.#options = options;
     this.forward = new GpuForward(runtime, hparams, weights, {
       nCtx: options.nCtx,
@@ -142,9 +151,10 @@ export class GpuModel {
         this.#options.kv,
         this.nCtx,
         { prompt: forward.io, decode: io },
+        this.kvTypes,
         this.#options.recordFates ?? false,
       )
-      : new FullKvStore(this.runtime, this.hparams, this.nCtx);
+      : new FullKvStore(this.runtime, this.hparams, this.nCtx, this.kvTypes);
     return new Sequence(this.runtime, forward, kv, io);
   }
 

@@ -14,7 +14,7 @@
  * - the warning for a context past the trained one.
  *
  * Messages name the flag to change and its largest usable value. KV bytes
- * come from `kvBytesPerToken`, so the cache's element type flows in with it.
+ * are counted in the cache's element types (`kvTypes`: `-ctk`, `-ctv`).
  *
  * @module
  */
@@ -22,7 +22,8 @@
 import { LimitError } from "../errors.ts";
 import type { AdapterLimits } from "../gpu/device.ts";
 import { KV_COMPRESS_MAX_SLOT_VALUES } from "../gpu/ops/kv_compress.ts";
-import { kvBytesPerToken } from "../kv/cache.ts";
+import { DEFAULT_KV_TYPES, type KvTypes } from "../gpu/ops/kv_elem.ts";
+import { kvWidestBytesPerToken } from "../kv/cache.ts";
 import { layerSlots } from "../kv/layer_spec.ts";
 import { sequenceKvBytes } from "../kv/memory_estimate.ts";
 import type { KvOptions } from "../kv/option_types.ts";
@@ -55,6 +56,8 @@ export interface RunLimitsInput {
   readonly prompts?: readonly PromptToCheck[];
   /** `--kv-memory`: KV bytes all running sequences may hold together. */
   readonly kvMemory?: number | undefined;
+  /** Element types of the cache's keys and values (`-ctk`, `-ctv`; default f32 both). */
+  readonly kvTypes?: KvTypes;
 }
 
 /** One prompt's verdict. */
@@ -104,9 +107,10 @@ export function checkRunLimits(input: RunLimitsInput): RunLimits {
   }
   const shape = cacheShape(hp, kv);
   const policy = kv ? createKvPolicy(kv) : undefined;
-  checkContext(shape, nCtx, input.adapter, kv && policy ? { kv, policy } : undefined);
+  const kvTypes = input.kvTypes ?? DEFAULT_KV_TYPES;
+  checkContext(shape, nCtx, input.adapter, kv && policy ? { kv, policy } : undefined, kvTypes);
   const prompts = (input.prompts ?? []).map((p) =>
-    promptLimit(p, { hp, shape, nCtx, kv, policy, kvMemory: input.kvMemory })
+    promptLimit(p, { hp, shape, nCtx, kv, policy, kvMemory: input.kvMemory, kvTypes })
   );
   const warning = nCtx > hp.nCtxTrain
     ? `d2o: warning: a context of ${nCtx} tokens is past the model's trained context of ` +
@@ -151,6 +155,7 @@ function checkContext(
   nCtx: number,
   adapter: AdapterLimits | undefined,
   policy: { kv: KvOptions; policy: KvPolicy } | undefined,
+  kvTypes: KvTypes,
 ): void {
   const most = HPARAM_LIMITS.nCtxTrain;
   if (nCtx > most) {
@@ -159,13 +164,15 @@ function checkContext(
     );
   }
   const bounds: ContextBound[] = [];
-  const perToken = kvBytesPerToken(shape) / 2; // one layer's K (or V)
+  const perToken = kvWidestBytesPerToken(shape, kvTypes); // one layer's K or V, the wider
+  const wider = kvTypes.k === "f16" && kvTypes.v === "f32" ? "V" : "K";
   const binding = adapter?.maxStorageBufferBindingSize;
   if (binding !== undefined) {
     bounds.push({
       most: Math.floor(binding / perToken),
       what: "",
-      why: `one layer's uncompressed K cache would take ${mib(nCtx * perToken)}, more than ` +
+      why:
+        `one layer's uncompressed ${wider} cache would take ${mib(nCtx * perToken)}, more than ` +
         `this GPU binds (${mib(binding)})`,
     });
   }
@@ -227,6 +234,7 @@ interface PromptContext {
   readonly kv: KvOptions | undefined;
   readonly policy: KvPolicy | undefined;
   readonly kvMemory: number | undefined;
+  readonly kvTypes: KvTypes;
 }
 
 /** One prompt: room in the context, its layers' slots, its cache under the cap. */
@@ -235,7 +243,7 @@ function promptLimit(prompt: PromptToCheck, c: PromptContext): PromptLimit {
   const T = prompt.length;
   const unfit = promptFitError(T, c.nCtx, c.hp.nCtxTrain, name);
   if (unfit) return { error: unfit, kvBytes: 0 };
-  const kvBytes = sequenceKvBytes(c.kv, c.shape, T, c.nCtx);
+  const kvBytes = sequenceKvBytes(c.kv, c.shape, T, c.nCtx, c.kvTypes);
   if (c.policy) {
     const plan = c.policy.estimatePlan(c.shape, { promptLength: T, capacity: c.nCtx });
     const slots = plan.layers.map((b) => layerSlots(c.policy!.spec, b, T, c.nCtx));

@@ -133,7 +133,8 @@ export class Session {
       kvBytes: kvLayers.reduce((s, l) => s + l.allocatedBytes, 0),
       kvLiveBytes: kvLayers.reduce((s, l) => s + l.liveBytes, 0),
       kvLayers,
-      kvFullBytes: this.position * kvBytesPerToken(this.hparams) * this.hparams.nLayer,
+      kvFullBytes: this.position * kvBytesPerToken(this.hparams, this.#gpu.kvTypes) *
+        this.hparams.nLayer,
       scratchBytes: this.#gpu.forward.scratchBytes,
     };
   }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { describeKvTypes } from "../gpu/ops/kv_elem.ts";
 import type { BatchReport, BatchRow } from "./batch_run.ts";
 import type { OutputFormat } from "./report.ts";
 import { csvText, formatBytes } from "./report.ts";
@@ -51,7 +52,12 @@ export function formatBatchReport(
       return JSON.stringify(report, null, 2) + "\n";
     case "jsonl":
       return report.rows.map((row) =>
-        JSON.stringify({ model: report.model.name, adapter: report.adapter, ...row }) + "\n"
+        JSON.stringify({
+          model: report.model.name,
+          adapter: report.adapter,
+          kvTypes: report.kvTypes,
+          ...row,
+        }) + "\n"
       ).join("");
     case "csv":
       return batchCsv(report);
@@ -131,7 +137,8 @@ function batchTable(report: BatchReport, style: "table" | "md"): string {
     `${r.kv} ${r.budget} ${r.test} ×${r.batch}: ${r.error}`
   );
   const footer = [
-    `${report.adapter}; ${report.reps} timed runs of -n decode steps of all sequences after one warm-up step, ` +
+    `${report.adapter}; KV cache ${describeKvTypes(report.kvTypes)}; ${report.reps} timed runs ` +
+    `of -n decode steps of all sequences after one warm-up step, ` +
     `prompts prefilled once, untimed` +
     (capped ? `; KV memory cap ${formatBytes(report.kvMemory!)}: the largest batch that fits` : ""),
     ...errors,

@@ -14,6 +14,7 @@
 import { basename } from "node:path";
 import { BatchEngine } from "../batch/batch_engine.ts";
 import { sequenceKvBytes } from "../kv/memory_estimate.ts";
+import { DEFAULT_KV_TYPES, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { kvCompresses } from "../kv/describe.ts";
 import type { ModelHParams } from "../model/hparams.ts";
@@ -46,6 +47,8 @@ export interface BatchProfileSettings {
   readonly seed: number;
   /** Decode steps timed per dispatch (`--kernels`) after the timed runs; 0 = none. */
   readonly kernelSteps?: number;
+  /** Element types of the cached keys and values (`-ctk`, `-ctv`; default f32 both). */
+  readonly kvTypes?: KvTypes;
 }
 
 /** One batch speed row. */
@@ -86,6 +89,8 @@ export interface BatchReport {
   readonly adapter: string;
   /** The memory cap, when one was given. */
   readonly kvMemory?: number;
+  /** Element types of the cached keys and values: what every KV byte figure counts. */
+  readonly kvTypes: KvTypes;
   /** Timed runs. */
   readonly reps: number;
   /** Rows in configuration order. */
@@ -136,6 +141,7 @@ export async function runBatchProfile(
       parallel: most,
       nCtx,
       kv: kvCompresses(config.kv) ? config.kv : undefined,
+      kvTypes: settings.kvTypes ?? DEFAULT_KV_TYPES,
       ...(hooks.runtime ? { runtime: hooks.runtime } : {}),
     });
     adapter = engine.runtime.ctx.description;
@@ -160,6 +166,7 @@ export async function runBatchProfile(
     },
     adapter,
     ...(settings.kvMemory === undefined ? {} : { kvMemory: settings.kvMemory }),
+    kvTypes: settings.kvTypes ?? DEFAULT_KV_TYPES,
     reps: settings.reps,
     rows,
   };
@@ -178,7 +185,8 @@ function batchTests(s: BatchProfileSettings, hp: ModelHParams, config: ProfileCo
     s.gens.flatMap((nGen) => {
       const promptLength = Math.max(1, nPrompt);
       const capacity = testContext({ nPrompt, nGen }, s);
-      const kvCharge = sequenceKvBytes(kv, hp, promptLength, capacity);
+      const types = s.kvTypes ?? DEFAULT_KV_TYPES;
+      const kvCharge = sequenceKvBytes(kv, hp, promptLength, capacity, types);
       const batches = s.kvMemory === undefined ? s.batches : [Math.floor(s.kvMemory / kvCharge)];
       const test = nPrompt > 0 ? `pp${nPrompt}+tg${nGen}` : `tg${nGen}`;
       return batches.map((batch) => ({

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { describeKvTypes } from "../gpu/ops/kv_elem.ts";
 import type { ProfileReport, ProfileRow } from "./run.ts";
 import { type Column, renderTable } from "./table.ts";
 
@@ -98,7 +99,12 @@ export const CSV_COLUMNS = [
 ] as const;
 
 function header(report: ProfileReport) {
-  return { model: report.model.name, adapter: report.adapter, nCtx: report.nCtx };
+  return {
+    model: report.model.name,
+    adapter: report.adapter,
+    nCtx: report.nCtx,
+    kvTypes: report.kvTypes,
+  };
 }
 
 function formatCsv(report: ProfileReport): string {
@@ -212,7 +218,9 @@ function formatTables(
   const notRun = notRunLines(report.rows);
   const bullet = style === "md" ? "- " : "";
   const notes = [
-    `${bullet}${report.adapter}; context ${report.nCtx}; ${report.reps} timed runs after a warm-up`,
+    `${bullet}${report.adapter}; context ${report.nCtx}; KV cache ${
+      describeKvTypes(report.kvTypes)
+    }; ${report.reps} timed runs after a warm-up`,
     ...notRun.map((line) => `${bullet}not run: ${line}`),
   ];
   return [...tables, notes.join("\n") + "\n"].join("\n");

@@ -11,6 +11,7 @@
 import { basename } from "node:path";
 import { D2oError } from "../errors.ts";
 import { acquireGpu } from "../gpu/device.ts";
+import { DEFAULT_KV_TYPES, type KvTypes } from "../gpu/ops/kv_elem.ts";
 import { createRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { kvCompresses } from "../kv/describe.ts";
 import { resolveKvOptions } from "../kv/options.ts";
@@ -53,6 +54,8 @@ export interface ProfileSettings {
   readonly seed: number;
   /** Decode tokens timed per step with GPU timestamps for each generation test (at most its length). */
   readonly kernelSteps: number;
+  /** Element types of the cached keys and values (`-ctk`, `-ctv`; default f32 both). */
+  readonly kvTypes?: KvTypes;
 }
 
 /** One result row. */
@@ -97,6 +100,8 @@ export interface ProfileReport {
   readonly timestamps: boolean;
   /** Context size of every session. */
   readonly nCtx: number;
+  /** Element types of every session's cached keys and values: what the KV byte figures count. */
+  readonly kvTypes: KvTypes;
   /** Timed repetitions. */
   readonly reps: number;
   /** Rows in configuration order, speed tests then texts. */
@@ -154,6 +159,7 @@ export async function runProfile(
       adapter: runtime.ctx.description,
       timestamps: runtime.ctx.hasTimestamps,
       nCtx,
+      kvTypes: settings.kvTypes ?? DEFAULT_KV_TYPES,
       reps: settings.reps,
       rows: settings.configs.flatMap((c) => rowsOf.get(c) ?? []),
     };
@@ -319,6 +325,7 @@ class ProfileRun {
     return Session.open(this.#settings.model, {
       nCtx: this.#nCtx,
       runtime: this.#runtime,
+      kvTypes: this.#settings.kvTypes ?? DEFAULT_KV_TYPES,
       ...(isFull(config) ? {} : { kv: config.kv }),
     });
   }

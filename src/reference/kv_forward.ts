@@ -11,33 +11,42 @@
  *   variance (`columnVariance`). Then the policy plans the budgets from
  *   `{ promptLength: T', capacity: nCtx, headVariance }`, a
  *   {@linkcode ReferenceKvCache} is built from the plan, and each layer is
- *   `prefill`ed with its prompt K/V and the group-summed column sums, from
- *   which it makes the prompt's scores by the policy's score source — the
+ *   `prefill`ed with its prompt K/V and the group-summed column sums — the
  *   compression happens there.
  * - **Decode** (one token at position `p`): per layer the rotated key and
  *   value are `append`ed into each KV head's free slot; attention runs over
  *   the occupied slots, which are always the prefix `0 .. n−1` of the slots
  *   (the invariant the GPU decode attention relies on; checked here); the
  *   group-summed attention row (`slotAttention`) is `accumulate`d into the
- *   scores (when the score source adds decode attention); then `evict()`
- *   applies the policy's decision.
+ *   scores; then `evict()` applies the policy's decision.
  *
  * The attention output comes from {@linkcode attention} over that prefix, so
  * under the `full` policy (slot = position) every logit equals the full-cache
  * reference's bit for bit.
  *
+ * An f16 cache (`kvTypes`, keys and values apart) holds every K (or V) value
+ * rounded to the nearest half where the GPU stores it: the prompt's staging
+ * rows, so the prompt's attention, its column sums and the compression read
+ * the stored values; each decode token's row; each merged row
+ * (`ReferenceKvLayer`). All arithmetic stays as in an f32 cache.
+ *
  * @module
  */
 
 import { LimitError } from "../errors.ts";
+import { DEFAULT_KV_TYPES, type KvTypes, roundKv } from "../gpu/ops/kv_elem.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import { ropeOptionsFor } from "../model/rope_options.ts";
 import type { KvPlan, KvPolicy, KvShape, LayerBudget } from "../kv/policy.ts";
 import { layerSlots } from "../kv/layer_spec.ts";
-import { columnSumsFrom } from "../kv/score_source.ts";
 import { attention, type AttentionShape } from "./attention.ts";
 import { type AttendStep, checkTokens, type ForwardOptions, runForward } from "./forward.ts";
-import { causalColumnSums, columnVariance, groupColumnSums } from "./kv/column_sums.ts";
+import {
+  causalColumnSums,
+  columnVariance,
+  groupColumnSums,
+  maxPoolScores,
+} from "./kv/column_sums.ts";
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
 import type { CompressDecision, StepDecision } from "./kv/layer_view.ts";
@@ -51,6 +60,8 @@ import type { RopeOptions } from "./rope.ts";
 export interface ReferencePolicyModelOptions {
   /** Capacity: the most tokens a sequence holds (the full cache and every budget's ceiling); defaults to the trained context length. */
   readonly nCtx?: number;
+  /** Element types of the cached keys and values (default f32 both). */
+  readonly kvTypes?: KvTypes;
 }
 
 /** What the prefill of the current sequence measured and decided. */
@@ -109,6 +120,8 @@ export class ReferencePolicyModel {
   readonly nCtx: number;
   /** The deciding policy. */
   readonly policy: KvPolicy;
+  /** Element types of the cached keys and values. */
+  readonly kvTypes: KvTypes;
   readonly #weights: ReferenceWeights;
   readonly #rope: RopeOptions;
   #cache: ReferenceKvCache | null = null;
@@ -122,7 +135,7 @@ export class ReferencePolicyModel {
   /**
    * @param weights the model's weights
    * @param policy the KV policy (its options hold the budget)
-   * @param options capacity
+   * @param options capacity, element types
    */
   constructor(
     weights: ReferenceWeights,
@@ -134,6 +147,7 @@ export class ReferencePolicyModel {
     this.hparams = run.hparams;
     this.nCtx = options.nCtx ?? weights.hparams.nCtxTrain;
     this.policy = policy;
+    this.kvTypes = options.kvTypes ?? DEFAULT_KV_TYPES;
     this.#weights = run;
     this.#rope = ropeOptionsFor(weights.hparams, weights.ropeFreqs);
   }
@@ -233,11 +247,12 @@ export class ReferencePolicyModel {
     const columnSums: Float32Array[] = []; // per layer (n_head, T)
     const headVariance: Float64Array[] = []; // per layer (n_head)
     const spec = this.policy.spec;
-    const fromQuery = columnSumsFrom(spec, T) ?? 0;
+    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
+    const types = this.kvTypes;
     const attend: AttendStep = (l, q, k, v) => {
-      // kv write: the prompt goes to a staging cache, slot = position
-      const kStage = headMajor(k, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
-      const vStage = headMajor(v, T, nHeadKv, headDim); // (n_kv_heads, T, head_dim)
+      // kv write: the prompt goes to a staging cache, slot = position, as its types store it
+      const kStage = roundKv(types.k, headMajor(k, T, nHeadKv, headDim)); // (n_kv_heads, T, head_dim)
+      const vStage = roundKv(types.v, headMajor(v, T, nHeadKv, headDim)); // (n_kv_heads, T, head_dim)
       queries[l] = q.slice();
       keys[l] = kStage;
       values[l] = vStage;
@@ -286,10 +301,14 @@ export class ReferencePolicyModel {
     const columnSums: Float32Array[] = [];
     const spec = this.policy.spec;
     // The observation window of a window-scored policy ends at the prompt's last token, as on the GPU.
-    const fromQuery = columnSumsFrom(spec, T) ?? 0;
+    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
+    const types = this.kvTypes;
     const attend: AttendStep = (l, q, k, v) => {
-      keys[l] = appendRow(staged.keys[l]!, k, T, nHeadKv, headDim); // (n_kv_heads, T + 1, head_dim)
-      values[l] = appendRow(staged.values[l]!, v, T, nHeadKv, headDim);
+      // the token's row is stored as its types store it, after the staged prompt's
+      const kRow = roundKv(types.k, k);
+      const vRow = roundKv(types.v, v);
+      keys[l] = appendRow(staged.keys[l]!, kRow, T, nHeadKv, headDim); // (n_kv_heads, T + 1, head_dim)
+      values[l] = appendRow(staged.values[l]!, vRow, T, nHeadKv, headDim);
       const { out } = attention(q, keys[l]!, values[l]!, 1, T, shape); // (1, n_head, head_dim)
       const all = new Float32Array(rows * nHead * headDim); // (T + 1, n_head, head_dim)
       all.set(staged.queries[l]!);
@@ -324,11 +343,16 @@ export class ReferencePolicyModel {
 
     // compress
     const nSlots = plan.layers.map((budget) => layerSlots(spec, budget, T, this.nCtx));
-    const cache = new ReferenceKvCache(this.policy, plan, { nHeadKv, headDim }, nSlots);
-    // the layer scores its prompt from these by the policy's score source (and pools them)
-    const compressions = cache.layers.map((layer, l) =>
-      layer.prefill(keys[l]!, values[l]!, groupColumnSums(columnSums[l]!, T, shape), T)
-    );
+    const layerShape = { nHeadKv, headDim, kvTypes: this.kvTypes };
+    const cache = new ReferenceKvCache(this.policy, plan, layerShape, nSlots);
+    const compressions = cache.layers.map((layer, l) => {
+      const b = layer.budget;
+      let scores = groupColumnSums(columnSums[l]!, T, shape); // (n_kv_heads, T)
+      if (spec.pool > 1 && b.compressed && T > b.slots) {
+        scores = maxPoolScores(scores, nHeadKv, T, spec.pool, b.sinks, Math.max(0, T - b.recent));
+      }
+      return layer.prefill(keys[l]!, values[l]!, scores, T);
+    });
     this.#cache = cache;
     this.#prefill = { promptLength: T, plan, columnSums, headVariance, compressions };
   }

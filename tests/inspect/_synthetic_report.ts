@@ -105,6 +105,7 @@ export function syntheticReport(options: SyntheticOptions = {}): InspectReport {
       kvBytes,
       kvLiveBytes: keptTokens * BYTES_PER_TOKEN_HEAD,
       fullKvBytes: cached * nLayer * nHeadKv * BYTES_PER_TOKEN_HEAD,
+      kvTypes: { k: "f32", v: "f32" },
     },
   };
 }

@@ -8,7 +8,12 @@ Deno.test("summarizeInspect() names the model, the policy's options, the tokens 
   const report = {
     ...base,
     kv: resolveKvOptions({ kv: "h2o", kvBudget: "64", sinks: 2, skipLayers: "0" }),
-    memory: { kvBytes: 3 * 1024, kvLiveBytes: 1536, fullKvBytes: 12 * 1024 },
+    memory: {
+      kvBytes: 3 * 1024,
+      kvLiveBytes: 1536,
+      fullKvBytes: 12 * 1024,
+      kvTypes: { k: "f16", v: "f16" },
+    } as const,
   };
   assert.deepEqual(summarizeInspect(report), [
     { label: "model", value: "synthetic (synthetic.gguf), 2 layers × 4 KV heads" },
@@ -18,7 +23,10 @@ Deno.test("summarizeInspect() names the model, the policy's options, the tokens 
         "h2o: budget 64 tokens per layer, floor 128 tokens, 2 sinks, recent ratio 0.5, skip layers 0",
     },
     { label: "tokens", value: "prompt 50, generated 7" },
-    { label: "KV memory", value: "3.0 KiB of 12.0 KiB full (25.0%); live 1.5 KiB (12.5%)" },
+    {
+      label: "KV memory",
+      value: "3.0 KiB of 12.0 KiB full (25.0%); live 1.5 KiB (12.5%); f16 cache",
+    },
   ]);
 });
 
@@ -38,12 +46,18 @@ Deno.test("summarizeInspect() does not compare the full policy's whole-context a
     ...syntheticReport(),
     kv: resolveKvOptions({ kv: "full" }),
     // A 2048-token context holding 24 tokens: allocated is 85× what these tokens take.
-    memory: { kvBytes: 2048 * 40, kvLiveBytes: 24 * 40, fullKvBytes: 24 * 40 },
+    memory: {
+      kvBytes: 2048 * 40,
+      kvLiveBytes: 24 * 40,
+      fullKvBytes: 24 * 40,
+      kvTypes: { k: "f16", v: "f32" },
+    } as const,
   };
   const line = summarizeInspect(report)[3]!.value;
   assert.equal(
     line,
-    "80.0 KiB allocated for the whole context (uncompressed); live 0.9 KiB (100.0% of full)",
+    "80.0 KiB allocated for the whole context (uncompressed); live 0.9 KiB (100.0% of full); " +
+      "K f16, V f32 cache",
   );
   assert.doesNotMatch(line, /8533|\d{4}\.\d%/);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { kvBytesPerToken } from "../../src/kv/cache.ts";
 import { sequenceKvBytes } from "../../src/kv/memory_estimate.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
@@ -6,11 +7,12 @@ import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 const SHAPE = { nLayer: 5, nHead: 4, nHeadKv: 2, headDim: 8 };
 const PROMPT = 100;
 const CAPACITY = 120;
+const F32 = kvTypes("f32");
 
 /** Slots per KV head summed over layers that a sequence is charged before its prompt runs. */
 function slots(input: KvOptionsInput | undefined): number {
   const kv = input && resolveKvOptions({ kvBudget: 0.2, kvMin: 4, ...input });
-  return sequenceKvBytes(kv, SHAPE, PROMPT, CAPACITY) / kvBytesPerToken(SHAPE);
+  return sequenceKvBytes(kv, SHAPE, PROMPT, CAPACITY, F32) / kvBytesPerToken(SHAPE, F32);
 }
 
 Deno.test("sequenceKvBytes() charges the full cache its capacity in every layer", () => {
@@ -32,4 +34,15 @@ Deno.test("sequenceKvBytes() charges d2o the uniform plan of its total (no head 
   assert.equal(slots({ kv: "d2o", parity: true }), 3 * CAPACITY + 2 * 21);
   // --skip-layers replaces d2o's parity default.
   assert.equal(slots({ kv: "d2o", parity: true, skipLayers: "0" }), CAPACITY + 4 * 21);
+});
+
+Deno.test("sequenceKvBytes() counts the cache's element types: f16 halves every charge, f16 keys over f32 values take 3/4", () => {
+  for (const input of [undefined, { kv: "d2o" }, { kv: "snapkv" }] as const) {
+    const kv = input && resolveKvOptions({ kvBudget: 0.2, kvMin: 4, ...input });
+    const bytes = (types: typeof F32) => sequenceKvBytes(kv, SHAPE, PROMPT, CAPACITY, types);
+    assert.equal(bytes(kvTypes("f16")) * 2, bytes(F32), input?.kv ?? "plain");
+    assert.equal(bytes(kvTypes("f16", "f32")) * 4, bytes(F32) * 3, input?.kv ?? "plain");
+  }
+  // 5 layers × 120 slots × (2 KV heads × 8 values) × (2 + 2 bytes)
+  assert.equal(sequenceKvBytes(undefined, SHAPE, PROMPT, CAPACITY, kvTypes("f16")), 38400);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { LimitError } from "../../src/errors.ts";
+import { DEFAULT_KV_TYPES, type KvTypes, kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { kvBytesPerToken } from "../../src/kv/cache.ts";
 import { resolveKvOptions } from "../../src/kv/options.ts";
 import type { ModelHParams } from "../../src/model/hparams.ts";
@@ -55,7 +56,7 @@ Deno.test("the compression kernel's slots bound -c for layers kept whole, at the
 });
 
 Deno.test("the binding bounds -c by one layer's K cache, its KV heads repeated for --select-per query-head", () => {
-  const perToken = kvBytesPerToken(QWEN) / 2;
+  const perToken = kvBytesPerToken(QWEN, DEFAULT_KV_TYPES) / 2;
   const most = BINDING.maxStorageBufferBindingSize / perToken;
   assert.equal(most, 262144);
   const d2o = resolveKvOptions({ kv: "d2o" });
@@ -85,7 +86,7 @@ Deno.test("each prompt gets its own verdict: room in the context, and a cache th
     nCtx: 1000,
     kv,
     adapter: BINDING,
-    kvMemory: 24 * 251 * kvBytesPerToken(QWEN), // 250 slots (+1 for eviction) per layer
+    kvMemory: 24 * 251 * kvBytesPerToken(QWEN, DEFAULT_KV_TYPES), // 250 slots (+1 for eviction) per layer
     prompts: [
       { length: 500, name: 'prompt "a"' },
       { length: 501, name: 'prompt "b"' },
@@ -95,7 +96,7 @@ Deno.test("each prompt gets its own verdict: room in the context, and a cache th
   assert.equal(limits.warning, undefined);
   const [a, b, c] = limits.prompts;
   assert.equal(a!.error, undefined);
-  assert.equal(a!.kvBytes, 24 * 251 * kvBytesPerToken(QWEN));
+  assert.equal(a!.kvBytes, 24 * 251 * kvBytesPerToken(QWEN, DEFAULT_KV_TYPES));
   assert.match(
     b!.error!.message,
     /^Cannot run prompt "b": its KV cache needs .* more than --kv-memory's/,
@@ -104,4 +105,44 @@ Deno.test("each prompt gets its own verdict: room in the context, and a cache th
     c!.error!.message,
     /^Cannot run prompt "c" of 1000 tokens in a context of 1000: it needs at least 1001/,
   );
+});
+
+Deno.test("an f16 cache doubles the context one binding allows and halves each prompt's --kv-memory charge; f16 keys over f32 values are bound by V", () => {
+  const d2o = resolveKvOptions({ kv: "d2o" });
+  const f16 = kvTypes("f16");
+  const most = 2 * 262144; // twice the f32 bound above
+  assert.doesNotThrow(() =>
+    checkRunLimits({ hparams: QWEN, nCtx: most, kv: d2o, adapter: BINDING, kvTypes: f16 })
+  );
+  assert.match(
+    refusal(() =>
+      checkRunLimits({ hparams: QWEN, nCtx: most + 1, kv: d2o, adapter: BINDING, kvTypes: f16 })
+    ),
+    /^Cannot use a context of 524289 tokens: one layer's uncompressed K cache would take 128 MiB/,
+  );
+  // -ctk f16 -ctv f32: the V cache is the wider one and keeps the f32 bound.
+  assert.match(
+    refusal(() =>
+      checkRunLimits({
+        hparams: QWEN,
+        nCtx: 262145,
+        kv: d2o,
+        adapter: BINDING,
+        kvTypes: kvTypes("f16", "f32"),
+      })
+    ),
+    /one layer's uncompressed V cache would take 128 MiB, .* so at most 262144 tokens here/,
+  );
+  const h2o = resolveKvOptions({ kv: "h2o", kvBudget: 0.5, kvMin: 1 });
+  const charge = (types: KvTypes) =>
+    checkRunLimits({
+      hparams: QWEN,
+      nCtx: 1000,
+      kv: h2o,
+      adapter: BINDING,
+      kvTypes: types,
+      prompts: [{ length: 500 }],
+    }).prompts[0]!.kvBytes;
+  assert.equal(charge(f16), 24 * 251 * kvBytesPerToken(QWEN, f16));
+  assert.equal(2 * charge(f16), charge(DEFAULT_KV_TYPES));
 });

@@ -19,6 +19,7 @@ const REPORT: ProfileReport = {
   adapter: "test adapter",
   timestamps: true,
   nCtx: 64,
+  kvTypes: { k: "f16", v: "f16" },
   reps: 3,
   rows: [
     {
@@ -63,6 +64,7 @@ Deno.test("formatReport() md: a speed table and a quality table with the figures
   assert.match(md, /\| +25\.0% \|/, "KV live is 25% of the full cache's");
   assert.match(md, /\| attention +\| +0\.7500 \| +75\.0% \|/);
   assert.match(md, /- not run: h2o 0\.25 \(tg16 @ d32\): Cannot use --kv h2o/);
+  assert.match(md, /- test adapter; context 64; KV cache f16; 3 timed runs after a warm-up/);
   for (const table of tables) {
     const widths = table.split("\n").filter((l) => l !== "").map((l) => l.length);
     assert.ok(widths.every((w) => w === widths[0]), "every line of a table has the same width");
@@ -87,6 +89,11 @@ Deno.test("formatReport() json and jsonl carry every row", () => {
   const lines = formatReport(REPORT, "jsonl").trimEnd().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 3);
   assert.equal(lines[0].model, "m");
+  assert.deepEqual(
+    lines[0].kvTypes,
+    { k: "f16", v: "f16" },
+    "every line says what the KV bytes count",
+  );
   assert.equal(lines[1].quality.perplexity, Math.E);
   assert.equal(lines[2].error, "Cannot use --kv h2o");
 });

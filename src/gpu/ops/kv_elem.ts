@@ -98,6 +98,24 @@ export function kvCacheBytes(
 }
 
 /**
+ * A cache's element types in words: the type when keys and values share it,
+ * else both.
+ *
+ * @param types the keys' and the values' element types
+ * @returns e.g. `f16`, or `K f16, V f32`
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeKvTypes } from "./kv_elem.ts";
+ * assert.equal(describeKvTypes({ k: "f16", v: "f16" }), "f16");
+ * assert.equal(describeKvTypes({ k: "f16", v: "f32" }), "K f16, V f32");
+ * ```
+ */
+export function describeKvTypes(types: KvTypes): string {
+  return types.k === types.v ? types.k : `K ${types.k}, V ${types.v}`;
+}
+
+/**
  * One element type's snippet, its comment lines dropped, with its names
  * prefixed for the keys (`k`) or the values (`v`).
  */
