@@ -41,6 +41,8 @@ import {
 
 /** Workgroup size of every entry point. */
 const WG = 64;
+/** Values (slots × head size) one layer's compression fills at most: its 1-D gather grid. */
+export const KV_COMPRESS_MAX_SLOT_VALUES = MAX_GROUPS_PER_DIM * WG;
 /** Loop iterations one invocation may spend (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 40000;
 
