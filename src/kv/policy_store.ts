@@ -4,19 +4,21 @@
  * spec and plan, never from its name:
  *
  * 1. {@linkcode PolicyKvStore.prefill}: the prompt's K/V go to a staging
- *    cache (slot = position); when the spec scores, each layer's prefill
- *    attention adds its per-query-head column sums (from every query, or from
- *    the observation window only; no T×T matrix is ever stored).
+ *    cache (slot = position); when the spec's score source reads them
+ *    (`score_source.ts`), each layer's prefill attention adds its
+ *    per-query-head column sums (from every query, or from the observation
+ *    window only; no T×T matrix is ever stored).
  * 2. {@linkcode PolicyKvStore.settle}: when the spec asks for them, the
  *    head variances are read back (the one read-back of a request:
  *    `L × n_head` floats); the policy plans the budgets on the CPU. Then
  *    each layer's slot cache is allocated and the compress kernels fill it
- *    (pooled scores, merges and τ as the spec says) before the staging
- *    cache is freed — at once, or with `--compress-at first-decode` after
+ *    (the source's scores, the pool, merges and τ as the spec says) before
+ *    the staging cache is freed — at once, or with `--compress-at first-decode` after
  *    one more step over the staging cache (the store says when:
  *    {@linkcode PolicyKvStore.settled}).
- * 4. Decode steps write into each head's free slot, accumulate attention
- *    into the slot scores, and run the layer's eviction (or only grow) — all
+ * 4. Decode steps write into each head's free slot (with the source's first
+ *    score), accumulate attention into the slot scores when the source adds
+ *    it, and run the layer's eviction (or only grow) — all
  *    inside the step's one submission, with no read-back.
  *
  * @module
@@ -44,6 +46,7 @@ import { gpuLayerSpec, layerSlots } from "./layer_spec.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvPlan, KvPolicy, KvShape } from "./policy.ts";
 import { createKvPolicy } from "./registry.ts";
+import { columnSumsFrom, scoreKernel, scoreSource } from "./score_source.ts";
 
 export type { CompressionFate } from "./cache.ts";
 
@@ -198,14 +201,15 @@ export class PolicyKvStore implements KvStore {
       vCache: createStorage(dev, vBytes, `staging.v.${l}`),
       colsum: createStorage(dev, nHead * rows * 4, `colsum.${l}`), // (n_head, T'), zeroed
     }));
-    const fromQuery = spec.score === "window" ? Math.max(0, promptLength - spec.window) : 0;
+    // The column sums the score source reads: from every query, the window, or none.
+    const fromQuery = columnSumsFrom(spec, promptLength);
     return this.#prompt = this.#staging.map((s, l) => ({
       kCache: s.kCache,
       vCache: s.vCache,
       kvTypes,
       nSlots: rows,
-      staging: spec.score !== "none",
-      afterAttention: spec.score === "none" ? [] : this.#own([
+      staging: fromQuery !== null,
+      afterAttention: fromQuery === null ? [] : this.#own([
         createColumnSums(this.#rt, {
           q: this.#io.prompt.q,
           kCache: s.kCache,
@@ -325,6 +329,8 @@ export class PolicyKvStore implements KvStore {
     });
     pass.end();
     dev.queue.submit([encoder.finish()]);
+    const score = scoreKernel(spec.score);
+    const decodeAdds = scoreSource(spec.score).decodeAdds;
     if (this.#recordFates) {
       this.fates = [];
       for (const c of compressions) {
@@ -351,9 +357,11 @@ export class PolicyKvStore implements KvStore {
         table: layer.table,
         headDim,
         step: this.#io.decode.step,
+        score,
         label: `blk.${l}`,
       })])[0]!,
-      scores: layer.table.score,
+      // Decode attention adds into the slot scores when the score source says so.
+      ...(decodeAdds ? { scores: layer.table.score } : {}),
       kvOffset: layer.offset,
       afterAttention: this.#own([layer.evict]),
     }));

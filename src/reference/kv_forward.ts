@@ -11,14 +11,16 @@
  *   variance (`columnVariance`). Then the policy plans the budgets from
  *   `{ promptLength: T', capacity: nCtx, headVariance }`, a
  *   {@linkcode ReferenceKvCache} is built from the plan, and each layer is
- *   `prefill`ed with its prompt K/V and the group-summed column sums — the
+ *   `prefill`ed with its prompt K/V and the group-summed column sums, from
+ *   which it makes the prompt's scores by the policy's score source — the
  *   compression happens there.
  * - **Decode** (one token at position `p`): per layer the rotated key and
  *   value are `append`ed into each KV head's free slot; attention runs over
  *   the occupied slots, which are always the prefix `0 .. n−1` of the slots
  *   (the invariant the GPU decode attention relies on; checked here); the
  *   group-summed attention row (`slotAttention`) is `accumulate`d into the
- *   scores; then `evict()` applies the policy's decision.
+ *   scores (when the score source adds decode attention); then `evict()`
+ *   applies the policy's decision.
  *
  * The attention output comes from {@linkcode attention} over that prefix, so
  * under the `full` policy (slot = position) every logit equals the full-cache
@@ -39,14 +41,10 @@ import type { ModelHParams } from "../model/hparams.ts";
 import { ropeOptionsFor } from "../model/rope_options.ts";
 import type { KvPlan, KvPolicy, KvShape, LayerBudget } from "../kv/policy.ts";
 import { layerSlots } from "../kv/layer_spec.ts";
+import { columnSumsFrom } from "../kv/score_source.ts";
 import { attention, type AttentionShape } from "./attention.ts";
 import { type AttendStep, checkTokens, type ForwardOptions, runForward } from "./forward.ts";
-import {
-  causalColumnSums,
-  columnVariance,
-  groupColumnSums,
-  maxPoolScores,
-} from "./kv/column_sums.ts";
+import { causalColumnSums, columnVariance, groupColumnSums } from "./kv/column_sums.ts";
 import { ReferenceKvCache } from "./kv/kv_cache.ts";
 import type { ReferenceKvLayer } from "./kv/kv_layer.ts";
 import type { CompressDecision, StepDecision } from "./kv/layer_view.ts";
@@ -247,7 +245,7 @@ export class ReferencePolicyModel {
     const columnSums: Float32Array[] = []; // per layer (n_head, T)
     const headVariance: Float64Array[] = []; // per layer (n_head)
     const spec = this.policy.spec;
-    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
+    const fromQuery = columnSumsFrom(spec, T) ?? 0;
     const types = this.kvTypes;
     const attend: AttendStep = (l, q, k, v) => {
       // kv write: the prompt goes to a staging cache, slot = position, as its types store it
@@ -301,7 +299,7 @@ export class ReferencePolicyModel {
     const columnSums: Float32Array[] = [];
     const spec = this.policy.spec;
     // The observation window of a window-scored policy ends at the prompt's last token, as on the GPU.
-    const fromQuery = spec.score === "window" ? Math.max(0, T - spec.window) : 0;
+    const fromQuery = columnSumsFrom(spec, T) ?? 0;
     const types = this.kvTypes;
     const attend: AttendStep = (l, q, k, v) => {
       // the token's row is stored as its types store it, after the staged prompt's
@@ -345,14 +343,10 @@ export class ReferencePolicyModel {
     const nSlots = plan.layers.map((budget) => layerSlots(spec, budget, T, this.nCtx));
     const layerShape = { nHeadKv, headDim, kvTypes: this.kvTypes };
     const cache = new ReferenceKvCache(this.policy, plan, layerShape, nSlots);
-    const compressions = cache.layers.map((layer, l) => {
-      const b = layer.budget;
-      let scores = groupColumnSums(columnSums[l]!, T, shape); // (n_kv_heads, T)
-      if (spec.pool > 1 && b.compressed && T > b.slots) {
-        scores = maxPoolScores(scores, nHeadKv, T, spec.pool, b.sinks, Math.max(0, T - b.recent));
-      }
-      return layer.prefill(keys[l]!, values[l]!, scores, T);
-    });
+    // the layer scores its prompt from these by the policy's score source (and pools them)
+    const compressions = cache.layers.map((layer, l) =>
+      layer.prefill(keys[l]!, values[l]!, groupColumnSums(columnSums[l]!, T, shape), T)
+    );
     this.#cache = cache;
     this.#prefill = { promptLength: T, plan, columnSums, headVariance, compressions };
   }
