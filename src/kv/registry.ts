@@ -14,6 +14,7 @@
 import { D2O } from "./d2o.ts";
 import { FULL } from "./full.ts";
 import { H2O } from "./h2o.ts";
+import { KNORM } from "./knorm.ts";
 import type { KvOptions } from "./option_types.ts";
 import type { KvFlag, KvPolicy, KvPolicyEntry } from "./policy.ts";
 import { PYRAMIDKV } from "./pyramidkv.ts";
@@ -21,7 +22,15 @@ import { SNAPKV } from "./snapkv.ts";
 import { STREAMING } from "./streaming.ts";
 
 /** Every policy, in help-text order. */
-export const KV_POLICIES: readonly KvPolicyEntry[] = [FULL, STREAMING, H2O, D2O, SNAPKV, PYRAMIDKV];
+export const KV_POLICIES: readonly KvPolicyEntry[] = [
+  FULL,
+  STREAMING,
+  H2O,
+  D2O,
+  SNAPKV,
+  PYRAMIDKV,
+  KNORM,
+];
 
 /** The policy `generate` and `compress-inspect` use when `--kv` is not given. */
 export const DEFAULT_KV_POLICY: string = D2O.name;

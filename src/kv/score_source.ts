@@ -19,6 +19,8 @@
  * - `attention`: every prompt query's attention summed per key (H2O, D2O),
  *   then each decode step's added;
  * - `window`: the attention of the last `window` prompt queries only (SnapKV);
+ * - `knorm`: minus the key's L2 norm (at bfloat16 precision), at the prompt
+ *   and for each new token; no attention (kvpress's KnormPress).
  *
  * A new source is a snippet and a row here; the GPU ops, the cache
  * (`policy_store.ts`) and the twins read the row, never its name.
@@ -27,8 +29,10 @@
  */
 
 import attention from "../../kernels/_score_attention.wgsl" with { type: "text" };
+import knorm from "../../kernels/_score_knorm.wgsl" with { type: "text" };
 import none from "../../kernels/_score_none.wgsl" with { type: "text" };
 import type { KvScoreKernel } from "../gpu/ops/kv_score.ts";
+import { bf16ToF32, f32ToBf16 } from "../gguf/half.ts";
 
 /** What a score snippet reads, as its CPU twin gets it (the twins of the kernels' helpers). */
 export interface KvScoreReads {
@@ -67,6 +71,9 @@ export interface KvScoreSourceEntry {
   readonly twin: KvScoreTwin;
 }
 
+/** A number rounded to bfloat16, to nearest even (the knorm snippet's `knorm_bf16`). */
+const bf16 = (x: number) => bf16ToF32(f32ToBf16(x));
+
 const ATTENTION_TWIN: KvScoreTwin = { prompt: (r) => r.columnSum, written: () => 0 };
 
 /** Every score source, by name. */
@@ -91,6 +98,13 @@ export const KV_SCORE_SOURCES = {
     columnSums: "window",
     decodeAdds: true,
     twin: ATTENTION_TWIN,
+  },
+  knorm: {
+    summary: "minus the key's L2 norm, also each new token's (no attention)",
+    snippet: knorm,
+    columnSums: null,
+    decodeAdds: false,
+    twin: { prompt: (r) => -bf16(r.keyNorm), written: (r) => -bf16(r.keyNorm) },
   },
 } as const satisfies Readonly<Record<string, KvScoreSourceEntry>>;
 

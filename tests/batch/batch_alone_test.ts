@@ -167,6 +167,7 @@ const POLICIES: [string, KvOptionsInput | undefined][] = [
   ["d2o", { kv: "d2o", kvBudget: 0.25, kvMin: 4 }],
   ["snapkv", { kv: "snapkv", kvBudget: 0.25, kvMin: 4, params: { snapWindow: 8 } }],
   ["pyramidkv", { kv: "pyramidkv", kvBudget: 0.25, kvMin: 4, params: { snapWindow: 8 } }],
+  ["knorm", { kv: "knorm", kvBudget: 0.25, kvMin: 4 }],
 ];
 
 /**

@@ -283,6 +283,28 @@ const cases: Case[] = [
     steps: 64,
   },
   {
+    name: "knorm",
+    kv: { kv: "knorm" },
+    slots: 24,
+    compressed: true,
+    nHead: 8,
+    nHeadKv: 4,
+    headDim: 64,
+    prompt: 96,
+    steps: 64,
+  },
+  {
+    name: "knorm with 1 sink, window 3",
+    kv: { kv: "knorm", sinks: 1, recentRatio: 0.3 },
+    slots: 12,
+    compressed: true,
+    nHead: 3,
+    nHeadKv: 1,
+    headDim: 12,
+    prompt: 50,
+    steps: 64,
+  },
+  {
     // T' = 4096: the O(T'²) ranking and the nearest-key search must stay under
     // lavapipe's 65,535 loop iterations per invocation.
     name: "d2o long prompt",

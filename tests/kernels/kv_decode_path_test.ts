@@ -154,6 +154,17 @@ const cases: Case[] = [
     prompt: 40,
     steps: 64,
   },
+  {
+    // Each token's score is written by kv_write_slot (minus its key norm); attention adds nothing.
+    name: "knorm",
+    kv: { kv: "knorm" },
+    budget: splitBudget(16, 0.25, 4),
+    nHead: 4,
+    nHeadKv: 2,
+    headDim: 8,
+    prompt: 20,
+    steps: 64,
+  },
 ];
 
 for (const types of KV_TYPE_PAIRS) {

@@ -16,6 +16,8 @@ import {
 } from "./_kv_harness.ts";
 
 interface Case {
+  /** The policy: its score source gives the written token's score. */
+  kv: "h2o" | "knorm";
   nHeadKv: number;
   headDim: number;
   slots: number;
@@ -29,11 +31,13 @@ function rows(rng: () => number, n: number): Float32Array {
 
 // Tolerance: none. The written rows are exact (f32) or rounded to the nearest
 // f16, ties to even, as the twin rounds them (f16); the rest of the layer is untouched.
+// The written score is exact too: 0 (h2o), or minus the stored key's f32 norm rounded to
+// bfloat16 (knorm), as the twin computes them.
 
-/** Fills a twin with `filled` tokens (evicting under h2o), then checks one more write against it. */
+/** Fills a twin with `filled` tokens (evicting), then checks one more write against it. */
 async function check(c: Case, types: KvTypes, seed: number) {
   const rt = await testRuntime();
-  const options = resolveKvOptions({ kv: "h2o", kvMin: 1 });
+  const options = resolveKvOptions({ kv: c.kv, kvMin: 1 });
   const shape = { nHeadKv: c.nHeadKv, headDim: c.headDim, kvTypes: types };
   const twin = new ReferenceKvLayer(createKvPolicy(options), splitBudget(c.slots, 0.5, 0), shape);
   const rng = makeRng(seed);
@@ -55,23 +59,37 @@ async function check(c: Case, types: KvTypes, seed: number) {
   assertSameLayer(got, want, "after the write", types);
   for (let h = 0; h < c.nHeadKv; h++) {
     const slot = twin.table.find(h, c.filled);
-    assert.equal(got.score[h * twin.nSlots + slot], 0);
+    const stored = roundKv(types.k, k.subarray(h * c.headDim, (h + 1) * c.headDim));
+    const score = got.score[h * twin.nSlots + slot]!;
+    if (c.kv === "h2o") assert.equal(score, 0);
+    else {
+      // Minus the norm at bfloat16 precision: within one bf16 step, the low 16 bits zero.
+      const norm = Math.hypot(...stored);
+      const bits = new Uint32Array(Float32Array.of(score).buffer)[0]!;
+      assert.ok(
+        Math.abs(score + norm) <= 2 ** -8 * norm,
+        `head ${h}: score ${score}, norm ${norm}`,
+      );
+      assert.equal(bits & 0xffff, 0, `head ${h}: score ${score} is not a bfloat16`);
+    }
     assert.deepEqual(
       got.keys.subarray(
         (h * twin.nSlots + slot) * c.headDim,
         (h * twin.nSlots + slot + 1) * c.headDim,
       ),
-      roundKv(types.k, k.subarray(h * c.headDim, (h + 1) * c.headDim)),
+      stored,
     );
   }
   gpu.destroy();
 }
 
 const cases: Case[] = [
-  { nHeadKv: 1, headDim: 4, slots: 3, filled: 0 },
-  { nHeadKv: 2, headDim: 8, slots: 5, filled: 3 },
-  { nHeadKv: 3, headDim: 12, slots: 6, filled: 17 },
-  { nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
+  { kv: "h2o", nHeadKv: 1, headDim: 4, slots: 3, filled: 0 },
+  { kv: "h2o", nHeadKv: 2, headDim: 8, slots: 5, filled: 3 },
+  { kv: "h2o", nHeadKv: 3, headDim: 12, slots: 6, filled: 17 },
+  { kv: "h2o", nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
+  { kv: "knorm", nHeadKv: 2, headDim: 8, slots: 5, filled: 3 },
+  { kv: "knorm", nHeadKv: 8, headDim: 128, slots: 40, filled: 45 },
 ];
 
 for (const types of KV_TYPE_PAIRS) {
@@ -80,7 +98,7 @@ for (const types of KV_TYPE_PAIRS) {
       name:
         `kv_write_slot(${
           kvTypesName(types)
-        }, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
+        }, ${c.kv}, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}, C=${c.slots}, ` +
         `after ${c.filled} tokens) writes into each head's free slot`,
       ...gpuTestOptions,
       fn: () => check(c, types, 100 + i),

@@ -29,6 +29,7 @@ const POLICIES: Record<string, KvOptionsInput> = {
   snapkv: { kv: "snapkv", params: { snapWindow: 8 } },
   "snapkv evict": { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } },
   pyramidkv: { kv: "pyramidkv", params: { snapWindow: 8 } },
+  knorm: { kv: "knorm" },
 };
 const BUDGETS: Record<string, KvOptionsInput> = {
   "easy 0.8": { kvBudget: 0.8 },
@@ -111,19 +112,35 @@ function checkAccounting(l: ReferenceKvLayer, evicted: Set<number>[]) {
   }
 }
 
+/** Minus the L2 norm of each key row (f64). */
+function minusNorms(keys: Float32Array, rows: number, d: number): Float64Array {
+  return Float64Array.from({ length: rows }, (_, i) => -Math.hypot(...rowOf(keys, i, d)));
+}
+
+/** knorm compares norms at bfloat16 precision: a score within one bf16 step (2⁻⁸) of `want`. */
+function knormClose(got: number, want: number): boolean {
+  return Math.abs(got - want) <= 2 ** -8 * Math.abs(want);
+}
+
+/** Whether a score is a bfloat16 value (the low 16 bits of its f32 are zero). */
+function isBf16(x: number): boolean {
+  return (new Uint32Array(Float32Array.of(x).buffer)[0]! & 0xffff) === 0;
+}
+
 /**
  * The prompt scores a layer ranks, computed here from the score source's
  * definition: the grouped column sums (max-pooled over the candidates when
- * the spec pools), or none (0).
+ * the spec pools), none (0), or minus the key norms (f64).
  */
 function expectedPromptScores(
   l: ReferenceKvLayer,
   p: { keys: Float32Array; scores: Float32Array },
 ): Float64Array {
   const { score, pool } = l.policy.spec;
-  const { nHeadKv, budget } = l;
+  const { nHeadKv, headDim, budget } = l;
   const T = PROMPT;
   if (score === "none") return new Float64Array(nHeadKv * T);
+  if (score === "knorm") return minusNorms(p.keys, nHeadKv * T, headDim);
   const out = Float64Array.from(p.scores);
   if (pool === 1) return out;
   const r = (pool - 1) / 2;
@@ -149,6 +166,8 @@ function checkPrefill(
   const { nHeadKv, headDim, budget } = l;
   const T = PROMPT;
   const scores = expectedPromptScores(l, p);
+  // knorm ranks at bfloat16 precision: norms within one bf16 step may rank either way.
+  const knorm = l.policy.spec.score === "knorm";
   const staging = {
     budget,
     newestPos: T - 1,
@@ -175,14 +194,15 @@ function checkPrefill(
         const sa = scores[h * T + a]!;
         const sb = scores[h * T + b]!;
         assert.ok(
-          sa > sb || (sa === sb && a < b),
+          sa > sb || (sa === sb && a < b) || (knorm && knormClose(sa, sb)),
           `head ${h}: p${b} (${sb}) beats kept p${a} (${sa})`,
         );
       }
       // A kept token carries its prompt score into its slot.
       const got = l.table.score[h * l.nSlots + l.table.find(h, a)]!;
       const want = scores[h * T + a]!;
-      assert.ok(Math.abs(got - want) <= TOL, `head ${h}: p${a} score ${got} vs ${want}`);
+      const close = knorm ? knormClose(got, want) && isBf16(got) : Math.abs(got - want) <= TOL;
+      assert.ok(close, `head ${h}: p${a} score ${got} vs ${want}`);
     }
   }
   if (Number.isNaN(d.tau)) return;
@@ -303,6 +323,19 @@ function checkStep(
   }
 }
 
+/** knorm: every held token's score is minus its key's norm as a bf16 (decode attention adds nothing). */
+function checkNormScores(l: ReferenceKvLayer) {
+  const want = minusNorms(l.keys, l.nHeadKv * l.nSlots, l.headDim);
+  l.table.pos.forEach((p, i) => {
+    if (p < 0) return;
+    const got = l.table.score[i]!;
+    assert.ok(
+      knormClose(got, want[i]!) && isBf16(got),
+      `slot ${i} (p${p}): score ${got} vs ${want[i]}`,
+    );
+  });
+}
+
 /** Runs one sequence through the cache, checking every step; returns the τ trajectory of every layer. */
 function run(cache: ReferenceKvCache, data: SyntheticLayer[], policy: string): number[][] {
   const parity = policy === "d2o parity";
@@ -325,6 +358,7 @@ function run(cache: ReferenceKvCache, data: SyntheticLayer[], policy: string): n
       const before = snapshot(l);
       checkStep(l, before, l.evict(), evicted, policy);
       checkAccounting(l, evicted);
+      if (l.policy.spec.score === "knorm") checkNormScores(l);
       taus.push(l.tau);
     }
     return taus;

@@ -190,6 +190,7 @@ const POLICIES: [string, KvOptionsInput][] = [
   ["snapkv", { kv: "snapkv", params: { snapWindow: 8 } }],
   ["snapkv --kv-decode evict", { kv: "snapkv", params: { snapWindow: 8, kvDecode: "evict" } }],
   ["pyramidkv", { kv: "pyramidkv", params: { snapWindow: 8 } }],
+  ["knorm", { kv: "knorm" }],
 ];
 
 const MODELS: [string, string, number][] = [
