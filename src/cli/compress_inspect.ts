@@ -28,6 +28,7 @@ interface InspectOptions extends KvTuningFlags {
   model: string;
   file?: string;
   generate: number;
+  batch: number;
   kv: string;
   kvBudget: string;
   ctx?: number;
@@ -50,6 +51,7 @@ export function compressInspectCommand(): Command {
     .requiredOption("-m, --model <path>", "path to a .gguf model")
     .option("-f, --file <path>", "read the prompt from a file")
     .option("--generate <n>", "greedy tokens to generate after the prompt", integerIn(0), 0)
+    .option("-b, --batch <n>", "prompt tokens per prefill chunk", integerIn(1, 4096), 128)
     .option("--kv <policy>", kvPolicyHelp(), DEFAULT_KV_POLICY)
     .option(
       "--kv-budget <x>",
@@ -97,6 +99,7 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
   }
   const { session, prompt } = await openForPrompt(o.model, text, {
     nCtx: o.ctx,
+    maxBatch: o.batch,
     kv,
     recordFates: true,
     validate(hp) {
@@ -113,13 +116,18 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
   });
   using interrupt = watchInterrupt();
   try {
+    const promptBar = createProgress("prompt", Deno.stderr, { lines: true, unit: "tokens" });
     const progress = createProgress("generating", Deno.stderr, { lines: true });
     const report = await collectInspect(session, {
       file: o.model,
       prompt,
       generate: o.generate,
+      onPromptProgress: checkpointed(promptBar.update, interrupt, "prompt tokens"),
       onStep: checkpointed(progress.update, interrupt, "generated tokens"),
-    }).finally(progress.done);
+    }).finally(() => {
+      promptBar.done();
+      progress.done();
+    });
     interrupt.throwIfInterrupted("before writing the report");
     if (o.html !== undefined) await writeOutputFile(o.html, renderInspectHtml(report), "--html");
     if (o.json) {

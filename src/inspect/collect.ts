@@ -14,6 +14,7 @@ import type { KvOptions } from "../kv/option_types.ts";
 import { createKvPolicy } from "../kv/registry.ts";
 import type { ModelHParams } from "../model/hparams.ts";
 import { kvRepeat } from "../model/repeat_kv.ts";
+import type { PromptProgress } from "../model/sequence.ts";
 import type { Session } from "../model/session.ts";
 import { type StepReadBack, StepReader } from "./step_reader.ts";
 import type { InspectEviction, InspectLayer, InspectMerge, InspectReport } from "./types.ts";
@@ -30,6 +31,8 @@ export interface CollectOptions {
   readonly stopAtEos?: boolean;
   /** Called after each decode step with the steps done and asked for (progress). */
   readonly onStep?: (done: number, total: number) => void;
+  /** Called between the prompt's submissions with its tokens done and in all (progress; may throw to stop). */
+  readonly onPromptProgress?: PromptProgress;
 }
 
 /** Per (layer, KV head) events as they happen. */
@@ -76,9 +79,12 @@ export async function collectInspect(
   try {
     let tables: KvSlotTableSnapshot[] = [];
     let step = 0;
-    const steps = session.generate(options.prompt, options.generate + 1, () => {
-      captures.push(reader!.capture());
-    });
+    const steps = session.generate(
+      options.prompt,
+      options.generate + 1,
+      () => captures.push(reader!.capture()),
+      options.onPromptProgress ? { onPromptProgress: options.onPromptProgress } : {},
+    );
     for await (const token of steps) {
       if (step === 0) {
         // The prefill is done and no decode step is submitted yet: the compression's outcome.

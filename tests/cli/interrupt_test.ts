@@ -162,6 +162,22 @@ Deno.test("compress-inspect: SIGTERM while generating ends with one line and exi
   }
 });
 
+Deno.test("compress-inspect: SIGINT during a long prompt stops it between submissions, exit 130", async () => {
+  const r = await signalled(
+    ["compress-inspect", "-m", STORIES, "-c", "2048", "-b", "16", "--generate", "4", LONG_PROMPT],
+    // Its prompt progress line (every 2 s off a terminal) says the prompt is under way.
+    (_, err) => /d2o: prompt \d+\/1902 tokens/.test(err),
+    ["SIGINT"],
+  );
+  assert.equal(r.code, 130, r.err);
+  assert.equal(r.out, "");
+  const stopped = r.err.trim().split("\n").at(-1)!.match(
+    /^d2o: interrupted by SIGINT after (\d+) of 1902 prompt tokens$/,
+  );
+  assert.ok(stopped, r.err);
+  assert.ok(Number(stopped[1]) < 1902, r.err);
+});
+
 Deno.test("profile: SIGHUP ends after the current timed run with one line and exit 129", async () => {
   // -c past the trained context: runProfile warns once it runs (the watch is on by then).
   const r = await signalled(
