@@ -20,7 +20,8 @@ import {
   runBatch,
 } from "../batch/scheduler.ts";
 import { D2oError, ExitCode, type ExitCodeName, UsageError } from "../errors.ts";
-import { adapterLimits } from "../gpu/device.ts";
+import { type AdapterFacts, adapterLimits } from "../gpu/device.ts";
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import { describeKvOptions } from "../kv/describe.ts";
 import type { KvOptions } from "../kv/options.ts";
 import { defaultContext } from "../model/gpu_model.ts";
@@ -36,10 +37,17 @@ import { BatchLines } from "./batch_lines.ts";
 import { readPromptsFile } from "./batch_prompts.ts";
 import { type InterruptWatch, watchInterrupt } from "./interrupt.ts";
 import { stderrIsTerminal } from "./io.ts";
+import {
+  askedKvTypes,
+  chooseKvTypes,
+  type KvTypeChoice,
+  type KvTypeFlags,
+  kvTypesLine,
+} from "./kv_flags.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** The `generate` flags a batch run reads. */
-export interface BatchGenerateFlags {
+export interface BatchGenerateFlags extends KvTypeFlags {
   readonly model: string;
   readonly prompts?: string;
   readonly parallel?: number;
@@ -103,13 +111,17 @@ export async function runBatchGenerate(
       `Cannot use --prompts with ${what}: --prompts reads every prompt from its file and prints one JSON line per prompt`,
     );
   }
+  const asked = askedKvTypes(o);
   const entries = await readPromptsFile(o.prompts!);
   const model = await openModel(o.model);
   let engine: BatchEngine | undefined;
   try {
     const tokenizer = tokenizerFromMetadata(model.gguf.metadata);
     const nCtx = o.ctx ?? defaultContext(model.hparams);
-    const plan = await planBatch(model, tokenizer, entries, o, { kv, sampler, nCtx });
+    const adapter = await adapterLimits();
+    const kvTypes = chooseKvTypes(asked, adapter?.hasF16 ?? false);
+    const run = { kv, sampler, nCtx, adapter, kvTypes: kvTypes.types };
+    const plan = await planBatch(model, tokenizer, entries, o, run);
     const lines = new BatchLines(entries.length);
     if (plan.requests.length > 0) {
       const parallel = Math.min(o.parallel ?? 1, plan.requests.length);
@@ -119,9 +131,10 @@ export async function runBatchGenerate(
         nCtx,
         maxBatch: o.batch,
         kv,
+        kvTypes: kvTypes.types,
         onProgress: progress.update,
       }).finally(progress.done);
-      if (o.verbose) reportBatchSetup(engine, kv, plan.requests, o.kvMemory);
+      if (o.verbose) reportBatchSetup(engine, kv, plan.requests, o.kvMemory, kvTypes);
     }
     await runRequests(engine, tokenizer, plan, lines, o);
   } finally {
@@ -140,14 +153,21 @@ async function planBatch(
   tokenizer: Tokenizer,
   entries: Awaited<ReturnType<typeof readPromptsFile>>,
   o: BatchGenerateFlags,
-  run: { kv: KvOptions; sampler: SamplerParams; nCtx: number },
+  run: {
+    kv: KvOptions;
+    sampler: SamplerParams;
+    nCtx: number;
+    adapter: AdapterFacts | undefined;
+    kvTypes: KvTypes;
+  },
 ): Promise<BatchPlan> {
   const tokens = entries.map((e) => promptTokens(tokenizer, e.prompt, o.parseSpecial ?? false));
   const limits = checkRunLimits({
     hparams: model.hparams,
     nCtx: run.nCtx,
     kv: run.kv,
-    adapter: await adapterLimits(),
+    adapter: run.adapter,
+    kvTypes: run.kvTypes,
     prompts: entries.map((e, i) => ({
       length: tokens[i]!.length,
       name: `prompt ${JSON.stringify(e.id)}`,
@@ -339,6 +359,7 @@ function reportBatchSetup(
   kv: KvOptions,
   requests: readonly BatchRequest[],
   kvMemory: number | undefined,
+  kvTypes: KvTypeChoice,
 ): void {
   const hp: ModelFile["hparams"] = engine.model.hparams;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
@@ -349,6 +370,7 @@ function reportBatchSetup(
       `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${engine.runtime.ctx.description}; ` +
       `${requests.length} prompts, ${engine.sequences.length} sequences in parallel, context ${engine.nCtx} each`,
       `KV cache: ${describeKvOptions(kv)}`,
+      kvTypesLine(kvTypes),
       `GPU memory allocated once for the batch: weights ${mib(m.weightBytes)}, activations ` +
       `${mib(m.scratchBytes)} (prompt chunks and ${engine.sequences.length} rows); ` +
       `reused as sequences come and go; peak host RSS so far ${mib(peakRssBytes())}`,

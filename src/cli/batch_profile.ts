@@ -7,12 +7,14 @@
  */
 
 import { UsageError } from "../errors.ts";
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import { formatBatchReport } from "../profile/batch_report.ts";
 import { runBatchProfile } from "../profile/batch_run.ts";
 import type { ProfileConfig } from "../profile/configs.ts";
 import type { OutputFormat } from "../profile/report.ts";
 import { writeStdout } from "./io.ts";
 import { checkpointed, watchInterrupt } from "./interrupt.ts";
+import { adapterKvTypes } from "./kv_flags.ts";
 import { createProgress } from "./progress.ts";
 
 /** Decode steps timed per dispatch for `--kernels`. */
@@ -39,11 +41,13 @@ export interface BatchProfileFlags {
  *
  * @param o the profile flags
  * @param configs the KV configurations
+ * @param kvTypes the KV cache types `-ctk`/`-ctv` ask for (the adapter's default for the rest)
  * @throws {UsageError} for flags the batch tests do not take
  */
 export async function runBatchProfileCommand(
   o: BatchProfileFlags,
   configs: readonly ProfileConfig[],
+  kvTypes: Partial<KvTypes>,
 ): Promise<void> {
   const gens = o.nGen.filter((n) => n > 0);
   if (gens.length === 0) {
@@ -63,6 +67,7 @@ export async function runBatchProfileCommand(
         `after each sequence's -p prompt`,
     );
   }
+  const types = (await adapterKvTypes(kvTypes)).types;
   const progress = createProgress("profiling");
   using interrupt = watchInterrupt();
   const report = await runBatchProfile({
@@ -75,6 +80,7 @@ export async function runBatchProfileCommand(
     reps: o.repetitions,
     seed: o.seed,
     kernelSteps: o.kernels ? KERNEL_STEPS : 0,
+    kvTypes: types,
   }, { onProgress: checkpointed(progress.update, interrupt, "timed runs") })
     .finally(progress.done);
   interrupt.throwIfInterrupted("before writing the report");

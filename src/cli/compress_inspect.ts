@@ -16,7 +16,13 @@ import { renderInspectText } from "../inspect/render_text.ts";
 import { parseLayerList, resolveKvOptions } from "../kv/options.ts";
 import { DEFAULT_KV_POLICY } from "../kv/registry.ts";
 import { stdoutIsTerminal, writeStdout } from "./io.ts";
-import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
+import {
+  addKvTuningFlags,
+  askedKvTypes,
+  kvInput,
+  kvPolicyHelp,
+  type KvTuningFlags,
+} from "./kv_flags.ts";
 import { integerIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { checkOutputPath, writeOutputFile } from "./output_file.ts";
@@ -80,6 +86,7 @@ export function compressInspectCommand(): Command {
 async function runInspect(promptArg: string | undefined, o: InspectOptions): Promise<void> {
   const text = await readPrompt({ text: promptArg, file: o.file });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
+  const kvTypes = askedKvTypes(o);
   if (kv.compressAt === "first-decode") {
     throw new UsageError(
       "Cannot inspect --compress-at first-decode (set by --parity): compress-inspect reports the " +
@@ -101,6 +108,7 @@ async function runInspect(promptArg: string | undefined, o: InspectOptions): Pro
     nCtx: o.ctx,
     maxBatch: o.batch,
     kv,
+    kvTypes,
     recordFates: true,
     validate(hp) {
       // --select-per query-head caches (and reports) n_head heads.

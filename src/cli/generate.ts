@@ -25,7 +25,16 @@ import { InterruptedError, UsageError } from "../errors.ts";
 import { type InterruptWatch, watchInterrupt } from "./interrupt.ts";
 import { createProgress } from "./progress.ts";
 import { writeStdout } from "./io.ts";
-import { addKvTuningFlags, kvInput, kvPolicyHelp, type KvTuningFlags } from "./kv_flags.ts";
+import {
+  addKvTuningFlags,
+  askedKvTypes,
+  kvInput,
+  kvPolicyHelp,
+  type KvTuningFlags,
+  type KvTypeChoice,
+  kvTypesLine,
+} from "./kv_flags.ts";
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import { byteSizeArg, collect, integerIn, numberIn } from "./options.ts";
 import { openForPrompt } from "./open_session.ts";
 import { peakRssBytes } from "../gpu/host_memory.ts";
@@ -195,6 +204,8 @@ export function generateCommand(): Command {
 interface GenerateArgs {
   readonly prompt: string;
   readonly kv: KvOptions;
+  /** The KV cache types `-ctk`/`-ctv` ask for. */
+  readonly kvTypes: Partial<KvTypes>;
   readonly sampler: SamplerParams;
 }
 
@@ -234,9 +245,10 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
 
   // load + tokenize: the file and tokenizer first, so a prompt that cannot fit fails before the upload
   const t0 = performance.now();
-  const { session, prompt } = await openForPrompt(o.model, text.toTokenize, {
+  const { session, prompt, kvTypes } = await openForPrompt(o.model, text.toTokenize, {
     nCtx: o.ctx,
     kv: args.kv,
+    kvTypes: args.kvTypes,
     maxBatch: o.batch,
     sampler: args.sampler, // the session builds the GPU sampler from these
     parseSpecial: text.chat || (o.parseSpecial ?? false),
@@ -244,7 +256,7 @@ async function runGenerate(promptArg: string | undefined, o: GenerateOptions): P
   const interrupt = watchInterrupt();
   try {
     const loadMs = performance.now() - t0;
-    if (o.verbose) reportSetup(session, prompt, args);
+    if (o.verbose) reportSetup(session, prompt, args, kvTypes);
 
     // loop: the session runs decode steps ahead of the read-backs
     const run = await generateLoop(session, prompt, args.prompt, o, interrupt);
@@ -290,7 +302,7 @@ async function generateArgs(
   }
   const prompt = await readPrompt({ text: promptArg, file: o.file }, { allowEmpty: true });
   const kv = resolveKvOptions(kvInput(o.kv, o.kvBudget, o));
-  return { prompt, kv, sampler: samplerOf(o) };
+  return { prompt, kv, kvTypes: askedKvTypes(o), sampler: samplerOf(o) };
 }
 
 /** The sampler flags, validated (`--seed -1` drawn here). */
@@ -307,7 +319,12 @@ function samplerOf(o: GenerateOptions): SamplerParams {
 }
 
 /** `--verbose`: the model, the device and the settings, before the run. */
-function reportSetup(session: Session, prompt: readonly number[], args: GenerateArgs): void {
+function reportSetup(
+  session: Session,
+  prompt: readonly number[],
+  args: GenerateArgs,
+  kvTypes: KvTypeChoice,
+): void {
   const hp = session.hparams;
   console.error(
     `d2o: ${hp.name} (${hp.arch}, ${hp.nLayer} layers) on ${session.runtime.ctx.description}; ` +
@@ -315,6 +332,7 @@ function reportSetup(session: Session, prompt: readonly number[], args: Generate
   );
   console.error(`d2o: sampler: ${describeSampler(args.sampler)}`);
   console.error(`d2o: KV cache: ${describeKvOptions(args.kv)}`);
+  console.error(`d2o: ${kvTypesLine(kvTypes)}`);
 }
 
 /**

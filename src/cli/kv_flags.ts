@@ -2,17 +2,28 @@
  * The KV-cache flags shared by `generate`, `compress-inspect` and `profile`:
  * the common ones declared here, each policy's own from its registry row
  * (`src/kv/registry.ts`), all validated by `resolveKvOptions` (which names
- * the flag and the valid range in its errors).
+ * the flag and the valid range in its errors); and the cache's element types
+ * (`-ctk/--cache-type-k`, `-ctv/--cache-type-v`, llama.cpp's flags), whose
+ * default follows the adapter.
  *
  * @module
  */
 
 import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
+import { adapterLimits } from "../gpu/device.ts";
+import {
+  describeKvTypes,
+  KV_TYPES,
+  kvElementBytes,
+  type KvType,
+  type KvTypes,
+} from "../gpu/ops/kv_elem.ts";
 import type { KvOptionsInput } from "../kv/options.ts";
 import { KV_POLICIES, kvPolicyFlags } from "../kv/registry.ts";
 
-/** The raw values of the policy-tuning flags, as commander parses them. */
-export interface KvTuningFlags {
+/** The raw values of the policy-tuning and cache-type flags, as commander parses them. */
+export interface KvTuningFlags extends KvTypeFlags {
   kvMin?: string;
   recentRatio?: string;
   sinks?: string;
@@ -40,14 +51,15 @@ export function kvPolicyHelp(list = false): string {
 /**
  * Adds the policy-tuning flags (everything but `--kv` and `--kv-budget`,
  * whose form differs between commands) to a command: first the flags the
- * policies declare (d2o's, SnapKV's…), then the common ones.
+ * policies declare (d2o's, SnapKV's…), then the common ones, then the cache
+ * types ({@linkcode addKvTypeFlags}).
  *
  * @param command the command to extend
  * @returns the same command
  */
 export function addKvTuningFlags(command: Command): Command {
   for (const f of kvPolicyFlags()) command.option(f.flag, `${f.help} (default ${f.default})`);
-  return command
+  command
     .option(
       "--kv-min <n>",
       "floor of a layer budget in tokens, so short prompts are not starved (default 128)",
@@ -74,6 +86,7 @@ export function addKvTuningFlags(command: Command): Command {
         "0.5, beta 0.5, floor 1, code merge rule, allocation and head-mean decision, " +
         "query-head selection, first-decode compression); each part has its own flag",
     );
+  return addKvTypeFlags(command);
 }
 
 /**
@@ -103,4 +116,136 @@ export function kvInput(
       kvPolicyFlags().map((f) => [f.key, flags[f.key] as string | undefined]),
     ),
   };
+}
+
+/** The raw values of the cache-type flags, as commander parses them. */
+export interface KvTypeFlags {
+  cacheTypeK?: string;
+  cacheTypeV?: string;
+}
+
+/** llama.cpp's other cache types: d2o's kernels hold none of them. */
+const LLAMA_ONLY_TYPES: ReadonlySet<string> = new Set([
+  "bf16",
+  "q8_0",
+  "q4_0",
+  "q4_1",
+  "iq4_nl",
+  "q5_0",
+  "q5_1",
+]);
+
+/**
+ * Adds `--cache-type-k` and `--cache-type-v` (llama.cpp's `-ctk`, `-ctv`:
+ * `llama_flags.ts` rewrites those) to a command.
+ *
+ * @param command the command to extend
+ * @returns the same command
+ */
+export function addKvTypeFlags(command: Command): Command {
+  const rule = "default f16 where the adapter has shader-f16, else f32";
+  return command
+    .option("--cache-type-k <type>", `KV cache type of the keys: f32 or f16 (${rule}; -ctk)`)
+    .option("--cache-type-v <type>", `KV cache type of the values: f32 or f16 (${rule}; -ctv)`);
+}
+
+/**
+ * The cache types the flags ask for, checked before anything loads; a part
+ * not asked for is left to {@linkcode chooseKvTypes}.
+ *
+ * @param flags the raw flag values
+ * @returns the asked types
+ * @throws {UsageError} for a type d2o's cache cannot hold (llama.cpp's quantized ones) or no type at all
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { askedKvTypes } from "./kv_flags.ts";
+ * assert.deepEqual(askedKvTypes({ cacheTypeK: "F16" }), { k: "f16" });
+ * assert.throws(() => askedKvTypes({ cacheTypeV: "q4_0" }), /--cache-type-v q4_0: d2o's KV cache holds f32 or f16/);
+ * ```
+ */
+export function askedKvTypes(flags: KvTypeFlags): Partial<KvTypes> {
+  const k = flags.cacheTypeK === undefined ? undefined : kvType("--cache-type-k", flags.cacheTypeK);
+  const v = flags.cacheTypeV === undefined ? undefined : kvType("--cache-type-v", flags.cacheTypeV);
+  return { ...(k ? { k } : {}), ...(v ? { v } : {}) };
+}
+
+function kvType(flag: string, value: string): KvType {
+  const type = value.toLowerCase();
+  if ((KV_TYPES as readonly string[]).includes(type)) return type as KvType;
+  if (LLAMA_ONLY_TYPES.has(type)) {
+    throw new UsageError(
+      `Cannot use ${flag} ${value}: d2o's KV cache holds f32 or f16 (llama.cpp's ${type} cache ` +
+        "is not supported); compress it with --kv and --kv-budget instead",
+    );
+  }
+  throw new UsageError(`Cannot use ${flag} ${value}: expected f32 or f16`);
+}
+
+/** The cache types a run uses, and why (for `--verbose`). */
+export interface KvTypeChoice {
+  /** The keys' and the values' element types. */
+  readonly types: KvTypes;
+  /** Where they came from, e.g. `the default: the adapter has shader-f16`. */
+  readonly why: string;
+}
+
+/**
+ * The cache types of a run: what the flags ask for, else the default — f16
+ * where the adapter has `shader-f16`, else f32. The f16 kernels need no
+ * feature (halves packed two per u32 word), so f16 may be asked for on any
+ * adapter.
+ *
+ * @param asked the types the flags ask for ({@linkcode askedKvTypes})
+ * @param adapterHasF16 whether the adapter offers `shader-f16`
+ * @returns the types and why
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chooseKvTypes } from "./kv_flags.ts";
+ * assert.deepEqual(chooseKvTypes({}, true), {
+ *   types: { k: "f16", v: "f16" },
+ *   why: "the default: the adapter has shader-f16",
+ * });
+ * assert.deepEqual(chooseKvTypes({ k: "f16" }, false), {
+ *   types: { k: "f16", v: "f32" },
+ *   why: "K from --cache-type-k, V the default: the adapter has no shader-f16",
+ * });
+ * ```
+ */
+export function chooseKvTypes(asked: Partial<KvTypes>, adapterHasF16: boolean): KvTypeChoice {
+  const fallback: KvType = adapterHasF16 ? "f16" : "f32";
+  const types = { k: asked.k ?? fallback, v: asked.v ?? fallback };
+  const rule = `the default: the adapter has ${adapterHasF16 ? "" : "no "}shader-f16`;
+  const why = asked.k && asked.v
+    ? "from --cache-type-k and --cache-type-v"
+    : asked.k
+    ? `K from --cache-type-k, V ${rule}`
+    : asked.v
+    ? `V from --cache-type-v, K ${rule}`
+    : rule;
+  return { types, why };
+}
+
+/**
+ * `--verbose`'s line for the cache types (without the `d2o: ` prefix).
+ *
+ * @param choice the run's types and why
+ * @returns e.g. `KV cache types: f16, 2 bytes per value (the default: the adapter has shader-f16)`
+ */
+export function kvTypesLine(choice: KvTypeChoice): string {
+  const { k, v } = choice.types;
+  const bytes = k === v ? `, ${kvElementBytes(k)} bytes per value` : "";
+  return `KV cache types: ${describeKvTypes(choice.types)}${bytes} (${choice.why})`;
+}
+
+/**
+ * {@linkcode chooseKvTypes} for the adapter a session would get, asked
+ * without creating a device (for commands that check no other adapter fact).
+ *
+ * @param asked the types the flags ask for
+ * @returns the types and why
+ */
+export async function adapterKvTypes(asked: Partial<KvTypes>): Promise<KvTypeChoice> {
+  return chooseKvTypes(asked, (await adapterLimits())?.hasF16 ?? false);
 }

@@ -18,6 +18,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   "--batch-size": "--batch",
   "-s": "--seed",
   "-np": "--parallel",
+  "-ctk": "--cache-type-k",
+  "-ctv": "--cache-type-v",
 };
 
 /** Flags accepted and ignored, each with its value (every layer runs on the one WebGPU adapter). */
@@ -38,7 +40,7 @@ const NO_MEANING: Readonly<Record<string, string>> = Object.fromEntries([
   ...["-fa", "--flash-attn"].map((f) => [f, "d2o runs its own attention kernels"]),
   ...["--mlock", "--no-mmap", "--mmap"].map((f) => [f, "d2o uploads the weights to the GPU once"]),
   ...["-ctk", "--cache-type-k", "-ctv", "--cache-type-v"]
-    .map((f) => [f, "the KV cache is f32; compress it with --kv and --kv-budget"]),
+    .map((f) => [f, "only generate, compress-inspect and profile keep a KV cache"]),
   ...["-sm", "--split-mode", "-ts", "--tensor-split", "-mg", "--main-gpu", "-dev", "--device"]
     .map((f) => [f, "d2o runs on one WebGPU adapter"]),
   ...["-hf", "-hfr", "--hf-repo", "-mu", "--model-url", "--lora", "--mmproj"]

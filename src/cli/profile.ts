@@ -23,7 +23,14 @@ import { type ProfileText, runProfile } from "../profile/run.ts";
 import { speedTests } from "../profile/test_name.ts";
 import { runBatchProfileCommand } from "./batch_profile.ts";
 import { writeStdout } from "./io.ts";
-import { addKvTuningFlags, kvInput, type KvTuningFlags } from "./kv_flags.ts";
+import {
+  adapterKvTypes,
+  addKvTuningFlags,
+  askedKvTypes,
+  kvInput,
+  type KvTuningFlags,
+} from "./kv_flags.ts";
+import type { KvTypes } from "../gpu/ops/kv_elem.ts";
 import { byteSizeArg, collect, integerIn } from "./options.ts";
 import { checkpointed, watchInterrupt } from "./interrupt.ts";
 import { createProgress } from "./progress.ts";
@@ -53,15 +60,6 @@ interface ProfileOptions extends KvTuningFlags {
 
 /**
  * Builds the `profile` subcommand.
- *
- * @example The full cache and d2o at 20%, prompt 128, 64 generated tokens, as markdown
- * ```ts ignore
- * import { profileCommand } from "./profile.ts";
- * await profileCommand().parseAsync(
- *   ["-m", "stories260K.gguf", "--kv", "full,d2o", "-p", "128", "-n", "64", "-o", "md"],
- *   { from: "user" },
- * );
- * ```
  *
  * @returns the command
  */
@@ -134,8 +132,9 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
   const configs = profileConfigs(o.kv, o.kvBudget, kvInput(undefined, undefined, o), {
     ablate: o.ablate ?? false,
   });
+  const asked = askedKvTypes(o);
   if (o.batch !== undefined || o.kvMemory !== undefined) {
-    return await runBatchProfileCommand(o, configs);
+    return await runBatchProfileCommand(o, configs, asked);
   }
   const tests = speedTests(o.nPrompt, o.nGen, o.nDepth);
   if (tests.length === 0 && (o.text ?? []).length === 0) {
@@ -144,7 +143,8 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
         "give -p N, -n N or --text FILE",
     );
   }
-  if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx, configs);
+  const kvTypes = (await adapterKvTypes(asked)).types;
+  if (o.ctx !== undefined) await checkProfileContext(o.model, o.ctx, configs, kvTypes);
   const texts = await Promise.all((o.text ?? []).map(readText));
   const progress = createProgress("profiling");
   using interrupt = watchInterrupt();
@@ -158,6 +158,7 @@ async function runProfileCommand(o: ProfileOptions): Promise<void> {
     nCtx: o.ctx,
     seed: o.seed,
     kernelSteps: KERNEL_STEPS,
+    kvTypes,
   }, {
     onProgress: checkpointed(progress.update, interrupt, "timed runs and texts"),
     onWarning: (message) => {
@@ -182,13 +183,14 @@ async function checkProfileContext(
   path: string,
   nCtx: number,
   configs: readonly ProfileConfig[],
+  kvTypes: KvTypes,
 ): Promise<void> {
   const model = await openModel(path);
   try {
     const adapter = await adapterLimits();
     for (const config of configs) {
       const kv = kvCompresses(config.kv) ? config.kv : undefined;
-      checkRunLimits({ hparams: model.hparams, nCtx, kv, adapter });
+      checkRunLimits({ hparams: model.hparams, nCtx, kv, adapter, kvTypes });
     }
   } finally {
     model.close();

@@ -50,20 +50,27 @@ export interface AdapterLimits {
   readonly maxBufferSize: number;
 }
 
+/** The adapter's buffer limits and the feature the KV cache's default type follows. */
+export interface AdapterFacts extends AdapterLimits {
+  /** Whether the adapter offers `shader-f16` (the KV cache is then f16 by default). */
+  readonly hasF16: boolean;
+}
+
 /**
- * The adapter's buffer limits, without creating a device, for checks made
- * before any upload (e.g. a context too large for the GPU).
+ * The adapter's buffer limits and features, without creating a device, for
+ * checks and choices made before any upload (e.g. a context too large for
+ * the GPU, the KV cache's element type).
  *
- * @returns the limits, or undefined when there is no adapter (acquireGpu then says why)
+ * @returns the facts, or undefined when there is no adapter (acquireGpu then says why)
  */
-export async function adapterLimits(): Promise<AdapterLimits | undefined> {
+export async function adapterLimits(): Promise<AdapterFacts | undefined> {
   if (!("gpu" in navigator) || !navigator.gpu) return undefined;
   const adapter = await withRuntimeDir(() =>
     navigator.gpu.requestAdapter({ powerPreference: "high-performance" })
   );
   if (!adapter) return undefined;
   const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
-  return { maxStorageBufferBindingSize, maxBufferSize };
+  return { maxStorageBufferBindingSize, maxBufferSize, hasF16: adapter.features.has("shader-f16") };
 }
 
 /**

@@ -154,6 +154,10 @@ Deno.test("d2o generate with a compressing cache runs past the trained context i
     "-n",
     "560",
     "--json",
+    "-ctk",
+    "f32",
+    "-ctv",
+    "f32",
     PROMPT,
   ]);
   assert.equal(r.code, 0, r.stderr);

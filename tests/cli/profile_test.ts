@@ -15,7 +15,7 @@ import { runD2o, sharedModel } from "./_run.ts";
 
 const MODEL = sharedModel("stories260K.gguf");
 const PPL_TEXT = new URL("../../../shared/oracle/ppl-text.txt", import.meta.url).pathname;
-/** Perplexity of all 1,448 predictions of ppl-text.txt (BOS alone as the prompt, f32 KV). */
+/** Perplexity of all 1,448 predictions of ppl-text.txt (BOS alone as the prompt, f32 KV: pinned with -ctk/-ctv). */
 const ORACLE_FULL_TEXT_PPL = 4.464453;
 
 Deno.test({
@@ -40,6 +40,10 @@ Deno.test({
       "1",
       "-o",
       "json",
+      "-ctk",
+      "f32",
+      "-ctv",
+      "f32",
     ]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);

@@ -47,7 +47,7 @@ Deno.test("d2o generate without -m: one line, exit 2", async () => {
 });
 
 Deno.test("llama.cpp flags with no meaning here get a one-line hint, not a misparse", async () => {
-  for (const flag of ["-cnv", "--conversation", "-fa", "--mlock", "-ctk"]) {
+  for (const flag of ["-cnv", "--conversation", "-fa", "--mlock", "-sm"]) {
     const line = await usageError(["generate", "-m", FIXTURE, flag, "hi"]);
     assert.match(
       line,
