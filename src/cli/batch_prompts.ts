@@ -55,8 +55,10 @@ export async function readPromptsFile(path: string): Promise<PromptEntry[]> {
  * @throws {InputError} for an empty file or a malformed line
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePrompts } from "./batch_prompts.ts";
- * console.log(parsePrompts('{"id": "a", "prompt": "Hi", "n_predict": 4}\n', "p.jsonl")[0]!.nPredict); // 4
+ * const [entry] = parsePrompts('{"id": "a", "prompt": "Hi", "n_predict": 4}\n', "p.jsonl");
+ * assert.deepEqual(entry, { id: "a", prompt: "Hi", nPredict: 4 });
  * ```
  */
 export function parsePrompts(text: string, path: string): PromptEntry[] {

@@ -65,12 +65,14 @@ export interface InterruptWatch {
  *
  * @returns the watch; dispose it when the run ends
  * @example
- * ```ts ignore
- * using watch = watchInterrupt();
- * for (const step of steps) {
- *   await step();
- *   watch.throwIfInterrupted(() => `after ${done} steps`);
- * }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { watchInterrupt } from "./interrupt.ts";
+ * {
+ *   using watch = watchInterrupt();
+ *   assert.equal(watch.interrupted, false);
+ *   watch.throwIfInterrupted(() => "after 0 steps"); // no signal yet: returns
+ * } // disposed: the default actions are back
  * ```
  */
 export function watchInterrupt(): InterruptWatch {

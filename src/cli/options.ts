@@ -76,8 +76,10 @@ export function byteSizeArg(value: string): number {
  * @throws {UsageError} for anything else
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseByteSize } from "./options.ts";
- * console.log(parseByteSize("256MiB", "--kv-memory")); // 268435456
+ * assert.equal(parseByteSize("256MiB", "--kv-memory"), 256 * 2 ** 20);
+ * assert.equal(parseByteSize("1.5GB", "--kv-memory"), 1.5e9);
  * ```
  */
 export function parseByteSize(text: string, flag: string): number {

@@ -32,14 +32,6 @@ interface TokenizeOptions {
 /**
  * Builds the `tokenize` subcommand.
  *
- * @example Tokenizing a string (prints `1 403 407 261 378`)
- * ```ts ignore
- * import { tokenizeCommand } from "./tokenize.ts";
- * await tokenizeCommand().parseAsync(["-m", "stories260K.gguf", "Once upon a time"], {
- *   from: "user",
- * });
- * ```
- *
  * @param io stdout and stdin replacements for tests
  * @returns the command
  */

@@ -23,8 +23,10 @@ const strict = new TextDecoder("utf-8", { fatal: true });
  * @throws {InputError} at the first byte that is not UTF-8, naming its line and offset
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeUtf8 } from "./utf8_text.ts";
- * console.log(decodeUtf8(new TextEncoder().encode("héllo"), "stdin")); // héllo
+ * assert.equal(decodeUtf8(new TextEncoder().encode("héllo"), "stdin"), "héllo");
+ * assert.throws(() => decodeUtf8(new Uint8Array([0x68, 0xff]), "stdin"));
  * ```
  */
 export function decodeUtf8(bytes: Uint8Array, what: string): string {

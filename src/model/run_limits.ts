@@ -126,8 +126,9 @@ export function checkRunLimits(input: RunLimitsInput): RunLimits {
  * @returns slots
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compressSlotLimit } from "./run_limits.ts";
- * console.log(compressSlotLimit(64), compressSlotLimit(8)); // 65535 524280
+ * assert.deepEqual([compressSlotLimit(64), compressSlotLimit(8)], [65535, 524280]);
  * ```
  */
 export function compressSlotLimit(headDim: number): number {

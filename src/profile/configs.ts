@@ -69,9 +69,10 @@ export const D2O_ABLATIONS: readonly {
  * @throws {UsageError} for a bad policy name, budget or KV flag
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { profileConfigs } from "./configs.ts";
  * const configs = profileConfigs(["full", "h2o"], ["0.1", "0.5"], {});
- * console.log(configs.map((c) => `${c.label} ${c.budget}`)); // [ "full -", "h2o 0.1", "h2o 0.5" ]
+ * assert.deepEqual(configs.map((c) => `${c.label} ${c.budget}`), ["full -", "h2o 0.1", "h2o 0.5"]);
  * ```
  */
 export function profileConfigs(

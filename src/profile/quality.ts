@@ -35,11 +35,12 @@ export interface QualityScore {
  *
  * @example Two equally likely tokens give perplexity 2
  * ```ts
+ * import assert from "node:assert/strict";
  * import { QualityAccumulator } from "./quality.ts";
  * const acc = new QualityAccumulator(2, 2, { record: true });
  * acc.add(new Float32Array([0, 0]), 1);
  * acc.add(new Float32Array([3, 3]), 0);
- * console.log(acc.score().perplexity); // 2
+ * assert.ok(Math.abs(acc.score().perplexity - 2) < 1e-12);
  * ```
  */
 export class QualityAccumulator {

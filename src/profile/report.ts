@@ -58,8 +58,9 @@ export function formatReport(
  * @returns e.g. `640.0 KiB`, `1.13 MiB`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatBytes } from "./report.ts";
- * console.log(formatBytes(655360)); // 640.0 KiB
+ * assert.equal(formatBytes(655360), "640.0 KiB");
  * ```
  */
 export function formatBytes(bytes: number): string {

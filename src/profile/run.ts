@@ -348,8 +348,9 @@ class ProfileRun {
  * @returns the context size, at least 1
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { neededContext } from "./run.ts";
- * console.log(neededContext([{ nPrompt: 0, nGen: 128, depth: 1024 }], [1449])); // 1449
+ * assert.equal(neededContext([{ nPrompt: 0, nGen: 128, depth: 1024 }], [1449]), 1449);
  * ```
  */
 export function neededContext(tests: readonly SpeedTest[], textLengths: readonly number[]): number {

@@ -21,8 +21,9 @@ export interface MeanStd {
  * @throws {RangeError} for an empty list
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meanStd } from "./stats.ts";
- * console.log(meanStd([1, 2, 3])); // { mean: 2, std: 1 }
+ * assert.deepEqual(meanStd([1, 2, 3]), { mean: 2, std: 1 });
  * ```
  */
 export function meanStd(values: readonly number[]): MeanStd {
@@ -43,8 +44,9 @@ export function meanStd(values: readonly number[]): MeanStd {
  * @throws {RangeError} for an empty list or `q` outside [0, 1]
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { quantile } from "./stats.ts";
- * console.log(quantile([4, 1, 3, 2], 0.5)); // 2.5
+ * assert.equal(quantile([4, 1, 3, 2], 0.5), 2.5);
  * ```
  */
 export function quantile(values: readonly number[], q: number): number {

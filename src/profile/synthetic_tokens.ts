@@ -27,9 +27,13 @@ export interface SyntheticTokenOptions {
  * @throws {RangeError} when the vocabulary leaves no id to draw
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { syntheticTokens } from "./synthetic_tokens.ts";
  * const ids = syntheticTokens(4, { nVocab: 512, bos: 1, exclude: [1, 2], seed: 7 });
- * console.log(ids.length, ids[0]); // 4 1
+ * assert.equal(ids.length, 4);
+ * assert.equal(ids[0], 1);
+ * assert.ok(ids.slice(1).every((id) => id > 2 && id < 512));
+ * assert.deepEqual(syntheticTokens(4, { nVocab: 512, bos: 1, exclude: [1, 2], seed: 7 }), ids);
  * ```
  */
 export function syntheticTokens(n: number, options: SyntheticTokenOptions): number[] {

@@ -23,11 +23,10 @@ export interface Column {
  * @throws {RangeError} when a row has the wrong number of cells
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderTable } from "./table.ts";
- * console.log(renderTable([{ header: "test" }, { header: "t/s", right: true }], [["pp512", "12.5"]], "md"));
- * // | test  |  t/s |
- * // | ----- | ---: |
- * // | pp512 | 12.5 |
+ * const md = renderTable([{ header: "test" }, { header: "t/s", right: true }], [["pp512", "12.5"]], "md");
+ * assert.equal(md, "| test  |  t/s |\n| ----- | ---: |\n| pp512 | 12.5 |\n");
  * ```
  */
 export function renderTable(

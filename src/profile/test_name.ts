@@ -23,8 +23,9 @@ export interface SpeedTest {
  * @returns e.g. `pp512`, `tg128`, `tg128 @ d1024`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { testName } from "./test_name.ts";
- * console.log(testName({ nPrompt: 0, nGen: 128, depth: 1024 })); // tg128 @ d1024
+ * assert.equal(testName({ nPrompt: 0, nGen: 128, depth: 1024 }), "tg128 @ d1024");
  * ```
  */
 export function testName(test: SpeedTest): string {
@@ -43,8 +44,9 @@ export function testName(test: SpeedTest): string {
  * @returns the tests in run order
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { speedTests, testName } from "./test_name.ts";
- * console.log(speedTests([512], [128], [0]).map(testName)); // [ "pp512", "tg128" ]
+ * assert.deepEqual(speedTests([512], [128], [0]).map(testName), ["pp512", "tg128"]);
  * ```
  */
 export function speedTests(

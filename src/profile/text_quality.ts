@@ -42,8 +42,9 @@ export interface TextRun {
  * @throws {UsageError} naming `--prefix` and the valid range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolvePrefix } from "./text_quality.ts";
- * console.log(resolvePrefix(undefined, 1449), resolvePrefix(1, 1449)); // 724 1
+ * assert.deepEqual([resolvePrefix(undefined, 1449), resolvePrefix(1, 1449)], [724, 1]);
  * ```
  */
 export function resolvePrefix(prefix: number | undefined, nTokens: number): number {
