@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
 import { LimitError } from "../../src/errors.ts";
+import { describeKvTypes, kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { openModel } from "../../src/model/model_file.ts";
 import { type KvOptionsInput, resolveKvOptions } from "../../src/kv/options.ts";
 import { createKvPolicy } from "../../src/kv/registry.ts";
@@ -329,4 +330,25 @@ Deno.test("ReferencePolicyModel with --compress-at first-decode attends over T +
   // Then one eviction per step, as after a prefill compression.
   model.forward([text[PROMPT + 1]!], PROMPT + 1);
   assert.ok(model.lastStep!.every((d) => [...d.evictSlot].every((s) => s >= 0)));
+});
+
+Deno.test("ReferencePolicyModel with an f16 cache holds halves only: prompt rows, decoded rows and d2o's merged rows; f16 keys over f32 values round the keys alone", async () => {
+  const { weights, text } = await stories;
+  const halves = (x: Float32Array) => x.every((v) => Math.f16round(v) === v);
+  for (const types of [kvTypes("f16"), kvTypes("f16", "f32")]) {
+    const policy = createKvPolicy(resolveKvOptions({ kv: "d2o", kvBudget: 0.2, kvMin: 4 }));
+    const model = new ReferencePolicyModel(weights, policy, { nCtx: 512, kvTypes: types });
+    model.forward(text.slice(0, PROMPT), 0);
+    let merges = 0;
+    for (let p = PROMPT; p < PROMPT + 24; p++) {
+      model.forward([text[p]!], p);
+      merges += model.lastStep!.reduce((n, d) => n + d.mergeTarget.filter((t) => t >= 0).length, 0);
+      for (let l = 0; l < model.hparams.nLayer; l++) {
+        const state = model.layerState(l);
+        assert.ok(halves(state.keys), `${describeKvTypes(types)}: layer ${l} keys at ${p}`);
+        assert.equal(halves(state.values), types.v === "f16", `layer ${l} values at ${p}`);
+      }
+    }
+    assert.ok(merges > 0, "d2o merged while decoding");
+  }
 });
