@@ -101,7 +101,7 @@ export type ProjectionKind = "matvec" | "batched" | "matmul";
  * ```ts
  * import assert from "node:assert/strict";
  * import { projectionKind } from "./forward.ts";
- * assert.deepEqual([1, 8, 64].map(projectionKind), ["matvec", "batched", "matmul"]);
+ * assert.deepEqual([1, 8, 64].map((rows) => projectionKind(rows)), ["matvec", "batched", "matmul"]);
  * ```
  */
 export function projectionKind(
