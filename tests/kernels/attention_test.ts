@@ -61,9 +61,11 @@ interface PrefillCase {
   tokens: number;
   maxTokens: number;
   pos: number;
+  /** Only the tiled kernel (the broadcast one has cases like it; each shape compiles for seconds). */
+  tiledOnly?: boolean;
 }
 
-async function checkPrefill(c: PrefillCase, types: KvTypes, seed: number) {
+async function checkPrefill(c: PrefillCase, types: KvTypes, seed: number, broadcast: boolean) {
   const r = await testRuntime();
   const { shape, tokens, maxTokens, pos } = c;
   const { nHead, headDim } = shape;
@@ -85,6 +87,7 @@ async function checkPrefill(c: PrefillCase, types: KvTypes, seed: number) {
       shape,
       step,
       maxTokens,
+      broadcast,
     }),
   ]);
   const gotOut = await readF32(r.device, out, tokens * nHead * headDim);
@@ -107,27 +110,46 @@ const prefillCases: PrefillCase[] = [
     tokens: 17,
     maxTokens: 32,
     pos: 150,
+    tiledOnly: true,
   },
   { shape: { nHead: 4, nHeadKv: 4, headDim: 128, nSlots: 140 }, tokens: 3, maxTokens: 3, pos: 137 },
-  { shape: { nHead: 7, nHeadKv: 1, headDim: 64, nSlots: 130 }, tokens: 65, maxTokens: 65, pos: 64 },
+  {
+    shape: { nHead: 7, nHeadKv: 1, headDim: 64, nSlots: 130 },
+    tokens: 65,
+    maxTokens: 65,
+    pos: 64,
+    tiledOnly: true,
+  },
   {
     shape: { nHead: 4, nHeadKv: 1, headDim: 64, nSlots: 2600 },
     tokens: 3,
     maxTokens: 4,
     pos: 2500,
   },
+  // The Qwen2.5-0.5B layout late in a long prompt: several slot chunks and row groups,
+  // the last one partly past the step.
+  {
+    shape: { nHead: 14, nHeadKv: 2, headDim: 64, nSlots: 1900 },
+    tokens: 70,
+    maxTokens: 128,
+    pos: 1820,
+  },
 ];
 
-for (const types of KV_TYPE_PAIRS) {
-  for (const c of prefillCases) {
-    const s = c.shape;
-    Deno.test({
-      name: `attention_prefill(${
-        kvTypesName(types)
-      }, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
-      ...gpuTestOptions,
-      fn: () => checkPrefill(c, types, s.nHead * 100 + c.tokens),
-    });
+// Both kernels on every adapter: the tiled one (GPUs) and the broadcast one (CPU adapters;
+// steps of more than one row: a one-row step shares the decode scratch).
+for (const broadcast of [false, true]) {
+  for (const types of KV_TYPE_PAIRS) {
+    for (const c of prefillCases.filter((c) => !broadcast || (c.maxTokens > 1 && !c.tiledOnly))) {
+      const s = c.shape;
+      Deno.test({
+        name: `attention_prefill${broadcast ? "_broadcast" : ""}(${
+          kvTypesName(types)
+        }, heads=${s.nHead}/${s.nHeadKv}, headDim=${s.headDim}, T=${c.tokens}/${c.maxTokens}, pos0=${c.pos}, slots=${s.nSlots}) matches the CPU twin`,
+        ...gpuTestOptions,
+        fn: () => checkPrefill(c, types, s.nHead * 100 + c.tokens, broadcast),
+      });
+    }
   }
 }
 

@@ -9,6 +9,9 @@
 import core from "../../../kernels/_attention.wgsl" with { type: "text" };
 import decodeSrc from "../../../kernels/attention_decode.wgsl" with { type: "text" };
 import prefillSrc from "../../../kernels/attention_prefill.wgsl" with { type: "text" };
+import broadcastSrc from "../../../kernels/attention_prefill_broadcast.wgsl" with {
+  type: "text",
+};
 import { createStorage } from "../buffers.ts";
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
@@ -19,6 +22,7 @@ import {
   type KvTypes,
   requireKvCache,
 } from "./kv_elem.ts";
+import { repeatLines } from "./matmul.ts";
 import {
   bindBuffers,
   createParams,
@@ -40,6 +44,42 @@ function tileSlots(rt: GpuRuntime): number {
 }
 /** Loop iterations one invocation may spend on its chunk (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 40000;
+/** Largest head size the broadcast prefill kernel holds (its MAX_D4 = 32 vectors of 4). */
+const BROADCAST_MAX_HEAD_DIM = 128;
+/**
+ * Query rows each invocation of the broadcast prefill kernel owns (RB; a
+ * workgroup serves 8·RB rows). On lavapipe 4 ran a 128-row chunk at 0.9× the
+ * speed of 8 and compiled in a third of the time (13 s against 38 s the first
+ * time; Mesa keeps compiled shaders on disk); 2 ran at 0.55×.
+ */
+const BROADCAST_ROW_BLOCKS = 4;
+/** Fewest step rows for which a CPU adapter runs the broadcast prefill kernel by default. */
+const BROADCAST_MIN_ROWS = 8 * BROADCAST_ROW_BLOCKS;
+
+/**
+ * Whether a prompt's attention over steps of up to `tokens` rows runs
+ * `attention_prefill_broadcast.wgsl` by default: on a CPU fallback adapter,
+ * for head sizes it holds and steps that fill its workgroups. On lavapipe it
+ * is about 8× the tiled kernel at a depth of 512-2048 slots (one Qwen2.5-0.5B
+ * layer, a 128-row chunk; docs/results/2026-12-06-long-prompt.md); a shorter
+ * step keeps the tiled kernel, which compiles in a fraction of a second. On a
+ * GPU its 8-invocation workgroups and lane-private rows would waste the device.
+ */
+function prefillBroadcasts(rt: GpuRuntime, shape: AttentionShape, tokens: number): boolean {
+  return rt.ctx.isFallback && shape.headDim <= BROADCAST_MAX_HEAD_DIM &&
+    tokens >= BROADCAST_MIN_ROWS;
+}
+
+/**
+ * Slots per chunk of the broadcast kernel: as many blocks of 8 as keep one
+ * invocation under the budget even if no loop over a row were unrolled (the
+ * bound in the kernel's header, at the most row blocks).
+ */
+function broadcastChunkSlots(shape: AttentionShape): number {
+  const d4 = shape.headDim / 4;
+  const fixed = 3 * BROADCAST_ROW_BLOCKS * d4;
+  return 8 * Math.max(1, Math.floor((ITERATION_BUDGET - fixed) / (10 * d4 + 1)));
+}
 
 /** Scratch of the split-K passes, shareable by every layer of the same shape. */
 export interface AttentionScratch {
@@ -96,6 +136,14 @@ export interface AttentionPrefillOptions extends AttentionBuffers {
   readonly lse: GPUBuffer;
   /** Most tokens in one step; rows past `step.n_tokens` are skipped. */
   readonly maxTokens: number;
+  /**
+   * Run `attention_prefill_broadcast.wgsl` (query rows in lane-private
+   * registers, keys and values staged per block of 8; head size ≤ 128)
+   * instead of the tiled `attention_prefill.wgsl`. Default: on a CPU fallback
+   * adapter for steps of 32 rows or more, where it is several times faster;
+   * the tiled kernel on a GPU.
+   */
+  readonly broadcast?: boolean;
 }
 
 /** Buffers and sizes of a decode attention dispatch. */
@@ -115,16 +163,28 @@ export interface AttentionDecodeOptions extends AttentionBuffers {
  * Slots per partial workgroup: as many tiles as keep one invocation well under
  * lavapipe's loop limit, capped (decode: 512 slots on a GPU, for parallelism,
  * and 4096 on a CPU adapter, where a cache that fits one chunk skips the
- * combine dispatch; prefill: 2048 slots, to bound the scratch).
+ * combine dispatch; prefill: 2048 slots, to bound the scratch). On a CPU
+ * adapter (or for the broadcast kernel anywhere) a prefill chunk also keeps
+ * within the broadcast kernel's bound, so on a CPU adapter either prompt
+ * kernel can use the same scratch.
  */
-function chunkSlots(rt: GpuRuntime, shape: AttentionShape, decode: boolean): number {
+function chunkSlots(
+  rt: GpuRuntime,
+  shape: AttentionShape,
+  decode: boolean,
+  broadcast = false,
+): number {
   const tile = tileSlots(rt);
   const group = shape.nHead / shape.nHeadKv;
   const perTile = group * (shape.headDim / 4 + 2) + tile / 2 +
     Math.ceil((group * shape.headDim) / tile) * (tile / 4 + 2) + 8;
   const maxSlots = decode ? (rt.ctx.isFallback ? 4096 : 512) : 2048;
   const tiles = Math.max(1, Math.min(maxSlots / tile, Math.floor(ITERATION_BUDGET / perTile)));
-  return tiles * tile;
+  const slots = tiles * tile;
+  // Both bounds are multiples of 8, the fallback adapter's tile.
+  return !decode && (rt.ctx.isFallback || broadcast)
+    ? Math.min(slots, broadcastChunkSlots(shape))
+    : slots;
 }
 
 /**
@@ -145,7 +205,16 @@ export function createAttentionScratch(
   shape: AttentionShape,
   tokens: number,
 ): AttentionScratch {
-  const chunk = chunkSlots(rt, shape, tokens === 1);
+  return scratchOf(rt, shape, tokens, chunkSlots(rt, shape, tokens === 1));
+}
+
+/** The split-K scratch of `tokens` rows over chunks of `chunk` slots. */
+function scratchOf(
+  rt: GpuRuntime,
+  shape: AttentionShape,
+  tokens: number,
+  chunk: number,
+): AttentionScratch {
   const nChunks = Math.ceil(shape.nSlots / chunk);
   const rows = tokens * shape.nHead * nChunks;
   return {
@@ -166,7 +235,8 @@ export function createAttentionScratch(
  * @param options buffers and sizes
  * @returns the recorded dispatches (partial, then combine when the cache spans more than one chunk)
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
- *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
+ *   of 4 (or, for the broadcast kernel, above 128), a buffer is too small or
+ *   the workgroup memory exceeds the device limit
  * @example
  * ```ts ignore
  * createAttentionPrefill(rt, { q, kCache, vCache, out, lse, shape, step, maxTokens: 512 });
@@ -177,15 +247,47 @@ export function createAttentionPrefill(
   options: AttentionPrefillOptions,
 ): Dispatch {
   const { lse, maxTokens } = options;
-  const { nHead, nHeadKv } = options.shape;
+  const { nHead, nHeadKv, headDim } = options.shape;
   const op = "attention_prefill";
   requireGroupCount(op, "tokens", maxTokens);
   requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
-  const s = prepare(rt, op, prefillSrc, options, maxTokens);
+  const broadcast = options.broadcast ?? prefillBroadcasts(rt, options.shape, maxTokens);
+  const s = prepare(rt, op, prefillSrc, options, maxTokens, 0, broadcast);
   const buffers = [...s.inputs, lse, s.scratch.partAcc, s.scratch.partMl, options.step, s.params];
+  const combine = s.direct ? [] : [s.stage("combine", buffers, [nHead, maxTokens])];
+  if (!broadcast) {
+    return dispatchSteps([
+      s.stage(s.partial, buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
+      ...combine,
+    ], s.owned);
+  }
+  if (headDim > BROADCAST_MAX_HEAD_DIM || s.scratch.chunk > broadcastChunkSlots(options.shape)) {
+    throw new RangeError(
+      `Cannot run attention_prefill_broadcast: head size ${headDim} (at most ` +
+        `${BROADCAST_MAX_HEAD_DIM}) or a scratch chunk of ${s.scratch.chunk} slots (a one-row scratch?)`,
+    );
+  }
+  const rowBlocks = BROADCAST_ROW_BLOCKS;
+  const types = options.kvTypes ?? DEFAULT_KV_TYPES;
+  const entryPoint = s.direct ? "direct" : "partial";
+  const pipeline = rt.pipelines.get({
+    label: kvKernelLabel("attention_prefill_broadcast", types),
+    code: kvElemSource(types) + STEP_WGSL +
+      repeatLines(broadcastSrc, { rowBlocks, tokenBlocks: 1, broadcast: false }),
+    entryPoint,
+    constants: { G: nHead / nHeadKv, HEAD_DIM: headDim, CHUNK: s.scratch.chunk },
+  });
+  const bindGroup = bindBuffers(
+    rt.device,
+    pipeline,
+    `${s.label}.${entryPoint}`,
+    buffers,
+    USED_BINDINGS[s.partial] ?? [],
+  );
+  const rowGroups = Math.ceil(maxTokens / (8 * rowBlocks));
   return dispatchSteps([
-    s.stage(s.partial, buffers, [nHeadKv, maxTokens, s.scratch.nChunks]),
-    ...(s.direct ? [] : [s.stage("combine", buffers, [nHead, maxTokens])]),
+    { pipeline, bindGroup, grid: [nHead, rowGroups, s.direct ? 1 : s.scratch.nChunks] },
+    ...combine,
   ], s.owned);
 }
 
@@ -240,6 +342,7 @@ function prepare(
   options: AttentionBuffers,
   tokens: number,
   kvOffset = 0,
+  broadcast = false,
 ) {
   const { shape } = options;
   const { nHead, nHeadKv, headDim, nSlots } = shape;
@@ -262,10 +365,11 @@ function prepare(
   requireElements(op, "out", options.out, tokens * nHead * headDim, rowShape);
   requireKvCache(op, "k_cache", options.kCache, kvTypes.k, cacheElements, cacheShape);
   requireKvCache(op, "v_cache", options.vCache, kvTypes.v, cacheElements, cacheShape);
-  const scratch = options.scratch ?? createAttentionScratch(rt, shape, tokens);
+  const chunk = chunkSlots(rt, shape, tokens === 1, broadcast);
+  const scratch = options.scratch ?? scratchOf(rt, shape, tokens, chunk);
   // A scratch made here belongs to the op; a shared one to its maker.
   const ownScratch = options.scratch ? [] : [scratch.partAcc, scratch.partMl];
-  if (scratch.tokens < tokens || scratch.chunk !== chunkSlots(rt, shape, tokens === 1)) {
+  if (scratch.tokens < tokens || scratch.chunk !== chunk) {
     throw new RangeError(
       `Cannot run ${op}: the scratch was made for ${scratch.tokens} rows of another shape`,
     );
