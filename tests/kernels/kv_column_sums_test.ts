@@ -17,6 +17,8 @@ interface Case {
   nHead: number;
   nHeadKv: number;
   headDim: number;
+  /** First query position counted (an observation window); default 0. */
+  fromQuery?: number;
 }
 
 /** NMSE threshold of the f32 GPU sums against the f64 twin on the stored keys (f16: rounded). */
@@ -33,7 +35,7 @@ function nmse(got: Float32Array, want: Float32Array): number {
 }
 
 /** Runs the prompt in chunks through the GPU column sums and compares with causalColumnSums. */
-async function check(c: Case, kvType: KvType, seed: number) {
+async function check(c: Case, kvType: KvType, seed: number, broadcast: boolean) {
   const rt = await testRuntime();
   const { tokens, chunk, nHead, nHeadKv, headDim } = c;
   const nSlots = tokens + 3;
@@ -53,7 +55,7 @@ async function check(c: Case, kvType: KvType, seed: number) {
       h * tokens * headDim,
     );
   }
-  const want = causalColumnSums(q, keys, tokens, shape);
+  const want = causalColumnSums(q, keys, tokens, shape, c.fromQuery ?? 0);
   const qBuf = createStorage(rt.device, chunk * nHead * headDim * 4, "test.q");
   const lseBuf = createStorage(rt.device, chunk * nHead * 4, "test.lse");
   const kBuf = kvStorageOf(rt.device, kvType, kCache, "test.k");
@@ -71,6 +73,8 @@ async function check(c: Case, kvType: KvType, seed: number) {
     nSlots,
     maxTokens: chunk,
     step,
+    fromQuery: c.fromQuery ?? 0,
+    broadcast,
   });
   for (let pos = 0; pos < tokens; pos += chunk) {
     const n = Math.min(chunk, tokens - pos);
@@ -108,23 +112,29 @@ const cases: Case[] = [
   { tokens: 301, chunk: 301, nHead: 8, nHeadKv: 4, headDim: 8 },
   // 1000 rows of head size 128 split into two sub-chunks per dispatch (loop budget).
   { tokens: 1000, chunk: 1000, nHead: 1, nHeadKv: 1, headDim: 128 },
+  // An observation window starting inside the second chunk.
+  { tokens: 200, chunk: 64, nHead: 14, nHeadKv: 2, headDim: 64, fromQuery: 90 },
 ];
 
-for (const kvType of KV_TYPES) {
-  cases.forEach((c, i) => {
-    Deno.test({
-      name: `kv_column_sums(${kvType}, T=${c.tokens}, chunk=${c.chunk}, nHead=${c.nHead}, ` +
-        `nHeadKv=${c.nHeadKv}, headDim=${c.headDim}) matches causalColumnSums`,
-      ...gpuTestOptions,
-      fn: () => check(c, kvType, 70 + i),
+// Both kernels on every adapter: the plain one (GPUs) and the broadcast one (CPU adapters).
+for (const broadcast of [false, true]) {
+  for (const kvType of KV_TYPES) {
+    cases.forEach((c, i) => {
+      Deno.test({
+        name: `kv_column_sums${broadcast ? "_broadcast" : ""}(${kvType}, T=${c.tokens}, ` +
+          `chunk=${c.chunk}, nHead=${c.nHead}, nHeadKv=${c.nHeadKv}, headDim=${c.headDim}` +
+          `${c.fromQuery ? `, fromQuery=${c.fromQuery}` : ""}) matches causalColumnSums`,
+        ...gpuTestOptions,
+        fn: () => check(c, kvType, 70 + i, broadcast),
+      });
     });
-  });
+  }
 }
 
-for (const kvType of KV_TYPES) {
+for (const [kvType, broadcast] of KV_TYPES.flatMap((t) => [[t, false], [t, true]] as const)) {
   Deno.test({
-    name:
-      `dbg_kv_column_sums(${kvType}, T=2, 1 head, headDim=4): equal scores add [1.5, 0.5] to [0.25, 0]`,
+    name: `dbg_kv_column_sums${broadcast ? "_broadcast" : ""}(${kvType}, T=2, 1 head, ` +
+      `headDim=4): equal scores add [1.5, 0.5] to [0.25, 0]`,
     ...gpuTestOptions,
     async fn() {
       const rt = await testRuntime();
@@ -147,6 +157,7 @@ for (const kvType of KV_TYPES) {
         nSlots: 2,
         maxTokens: 2,
         step,
+        broadcast,
       });
       const encoder = rt.device.createCommandEncoder();
       const pass = encoder.beginComputePass();

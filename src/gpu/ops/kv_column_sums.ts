@@ -8,6 +8,7 @@
  * @module
  */
 
+import broadcastSrc from "../../../kernels/kv_column_sums_broadcast.wgsl" with { type: "text" };
 import src from "../../../kernels/kv_column_sums.wgsl" with { type: "text" };
 import type { Dispatch, GpuRuntime } from "../runtime.ts";
 import { STEP_WGSL } from "../step.ts";
@@ -19,6 +20,7 @@ import {
   kvTypes,
   requireKvCache,
 } from "./kv_elem.ts";
+import { repeatLines } from "./matmul.ts";
 import {
   bindBuffers,
   createParams,
@@ -31,6 +33,10 @@ import {
 
 /** Loop iterations one invocation may spend per dispatch (lavapipe stops at 65,535). */
 const ITERATION_BUDGET = 30000;
+/** Largest head size the broadcast kernel holds (its MAX_D4 = 32 vectors of 4). */
+const BROADCAST_MAX_HEAD_DIM = 128;
+/** Keys per invocation of the broadcast kernel (KB): 4 was as fast as 8 on lavapipe. */
+const BROADCAST_KEY_BLOCKS = 4;
 
 /** Buffers and sizes of the column sums. */
 export interface ColumnSumsOptions {
@@ -60,6 +66,60 @@ export interface ColumnSumsOptions {
   readonly fromQuery?: number;
   /** GPU label suffix naming the call site, e.g. `"blk.3"`. */
   readonly label?: string;
+  /**
+   * Run `kv_column_sums_broadcast.wgsl` (keys in lane-private registers,
+   * query rows staged per block of 8; head size ≤ 128) instead of
+   * `kv_column_sums.wgsl`. Default: on a CPU fallback adapter, where it is
+   * about 3× faster; the plain kernel on a GPU.
+   */
+  readonly broadcast?: boolean;
+}
+
+/** One variant's pipeline, query rows per dispatch and keys per workgroup. */
+interface ColumnSumsKernel {
+  readonly pipeline: GPUComputePipeline;
+  readonly qTile: number;
+  readonly keysPerGroup: number;
+}
+
+/** The pipeline of the plain or the broadcast kernel, with its sub-chunk of queries. */
+function columnSumsKernel(
+  rt: GpuRuntime,
+  types: KvTypes,
+  options: ColumnSumsOptions,
+  broadcast: boolean,
+): ColumnSumsKernel {
+  const { headDim, maxTokens } = options;
+  const constants = (qTile: number) => ({
+    HEAD_DIM: headDim,
+    G: options.nHead / options.nHeadKv,
+    Q_TILE: qTile,
+  });
+  const d4 = headDim / 4;
+  if (!broadcast) {
+    const qTile = Math.max(1, Math.min(maxTokens, Math.floor(ITERATION_BUDGET / (d4 + 2))));
+    const pipeline = rt.pipelines.get({
+      label: kvKernelLabel("kv_column_sums", types),
+      code: kvElemSource(types) + STEP_WGSL + src,
+      constants: constants(qTile),
+    });
+    return { pipeline, qTile, keysPerGroup: 64 };
+  }
+  if (headDim > BROADCAST_MAX_HEAD_DIM) {
+    throw new RangeError(
+      `Cannot run kv_column_sums_broadcast: head size ${headDim} is above ${BROADCAST_MAX_HEAD_DIM}`,
+    );
+  }
+  // The kernel header's bound: 2·KB·d4, then per block of 8 rows 9·d4 + 10.
+  const blocks = Math.floor((ITERATION_BUDGET - 2 * BROADCAST_KEY_BLOCKS * d4) / (9 * d4 + 10));
+  const qTile = Math.max(1, Math.min(maxTokens, 8 * Math.max(1, blocks)));
+  const tile = { rowBlocks: BROADCAST_KEY_BLOCKS, tokenBlocks: 1, broadcast: false };
+  const pipeline = rt.pipelines.get({
+    label: kvKernelLabel("kv_column_sums_broadcast", types),
+    code: kvElemSource(types) + STEP_WGSL + repeatLines(broadcastSrc, tile),
+    constants: constants(qTile),
+  });
+  return { pipeline, qTile, keysPerGroup: 8 * BROADCAST_KEY_BLOCKS };
 }
 
 /**
@@ -70,7 +130,7 @@ export interface ColumnSumsOptions {
  * @param options buffers and sizes
  * @returns the recorded dispatches
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
- *   of 4, or a buffer is too small
+ *   of 4 (or, for the broadcast kernel, above 128), or a buffer is too small
  * @example
  * ```ts ignore
  * createColumnSums(rt, { q, kCache, lse, out, nHead: 8, nHeadKv: 4, headDim: 64, nSlots: 2048, maxTokens: 512, step });
@@ -91,13 +151,9 @@ export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Di
   requireKvCache(op, "k_cache", kCache, types.k, nHeadKv * nSlots * headDim, cacheShape);
   requireElements(op, "lse", lse, maxTokens * nHead, `${maxTokens}×${nHead}`);
   requireElements(op, "out", out, nHead * nSlots, `${nHead}×${nSlots}`);
-  const qTile = Math.max(1, Math.min(maxTokens, Math.floor(ITERATION_BUDGET / (headDim / 4 + 2))));
-  const pipeline = rt.pipelines.get({
-    label: kvKernelLabel(op, types),
-    code: kvElemSource(types) + STEP_WGSL + src,
-    constants: { HEAD_DIM: headDim, G: nHead / nHeadKv, Q_TILE: qTile },
-  });
-  const groups = Math.ceil(nSlots / 64);
+  const broadcast = options.broadcast ?? (rt.ctx.isFallback && headDim <= BROADCAST_MAX_HEAD_DIM);
+  const { pipeline, qTile, keysPerGroup } = columnSumsKernel(rt, types, options, broadcast);
+  const groups = Math.ceil(nSlots / keysPerGroup);
   if (groups > MAX_GROUPS_PER_DIM) {
     throw new RangeError(`Cannot run ${op}: ${nSlots} slots exceed one dispatch row`);
   }
