@@ -64,8 +64,11 @@ export function addKvTuningFlags(command: Command): Command {
       "--kv-min <n>",
       "floor of a layer budget in tokens, so short prompts are not starved (default 128)",
     )
-    .option("--recent-ratio <x>", "share of a budget that is the recent window (d2o 0.25, h2o 0.5)")
-    .option("--sinks <n>", "attention-sink tokens always kept (d2o and streaming 4, h2o 0)")
+    .option(
+      "--recent-ratio <x>",
+      `share of a budget that is the recent window (${policyDefaults("recentRatio")})`,
+    )
+    .option("--sinks <n>", `attention-sink tokens always kept (${policyDefaults("sinks")})`)
     .option("--skip-layers <list>", "layers kept uncompressed, e.g. 0,1,4")
     .option(
       "--kv-alloc <mode>",
@@ -248,4 +251,9 @@ export function kvTypesLine(choice: KvTypeChoice): string {
  */
 export async function adapterKvTypes(asked: Partial<KvTypes>): Promise<KvTypeChoice> {
   return chooseKvTypes(asked, (await adapterLimits())?.hasF16 ?? false);
+}
+
+/** Each policy's default of a common flag, from the registry: `d2o 0.25, h2o 0.5, …`. */
+function policyDefaults(key: "sinks" | "recentRatio"): string {
+  return KV_POLICIES.map((e) => `${e.name} ${e.defaults[key]}`).join(", ");
 }

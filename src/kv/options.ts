@@ -23,7 +23,7 @@ import { UsageError } from "../errors.ts";
 import { integerFlag, numberFlag, oneOf, toNumber } from "./flag_values.ts";
 import type { KvBudget, KvOptions, KvOptionsInput } from "./option_types.ts";
 import type { KvParityDefaults, KvPolicyEntry } from "./policy.ts";
-import { KV_POLICIES, kvPolicyEntry, kvPolicyFlags } from "./registry.ts";
+import { DEFAULT_KV_POLICY, KV_POLICIES, kvPolicyEntry, kvPolicyFlags } from "./registry.ts";
 
 export type {
   BudgetAllocation,
@@ -56,7 +56,7 @@ export const KV_POLICY_NAMES: readonly string[] = KV_POLICIES.map((p) => p.name)
  * ```
  */
 export function resolveKvOptions(input: KvOptionsInput = {}): KvOptions {
-  const entry = parsePolicy(input.kv ?? "d2o");
+  const entry = parsePolicy(input.kv ?? DEFAULT_KV_POLICY);
   const parity = input.parity ?? false;
   const p: KvParityDefaults = parity ? entry.parity : { options: {} };
   const params = policyParams(entry, input.params ?? {}, p.params ?? {});
