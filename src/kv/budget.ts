@@ -38,10 +38,11 @@ export interface BudgetBounds {
  * @throws {RangeError} when the prompt is empty or longer than the capacity
  * @example A 20% budget of a 1000-token prompt
  * ```ts
+ * import assert from "node:assert/strict";
  * import { budgetBounds } from "./budget.ts";
  * import { resolveKvOptions } from "./options.ts";
  * const b = budgetBounds(resolveKvOptions({ kvBudget: 0.2 }), { promptLength: 1000, capacity: 2048 });
- * console.log(b.base, b.lo, b.hi); // 200 128 1000
+ * assert.deepEqual(b, { base: 200, lo: 128, hi: 1000 }); // lo: the default --kv-min
  * ```
  */
 export function budgetBounds(options: KvOptions, stats: PlanStats): BudgetBounds {
@@ -68,8 +69,10 @@ export function budgetBounds(options: KvOptions, stats: PlanStats): BudgetBounds
  * @returns the compressed layer's budget
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layerBudget } from "./budget.ts";
- * console.log(layerBudget(3, 5, 4)); // { slots: 8, heavy: 3, recent: 5, sinks: 3, compressed: true }
+ * // 4 sinks asked, 3 heavy slots: the sinks are clipped to 3
+ * assert.deepEqual(layerBudget(3, 5, 4), { slots: 8, heavy: 3, recent: 5, sinks: 3, compressed: true });
  * ```
  */
 export function layerBudget(heavy: number, recent: number, sinks: number): LayerBudget {
@@ -87,9 +90,12 @@ export function layerBudget(heavy: number, recent: number, sinks: number): Layer
  * @returns the layer budget
  * @example Heavy:recent 3:1 with 4 sinks
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitBudget } from "./budget.ts";
  * const b = splitBudget(100, 0.25, 4);
- * console.log(b.heavy, b.recent, b.sinks); // 75 25 4
+ * assert.deepEqual([b.heavy, b.recent, b.sinks], [75, 25, 4]);
+ * // A window of the whole budget still leaves room for the sinks
+ * assert.deepEqual([splitBudget(10, 1, 4).heavy, splitBudget(10, 1, 4).recent], [4, 6]);
  * ```
  */
 export function splitBudget(slots: number, recentRatio: number, sinks: number): LayerBudget {
@@ -111,10 +117,18 @@ export function splitBudget(slots: number, recentRatio: number, sinks: number): 
  * @returns the layer budget
  * @example The authors' 0.1 + 0.1 of 724 tokens
  * ```ts
+ * import assert from "node:assert/strict";
  * import { codeLayerBudget } from "./budget.ts";
  * import { resolveKvOptions } from "./options.ts";
- * const o = resolveKvOptions({ kv: "h2o", parity: true });
- * console.log(codeLayerBudget(o, 724, 0.2, 1, 724)); // { slots: 144, heavy: 72, recent: 72, sinks: 0, compressed: true }
+ * const o = resolveKvOptions({ kv: "h2o", parity: true }); // recent ratio 0.5, no sinks
+ * // 724 · 0.2 = 144.8: ⌊72.4⌋ heavy and ⌊72.4⌋ recent
+ * assert.deepEqual(codeLayerBudget(o, 724, 0.2, 1, 724), {
+ *   slots: 144,
+ *   heavy: 72,
+ *   recent: 72,
+ *   sinks: 0,
+ *   compressed: true,
+ * });
  * ```
  */
 export function codeLayerBudget(
@@ -140,8 +154,9 @@ export function codeLayerBudget(
  * @returns an uncompressed layer budget
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fullLayer } from "./budget.ts";
- * console.log(fullLayer(64).compressed); // false
+ * assert.deepEqual(fullLayer(64), { slots: 64, heavy: 0, recent: 64, sinks: 0, compressed: false });
  * ```
  */
 export function fullLayer(capacity: number): LayerBudget {
@@ -160,10 +175,12 @@ export function fullLayer(capacity: number): LayerBudget {
  * @throws {UsageError} naming `--skip-layers` when an index is past the last layer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { skipLayerSet } from "./budget.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log([...skipLayerSet(resolveKvOptions({ skipLayers: "3,1" }), 5)]); // [ 1, 3 ]
- * console.log([...skipLayerSet(resolveKvOptions({}), 5, [0, 4])]); // [ 0, 4 ]
+ * assert.deepEqual(skipLayerSet(resolveKvOptions({ skipLayers: "3,1" }), 5), new Set([1, 3]));
+ * assert.deepEqual(skipLayerSet(resolveKvOptions({}), 5, [0, 4]), new Set([0, 4])); // the policy's default
+ * assert.throws(() => skipLayerSet(resolveKvOptions({ skipLayers: "5" }), 5), /--skip-layers/);
  * ```
  */
 export function skipLayerSet(
@@ -198,11 +215,14 @@ export function skipLayerSet(
  * @throws {UsageError} when a skipped layer does not exist
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uniformPlan } from "./budget.ts";
  * import { resolveKvOptions } from "./options.ts";
  * const o = resolveKvOptions({ kv: "h2o", kvBudget: 0.5, kvMin: 1 });
  * const p = uniformPlan(o, { nLayer: 2, nHead: 1, nHeadKv: 1, headDim: 4 }, { promptLength: 10, capacity: 20 }, 0.5);
- * console.log(p.layers.map((l) => l.slots)); // [ 5, 5 ]
+ * // 0.5 · 10 = 5 slots in each layer: ⌊2.5⌋ recent, 3 heavy
+ * assert.deepEqual(p.layers.map((l) => [l.slots, l.heavy, l.recent]), [[5, 3, 2], [5, 3, 2]]);
+ * assert.equal(p.nominalSlots, 10);
  * ```
  */
 export function uniformPlan(
@@ -247,8 +267,12 @@ export function uniformPlan(
  * @throws {RangeError} when the total cannot fit the bounds
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { waterFill } from "./budget.ts";
- * console.log([...waterFill([3, 1], 8, 1, 5)]); // [ 5, 3 ]
+ * // 3:1 would be 6 and 2; the first layer stops at 5 and the second takes the rest
+ * assert.deepEqual([...waterFill([3, 1], 8, 1, 5)], [5, 3]);
+ * assert.deepEqual([...waterFill([1, 1], 6, 1, 5)], [3, 3]);
+ * assert.throws(() => waterFill([1, 1], 11, 1, 5), RangeError); // more than 2 · 5
  * ```
  */
 export function waterFill(
@@ -309,8 +333,9 @@ export function waterFill(
  * @returns the clamped value
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { clamp } from "./budget.ts";
- * console.log(clamp(7, 0, 5)); // 5
+ * assert.deepEqual([clamp(7, 0, 5), clamp(-1, 0, 5), clamp(3, 0, 5)], [5, 0, 3]);
  * ```
  */
 export function clamp(x: number, lo: number, hi: number): number {
