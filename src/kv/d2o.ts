@@ -132,9 +132,18 @@ export interface D2oSettings {
  * @returns the settings
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { d2oSettings } from "./d2o.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log(d2oSettings(resolveKvOptions({ parity: true })).mergeRule); // code
+ * assert.deepEqual(d2oSettings(resolveKvOptions({ kv: "d2o" })), {
+ *   beta: 0.7,
+ *   mergeRule: "paper",
+ *   mergeSelfLogit: 1,
+ *   layerStatistic: "head-minmax",
+ *   mergeDecision: "token",
+ *   mergeParts: "kv",
+ * });
+ * assert.equal(d2oSettings(resolveKvOptions({ parity: true })).mergeRule, "code"); // the authors' code
  * ```
  */
 export function d2oSettings(options: KvOptions): D2oSettings {
@@ -181,13 +190,16 @@ export class D2oPolicy extends PolicyBase {
    * @throws {UsageError} when a skipped layer does not exist
    * @example Two layers: the diffuse one (F = 0) gets more
    * ```ts
+   * import assert from "node:assert/strict";
    * import { D2oPolicy } from "./d2o.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new D2oPolicy(resolveKvOptions({ kvBudget: 0.5, kvMin: 1 }));
    * const plan = p.plan({ nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 8 }, {
    *   promptLength: 100, capacity: 200, headVariance: [[1, 1], [0, 1]],
    * });
-   * console.log(plan.layers.map((l) => l.slots)); // [ 62, 38 ]
+   * // F = [0, ≈0.5]; α = 2·softmax(−F) ≈ [1.245, 0.755]; 100 slots water-filled: 62.25 and 37.75
+   * assert.deepEqual(plan.layers.map((l) => l.slots), [62, 38]);
+   * assert.equal(plan.nominalSlots, 100);
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {
@@ -234,11 +246,12 @@ export class D2oPolicy extends PolicyBase {
    * @returns the uniform plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { D2oPolicy } from "./d2o.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new D2oPolicy(resolveKvOptions({ kvBudget: 0.5, kvMin: 1 }));
    * const plan = p.estimatePlan({ nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 100, capacity: 200 });
-   * console.log(plan.layers.map((l) => l.slots)); // [ 50, 50 ]
+   * assert.deepEqual(plan.layers.map((l) => l.slots), [50, 50]); // the same 100 slots, uniform
    * ```
    */
   override estimatePlan(shape: KvShape, stats: PlanStats): KvPlan {

@@ -16,9 +16,14 @@ import { createKvPolicy, kvPolicyEntry } from "./registry.ts";
  * @returns e.g. `h2o: budget 64 tokens per layer, floor 128 tokens, 0 sinks, recent ratio 0.5`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeKvOptions } from "./describe.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log(describeKvOptions(resolveKvOptions({ kv: "full" }))); // full (no compression)
+ * assert.equal(describeKvOptions(resolveKvOptions({ kv: "full" })), "full (no compression)");
+ * assert.equal(
+ *   describeKvOptions(resolveKvOptions({ kv: "h2o", kvBudget: 64, skipLayers: "0" })),
+ *   "h2o: budget 64 tokens per layer, floor 128 tokens, 0 sinks, recent ratio 0.5, skip layers 0",
+ * );
  * ```
  */
 export function describeKvOptions(kv: KvOptions): string {
@@ -44,9 +49,11 @@ export function describeKvOptions(kv: KvOptions): string {
  * @returns false for a policy that keeps every token
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvCompresses } from "./describe.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log(kvCompresses(resolveKvOptions({ kv: "h2o" }))); // true
+ * assert.equal(kvCompresses(resolveKvOptions({ kv: "h2o" })), true);
+ * assert.equal(kvCompresses(resolveKvOptions({ kv: "full" })), false);
  * ```
  */
 export function kvCompresses(kv: KvOptions): boolean {

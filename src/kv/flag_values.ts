@@ -16,8 +16,10 @@ import { UsageError } from "../errors.ts";
  * @returns the number, NaN when the text is not one
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toNumber } from "./flag_values.ts";
- * console.log(toNumber(" 2 "), toNumber("")); // 2 NaN
+ * assert.equal(toNumber(" 2 "), 2);
+ * assert.ok(Number.isNaN(toNumber(""))); // Number("") would be 0
  * ```
  */
 export function toNumber(value: string | number): number {
@@ -36,8 +38,10 @@ export function toNumber(value: string | number): number {
  * @throws {UsageError} when the value is not a whole number in range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { integerFlag } from "./flag_values.ts";
- * console.log(integerFlag("--sinks", "4", 0)); // 4
+ * assert.equal(integerFlag("--sinks", "4", 0), 4);
+ * assert.throws(() => integerFlag("--sinks", "1.5", 0), /--sinks "1.5": expected a whole number ≥ 0/);
  * ```
  */
 export function integerFlag(
@@ -65,8 +69,10 @@ export function integerFlag(
  * @throws {UsageError} when the value is not a number in range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { numberFlag } from "./flag_values.ts";
- * console.log(numberFlag("--d2o-beta", "0.5", 0, 1)); // 0.5
+ * assert.equal(numberFlag("--d2o-beta", "0.5", 0, 1), 0.5);
+ * assert.throws(() => numberFlag("--d2o-beta", "2", 0, 1), /expected a number from 0 to 1/);
  * ```
  */
 export function numberFlag(flag: string, value: string | number, min: number, max: number): number {
@@ -87,8 +93,10 @@ export function numberFlag(flag: string, value: string | number, min: number, ma
  * @throws {UsageError} when the value is none of them
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oneOf } from "./flag_values.ts";
- * console.log(oneOf("--merge-rule", "code", ["paper", "code"])); // code
+ * assert.equal(oneOf("--merge-rule", "code", ["paper", "code"]), "code");
+ * assert.throws(() => oneOf("--merge-rule", "Code", ["paper", "code"]), /expected one of paper, code/);
  * ```
  */
 export function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

@@ -24,9 +24,11 @@ export const MINMAX_EPS = 1e-6;
  * @throws {RangeError} when a layer has no heads or a variance is not finite
  * @example Two heads with variances 0 and 2: normalised to 0 and ≈1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layerStatistic } from "./layer_statistic.ts";
- * const f = layerStatistic([[0, 2]], "head-minmax");
- * console.log(f[0]!.toFixed(4)); // 0.5000
+ * const f = layerStatistic([[0, 2], [3, 3]], "head-minmax");
+ * assert.ok(Math.abs(f[0]! - 0.5) < 1e-6); // mean of 0 and 2 / (2 + 1e-6)
+ * assert.equal(f[1], 0); // equal heads normalise to 0
  * ```
  */
 export function layerStatistic(
@@ -54,8 +56,12 @@ export function layerStatistic(
  * @returns `α`, one value per layer
  * @example Equal statistics give equal shares
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layerShares } from "./layer_statistic.ts";
- * console.log([...layerShares(new Float64Array([0.3, 0.3]))]); // [ 1, 1 ]
+ * assert.deepEqual([...layerShares(new Float64Array([0.3, 0.3]))], [1, 1]);
+ * // F = [0, ln 2]: exp(−F) = [1, 0.5], so α = 2·[1, 0.5]/1.5
+ * const [a, b] = layerShares(new Float64Array([0, Math.LN2]));
+ * assert.ok(Math.abs(a! - 4 / 3) < 1e-12 && Math.abs(b! - 2 / 3) < 1e-12);
  * ```
  */
 export function layerShares(statistic: Float64Array): Float64Array {

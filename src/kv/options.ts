@@ -50,9 +50,12 @@ export const KV_POLICY_NAMES: readonly string[] = KV_POLICIES.map((p) => p.name)
  * @throws {UsageError} naming the flag and its valid range when a value is bad
  * @example Defaults of h2o
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveKvOptions } from "./options.ts";
  * const o = resolveKvOptions({ kv: "h2o", kvBudget: "0.3" });
- * console.log(o.sinks, o.recentRatio, o.budget.value); // 0 0.5 0.3
+ * assert.deepEqual([o.sinks, o.recentRatio, o.kvMin], [0, 0.5, 128]);
+ * assert.deepEqual(o.budget, { kind: "fraction", value: 0.3 });
+ * assert.throws(() => resolveKvOptions({ recentRatio: 2 }), /--recent-ratio "2"/);
  * ```
  */
 export function resolveKvOptions(input: KvOptionsInput = {}): KvOptions {
@@ -98,8 +101,12 @@ export function resolveKvOptions(input: KvOptionsInput = {}): KvOptions {
  * @throws {UsageError} when the value is neither
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKvBudget } from "./options.ts";
- * console.log(parseKvBudget("512").kind, parseKvBudget("0.2").kind); // tokens fraction
+ * assert.deepEqual(parseKvBudget("512"), { kind: "tokens", value: 512 });
+ * assert.deepEqual(parseKvBudget("0.2"), { kind: "fraction", value: 0.2 });
+ * assert.deepEqual(parseKvBudget(1), { kind: "fraction", value: 1 }); // the whole prompt
+ * assert.throws(() => parseKvBudget("1.5"), /--kv-budget "1.5"/);
  * ```
  */
 export function parseKvBudget(value: string | number): KvBudget {
@@ -120,8 +127,11 @@ export function parseKvBudget(value: string | number): KvBudget {
  * @throws {UsageError} when an entry is not a non-negative integer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseLayerList } from "./options.ts";
- * console.log(parseLayerList("4, 0,1,0")); // [ 0, 1, 4 ]
+ * assert.deepEqual(parseLayerList("4, 0,1,0"), [0, 1, 4]);
+ * assert.deepEqual(parseLayerList(""), []);
+ * assert.throws(() => parseLayerList("1,-2"), /--skip-layers "-2"/);
  * ```
  */
 export function parseLayerList(value: string | readonly number[]): number[] {
