@@ -26,11 +26,14 @@ export class FullPolicy extends PolicyBase {
    * @returns the plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FullPolicy } from "./full.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new FullPolicy(resolveKvOptions({ kv: "full" }));
    * const plan = p.plan({ nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 5, capacity: 64 });
-   * console.log(plan.layers[0]); // { slots: 64, heavy: 0, recent: 64, sinks: 0, compressed: false }
+   * const whole = { slots: 64, heavy: 0, recent: 64, sinks: 0, compressed: false };
+   * assert.deepEqual(plan.layers, [whole, whole]); // every layer holds the capacity
+   * assert.equal(plan.nominalSlots, 0); // no compressed layer
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {

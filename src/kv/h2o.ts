@@ -27,11 +27,13 @@ export class H2oPolicy extends PolicyBase {
    * @returns the plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { H2oPolicy } from "./h2o.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new H2oPolicy(resolveKvOptions({ kv: "h2o", kvBudget: 0.25, kvMin: 1 }));
    * const plan = p.plan({ nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 40, capacity: 64 });
-   * console.log(plan.layers[0]); // { slots: 10, heavy: 5, recent: 5, sinks: 0, compressed: true }
+   * // 0.25 · 40 = 10 slots, split 1:1, no sinks
+   * assert.deepEqual(plan.layers[0], { slots: 10, heavy: 5, recent: 5, sinks: 0, compressed: true });
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {

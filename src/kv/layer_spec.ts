@@ -24,11 +24,13 @@ import { scoreKernel } from "./score_source.ts";
  * @returns slots per KV head
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layerSlots } from "./layer_spec.ts";
  * import { baseSpec } from "./policy_base.ts";
  * const budget = { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true };
- * console.log(layerSlots(baseSpec({ decode: "grow" }), budget, 100, 164)); // 104
- * console.log(layerSlots(baseSpec(), budget, 100, 164)); // 41
+ * assert.equal(layerSlots(baseSpec({ decode: "grow" }), budget, 100, 164), 40 + 64); // the 64 to come
+ * assert.equal(layerSlots(baseSpec(), budget, 100, 164), 41); // evicts: C + 1
+ * assert.equal(layerSlots(baseSpec(), { ...budget, slots: 164, compressed: false }, 100, 164), 164);
  * ```
  */
 export function layerSlots(
@@ -51,10 +53,17 @@ export function layerSlots(
  * @returns the layer spec
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gpuLayerSpec } from "./layer_spec.ts";
  * import { baseSpec } from "./policy_base.ts";
  * const budget = { slots: 4, heavy: 2, recent: 2, sinks: 1, compressed: true };
- * console.log(gpuLayerSpec(baseSpec(), budget, 5).evict); // true
+ * const layer = gpuLayerSpec(baseSpec(), budget, 5);
+ * assert.deepEqual(
+ *   [layer.slots, layer.recent, layer.sinks, layer.nSlots, layer.evict, layer.pool, layer.merge],
+ *   [4, 2, 1, 5, true, 1, null],
+ * );
+ * assert.equal(layer.score?.name, "none"); // baseSpec scores nothing
+ * assert.equal(gpuLayerSpec(baseSpec({ decode: "grow" }), budget, 5).evict, false);
  * ```
  */
 export function gpuLayerSpec(spec: KvGpuSpec, budget: LayerBudget, nSlots: number): KvLayerSpec {

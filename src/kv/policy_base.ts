@@ -48,8 +48,16 @@ export abstract class PolicyBase implements KvPolicy {
  * @returns the spec
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { baseSpec } from "./policy_base.ts";
- * console.log(baseSpec({ score: "attention" }).decode); // evict
+ * assert.deepEqual(baseSpec({ score: "attention" }), {
+ *   score: "attention",
+ *   window: 0,
+ *   pool: 1,
+ *   headVariance: false,
+ *   merge: null,
+ *   decode: "evict",
+ * });
  * ```
  */
 export function baseSpec(changes: Partial<KvGpuSpec> = {}): KvGpuSpec {

@@ -24,8 +24,13 @@ const DECODE: Readonly<Record<KvGpuSpec["decode"], string>> = {
  * @returns the table, one line per row
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvPolicyTable } from "./policy_table.ts";
- * console.log(kvPolicyTable().split("\n")[0]?.startsWith("| policy")); // true
+ * import { KV_POLICIES } from "./registry.ts";
+ * const lines = kvPolicyTable().split("\n");
+ * assert.match(lines[0]!, /^\| policy +\| what it keeps +\| prefill scores +\| while decoding +\| merges +\|$/);
+ * assert.equal(lines.length, 2 + KV_POLICIES.length); // header, rule, one row per policy
+ * assert.match(lines[2]!, /^\| `full` +\| no compression: every token stays +\| — +\| holds every token /);
  * ```
  */
 export function kvPolicyTable(): string {

@@ -39,8 +39,12 @@ const PYRAMID_BETA: KvFlag = {
  * @returns selected keys of the layer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pyramidSelected } from "./pyramidkv.ts";
- * console.log([0, 1, 2, 3, 4].map((i) => pyramidSelected(i, 5, 258, 1417, 20))); // [ 504, 381, 258, 135, 12 ]
+ * // min = ⌊258/20⌋ = 12, max = 2·258 − 12 = 504, step = ⌊492/4⌋ = 123
+ * assert.deepEqual([0, 1, 2, 3, 4].map((i) => pyramidSelected(i, 5, 258, 1417, 20)), [504, 381, 258, 135, 12]);
+ * // max = 190 ≥ 150 candidates: max = 150, min = 2·100 − 150 = 50, step 50
+ * assert.deepEqual([0, 1, 2].map((i) => pyramidSelected(i, 3, 100, 150, 10)), [150, 100, 50]);
  * ```
  */
 export function pyramidSelected(
@@ -78,11 +82,14 @@ export class PyramidKvPolicy extends PolicyBase {
    * @returns the plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PyramidKvPolicy } from "./pyramidkv.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new PyramidKvPolicy(resolveKvOptions({ kv: "pyramidkv", kvBudget: 0.2 }));
    * const plan = p.plan({ nLayer: 5, nHead: 8, nHeadKv: 4, headDim: 8 }, { promptLength: 1449, capacity: 1500 });
-   * console.log(plan.layers.map((l) => l.slots)); // [ 536, 413, 290, 167, 44 ]
+   * // C = round(0.2 · 1449) = 290, window 32: 32 + [504, 381, 258, 135, 12] (pyramidSelected's example)
+   * assert.deepEqual(plan.layers.map((l) => l.slots), [536, 413, 290, 167, 44]);
+   * assert.equal(plan.nominalSlots, 5 * 290); // the same total as a uniform plan
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {

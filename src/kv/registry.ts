@@ -42,8 +42,10 @@ export const DEFAULT_KV_POLICY: string = D2O.name;
  * @returns its row, or undefined when no policy has that name
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvPolicyEntry } from "./registry.ts";
- * console.log(kvPolicyEntry("h2o")?.defaults.sinks); // 0
+ * assert.deepEqual(kvPolicyEntry("h2o")?.defaults, { sinks: 0, recentRatio: 0.5 });
+ * assert.equal(kvPolicyEntry("H2O"), undefined); // names are exact
  * ```
  */
 export function kvPolicyEntry(name: string): KvPolicyEntry | undefined {
@@ -56,8 +58,11 @@ export function kvPolicyEntry(name: string): KvPolicyEntry | undefined {
  * @returns the flags
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kvPolicyFlags } from "./registry.ts";
- * console.log(kvPolicyFlags().map((f) => f.flag).includes("--snap-window <n>")); // true
+ * // snapkv and pyramidkv both declare --snap-window: it is listed once
+ * assert.equal(kvPolicyFlags().filter((f) => f.flag === "--snap-window <n>").length, 1);
+ * assert.equal(kvPolicyFlags()[0]!.flag, "--d2o-beta <x>"); // d2o's, the first row with flags
  * ```
  */
 export function kvPolicyFlags(): KvFlag[] {
@@ -74,9 +79,12 @@ export function kvPolicyFlags(): KvFlag[] {
  * @throws {RangeError} when no policy has the options' name
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createKvPolicy } from "./registry.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log(createKvPolicy(resolveKvOptions({ kv: "h2o" })).name); // h2o
+ * const policy = createKvPolicy(resolveKvOptions({ kv: "h2o" }));
+ * assert.equal(policy.name, "h2o");
+ * assert.equal(policy.spec.score, "attention");
  * ```
  */
 export function createKvPolicy(options: KvOptions): KvPolicy {

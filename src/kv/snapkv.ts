@@ -72,9 +72,19 @@ export const SNAP_FLAGS: readonly KvFlag[] = [
  * @returns the spec
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapSpec } from "./snapkv.ts";
  * import { resolveKvOptions } from "./options.ts";
- * console.log(snapSpec(resolveKvOptions({ kv: "snapkv" })).window); // 32
+ * assert.deepEqual(snapSpec(resolveKvOptions({ kv: "snapkv" })), {
+ *   score: "window",
+ *   window: 32,
+ *   pool: 7,
+ *   headVariance: false,
+ *   merge: null,
+ *   decode: "grow",
+ * });
+ * const o = resolveKvOptions({ kv: "snapkv", params: { snapWindow: "16", kvDecode: "evict" } });
+ * assert.deepEqual([snapSpec(o).window, snapSpec(o).decode], [16, "evict"]);
  * ```
  */
 export function snapSpec(options: KvOptions): KvGpuSpec {
@@ -96,8 +106,11 @@ export function snapSpec(options: KvOptions): KvGpuSpec {
  * @returns the budget
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapBudget } from "./snapkv.ts";
- * console.log(snapBudget(40, 32, 0)); // { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true }
+ * assert.deepEqual(snapBudget(40, 32, 0), { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true });
+ * // A budget smaller than the window is all window
+ * assert.deepEqual(snapBudget(20, 32, 0), { slots: 20, heavy: 0, recent: 20, sinks: 0, compressed: true });
  * ```
  */
 export function snapBudget(slots: number, window: number, sinks: number): LayerBudget {
@@ -163,11 +176,13 @@ export class SnapKvPolicy extends PolicyBase {
    * @returns the plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SnapKvPolicy } from "./snapkv.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new SnapKvPolicy(resolveKvOptions({ kv: "snapkv", kvBudget: 40 }));
    * const plan = p.plan({ nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 100, capacity: 200 });
-   * console.log(plan.layers[0]); // { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true }
+   * // 40 slots: the 32-query window and the 8 keys it attends to most
+   * assert.deepEqual(plan.layers[0], { slots: 40, heavy: 8, recent: 32, sinks: 0, compressed: true });
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {

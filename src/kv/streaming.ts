@@ -28,11 +28,13 @@ export class StreamingPolicy extends PolicyBase {
    * @returns the plan
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { StreamingPolicy } from "./streaming.ts";
    * import { resolveKvOptions } from "./options.ts";
    * const p = new StreamingPolicy(resolveKvOptions({ kv: "streaming", kvBudget: 16, kvMin: 1 }));
    * const plan = p.plan({ nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 8 }, { promptLength: 40, capacity: 64 });
-   * console.log(plan.layers[0]); // { slots: 16, heavy: 4, recent: 12, sinks: 4, compressed: true }
+   * // 16 slots: the 4 default sinks and a window of the 12 newest tokens
+   * assert.deepEqual(plan.layers[0], { slots: 16, heavy: 4, recent: 12, sinks: 4, compressed: true });
    * ```
    */
   plan(shape: KvShape, stats: PlanStats): KvPlan {
