@@ -143,29 +143,42 @@ export async function loadVocab(path: string): Promise<LlamaModelLike> {
   return await llama.loadModel({ modelPath: path, vocabOnly: true });
 }
 
-/** Context options that make llama.cpp's logits comparable to ours (f32 KV, no flash attention). */
-export const EXACT_CONTEXT = {
-  flashAttention: false,
-  experimentalKvCacheKeyType: "F32",
-  experimentalKvCacheValueType: "F32",
-} as const;
+/** The element type of llama.cpp's KV cache (`-ctk`/`-ctv`), as node-llama-cpp names it. */
+export type LlamaKvType = "F32" | "F16";
+
+/**
+ * Context options that make llama.cpp's logits comparable to ours: no flash
+ * attention, and the KV cache in the element type d2o's runs with (`F32`, or
+ * `F16` to compare with d2o's f16 cache), keys and values alike.
+ *
+ * @param kvType the KV cache's element type
+ */
+export function exactContext(kvType: LlamaKvType) {
+  return {
+    flashAttention: false,
+    experimentalKvCacheKeyType: kvType,
+    experimentalKvCacheValueType: kvType,
+  } as const;
+}
 
 /**
  * Natural-log next-token probabilities after every position of `ids`, as
- * llama.cpp computes them (f32 KV cache, no flash attention), each a dense
- * array over the vocabulary (`-Infinity` where llama.cpp's probability is 0).
+ * llama.cpp computes them (a `kvType` KV cache, no flash attention), each a
+ * dense array over the vocabulary (`-Infinity` where llama.cpp's probability
+ * is 0).
  */
 export async function llamaLogProbs(
   model: LlamaModelLike,
   ids: readonly LlamaToken[],
   vocabSize: number,
   contextSize: number,
+  kvType: LlamaKvType,
 ): Promise<Float64Array[]> {
   const context = await model.createContext({
     contextSize,
     batchSize: Math.max(ids.length, 1),
     threads: 2,
-    ...EXACT_CONTEXT,
+    ...exactContext(kvType),
   });
   try {
     const out = await context.getSequence().controlledEvaluate(
@@ -187,7 +200,7 @@ export async function llamaLogProbs(
 
 /**
  * llama.cpp's greedy choice after each of `tokens[from - 1..]`: the prompt and
- * a continuation evaluated in one batch (f32 KV cache, no flash attention),
+ * a continuation evaluated in one batch (a `kvType` KV cache, no flash attention),
  * llama.cpp's own sampler at temperature 0 at every position from `from - 1`
  * on. A greedy continuation is llama.cpp's own exactly when these equal its tokens.
  */
@@ -196,12 +209,13 @@ export async function llamaArgmaxAfter(
   tokens: readonly LlamaToken[],
   from: number,
   contextSize: number,
+  kvType: LlamaKvType,
 ): Promise<LlamaToken[]> {
   const context = await model.createContext({
     contextSize,
     batchSize: tokens.length,
     threads: 2,
-    ...EXACT_CONTEXT,
+    ...exactContext(kvType),
   });
   try {
     const greedy = { generateNext: { token: true, options: { temperature: 0 } } };

@@ -31,6 +31,7 @@
  */
 
 import { GgmlType } from "../../src/gguf/ggml_type.ts";
+import { kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { createRuntime } from "../../src/gpu/runtime.ts";
 import { acquireGpu } from "../../src/gpu/device.ts";
 import { openModel } from "../../src/model/model_file.ts";
@@ -93,6 +94,7 @@ async function rowsOf(source: Source, path: string, ids: number[]): Promise<Floa
       allLogits: true,
       maxBatch: ids.length,
       runtime,
+      kvTypes: kvTypes("f32"),
     });
     try {
       return logSoftmaxRows(await session.evaluate(ids), nVocab);
@@ -109,7 +111,7 @@ async function rowsOf(source: Source, path: string, ids: number[]): Promise<Floa
     gpuLayers: source === "cpu" ? 0 : "max",
   });
   try {
-    return await llamaLogProbs(llamaModel, ids, nVocab, nCtx);
+    return await llamaLogProbs(llamaModel, ids, nVocab, nCtx, "F32");
   } finally {
     await llamaModel.dispose();
   }

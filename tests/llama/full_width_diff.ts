@@ -17,12 +17,14 @@
  *   binding limit holds the head, llama.cpp would agree as closely as on the
  *   reduced shapes.
  *
- * Both sides run an f32 KV cache, llama.cpp without flash attention
- * (`EXACT_CONTEXT`); the 8B-width shape is not here: llama.cpp's Vulkan build
+ * Both sides run an f32 KV cache, pinned (`-ctk f32 -ctv f32`: d2o's default
+ * is f16 where the adapter has shader-f16), llama.cpp without flash attention
+ * (`exactContext`); the 8B-width shape is not here: llama.cpp's Vulkan build
  * fails on it on lavapipe.
  */
 import assert from "node:assert/strict";
 import { ensureRealShape, FULL_WIDTH_SHAPES } from "../../fixtures/real_shapes.ts";
+import { kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { openModel } from "../../src/model/model_file.ts";
 import { Session } from "../../src/model/session.ts";
@@ -105,6 +107,7 @@ for (const shape of FULL_WIDTH_SHAPES) {
         maxBatch: WINDOW,
         sampler: { temperature: 0 },
         runtime,
+        kvTypes: kvTypes("f32"),
       });
       try {
         const text = await Deno.readTextFile(sharedPath("oracle/ppl-text.txt"));
@@ -129,7 +132,7 @@ for (const shape of FULL_WIDTH_SHAPES) {
         try {
           const bos = session.tokenizer.addBos ? 1 : 0;
           assert.deepEqual(ids.slice(bos), model.tokenize(text).slice(0, WINDOW - bos));
-          const theirRows = await llamaLogProbs(model, ids, nVocab, CONTEXT);
+          const theirRows = await llamaLogProbs(model, ids, nVocab, CONTEXT, "F32");
 
           await t.step(`logits at all ${WINDOW} positions within 1e-2 of the range`, () => {
             const worst = worstRelative(oursRows, theirRows);
@@ -151,7 +154,7 @@ for (const shape of FULL_WIDTH_SHAPES) {
             for await (const token of session.generate(prompt, GREEDY)) got.push(token);
             assert.equal(got.length, GREEDY, "generation ended early");
             const sequence = [...prompt, ...got.slice(0, -1)];
-            const want = await llamaArgmaxAfter(model, sequence, prompt.length, CONTEXT);
+            const want = await llamaArgmaxAfter(model, sequence, prompt.length, CONTEXT, "F32");
             assert.deepEqual(got, want);
           });
         } finally {

@@ -1,10 +1,13 @@
 /**
  * The five real shapes (fixtures/real_shapes.ts) against llama.cpp: logits at
  * every prompt position, 32 greedy tokens and the full-window perplexity.
- * llama.cpp runs its Vulkan build on the same adapter in f32 (VULKAN_F32_ENV).
+ * llama.cpp runs its Vulkan build on the same adapter in f32 (VULKAN_F32_ENV);
+ * both sides keep an f32 KV cache, pinned (d2o's default is f16 where the
+ * adapter has shader-f16; `f16_cache_diff.ts` compares the f16 caches).
  */
 import assert from "node:assert/strict";
 import { ensureRealShape, REAL_SHAPES } from "../../fixtures/real_shapes.ts";
+import { kvTypes } from "../../src/gpu/ops/kv_elem.ts";
 import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { Session } from "../../src/model/session.ts";
 import { testGpu } from "../_gpu.ts";
@@ -34,6 +37,7 @@ for (const shape of REAL_SHAPES) {
         maxBatch: WINDOW,
         sampler: { temperature: 0 },
         runtime,
+        kvTypes: kvTypes("f32"),
       });
       for (const [name, value] of Object.entries(VULKAN_F32_ENV)) Deno.env.set(name, value);
       const llama = await getLlama("vulkan");
@@ -48,7 +52,7 @@ for (const shape of REAL_SHAPES) {
         const nVocab = session.hparams.nVocab;
 
         const oursRows = logSoftmaxRows(await session.evaluate(ids), nVocab);
-        const theirRows = await llamaLogProbs(model, ids, nVocab, CONTEXT);
+        const theirRows = await llamaLogProbs(model, ids, nVocab, CONTEXT, "F32");
 
         await t.step(`logits at all ${WINDOW} positions within 1e-3 of the range`, () => {
           const worst = worstRelative(oursRows, theirRows);
@@ -72,7 +76,7 @@ for (const shape of REAL_SHAPES) {
           for await (const token of session.generate(prompt, GREEDY)) got.push(token);
           // llama.cpp's argmax after the prompt and after each of our tokens.
           const sequence = [...prompt, ...got.slice(0, -1)];
-          const want = await llamaArgmaxAfter(model, sequence, prompt.length, CONTEXT);
+          const want = await llamaArgmaxAfter(model, sequence, prompt.length, CONTEXT, "F32");
           assert.deepEqual(got, want);
         });
       } finally {
