@@ -121,7 +121,7 @@ export async function runBatchGenerate(
     const adapter = await adapterLimits();
     const kvTypes = chooseKvTypes(asked, adapter?.hasF16 ?? false);
     const run = { kv, sampler, nCtx, adapter, kvTypes: kvTypes.types };
-    const plan = await planBatch(model, tokenizer, entries, o, run);
+    const plan = planBatch(model, tokenizer, entries, o, run);
     const lines = new BatchLines(entries.length);
     if (plan.requests.length > 0) {
       const parallel = Math.min(o.parallel ?? 1, plan.requests.length);
@@ -148,7 +148,7 @@ export async function runBatchGenerate(
  * before the upload and before any output: the context refuses the whole
  * run; a prompt that cannot run gets its error line.
  */
-async function planBatch(
+function planBatch(
   model: ModelFile,
   tokenizer: Tokenizer,
   entries: Awaited<ReturnType<typeof readPromptsFile>>,
@@ -160,7 +160,7 @@ async function planBatch(
     adapter: AdapterFacts | undefined;
     kvTypes: KvTypes;
   },
-): Promise<BatchPlan> {
+): BatchPlan {
   const tokens = entries.map((e) => promptTokens(tokenizer, e.prompt, o.parseSpecial ?? false));
   const limits = checkRunLimits({
     hparams: model.hparams,
