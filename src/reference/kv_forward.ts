@@ -101,15 +101,6 @@ export interface KvLayerState {
  * {@linkcode ReferencePolicyModel.forward} with the whole prompt at position
  * 0 (a new sequence: the cache is re-planned and τ unset), then with tokens at
  * the following positions (each one a decode step).
- *
- * @example Greedy decoding under d2o at 20% of the prompt
- * ```ts ignore
- * const policy = createKvPolicy(resolveKvOptions({ kv: "d2o", kvBudget: 0.2 }));
- * const model = new ReferencePolicyModel(weights, policy);
- * let logits = model.forward(prompt, 0);
- * for (let p = prompt.length; p < prompt.length + 64; p++) logits = model.forward([argmax(logits)], p);
- * console.log(model.layerState(0).pos, model.lastStep?.[0]?.mergeTarget);
- * ```
  */
 export class ReferencePolicyModel {
   /** The model's hyper-parameters. */

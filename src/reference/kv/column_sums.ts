@@ -33,9 +33,13 @@ export interface ColumnSumShape {
  * @throws {RangeError} when the heads do not group evenly or an array is short
  * @example One head, two tokens: key 0 gets all of row 0 and part of row 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { causalColumnSums } from "./column_sums.ts";
- * const c = causalColumnSums(new Float32Array([0, 0]), new Float32Array([1, 1]), 2, { nHead: 1, nHeadKv: 1, headDim: 1 });
- * console.log([...c]); // [ 1.5, 0.5 ]
+ * const shape = { nHead: 1, nHeadKv: 1, headDim: 1 };
+ * const q = new Float32Array([0, 0]); // zero queries: uniform attention over the keys so far
+ * const k = new Float32Array([1, 1]);
+ * assert.deepEqual([...causalColumnSums(q, k, 2, shape)], [1 + 0.5, 0.5]);
+ * assert.deepEqual([...causalColumnSums(q, k, 2, shape, 1)], [0.5, 0.5]); // row 1 alone
  * ```
  */
 export function causalColumnSums(
@@ -93,9 +97,10 @@ export function causalColumnSums(
  * @returns scores `[nHeadKv][T]`
  * @example Two query heads share one KV head
  * ```ts
+ * import assert from "node:assert/strict";
  * import { groupColumnSums } from "./column_sums.ts";
  * const s = groupColumnSums(new Float32Array([1, 2, 3, 4]), 2, { nHead: 2, nHeadKv: 1, headDim: 1 });
- * console.log([...s]); // [ 4, 6 ]
+ * assert.deepEqual([...s], [1 + 3, 2 + 4]);
  * ```
  */
 export function groupColumnSums(
@@ -124,8 +129,11 @@ export function groupColumnSums(
  * @returns variance per head `[nHead]` (computed in f64)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { columnVariance } from "./column_sums.ts";
- * console.log([...columnVariance(new Float32Array([1, 3]), 2, 1)]); // [ 2 ]
+ * // Mean 2, squared deviations 1 + 1, over T − 1 = 1
+ * assert.deepEqual([...columnVariance(new Float32Array([1, 3]), 2, 1)], [2]);
+ * assert.deepEqual([...columnVariance(new Float32Array([1, 3]), 1, 2)], [0, 0]); // one token
  * ```
  */
 export function columnVariance(colsum: Float32Array, tokens: number, nHead: number): Float64Array {
@@ -156,8 +164,10 @@ export function columnVariance(colsum: Float32Array, tokens: number, nHead: numb
  * @returns pooled scores `[nHeadKv][T]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maxPoolScores } from "./column_sums.ts";
- * console.log([...maxPoolScores(new Float32Array([1, 5, 2, 0, 9]), 1, 5, 3, 0, 4)]); // [ 5, 5, 5, 2, 9 ]
+ * // Width 3 over [0, 4): position 3 sees 2 and 0 (not 9, past the end); position 4 keeps its 9
+ * assert.deepEqual([...maxPoolScores(new Float32Array([1, 5, 2, 0, 9]), 1, 5, 3, 0, 4)], [5, 5, 5, 2, 9]);
  * ```
  */
 export function maxPoolScores(

@@ -29,6 +29,7 @@ import { mergeBulk, mergeStep } from "./similarity_merge.ts";
  * @returns which slots to keep and how the evicted ones merge
  * @example Keep 2 of 4 tokens: the newest (window 1) and the best-scored other
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compressDecision } from "./decide.ts";
  * import { baseSpec } from "../../kv/policy_base.ts";
  * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
@@ -36,7 +37,9 @@ import { mergeBulk, mergeStep } from "./similarity_merge.ts";
  *   budget, nHeadKv: 1, headDim: 1, nSlots: 4, newestPos: 3, tau: NaN,
  *   pos: new Int32Array([0, 1, 2, 3]), score: new Float32Array([0.1, 0.9, 0.3, 0]), keys: new Float32Array(4),
  * };
- * console.log([...compressDecision(baseSpec({ score: "attention" }), view).keep]); // [ 0, 1, 0, 1 ]
+ * const d = compressDecision(baseSpec({ score: "attention" }), view);
+ * assert.deepEqual([...d.keep], [0, 1, 0, 1]); // score 0.9 and the newest token
+ * assert.deepEqual([...d.mergeTarget], [-1, -1, -1, -1]); // no merge in the spec: dropped
  * ```
  */
 export function compressDecision(spec: KvGpuSpec, view: KvLayerView): CompressDecision {

@@ -24,13 +24,15 @@ export class ReferenceKvCache {
    * @param nSlots per layer, slots per head (default: each layer's own default)
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ReferenceKvCache } from "./kv_cache.ts";
    * import { createKvPolicy } from "../../kv/registry.ts";
    * import { resolveKvOptions } from "../../kv/options.ts";
    * const policy = createKvPolicy(resolveKvOptions({ kv: "streaming", kvBudget: 8, kvMin: 1 }));
    * const shape = { nLayer: 2, nHead: 2, nHeadKv: 1, headDim: 4 };
    * const cache = new ReferenceKvCache(policy, policy.plan(shape, { promptLength: 20, capacity: 40 }), shape);
-   * console.log(cache.slotCount()); // 18
+   * assert.deepEqual(cache.layers.map((l) => l.nSlots), [9, 9]); // 8 slots + 1 for each new token
+   * assert.equal(cache.slotCount(), 18);
    * ```
    */
   constructor(policy: KvPolicy, plan: KvPlan, shape: KvLayerShape, nSlots?: readonly number[]) {

@@ -93,13 +93,18 @@ export class ReferenceKvLayer {
    * @param nSlots slots per head (default: `C + 1` when compressed, else `C`)
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ReferenceKvLayer } from "./kv_layer.ts";
    * import { createKvPolicy } from "../../kv/registry.ts";
    * import { resolveKvOptions } from "../../kv/options.ts";
    * const policy = createKvPolicy(resolveKvOptions({ kv: "h2o" }));
    * const layer = new ReferenceKvLayer(policy, { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true }, { nHeadKv: 1, headDim: 1 });
+   * assert.equal(layer.nSlots, 3); // C + 1
    * for (const x of [1, 2, 3]) layer.step(new Float32Array([x]), new Float32Array([x]), new Float32Array(3).fill(0.5));
-   * console.log(layer.table.occupancy(0), [...layer.table.pos]); // 2 [ 0, -1, 2 ]
+   * // Scores 1.5, 1, 0.5 after three steps: position 2 is the window, position 0 the heavy hitter
+   * assert.equal(layer.table.occupancy(0), 2);
+   * assert.deepEqual([...layer.table.pos], [0, -1, 2]); // position 1's slot is free
+   * assert.deepEqual([layer.keys[0], layer.keys[2]], [1, 3]);
    * ```
    */
   constructor(policy: KvPolicy, budget: LayerBudget, shape: KvLayerShape, nSlots?: number) {

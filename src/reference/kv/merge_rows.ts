@@ -26,10 +26,12 @@ import type { KvType } from "../../gpu/ops/kv_elem.ts";
  * @throws {RangeError} when the weights do not match the group
  * @example Average two rows in place
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeRows } from "./merge_rows.ts";
  * const rows = new Float32Array([1, 2, 3, 4]);
  * mergeRows(rows, rows, 0, [1], new Float32Array([0.5, 0.5]), 2);
- * console.log([...rows]); // [ 2, 3, 3, 4 ]
+ * assert.deepEqual([...rows], [2, 3, 3, 4]); // row 0 = (row 0 + row 1) / 2; row 1 unchanged
+ * assert.throws(() => mergeRows(rows, rows, 0, [1], new Float32Array([1]), 2), RangeError);
  * ```
  */
 export function mergeRows(

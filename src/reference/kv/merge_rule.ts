@@ -22,8 +22,11 @@ import type { MergeRule } from "../../kv/option_types.ts";
  * @returns `[w_c, w_e...]` (f32 values), one more than the group
  * @example One token merged with similarity 1 under the paper rule: equal weights
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeWeights } from "./merge_rule.ts";
- * console.log([...mergeWeights("paper", [1], 1)]); // [ 0.5, 0.5 ]
+ * assert.deepEqual([...mergeWeights("paper", [1], 1)], [0.5, 0.5]); // e / (e + e)
+ * // The code's rule: 1/(1+|G|) for the target, u/(1+|G|) for the member
+ * assert.deepEqual([...mergeWeights("code", [0.5], 1)], [0.5, 0.25]);
  * ```
  */
 export function mergeWeights(

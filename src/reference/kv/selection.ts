@@ -32,9 +32,12 @@ import { FREE } from "./slot_table.ts";
  * @returns true when `a` is evicted before `b`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ranksBelow } from "./selection.ts";
- * const view = { pos: new Int32Array([0, 1]), score: new Float32Array([0.5, 0.5]) };
- * console.log(ranksBelow(view, 1, 0)); // true
+ * const view = { pos: new Int32Array([0, 1, 2]), score: new Float32Array([0.5, 0.5, 0.9]) };
+ * assert.equal(ranksBelow(view, 1, 0), true); // equal scores: the newer goes first
+ * assert.equal(ranksBelow(view, 0, 1), false);
+ * assert.equal(ranksBelow(view, 1, 2), true); // lower score
  * ```
  */
 export function ranksBelow(
@@ -58,10 +61,12 @@ export function ranksBelow(
  * @returns true when the slot can never be evicted at this step
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isProtected } from "./selection.ts";
  * const budget = { slots: 3, heavy: 2, recent: 1, sinks: 1, compressed: true };
  * const view = { budget, newestPos: 5, pos: new Int32Array([0, 3, 5]) };
- * console.log([0, 1, 2].map((i) => isProtected(view, i))); // [ true, false, true ]
+ * // Position 0 is the sink, 5 the window of one; 3 is a candidate
+ * assert.deepEqual([0, 1, 2].map((i) => isProtected(view, i)), [true, false, true]);
  * ```
  */
 export function isProtected(
@@ -81,10 +86,13 @@ export function isProtected(
  * @returns keep flags `[nHeadKv][nSlots]`
  * @example Keep 2 of 4 tokens: the newest (window 1) and the best-scored other
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectKept } from "./selection.ts";
  * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
  * const view = { budget, nHeadKv: 1, nSlots: 4, newestPos: 3, pos: new Int32Array([0, 1, 2, 3]), score: new Float32Array([0.1, 0.9, 0.3, 0]) };
- * console.log([...selectKept(view)]); // [ 0, 1, 0, 1 ]
+ * assert.deepEqual([...selectKept(view)], [0, 1, 0, 1]);
+ * // Within budget nothing goes
+ * assert.deepEqual([...selectKept({ ...view, budget: { ...budget, slots: 4, heavy: 3 } })], [1, 1, 1, 1]);
  * ```
  */
 export function selectKept(
@@ -128,10 +136,14 @@ export function selectKept(
  * @throws {RangeError} when a head holds more than `budget.slots + 1` tokens
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectVictims } from "./selection.ts";
  * const budget = { slots: 2, heavy: 1, recent: 1, sinks: 0, compressed: true };
  * const view = { budget, nHeadKv: 1, nSlots: 3, newestPos: 2, pos: new Int32Array([0, 1, 2]), score: new Float32Array([0.4, 0.2, 0]) };
- * console.log([...selectVictims(view)]); // [ 1 ]
+ * // 3 tokens in a budget of 2: position 2 is the window, and 0.2 < 0.4
+ * assert.deepEqual([...selectVictims(view)], [1]);
+ * // Two tokens (slot 2 free, −1): within budget, no victim
+ * assert.deepEqual([...selectVictims({ ...view, newestPos: 1, pos: new Int32Array([0, 1, -1]) })], [-1]);
  * ```
  */
 export function selectVictims(

@@ -19,8 +19,12 @@
  * @returns the cosine in [−1, 1] (f32-rounded)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cosineF32 } from "./similarity.ts";
- * console.log(cosineF32(new Float32Array([1, 0]), 0, new Float32Array([3, 3]), 0, 2).toFixed(4)); // 0.7071
+ * // 45°: 3 / (1 · √18) = 1/√2, to f32 precision
+ * assert.ok(Math.abs(cosineF32(new Float32Array([1, 0]), 0, new Float32Array([3, 3]), 0, 2) - Math.SQRT1_2) < 1e-7);
+ * assert.equal(cosineF32(new Float32Array([0, 0, 1, 2]), 0, new Float32Array([1, 2]), 0, 2), 0); // a zero key
+ * assert.equal(cosineF32(new Float32Array([0, 0, 1, 2]), 2, new Float32Array([2, 4]), 0, 2), 1); // from offset 2
  * ```
  */
 export function cosineF32(
@@ -76,9 +80,14 @@ export interface KeyTable {
  * @returns the best slot and its similarity
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nearestSlot } from "./similarity.ts";
  * const table = { nSlots: 3, headDim: 2, pos: new Int32Array([0, 1, 2]), keys: new Float32Array([1, 0, 0, 1, 1, 0.1]) };
- * console.log(nearestSlot(table, 0, 2, (s) => s !== 2).slot); // 0
+ * // Slot 2's key (1, 0.1) is nearly slot 0's (1, 0): cosine 1/√1.01
+ * const best = nearestSlot(table, 0, 2, (s) => s !== 2);
+ * assert.equal(best.slot, 0);
+ * assert.ok(Math.abs(best.similarity - 1 / Math.sqrt(1.01)) < 1e-6);
+ * assert.deepEqual(nearestSlot(table, 0, 2, () => false), { slot: -1, similarity: -Infinity });
  * ```
  */
 export function nearestSlot(

@@ -29,8 +29,10 @@ import { FREE } from "./slot_table.ts";
  * @returns the new threshold
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { updateTau } from "./similarity_merge.ts";
- * console.log(updateTau(NaN, 0.5, 0.7), updateTau(0, 1, 0.5)); // 0.5 0.5
+ * assert.equal(updateTau(NaN, 0.5, 0.7), 0.5); // unset: starts at the mean
+ * assert.equal(updateTau(0.5, 1, 0.25), 0.75 * 0.5 + 0.25 * 1); // 0.625
  * ```
  */
 export function updateTau(tau: number, mean: number, beta: number): number {

@@ -38,10 +38,15 @@ export interface SlotCacheView {
  * @throws {RangeError} when the heads do not group evenly or a head has no occupied slot
  * @example One occupied slot gets probability 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slotAttention } from "./slot_attention.ts";
  * const cache = { nHeadKv: 1, nSlots: 2, headDim: 1, pos: new Int32Array([-1, 0]), keys: new Float32Array([0, 1]), values: new Float32Array([0, 5]) };
  * const { out, row } = slotAttention(new Float32Array([1]), cache, 1);
- * console.log([...out], [...row]); // [ 5 ] [ 0, 1 ]
+ * assert.deepEqual([[...out], [...row]], [[5], [0, 1]]); // slot 0 is free
+ * // Two query heads over two equal keys: half each, summed over the group in the row
+ * const both = { ...cache, pos: new Int32Array([0, 1]), keys: new Float32Array([0, 0]), values: new Float32Array([2, 4]) };
+ * const two = slotAttention(new Float32Array([1, -1]), both, 2);
+ * assert.deepEqual([[...two.out], [...two.row]], [[3, 3], [1, 1]]);
  * ```
  */
 export function slotAttention(

@@ -31,10 +31,14 @@ export class SlotTable {
    * @throws {RangeError} when a size is not a positive integer
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SlotTable } from "./slot_table.ts";
    * const t = new SlotTable(2, 3);
-   * t.occupy(1, t.freeSlot(1), 7);
-   * console.log(t.occupancy(0), t.occupancy(1), t.position(1, 0)); // 0 1 7
+   * t.occupy(1, t.freeSlot(1), 7); // head 1's lowest free slot, 0, takes position 7
+   * assert.deepEqual([t.occupancy(0), t.occupancy(1), t.position(1, 0)], [0, 1, 7]);
+   * assert.equal(t.freeSlot(1), 1);
+   * assert.throws(() => t.occupy(1, 0, 8)); // slot 0 is taken
+   * assert.throws(() => new SlotTable(0, 3), RangeError);
    * ```
    */
   constructor(nHeadKv: number, nSlots: number) {
