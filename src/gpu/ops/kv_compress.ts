@@ -66,9 +66,12 @@ export interface KvCompressPlan {
  * @returns kept, evicted and quota per head
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compressPlan } from "./kv_compress.ts";
  * const budget = { slots: 10, heavy: 8, recent: 2, sinks: 4, compressed: true };
- * console.log(compressPlan(budget, 30)); // { kept: 10, evicted: 20, quota: 4 }
+ * // 4 sinks + 2 recent protected; 10 − 6 = 4 of the 24 candidates kept
+ * assert.deepEqual(compressPlan(budget, 30), { kept: 10, evicted: 20, quota: 4 });
+ * assert.deepEqual(compressPlan(budget, 8), { kept: 8, evicted: 0, quota: 2 }); // the prompt fits
  * ```
  */
 export function compressPlan(
@@ -164,10 +167,6 @@ export interface KvCompress extends Dispatch, KvCompressPlan {
  *   the context is too long for the kernels' per-invocation loop bounds or grids
  * @throws {RangeError} when shapes do not match, headDim is not a multiple of 4 or a buffer
  *   is too small
- * @example
- * ```ts ignore
- * const op = createKvCompress(rt, { layer, tokens: 700, staging, colsum, nHead: 8, dest, headDim: 64 });
- * ```
  */
 export function createKvCompress(rt: GpuRuntime, options: KvCompressOptions): KvCompress {
   const { layer, tokens, staging, colsum, nHead, dest, headDim } = options;

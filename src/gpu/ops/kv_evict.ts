@@ -53,10 +53,6 @@ export interface KvEvict extends Dispatch {
  * @throws {RangeError} when the table does not fit the budget, a buffer is
  *   too small, headDim is not a multiple of 4 or the cache is too large for one
  *   workgroup per head
- * @example
- * ```ts ignore
- * const evict = createKvEvict(rt, { layer, kCache, vCache, table, headDim: 64, step });
- * ```
  */
 export function createKvEvict(rt: GpuRuntime, options: KvEvictOptions): KvEvict {
   const { layer: budget, kCache, vCache, table, headDim, step } = options;

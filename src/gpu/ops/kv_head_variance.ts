@@ -44,10 +44,6 @@ export interface HeadVarianceOptions {
  * @param options buffers and sizes
  * @returns the recorded dispatch
  * @throws {RangeError} when the sizes are invalid or a buffer is too small
- * @example
- * ```ts ignore
- * createHeadVariance(rt, { colsum, nHead: 8, tokens: 700, stride: 2048, out, offset: layer * 8 });
- * ```
  */
 export function createHeadVariance(rt: GpuRuntime, options: HeadVarianceOptions): Dispatch {
   const { colsum, nHead, tokens, out } = options;

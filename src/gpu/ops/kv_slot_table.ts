@@ -72,10 +72,6 @@ export interface KvSlotTable {
  * @param options sizes
  * @returns the table
  * @throws {RangeError} when a size is not a positive integer
- * @example
- * ```ts ignore
- * const table = createKvSlotTable(rt, { nHeadKv: 4, nSlots: 129, label: "blk.0" });
- * ```
  */
 export function createKvSlotTable(rt: GpuRuntime, options: KvSlotTableOptions): KvSlotTable {
   const { nHeadKv, nSlots } = options;

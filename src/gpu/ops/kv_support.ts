@@ -104,8 +104,12 @@ export interface KvCompressFields {
  * @returns slot count
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slotsFor } from "./kv_support.ts";
- * console.log(slotsFor({ slots: 8, heavy: 6, recent: 2, sinks: 4, compressed: true })); // 9
+ * const layer = { slots: 8, recent: 2, sinks: 4, compressed: true };
+ * assert.equal(slotsFor(layer), 9); // C + 1
+ * assert.equal(slotsFor({ ...layer, compressed: false }), 8);
+ * assert.equal(slotsFor({ ...layer, nSlots: 20 }), 20); // given: room to grow
  * ```
  */
 export function slotsFor(budget: KvLayerSpec): number {
@@ -122,10 +126,6 @@ export function slotsFor(budget: KvLayerSpec): number {
  * @param nHeadKv KV heads
  * @param compress compression-only fields, omitted for the decode kernels
  * @returns the uniform buffer
- * @example
- * ```ts ignore
- * const policy = createPolicyParams(device, "kv_evict.policy", layer, 4);
- * ```
  */
 export function createPolicyParams(
   device: GPUDevice,

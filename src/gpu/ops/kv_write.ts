@@ -59,10 +59,6 @@ export interface KvWriteOptions {
  * @param options buffers and sizes
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small or headDim is not a multiple of 4
- * @example
- * ```ts ignore
- * createKvWrite(rt, { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens: 1, step });
- * ```
  */
 export function createKvWrite(rt: GpuRuntime, options: KvWriteOptions): Dispatch {
   const { k, v, kCache, vCache, nHeadKv, headDim, nSlots, maxTokens, step } = options;

@@ -37,10 +37,6 @@ export interface KvWriteSlotOptions extends KvLayerBuffers {
  * @param options buffers and sizes
  * @returns the recorded dispatch
  * @throws {RangeError} when a buffer is too small or headDim is not a multiple of 4
- * @example
- * ```ts ignore
- * createKvWriteSlot(rt, { k, v, kCache, vCache, table, headDim: 64, step });
- * ```
  */
 export function createKvWriteSlot(rt: GpuRuntime, options: KvWriteSlotOptions): Dispatch {
   const { k, v, kCache, vCache, table, headDim, step } = options;
