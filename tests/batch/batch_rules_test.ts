@@ -72,7 +72,7 @@ Deno.test({
         err[0]!,
         /^d2o: 1 of 3 prompts could not run \(each has its error line; the others ran\); the first: Cannot run prompt "long"/,
       );
-      // A cap the long prompt's cache (half its 49 tokens in each of 5 layers) can never fit
+      // A cap the long prompt's f32 cache (half its 49 tokens in each of 5 layers) can never fit
       // in; the short ones' can.
       const capped = await runD2o([
         "generate",
@@ -80,7 +80,7 @@ Deno.test({
         STORIES,
         ...flags,
         ...["--kv", "d2o", "--kv-budget", "0.5", "--kv-min", "1", "-c", "64"],
-        ...["--kv-memory", "20KiB"],
+        ...["--kv-memory", "20KiB", "-ctk", "f32", "-ctv", "f32"],
       ]);
       assert.equal(capped.code, 6, capped.stderr);
       const got = parseLines(capped.stdout);
