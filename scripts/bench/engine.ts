@@ -9,6 +9,7 @@
  */
 
 import type { GgufTensorInfo } from "../../src/gguf/types.ts";
+import { adapterKvType } from "../../src/gpu/ops/kv_elem.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { Session } from "../../src/model/session.ts";
 
@@ -126,7 +127,14 @@ export async function runEngine(
   rounds: number,
   hooks: RoundHooks = {},
 ): Promise<EngineFigures> {
-  const s = await Session.open(path, { runtime: rt, nCtx: pp + tg + 8, maxBatch: 128 });
+  // The cache a user's run gets by default (f16 where the adapter has shader-f16).
+  const kvType = adapterKvType(rt.ctx.hasF16);
+  const s = await Session.open(path, {
+    runtime: rt,
+    nCtx: pp + tg + 8,
+    maxBatch: 128,
+    kvTypes: { k: kvType, v: kvType },
+  });
   const counter = new DispatchCounter();
   try {
     const prompt = benchPrompt(s.tokenizer.bosId ?? 1, pp);

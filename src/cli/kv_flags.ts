@@ -13,6 +13,7 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { adapterLimits } from "../gpu/device.ts";
 import {
+  adapterKvType,
   describeKvTypes,
   KV_TYPES,
   kvElementBytes,
@@ -217,7 +218,7 @@ export interface KvTypeChoice {
  * ```
  */
 export function chooseKvTypes(asked: Partial<KvTypes>, adapterHasF16: boolean): KvTypeChoice {
-  const fallback: KvType = adapterHasF16 ? "f16" : "f32";
+  const fallback = adapterKvType(adapterHasF16);
   const types = { k: asked.k ?? fallback, v: asked.v ?? fallback };
   const rule = `the default: the adapter has ${adapterHasF16 ? "" : "no "}shader-f16`;
   const why = asked.k && asked.v

@@ -35,6 +35,23 @@ export interface KvTypes {
 export const DEFAULT_KV_TYPES: KvTypes = { k: "f32", v: "f32" };
 
 /**
+ * The element type a run's cache gets when none is asked for: f16 where the
+ * adapter has `shader-f16` (llama.cpp's default cache), else f32.
+ *
+ * @param adapterHasF16 whether the adapter offers `shader-f16`
+ * @returns the type
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adapterKvType } from "./kv_elem.ts";
+ * assert.deepEqual([adapterKvType(true), adapterKvType(false)], ["f16", "f32"]);
+ * ```
+ */
+export function adapterKvType(adapterHasF16: boolean): KvType {
+  return adapterHasF16 ? "f16" : "f32";
+}
+
+/**
  * The element types of a cache.
  *
  * @param k keys' element type
