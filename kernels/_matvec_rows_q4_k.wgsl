@@ -2,37 +2,11 @@
 // super-block (256 values) read in nine aligned vec4 loads (rows of 144-byte
 // blocks start 16-byte aligned).
 //
-// Needs _quant_common.wgsl (nib4, k_scale_min) and _quant_q4_k.wgsl; defines
-// UNIT, UnitX, unit_x and unit_dot for the body. Layout as _quant_q4_k.wgsl:
+// Needs _quant_common.wgsl (nib4, k_scale_min), _quant_q4_k.wgsl and
+// _matvec_rows_unit_x.wgsl (UNIT, UnitX: x.x0 .. x.x7 the sub-blocks' x̂);
+// defines unit_dot for the body. Layout as _quant_q4_k.wgsl:
 // the head vec4 holds d, dmin and the 12 scale bytes; code vec4 1 + 2g and
 // 2 + 2g hold sub-block 2g in their low nibbles and 2g + 1 in their high.
-
-const UNIT: u32 = 256u;
-
-/** The unit's x̂, one X32 (with its sum) per 32-value sub-block. */
-struct UnitX {
-  x0: X32,
-  x1: X32,
-  x2: X32,
-  x3: X32,
-  x4: X32,
-  x5: X32,
-  x6: X32,
-  x7: X32,
-}
-
-fn unit_x(c: u32) -> UnitX {
-  return UnitX(
-    x32_at(c),
-    x32_at(c + 32u),
-    x32_at(c + 64u),
-    x32_at(c + 96u),
-    x32_at(c + 128u),
-    x32_at(c + 160u),
-    x32_at(c + 192u),
-    x32_at(c + 224u),
-  );
-}
 
 /** Σ nibble·x over the 32 nibbles at bit `s` of the code words a, b. */
 fn q4k_nibbles(a: vec4<u32>, b: vec4<u32>, s: u32, x: X32) -> f32 {

@@ -1,8 +1,10 @@
 // _matvec_rows_q5_0.wgsl — Q5_0 units of matvec_rows.wgsl: four 22-byte blocks
 // (128 values, 88 bytes) read in six vec4 loads.
 //
-// Needs _quant_common.wgsl (u8x4, dot16) and _quant_q5_0.wgsl; defines UNIT,
-// UnitX, unit_x and unit_dot for the body. A block's 5-bit codes are built a
+// Needs _quant_common.wgsl (u8x4, dot16), _quant_q5_0.wgsl,
+// _matvec_rows_unit_x.wgsl (UNIT, UnitX: x.x0 .. x.x3 the blocks' x̂) and
+// _matvec_rows_unit_words.wgsl with HALVES (the unit's words u.w0 .. u.w5);
+// defines unit_dot for the body. A block's 5-bit codes are built a
 // word (four codes) at a time: the four nibbles, and the four fifth bits
 // spread to bit 4 of each byte by one multiply (b·0x00204081 puts bit k of a
 // 4-bit b at bit 8k), then converted once: 1.2× the separate nibble and bit
@@ -12,20 +14,6 @@
 // of its six vec4. In unit words W0..W21: block 0 = d in W0's low half, the
 // fifth bits across W0/W1, codes W1.hi .. W5.lo; block 1 = d in W5's high
 // half, bits W6, codes W7..W10; blocks 2 and 3 the same from W11 and W16.
-
-const UNIT: u32 = 128u;
-
-/** The unit's x̂, one X32 (with its sum) per block. */
-struct UnitX {
-  x0: X32,
-  x1: X32,
-  x2: X32,
-  x3: X32,
-}
-
-fn unit_x(c: u32) -> UnitX {
-  return UnitX(x32_at(c), x32_at(c + 32u), x32_at(c + 64u), x32_at(c + 96u));
-}
 
 /** Words w shifted down by two bytes, topped up from the words after them (n). */
 fn q50_half_shift(w: vec4<u32>, n: vec4<u32>) -> vec4<u32> {
@@ -59,34 +47,20 @@ fn q50_dot(d: f32, h: u32, q: vec4<u32>, x: X32) -> f32 {
 
 /** Σ W·x over the unit at byte `at` (8-byte aligned) of one row. */
 fn unit_dot(at: u32, x: UnitX) -> f32 {
-  let v = at >> 4u;
-  let odd = (at & 8u) != 0u;
-  let q0 = wq[v];
-  let q1 = wq[v + 1u];
-  let q2 = wq[v + 2u];
-  let q3 = wq[v + 3u];
-  let q4 = wq[v + 4u];
-  let q5 = wq[v + 5u];
-  // s<k> = unit words W[4k .. 4k+3].
-  let s0 = select(q0, vec4<u32>(q0.zw, q1.xy), odd);
-  let s1 = select(q1, vec4<u32>(q1.zw, q2.xy), odd);
-  let s2 = select(q2, vec4<u32>(q2.zw, q3.xy), odd);
-  let s3 = select(q3, vec4<u32>(q3.zw, q4.xy), odd);
-  let s4 = select(q4, vec4<u32>(q4.zw, q5.xy), odd);
-  let s5 = select(q5.xy, q5.zw, odd);
+  let u = unit_words(at);
   let b0 = q50_dot(
-    unpack2x16float(s0.x).x,
-    (s0.x >> 16u) | (s0.y << 16u),
-    q50_half_shift(vec4<u32>(s0.yzw, s1.x), vec4<u32>(s0.zw, s1.xy)),
+    unpack2x16float(u.w0.x).x,
+    (u.w0.x >> 16u) | (u.w0.y << 16u),
+    q50_half_shift(vec4<u32>(u.w0.yzw, u.w1.x), vec4<u32>(u.w0.zw, u.w1.xy)),
     x.x0,
   );
-  let b1 = q50_dot(unpack2x16float(s1.y).y, s1.z, vec4<u32>(s1.w, s2.xyz), x.x1);
+  let b1 = q50_dot(unpack2x16float(u.w1.y).y, u.w1.z, vec4<u32>(u.w1.w, u.w2.xyz), x.x1);
   let b2 = q50_dot(
-    unpack2x16float(s2.w).x,
-    (s2.w >> 16u) | (s3.x << 16u),
-    q50_half_shift(s3, vec4<u32>(s3.yzw, s4.x)),
+    unpack2x16float(u.w2.w).x,
+    (u.w2.w >> 16u) | (u.w3.x << 16u),
+    q50_half_shift(u.w3, vec4<u32>(u.w3.yzw, u.w4.x)),
     x.x2,
   );
-  let b3 = q50_dot(unpack2x16float(s4.x).y, s4.y, vec4<u32>(s4.zw, s5), x.x3);
+  let b3 = q50_dot(unpack2x16float(u.w4.x).y, u.w4.y, vec4<u32>(u.w4.zw, u.w5.xy), x.x3);
   return (b0 + b1) + (b2 + b3);
 }

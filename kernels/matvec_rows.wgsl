@@ -1,8 +1,10 @@
 // matvec_rows.wgsl — decode mat-vec for CPU drivers, straight from GGUF blocks:
 //   y[first_row + r] (+)= Σ_c W[r, c] · x[c]   for r < rows (rows of this chunk)
-// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl and one
-// _matvec_rows_<type>.wgsl (UNIT, UnitX, unit_x, unit_dot); matvec_input.wgsl
-// stages x (and the fused RMS norm or SiLU gate) in a dispatch just before.
+// Concatenated after _quant_common.wgsl, one _quant_<type>.wgsl and the
+// type's unit (matvec.ts): _matvec_rows_unit_x.wgsl (UNIT, UnitX, unit_x),
+// _matvec_rows_unit_words.wgsl where the type reads realigned words, and
+// _matvec_rows_<type>.wgsl (unit_dot); matvec_input.wgsl stages x (and the
+// fused RMS norm or SiLU gate) in a dispatch just before.
 //
 // Why (Mesa lavapipe, 8-lane SIMD): a storage load at a computed offset runs
 // as a per-lane loop of scalar loads, a uniform-buffer load as one gather. So

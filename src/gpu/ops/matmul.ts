@@ -212,8 +212,8 @@ const EACH_LINE = /^(.*?)\s*\/\/ @each (i h|i|h)$/gm;
 
 /**
  * Writes out the register block: each line marked `// @each i` (`h`, `i h`)
- * once per row block i < RB (token block h < HB, every pair), with `{i}`
- * and `{h}` replaced, and `{RB}`, `{HB}` by the tile's counts. The blocks
+ * once per row block i < RB (token block h < HB, every pair), with `{i}`,
+ * `{i+1}` and `{h}` replaced, and `{RB}`, `{HB}` by the tile's counts. The blocks
  * are written out rather than looped over arrays because lavapipe keeps a
  * dynamically indexed array in memory (about 2× slower, measured).
  *
@@ -229,8 +229,9 @@ export function repeatLines(code: string, tile: MatmulTile): string {
       const pairs: [number, number][] = over === "h"
         ? hs.map((h) => [0, h])
         : is.flatMap((i): [number, number][] => (over === "i" ? [[i, 0]] : hs.map((h) => [i, h])));
-      return pairs.map(([i, h]) => line.replaceAll("{i}", `${i}`).replaceAll("{h}", `${h}`))
-        .join("\n");
+      return pairs.map(([i, h]) =>
+        line.replaceAll("{i}", `${i}`).replaceAll("{i+1}", `${i + 1}`).replaceAll("{h}", `${h}`)
+      ).join("\n");
     })
     .replaceAll("{RB}", `${tile.rowBlocks}`)
     .replaceAll("{HB}", `${tile.tokenBlocks}`);

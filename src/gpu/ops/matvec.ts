@@ -16,6 +16,8 @@ import rowsQ8_0 from "../../../kernels/_matvec_rows_q8_0.wgsl" with { type: "tex
 import rowsQ5_0 from "../../../kernels/_matvec_rows_q5_0.wgsl" with { type: "text" };
 import rowsQ4_K from "../../../kernels/_matvec_rows_q4_k.wgsl" with { type: "text" };
 import rowsQ6_K from "../../../kernels/_matvec_rows_q6_k.wgsl" with { type: "text" };
+import unitX from "../../../kernels/_matvec_rows_unit_x.wgsl" with { type: "text" };
+import unitWords from "../../../kernels/_matvec_rows_unit_words.wgsl" with { type: "text" };
 import xRmsNorm from "../../../kernels/_x_rms_norm.wgsl" with { type: "text" };
 import xSiluMul from "../../../kernels/_x_silu_mul.wgsl" with { type: "text" };
 import { GgmlType, ggmlTypeInfo } from "../../gguf/ggml_type.ts";
@@ -41,12 +43,20 @@ export const MATVEC_ROWS_PER_WORKGROUP = 8;
 
 /** How matvec_rows.wgsl runs one type. */
 interface RowsUnit {
-  /** The type's _matvec_rows_<type>.wgsl. */
+  /** The type's _matvec_rows_<type>.wgsl (its unit_dot). */
   readonly code: string;
   /** Columns one unit spans (rows must hold whole units). */
   readonly cols: number;
   /** Rows each thread owns (NL; 8 threads make a workgroup of 8·NL rows). */
   readonly threadRows: number;
+  /**
+   * Where a unit need not start 16-byte aligned: the vec4 it is read in, and
+   * how two of them are realigned into four of its words (the section of
+   * _matvec_rows_unit_words.wgsl: HALVES for units 8-byte aligned, BYTES for
+   * any even byte). Absent for Q4_K, whose units start aligned and are read
+   * in place.
+   */
+  readonly words?: { readonly loads: number; readonly realign: "HALVES" | "BYTES" };
 }
 
 /**
@@ -55,11 +65,26 @@ interface RowsUnit {
  * same for Q5_0 and Q6_K, whose 4 take half the JIT time at first use (Q6_K:
  * 2.3 s instead of 5.4 s under load, measured on lavapipe).
  */
-const ROWS_UNITS: ReadonlyMap<GgmlType, RowsUnit> = new Map([
-  [GgmlType.Q8_0, { code: rowsQ8_0, cols: 128, threadRows: 8 }],
-  [GgmlType.Q5_0, { code: rowsQ5_0, cols: 128, threadRows: 4 }],
+const ROWS_UNITS: ReadonlyMap<GgmlType, RowsUnit> = new Map<GgmlType, RowsUnit>([
+  [GgmlType.Q8_0, {
+    code: rowsQ8_0,
+    cols: 128,
+    threadRows: 8,
+    words: { loads: 9, realign: "HALVES" },
+  }],
+  [GgmlType.Q5_0, {
+    code: rowsQ5_0,
+    cols: 128,
+    threadRows: 4,
+    words: { loads: 6, realign: "HALVES" },
+  }],
   [GgmlType.Q4_K, { code: rowsQ4_K, cols: 256, threadRows: 8 }],
-  [GgmlType.Q6_K, { code: rowsQ6_K, cols: 256, threadRows: 4 }],
+  [GgmlType.Q6_K, {
+    code: rowsQ6_K,
+    cols: 256,
+    threadRows: 4,
+    words: { loads: 14, realign: "BYTES" },
+  }],
 ]);
 
 /** Inputs of {@linkcode createMatvec}. */
@@ -267,14 +292,10 @@ function createRowsMatvec(
     layout: stage.getBindGroupLayout(0),
     entries: stageBuffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
   });
-  const code = repeatLines(rowsBody.replaceAll("{XN}", `${bytes / 16}`), {
-    rowBlocks: unit.threadRows,
-    tokenBlocks: 1,
-    broadcast: false,
-  });
+  const code = eachLine(rowsBody.replaceAll("{XN}", `${bytes / 16}`), unit.threadRows);
   const pipeline = rt.pipelines.get({
     label: `matvec_rows_${label.slice("matvec_".length)}`,
-    code: quantKernelSource(weight.type, unit.code + code),
+    code: quantKernelSource(weight.type, rowsUnitSource(unit) + code),
   });
   const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
   const rowsPerGroup = 8 * unit.threadRows;
@@ -301,6 +322,28 @@ function createRowsMatvec(
     },
     destroy: () => main.destroy(),
   };
+}
+
+/** `code` with each line marked `// @each i` written out for i < `count` (repeatLines). */
+function eachLine(code: string, count: number): string {
+  return repeatLines(code, { rowBlocks: count, tokenBlocks: 1, broadcast: false });
+}
+
+/**
+ * The WGSL of one type's unit in matvec_rows.wgsl: UNIT and its x̂
+ * (_matvec_rows_unit_x.wgsl), its realigned words where it has them
+ * (_matvec_rows_unit_words.wgsl), and its unit_dot.
+ */
+function rowsUnitSource(unit: RowsUnit): string {
+  const { words } = unit;
+  const realigned = words === undefined ? "" : eachLine(
+    specializeSource(unitWords, {
+      HALVES: words.realign === "HALVES",
+      BYTES: words.realign === "BYTES",
+    }),
+    words.loads - 1,
+  );
+  return eachLine(unitX, unit.cols / 32) + realigned + unit.code;
 }
 
 /** matvec_blocks.wgsl with only the paths `weight` takes (see its sections). */
