@@ -189,9 +189,18 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
     : siluUp
     ? { code: xSiluMul, suffix: "_silu_mul" }
     : activationInput(weight.cols);
-  return rows
-    ? createRowsMatvec(rt, options, label, input)
-    : createBlocksMatvec(rt, options, label, input);
+  const checked = { ...options, label, input, extra };
+  return rows ? createRowsMatvec(rt, checked) : createBlocksMatvec(rt, checked);
+}
+
+/** A mat-vec's inputs as createMatvec checked them, with what it derived for the kernel. */
+interface CheckedMatvec extends MatvecOptions {
+  /** Kernel label, e.g. `matvec_q4_k`. */
+  readonly label: string;
+  /** How the kernel reads its input (plain or through a fused reader). */
+  readonly input: ActivationInput;
+  /** The fused reader's second input (the norm weight or `siluUp`), bound after the params. */
+  readonly extra: GPUBuffer | undefined;
 }
 
 /** The uniform's epsilon word: the fused norm's f32 epsilon as u32 bits (the fields are written as u32). */
@@ -204,14 +213,9 @@ function normLoops(options: MatvecOptions, cols: number, wg: number): number {
   return options.rmsNorm ? Math.ceil(cols / (4 * wg)) + Math.log2(wg) : 0;
 }
 
-/** createMatvec through matvec_blocks.wgsl (checked inputs). */
-function createBlocksMatvec(
-  rt: GpuRuntime,
-  options: MatvecOptions,
-  label: string,
-  input: ActivationInput,
-): OwnedDispatch {
-  const { weight, x, y } = options;
+/** createMatvec through matvec_blocks.wgsl. */
+function createBlocksMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispatch {
+  const { weight, x, y, label, input, extra } = options;
   const wg = options.workgroupSize ?? (rt.ctx.isFallback ? 8 : 64);
   if (!Number.isInteger(Math.log2(wg)) || wg > rt.device.limits.maxComputeInvocationsPerWorkgroup) {
     throw new RangeError(
@@ -223,7 +227,6 @@ function createBlocksMatvec(
     `rows of ${weight.cols} columns on ${wg} threads`,
     matvecLoopBound(weight, wg) + normLoops(options, weight.cols, wg),
   );
-  const extra = options.rmsNorm?.weight ?? options.siluUp;
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
     code: quantKernelSource(weight.type, matvecBody(weight) + input.code),
@@ -249,18 +252,13 @@ function createBlocksMatvec(
 }
 
 /**
- * createMatvec through matvec_rows.wgsl (checked inputs, a weight
- * {@linkcode matvecRowsFits}): one dispatch of matvec_input.wgsl stages x̂
- * (through the fused reader) and its 16-value sums into a buffer this op
- * owns, then one dispatch per chunk reads it as a uniform.
+ * createMatvec through matvec_rows.wgsl (a weight {@linkcode matvecRowsFits}):
+ * one dispatch of matvec_input.wgsl stages x̂ (through the fused reader) and
+ * its 16-value sums into a buffer this op owns, then one dispatch per chunk
+ * reads it as a uniform.
  */
-function createRowsMatvec(
-  rt: GpuRuntime,
-  options: MatvecOptions,
-  label: string,
-  input: ActivationInput,
-): OwnedDispatch {
-  const { weight, x, y } = options;
+function createRowsMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispatch {
+  const { weight, x, y, label, input, extra } = options;
   const { device } = rt;
   const wg = rt.ctx.isFallback ? 8 : 64;
   const unit = ROWS_UNITS.get(weight.type)!;
@@ -285,7 +283,6 @@ function createRowsMatvec(
     ["u", weight.cols],
     ["u", epsBits(options)],
   ]);
-  const extra = options.rmsNorm?.weight ?? options.siluUp;
   const stageBuffers = [x, staged, stageParams, ...(extra ? [extra] : [])];
   const stageGroup = device.createBindGroup({
     label: `matvec_input:${weight.name}`,
