@@ -17,28 +17,23 @@
 import assert from "node:assert/strict";
 import { ensureRealShape, REAL_SHAPES } from "../../fixtures/real_shapes.ts";
 import { type KvTypes, kvTypes } from "../../src/gpu/ops/kv_elem.ts";
-import { createRuntime, type GpuRuntime } from "../../src/gpu/runtime.ts";
-import { Session } from "../../src/model/session.ts";
-import { testGpu } from "../_gpu.ts";
 import { sharedPath } from "../tokenizer/_shared.ts";
-import { logSoftmaxRows, perplexityOf, worstRelative } from "./_agreement.ts";
 import {
-  getLlama,
-  llamaArgmaxAfter,
-  type LlamaKvType,
-  llamaLogProbs,
-  type LlamaModelLike,
-  VULKAN_F32_ENV,
-} from "./_llama.ts";
+  assertPerplexityWithin,
+  comparisonSession,
+  comparisonText,
+  CONTEXT,
+  greedyTokens,
+  llamaVulkanF32,
+  logSoftmaxRows,
+  NATIVE,
+  WINDOW,
+  worstRelative,
+} from "./_agreement.ts";
+import { type LlamaKvType, llamaLogProbs, type LlamaModelLike } from "./_llama.ts";
 
-/** Prompt tokens compared position by position (the perplexity window). */
-const WINDOW = 48;
 /** Greedy steps after the first 16 prompt tokens (llama.cpp's argmax checked at each). */
 const GREEDY = 32;
-const CONTEXT = 128;
-
-const NATIVE = { sanitizeOps: false, sanitizeResources: false } as const;
-let runtime: GpuRuntime | undefined;
 
 /** A model to compare: its name and a function giving its path. */
 const MODELS: [string, () => Promise<string>][] = [
@@ -49,22 +44,9 @@ const MODELS: [string, () => Promise<string>][] = [
   ]),
 ];
 
-/** d2o's session over a cache of `types` (the plain cache, all logits). */
-async function d2oSession(path: string, types: KvTypes): Promise<Session> {
-  runtime ??= createRuntime(await testGpu());
-  return await Session.open(path, {
-    nCtx: CONTEXT,
-    allLogits: true,
-    maxBatch: WINDOW,
-    sampler: { temperature: 0 },
-    runtime,
-    kvTypes: types,
-  });
-}
-
 /** d2o's log-probability rows over `ids` with a cache of `types`. */
 async function d2oRows(path: string, ids: number[], types: KvTypes): Promise<Float64Array[]> {
-  const session = await d2oSession(path, types);
+  const session = await comparisonSession(path, types);
   try {
     return logSoftmaxRows(await session.evaluate(ids), session.hparams.nVocab);
   } finally {
@@ -84,12 +66,10 @@ for (const [name, pathOf] of MODELS) {
     ...NATIVE,
     async fn(t) {
       const path = await pathOf();
-      const session = await d2oSession(path, kvTypes("f16"));
-      for (const [key, value] of Object.entries(VULKAN_F32_ENV)) Deno.env.set(key, value);
-      const llama = await getLlama("vulkan");
-      const model = await llama.loadModel({ modelPath: path, gpuLayers: "max" });
+      const session = await comparisonSession(path, kvTypes("f16"));
+      const model = await llamaVulkanF32(path);
       try {
-        const text = await Deno.readTextFile(sharedPath("oracle/ppl-text.txt"));
+        const text = await comparisonText();
         const ids = session.tokenizer.encode(text).slice(0, WINDOW);
         const nVocab = session.hparams.nVocab;
         const ours = logSoftmaxRows(await session.evaluate(ids), nVocab);
@@ -110,19 +90,11 @@ for (const [name, pathOf] of MODELS) {
         });
 
         await t.step("full-window perplexity within 1e-4 relative", () => {
-          const a = perplexityOf(ours, ids);
-          const b = perplexityOf(theirs, ids);
-          console.log(`${name}: f16 caches: perplexity d2o ${a} llama.cpp ${b}`);
-          assert.ok(Math.abs(a - b) / b <= 1e-4, `d2o ${a}, llama.cpp ${b}`);
+          assertPerplexityWithin(`${name}: f16 caches`, ours, theirs, ids, 1e-4);
         });
 
         await t.step(`${GREEDY} greedy tokens identical`, async () => {
-          session.reset();
-          const prompt = ids.slice(0, 16);
-          const got: number[] = [];
-          for await (const token of session.generate(prompt, GREEDY)) got.push(token);
-          const sequence = [...prompt, ...got.slice(0, -1)];
-          const want = await llamaArgmaxAfter(model, sequence, prompt.length, CONTEXT, "F16");
+          const { got, want } = await greedyTokens(session, model, ids, GREEDY, "F16");
           assert.deepEqual(got, want);
         });
       } finally {
