@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { ensureFixtures } from "../../fixtures/make_fixtures.ts";
 import { gpuTestOptions } from "../_gpu.ts";
 import { D2O_RUN, runD2o, sharedModel } from "../cli/_run.ts";
+import { withPrompts } from "./_prompts.ts";
 
 const STORIES = sharedModel("stories260K.gguf");
 const FIXTURE = (await ensureFixtures()).get("llama-q8_0")!;
@@ -23,20 +24,6 @@ interface Line {
   exitCode?: number;
   promptTokens: number;
   kvBytes?: number;
-}
-
-/** A JSON Lines prompts file of `entries`, removed after `use`. */
-async function withPrompts<T>(
-  entries: readonly Record<string, unknown>[],
-  use: (file: string) => Promise<T>,
-): Promise<T> {
-  const file = await Deno.makeTempFile({ suffix: ".jsonl" });
-  try {
-    await Deno.writeTextFile(file, entries.map((e) => JSON.stringify(e)).join("\n") + "\n");
-    return await use(file);
-  } finally {
-    await Deno.remove(file);
-  }
 }
 
 function parseLines(stdout: string): Line[] {

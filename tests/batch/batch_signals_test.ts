@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { gpuTestOptions } from "../_gpu.ts";
 import { sharedModel, signalled } from "../cli/_run.ts";
+import { withPrompts } from "./_prompts.ts";
 
 const STORIES = sharedModel("stories260K.gguf");
 
@@ -21,20 +22,6 @@ interface Line {
   stopReason: string;
   tokens?: number[];
   promptTokens: number;
-}
-
-/** A JSON Lines prompts file of `entries`, removed after `use`. */
-async function withPrompts<T>(
-  entries: readonly Record<string, unknown>[],
-  use: (file: string) => Promise<T>,
-): Promise<T> {
-  const file = await Deno.makeTempFile({ suffix: ".jsonl" });
-  try {
-    await Deno.writeTextFile(file, entries.map((e) => JSON.stringify(e)).join("\n") + "\n");
-    return await use(file);
-  } finally {
-    await Deno.remove(file);
-  }
 }
 
 /** Endless prompts: a d2o cache evicts, so -n 10^9 never fills the context. */
