@@ -7,6 +7,17 @@
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
+/** The `deno run` arguments that start `d2o` as a user runs it. */
+export const D2O_RUN = [
+  "run",
+  "--config",
+  CONFIG,
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  MAIN,
+];
+
 /** What one run of `d2o` produced. */
 export interface RunResult {
   code: number;
@@ -27,16 +38,7 @@ export async function runD2o(
   options: { timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-      ...args,
-    ],
+    args: [...D2O_RUN, ...args],
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -58,17 +60,6 @@ export async function runD2o(
 export function sharedModel(name: string): string {
   return new URL(`../../../shared/models/${name}`, import.meta.url).pathname;
 }
-
-/** The `deno run` arguments that start `d2o` as a user runs it. */
-export const D2O_RUN = [
-  "run",
-  "--config",
-  CONFIG,
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  MAIN,
-];
 
 /** A run of `d2o` that a test signals or stops reading: what it printed, and how it ended. */
 export interface SignalledRun {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { whyNot } from "../../src/cli/output_file.ts";
-import { runD2o, sharedModel } from "./_run.ts";
+import { D2O_RUN, runD2o, sharedModel } from "./_run.ts";
 
 const STORIES = sharedModel("stories260K.gguf");
 const PROMPT = "Once upon a time there was a little girl";
@@ -155,18 +155,10 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "d2o-readonly-" });
     try {
-      const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-      const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
       // A model that does not exist: a run that reads it first fails on the model instead.
       const args = [
         Deno.execPath(),
-        "run",
-        "--config",
-        CONFIG,
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        MAIN,
+        ...D2O_RUN,
         "compress-inspect",
         "-m",
         `${dir}/missing.gguf`,
