@@ -14,9 +14,9 @@ struct UnitX {
   x{i}: X32, // @each i
 }
 
-/** x̂ of the unit at column c (a multiple of UNIT). */
-fn unit_x(c: u32) -> UnitX {
+/** x̂ of the unit at column c (a multiple of UNIT) of the staged input at vec4 `base`. */
+fn unit_x(base: u32, c: u32) -> UnitX {
   return UnitX(
-    x32_at(c + 32u * {i}u), // @each i
+    x32_at(base, c + 32u * {i}u), // @each i
   );
 }

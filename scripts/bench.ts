@@ -27,7 +27,7 @@ import { tokenizerFromMetadata } from "../src/tokenizer/mod.ts";
 import { decodeBound } from "./bench/decode_bound.ts";
 import { type EngineFigures, runEngine } from "./bench/engine.ts";
 import { kernelLabel, timeWeightKernel } from "./bench/kernels.ts";
-import { cpuSample, loadPercent, machineLine, otherLoad } from "./bench/machine.ts";
+import { cpuSample, loadPercent, machineLine, median, otherLoad } from "./bench/machine.ts";
 import { type BenchModel, LARGE_TYPES, largeModel } from "./bench/models.ts";
 import { runPeerTable } from "./bench/peer_table.ts";
 import { realSizeModels, runRealSizeTable } from "./bench/real_sizes.ts";
@@ -45,11 +45,6 @@ const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
 const modelsAt = args.indexOf("--models");
 const only = modelsAt >= 0 ? args[modelsAt + 1]!.toLowerCase().split(",") : undefined;
 const SHARED = new URL("../../shared/", import.meta.url);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 async function exists(url: URL): Promise<boolean> {
   try {

@@ -12,6 +12,7 @@ import type { GgufTensorInfo } from "../../src/gguf/types.ts";
 import { adapterKvType } from "../../src/gpu/ops/kv_elem.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { Session } from "../../src/model/session.ts";
+import { median } from "./machine.ts";
 
 /** Figures of one engine run (medians over the rounds). */
 export interface EngineFigures {
@@ -83,11 +84,6 @@ function weightTraffic(tensors: readonly GgufTensorInfo[]): { bytes: number; flo
     if (t.dims.length === 2) flops += 2 * t.elementCount;
   }
   return { bytes, flops };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /**

@@ -23,6 +23,7 @@ import { resolveKvOptions } from "../../src/kv/options.ts";
 import { Session } from "../../src/model/session.ts";
 import { benchPrompt } from "./engine.ts";
 import { closePeers, type PeerBackend, peerVersion, runPeer } from "./peer.ts";
+import { median } from "./machine.ts";
 
 const args = Deno.args;
 const flag = (name: string, fallback: string) => {
@@ -42,11 +43,6 @@ function peakRssMiB(): number {
   const status = Deno.readTextFileSync("/proc/self/status");
   const kib = Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
   return kib / 1024;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 function load(): string {

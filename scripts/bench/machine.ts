@@ -66,3 +66,14 @@ export function machineLine(): string {
 export function loadPercent(share: number | undefined): string {
   return share === undefined ? "  ?" : `${Math.round(100 * share)}%`.padStart(4);
 }
+
+/**
+ * The median the bench reports: the middle of the sorted figures, for an even
+ * count the upper of the middle two (so it is always a measured figure).
+ *
+ * @param xs figures, at least one
+ */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}

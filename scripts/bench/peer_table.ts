@@ -11,7 +11,7 @@ import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { openGguf } from "../../src/gguf/reader.ts";
 import { tokenizerFromMetadata } from "../../src/tokenizer/mod.ts";
 import { benchPrompt, runEngine } from "./engine.ts";
-import { cpuSample, loadPercent, otherLoad } from "./machine.ts";
+import { cpuSample, loadPercent, median, otherLoad } from "./machine.ts";
 import type { BenchModel } from "./models.ts";
 import { closePeers, type PeerBackend, type PeerFigures, peerVersion, runPeer } from "./peer.ts";
 
@@ -24,11 +24,6 @@ export interface PeerTableOptions {
 }
 
 /** The median of `xs`. */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 /** `pp / tg` tokens per second, or a dash for a backend that did not run. */
 export function cell(f: PeerFigures | undefined): string {
   return f ? `${f.pp.toFixed(1)} / ${f.tg.toFixed(1)}` : "—";

@@ -21,7 +21,7 @@ import { acquireGpu } from "../../src/gpu/device.ts";
 import { createRuntime, type Dispatch, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
-import { cpuSample } from "./machine.ts";
+import { cpuSample, median } from "./machine.ts";
 
 const args = Deno.args;
 const flag = (name: string, fallback: string) => {
@@ -54,11 +54,6 @@ async function timeOnce(rt: GpuRuntime, ops: readonly Dispatch[]) {
   const wall = performance.now() - t0;
   const c1 = cpuSample();
   return { wall, cpu: c0 && c1 ? c1.self - c0.self : NaN };
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** One timed case: a label and the ops of one layer. */

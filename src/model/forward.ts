@@ -27,6 +27,7 @@ import { createMatvec, type MatvecOptions } from "../gpu/ops/matvec.ts";
 import {
   createMatvecBatch,
   MATVEC_BATCH_INPUT_USAGE,
+  matvecBatchBestRows,
   matvecBatchFits,
   matvecBatchInputBytes,
 } from "../gpu/ops/matvec_batch.ts";
@@ -81,11 +82,13 @@ export interface StepSequence {
 }
 
 /**
- * Rows up to which a step's projections run the batched mat-vec (more: the tiled mat-mul). On
- * lavapipe the batched mat-vec prefilled 32 rows of a Qwen2.5-0.5B-shaped file in 0.6-0.8x the
- * mat-mul's time, 64 rows in about 1.2x (docs/results/2026-12-06-prompt-path.md).
+ * Rows up to which a step's projections may run the batched mat-vec (more: the tiled mat-mul);
+ * each weight runs it only up to what its kernel is faster for (`matvecBatchBestRows`). On
+ * lavapipe matvec_rows' batch prefilled 64 rows of the full-size Qwen2.5-0.5B and Llama-3.2-1B
+ * shapes 1.2-2x faster than the mat-mul, 128 rows slower
+ * (docs/results/2026-12-06-short-prompts.md).
  */
-export const BATCHED_MATVEC_MAX_ROWS = 32;
+export const BATCHED_MATVEC_MAX_ROWS = 64;
 
 /** The kernel family a projection of `rows` rows runs. */
 export type ProjectionKind = "matvec" | "batched" | "matmul";
@@ -101,7 +104,10 @@ export type ProjectionKind = "matvec" | "batched" | "matmul";
  * ```ts
  * import assert from "node:assert/strict";
  * import { projectionKind } from "./forward.ts";
- * assert.deepEqual([1, 8, 64].map((rows) => projectionKind(rows)), ["matvec", "batched", "matmul"]);
+ * assert.deepEqual(
+ *   [1, 8, 64, 128].map((rows) => projectionKind(rows)),
+ *   ["matvec", "batched", "batched", "matmul"],
+ * );
  * ```
  */
 export function projectionKind(
@@ -768,7 +774,7 @@ export class GpuForward {
     const rt = this.#rt;
     const step = this.io.step;
     if (kind === "matvec") return createMatvec(rt, { weight, x, y, accumulate, ...fused });
-    if (kind === "batched" && matvecBatchFits(weight)) {
+    if (kind === "batched" && matvecBatchFits(weight) && rows <= matvecBatchBestRows(rt, weight)) {
       const op = createMatvecBatch(rt, { weight, x, y, maxRows: rows, step, accumulate });
       return {
         encode: (pass) => op.encodeRows(pass, Math.min(this.#rows, rows)),

@@ -31,10 +31,11 @@ export type { AttentionShape } from "../gpu/ops/attention.ts";
  * @throws {RangeError} when the heads do not group evenly or the rows run past the cache
  * @example One token, one slot: the output is that slot's value
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attention } from "./attention.ts";
  * const shape = { nHead: 1, nHeadKv: 1, headDim: 2, nSlots: 1 };
  * const r = attention(new Float32Array([1, 0]), new Float32Array([1, 0]), new Float32Array([5, 6]), 1, 0, shape);
- * console.log([...r.out]); // [5, 6]
+ * assert.deepEqual([...r.out], [5, 6]);
  * ```
  */
 export function attention(
@@ -87,10 +88,13 @@ export function attention(
  * @param pos0 position of the first row
  * @returns `shape`
  * @throws {RangeError} when the heads do not group evenly or the rows run past the cache
- * @example
+ * @example Three rows from position 2 fit 16 slots; from position 14 they do not
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkAttentionShape } from "./attention.ts";
- * checkAttentionShape({ nHead: 4, nHeadKv: 2, headDim: 8, nSlots: 16 }, 3, 2);
+ * const shape = { nHead: 4, nHeadKv: 2, headDim: 8, nSlots: 16 };
+ * assert.equal(checkAttentionShape(shape, 3, 2), shape);
+ * assert.throws(() => checkAttentionShape(shape, 3, 14), RangeError);
  * ```
  */
 export function checkAttentionShape(

@@ -25,10 +25,11 @@ import { type AttentionShape, checkAttentionShape } from "./attention.ts";
  * @throws {RangeError} when the heads do not group evenly or the rows run past the cache
  * @example One query, one slot: all attention goes to it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attentionScores } from "./attention_scores.ts";
  * const shape = { nHead: 1, nHeadKv: 1, headDim: 1, nSlots: 1 };
  * const s = attentionScores(new Float32Array([2]), new Float32Array([3]), new Float32Array([6]), 1, 0, shape);
- * console.log(s[0]); // 1
+ * assert.equal(s[0], 1);
  * ```
  */
 export function attentionScores(

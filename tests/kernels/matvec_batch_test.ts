@@ -40,13 +40,17 @@ function windowInput(rt: GpuRuntime, x: Float32Array, maxRows: number, cols: num
   return buffer;
 }
 
+/** How the op reads: blocks kernel through the storage binding or the uniform window, or matvec_rows. */
+type Reader = "storage" | "window" | "rows";
+
 async function runCase(
   rt: GpuRuntime,
   type: GgmlType,
   c: Case,
   seed: number,
-  inputWindow: boolean,
+  reader: Reader,
 ) {
+  const inputWindow = reader === "window";
   const { rows, cols, maxRows, active } = c;
   const bytes = randomWeight(type, rows, cols, seed);
   const x = randomValues(seed + 1, maxRows * cols);
@@ -64,7 +68,8 @@ async function runCase(
     maxRows,
     step,
     accumulate: c.accumulate ?? false,
-    inputWindow,
+    rowsPerThread: reader === "rows",
+    ...(reader === "rows" ? {} : { inputWindow }),
   });
   const recorded = c.encodeRows;
   submitPass(rt.device, [
@@ -85,9 +90,13 @@ const TYPES = [
   GgmlType.F16,
   GgmlType.Q8_0,
   GgmlType.Q4_0,
+  GgmlType.Q5_0,
   GgmlType.Q4_K,
   GgmlType.Q6_K,
 ];
+
+/** The types matvec_rows.wgsl runs (matvecRowsFits), tested through it as well. */
+const ROWS_TYPES = new Set([GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K]);
 
 for (const type of TYPES) {
   const tag = typeTag(type);
@@ -108,28 +117,38 @@ for (const type of TYPES) {
     { rows: 13, cols: 512, maxRows: 20, active: 9, encodeRows: 9 },
     { rows: 17, cols: 768, maxRows: 8, active: 2, encodeRows: 2 },
     { rows: 10, cols: 256, maxRows: 3, active: 3, encodeRows: 3 },
+    // Rows wider than matvec_rows stages at once for 8 inputs (2,048 columns): spans of
+    // columns added into Y, over two groups, the second partial.
+    { rows: 9, cols: 4864, maxRows: 12, active: 11, accumulate: true },
+    { rows: 5, cols: 2304, maxRows: 8, active: 6, encodeRows: 6 },
   ];
   Deno.test({
     name: `matvec_batch_${tag} matches the CPU twin row by row`,
     ...gpuTestOptions,
     fn: async (t) => {
       const rt = await testRuntime();
-      // Both input readers: the storage binding (GPUs) and the uniform window (CPU drivers).
+      // Every reader: the blocks kernel through the storage binding (GPUs) and the uniform
+      // window (CPU drivers), and matvec_rows (CPU drivers, its types).
+      const readers: Reader[] = ROWS_TYPES.has(type)
+        ? ["storage", "window", "rows"]
+        : ["storage", "window"];
       for (const [i, c] of shapes.entries()) {
-        for (const inputWindow of [false, true]) {
+        for (const reader of readers) {
+          // The window holds a group's 8 rows only up to 2,048 columns.
+          if (reader === "window" && Math.min(c.maxRows, 8) * c.cols * 4 > 65536) continue;
           const name =
             `matvec_batch_${tag}(rows=${c.rows}, cols=${c.cols}, ${c.active}/${c.maxRows}${
               c.accumulate ? ", acc" : ""
-            }${c.chunkRows ? ", chunked" : ""}${c.encodeRows ? `, ${c.encodeRows} recorded` : ""}${
-              inputWindow ? ", uniform window" : ""
-            })`;
+            }${c.chunkRows ? ", chunked" : ""}${
+              c.encodeRows ? `, ${c.encodeRows} recorded` : ""
+            }, ${reader})`;
           await t.step(name, async () => {
             const { got, want, untouched, chunks } = await runCase(
               rt,
               type,
               c,
               50 * type + i,
-              inputWindow,
+              reader,
             );
             assertCloseToTwin(
               got.subarray(0, want.length),

@@ -195,10 +195,6 @@ function chunkSlots(
  * @param shape head layout
  * @param tokens query rows per step (prefill: maxTokens; decode: 1)
  * @returns the scratch buffers and their chunking
- * @example
- * ```ts ignore
- * const scratch = createAttentionScratch(rt, shape, 1);
- * ```
  */
 export function createAttentionScratch(
   rt: GpuRuntime,
@@ -237,10 +233,6 @@ function scratchOf(
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
  *   of 4 (or, for the broadcast kernel, above 128), a buffer is too small or
  *   the workgroup memory exceeds the device limit
- * @example
- * ```ts ignore
- * createAttentionPrefill(rt, { q, kCache, vCache, out, lse, shape, step, maxTokens: 512 });
- * ```
  */
 export function createAttentionPrefill(
   rt: GpuRuntime,
@@ -301,10 +293,6 @@ export function createAttentionPrefill(
  *   chunk, and add_scores when asked)
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
  *   of 4, a buffer is too small or the workgroup memory exceeds the device limit
- * @example
- * ```ts ignore
- * createAttentionDecode(rt, { q, kCache, vCache, out, shape, step, scores });
- * ```
  */
 export function createAttentionDecode(
   rt: GpuRuntime,

@@ -131,10 +131,6 @@ function columnSumsKernel(
  * @returns the recorded dispatches
  * @throws {RangeError} when the heads do not group, headDim is not a multiple
  *   of 4 (or, for the broadcast kernel, above 128), or a buffer is too small
- * @example
- * ```ts ignore
- * createColumnSums(rt, { q, kCache, lse, out, nHead: 8, nHeadKv: 4, headDim: 64, nSlots: 2048, maxTokens: 512, step });
- * ```
  */
 export function createColumnSums(rt: GpuRuntime, options: ColumnSumsOptions): Dispatch {
   const { q, kCache, lse, out, nHead, nHeadKv, headDim, nSlots, maxTokens, step } = options;

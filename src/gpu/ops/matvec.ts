@@ -23,8 +23,9 @@ import xSiluMul from "../../../kernels/_x_silu_mul.wgsl" with { type: "text" };
 import { GgmlType, ggmlTypeInfo } from "../../gguf/ggml_type.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { GpuWeight } from "../weights.ts";
+import { STEP_WGSL } from "../step.ts";
 import { repeatLines } from "./matmul.ts";
-import { createParams, dispatchSteps, gridFor, requireElements } from "./op_support.ts";
+import { createParams, gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
   type ActivationInput,
@@ -137,8 +138,13 @@ export function matvecRowsFits(device: GPUDevice, weight: GpuWeight): boolean {
     stagedBytes(weight.cols) <= Math.min(65536, device.limits.maxUniformBufferBindingSize);
 }
 
-/** Bytes matvec_input.wgsl stages for `cols` columns: x, then one sum per 16 values. */
-function stagedBytes(cols: number): number {
+/**
+ * Bytes matvec_input.wgsl stages for one input row of `cols` columns: x, then
+ * one sum per 16 values.
+ *
+ * @param cols the weight's columns
+ */
+export function stagedBytes(cols: number): number {
   return (cols / 4 + cols / 64) * 16;
 }
 
@@ -204,13 +210,13 @@ interface CheckedMatvec extends MatvecOptions {
 }
 
 /** The uniform's epsilon word: the fused norm's f32 epsilon as u32 bits (the fields are written as u32). */
-function epsBits(options: MatvecOptions): number {
-  return new Uint32Array(new Float32Array([options.rmsNorm?.eps ?? 0]).buffer)[0]!;
+function epsBits(eps: number): number {
+  return new Uint32Array(new Float32Array([eps]).buffer)[0]!;
 }
 
-/** Loop iterations the fused RMS norm adds to one invocation on `wg` threads. */
-function normLoops(options: MatvecOptions, cols: number, wg: number): number {
-  return options.rmsNorm ? Math.ceil(cols / (4 * wg)) + Math.log2(wg) : 0;
+/** Loop iterations a fused RMS norm adds to one invocation on `wg` threads. */
+function normLoops(normed: boolean, cols: number, wg: number): number {
+  return normed ? Math.ceil(cols / (4 * wg)) + Math.log2(wg) : 0;
 }
 
 /** createMatvec through matvec_blocks.wgsl. */
@@ -225,7 +231,7 @@ function createBlocksMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispat
   checkLoopBudget(
     label,
     `rows of ${weight.cols} columns on ${wg} threads`,
-    matvecLoopBound(weight, wg) + normLoops(options, weight.cols, wg),
+    matvecLoopBound(weight, wg) + normLoops(options.rmsNorm !== undefined, weight.cols, wg),
   );
   const pipeline = rt.pipelines.get({
     label: label + input.suffix,
@@ -244,7 +250,7 @@ function createBlocksMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispat
       weight.cols,
       weight.rowBytes,
       chunk.firstRow,
-      epsBits(options),
+      epsBits(options.rmsNorm?.eps ?? 0),
       options.accumulate ? 1 : 0,
     ],
     grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / MATVEC_ROWS_PER_WORKGROUP), maxPerDim),
@@ -258,67 +264,214 @@ function createBlocksMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispat
  * reads it as a uniform.
  */
 function createRowsMatvec(rt: GpuRuntime, options: CheckedMatvec): OwnedDispatch {
-  const { weight, x, y, label, input, extra } = options;
+  const { weight, y, label, input, extra } = options;
   const { device } = rt;
-  const wg = rt.ctx.isFallback ? 8 : 64;
-  const unit = ROWS_UNITS.get(weight.type)!;
-  checkLoopBudget(
-    label,
-    `the staged input of ${weight.cols} columns on ${wg} threads`,
-    Math.ceil(weight.cols / (4 * wg)) + 4 * Math.ceil(weight.cols / (64 * wg)) +
-      normLoops(options, weight.cols, wg),
-  );
-  const bytes = stagedBytes(weight.cols);
   const staged = device.createBuffer({
     label: `${label}:staged:${weight.name}`,
-    size: bytes,
+    size: stagedBytes(weight.cols),
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
   });
-  const stage = rt.pipelines.get({
+  const stage = createRowsStaging(rt, {
+    label,
+    weight,
+    x: options.x,
+    staged,
+    input,
+    extra,
+    eps: options.rmsNorm?.eps ?? 0,
+    firstInput: 0,
+  });
+  const rows = rowsKernel(rt, weight, label);
+  const main = createChunkDispatch(rt, {
+    label,
+    pipeline: rows.pipeline,
+    weight,
+    buffers: [staged, y],
+    params: (chunk) => rowsParams(weight, chunk, { accumulate: options.accumulate ?? false }),
+    grid: rows.grid,
+    owned: [staged],
+  });
+  return {
+    encode(pass) {
+      stage.encode(pass, 1);
+      main.encode(pass);
+    },
+    destroy() {
+      main.destroy();
+      stage.destroy();
+    },
+  };
+}
+
+/** What {@linkcode createRowsStaging} stages. */
+export interface RowsStagingOptions {
+  /** Label of the mat-vec it serves. */
+  readonly label: string;
+  /** The weight (its columns). */
+  readonly weight: GpuWeight;
+  /** The activations, row-major rows of `weight.cols` f32. */
+  readonly x: GPUBuffer;
+  /** Where the staged inputs go, one after another ({@linkcode stagedBytes} each). */
+  readonly staged: GPUBuffer;
+  /** How x is read: plain, or through a fused reader (one input only). */
+  readonly input: ActivationInput;
+  /** The fused reader's second input. */
+  readonly extra?: GPUBuffer | undefined;
+  /** The fused RMS norm's epsilon (0 without it). */
+  readonly eps?: number;
+  /** The first row of x to stage. */
+  readonly firstInput: number;
+  /** The first column to stage (default 0). */
+  readonly firstCol?: number;
+  /** Columns to stage of each row (default all the weight's). */
+  readonly cols?: number;
+  /** Stage the 16-value sums after each row's x̂ (default true; a batch computes them itself). */
+  readonly sums?: boolean;
+}
+
+/** matvec_input.wgsl staging rows of x for matvec_rows.wgsl: `encode(pass, n)` stages n rows. */
+export interface RowsStaging {
+  /** Records the staging of rows firstInput .. firstInput + n. */
+  encode(pass: GPUComputePassEncoder, inputs: number): void;
+  /** Frees its uniform. */
+  destroy(): void;
+}
+
+/**
+ * The staging dispatch of matvec_rows.wgsl's input: one workgroup of
+ * matvec_input.wgsl per input row, each writing that row's x̂ (a range of its
+ * columns) and, with `sums`, its 16-value sums ({@linkcode stagedBytes}),
+ * after the previous row's.
+ *
+ * @param rt runtime
+ * @param options the input, where it goes and how it is read
+ * @returns the staging
+ * @throws {LimitError} if a row needs more loop iterations than lavapipe runs
+ */
+export function createRowsStaging(rt: GpuRuntime, options: RowsStagingOptions): RowsStaging {
+  const { weight, label, input, extra } = options;
+  const cols = options.cols ?? weight.cols;
+  const wg = rt.ctx.isFallback ? 8 : 64;
+  checkLoopBudget(
+    label,
+    `the staged input of ${cols} columns on ${wg} threads`,
+    Math.ceil(cols / (4 * wg)) + 4 * Math.ceil(cols / (64 * wg)) +
+      normLoops(input.suffix === "_rms_norm", cols, wg),
+  );
+  const pipeline = rt.pipelines.get({
     label: `matvec_input${input.suffix}`,
     code: inputBody + input.code,
     constants: { WG: wg },
   });
-  const stageParams = createParams(device, `matvec_input:params:${weight.name}`, [
+  const params = createParams(rt.device, `matvec_input:params:${weight.name}`, [
+    ["u", cols],
+    ["u", epsBits(options.eps ?? 0)],
+    ["u", options.firstInput],
     ["u", weight.cols],
-    ["u", epsBits(options)],
+    ["u", options.firstCol ?? 0],
+    ["u", options.sums === false ? 0 : 1],
   ]);
-  const stageBuffers = [x, staged, stageParams, ...(extra ? [extra] : [])];
-  const stageGroup = device.createBindGroup({
+  const bound = [options.x, options.staged, params, ...(extra ? [extra] : [])];
+  const bindGroup = rt.device.createBindGroup({
     label: `matvec_input:${weight.name}`,
-    layout: stage.getBindGroupLayout(0),
-    entries: stageBuffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+    layout: pipeline.getBindGroupLayout(0),
+    entries: bound.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
   });
-  const code = eachLine(rowsBody.replaceAll("{XN}", `${bytes / 16}`), unit.threadRows);
-  const pipeline = rt.pipelines.get({
-    label: `matvec_rows_${label.slice("matvec_".length)}`,
-    code: quantKernelSource(weight.type, rowsUnitSource(unit) + code),
-  });
-  const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const rowsPerGroup = 8 * unit.threadRows;
-  const main = createChunkDispatch(rt, {
-    label,
-    pipeline,
-    weight,
-    buffers: [staged, y],
-    params: (chunk) => [
-      chunk.rowCount,
-      weight.cols,
-      weight.rowBytes,
-      chunk.firstRow,
-      options.accumulate ? 1 : 0,
-    ],
-    grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / rowsPerGroup), maxPerDim),
-    owned: [staged, stageParams],
-  });
-  const staging = dispatchSteps([{ pipeline: stage, bindGroup: stageGroup, grid: [1, 1] }]);
   return {
-    encode(pass) {
-      staging.encode(pass);
-      main.encode(pass);
+    encode(pass, inputs) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(inputs);
     },
-    destroy: () => main.destroy(),
+    destroy: () => params.destroy(),
   };
+}
+
+/** matvec_rows.wgsl for `weight` and `inputs` staged inputs: its pipeline and grid per chunk. */
+export interface RowsKernel {
+  /** The pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** Workgroups for one chunk of the weight. */
+  readonly grid: (chunk: { readonly rowCount: number }) => [number, number];
+}
+
+/**
+ * matvec_rows.wgsl built for a weight: the decode mat-vec (one staged input
+ * with its sums, bindings 0–3), or with `batch` a batch group's (`inputs`
+ * staged rows of `batch.cols` columns each, sums computed in the kernel, and
+ * the step uniform at binding 4 saying how many of the rows are real).
+ *
+ * @param rt runtime (pipeline cache)
+ * @param weight a weight {@linkcode matvecRowsFits}
+ * @param label the op's label
+ * @param batch for a batch: the staged inputs and the columns staged of each
+ * @returns the pipeline and its grid
+ */
+export function rowsKernel(
+  rt: GpuRuntime,
+  weight: GpuWeight,
+  label: string,
+  batch?: { readonly inputs: number; readonly cols: number },
+): RowsKernel {
+  const unit = ROWS_UNITS.get(weight.type)!;
+  const inputs = batch?.inputs ?? 1;
+  const vec4s = batch ? (inputs * batch.cols) / 4 : stagedBytes(weight.cols) / 16;
+  const code = repeatLines(
+    specializeSource(rowsBody, { BATCH: batch !== undefined, ONE: batch === undefined })
+      .replaceAll("{XN}", `${vec4s}`),
+    { rowBlocks: unit.threadRows, tokenBlocks: inputs, broadcast: false },
+  );
+  const pipeline = rt.pipelines.get({
+    label: `matvec_rows_${label.slice(label.indexOf("_") + 1)}${batch ? `_x${inputs}` : ""}`,
+    code: quantKernelSource(weight.type, (batch ? STEP_WGSL : "") + rowsUnitSource(unit) + code),
+  });
+  const rowsPerGroup = 8 * unit.threadRows;
+  const maxPerDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  return {
+    pipeline,
+    grid: (chunk) => gridFor(Math.ceil(chunk.rowCount / rowsPerGroup), maxPerDim),
+  };
+}
+
+/**
+ * matvec_rows.wgsl's params for one chunk of the weight.
+ *
+ * @param weight the weight
+ * @param chunk the chunk
+ * @param at `accumulate`: add into y; for a batch group, the columns staged
+ *   (`cols`, default all), the group's first input row and the first unit
+ *   of columns (`firstInput`, `firstUnit`, default 0)
+ */
+export function rowsParams(
+  weight: GpuWeight,
+  chunk: { readonly rowCount: number; readonly firstRow: number },
+  at: {
+    readonly accumulate: boolean;
+    readonly cols?: number;
+    readonly firstInput?: number;
+    readonly firstUnit?: number;
+  },
+): number[] {
+  return [
+    chunk.rowCount,
+    at.cols ?? weight.cols,
+    weight.rowBytes,
+    chunk.firstRow,
+    at.accumulate ? 1 : 0,
+    weight.rows,
+    at.firstInput ?? 0,
+    at.firstUnit ?? 0,
+  ];
+}
+
+/**
+ * Columns matvec_rows.wgsl spans in one unit of `weight` (128, or 256 for
+ * the K-quants).
+ *
+ * @param weight a weight {@linkcode matvecRowsFits}
+ */
+export function rowsUnitCols(weight: GpuWeight): number {
+  return ROWS_UNITS.get(weight.type)!.cols;
 }
 
 /** `code` with each line marked `// @each i` written out for i < `count` (repeatLines). */

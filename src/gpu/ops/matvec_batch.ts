@@ -1,7 +1,10 @@
 /**
  * Batched decode mat-vec on GGUF blocks as uploaded: `Y[b] (+)= W·X[b]` for
  * the step's input rows, in groups of up to 8: each dispatch dequantizes each
- * weight group once for the 8 rows of its group. Kernel: kernels/matvec_batch.wgsl.
+ * weight group once for the 8 rows of its group. Kernels:
+ * kernels/matvec_batch.wgsl, and on a CPU fallback adapter for Q8_0, Q5_0,
+ * Q4_K and Q6_K kernels/matvec_rows.wgsl over staged groups of rows (each
+ * thread owns whole weight rows; 1.3-1.7x faster there).
  *
  * @module
  */
@@ -16,6 +19,15 @@ import type { GpuWeight } from "../weights.ts";
 import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
+  createRowsStaging,
+  matvecRowsFits,
+  rowsKernel,
+  rowsParams,
+  type RowsStaging,
+  rowsUnitCols,
+} from "./matvec.ts";
+import {
+  activationInput,
   checkQuantWeight,
   createChunkDispatch,
   createFixedStep,
@@ -29,7 +41,7 @@ import {
 export const MATVEC_BATCH_GROUP_ROWS = 8;
 /** Weight rows one workgroup computes (NR in the kernel). */
 const ROWS_PER_WORKGROUP = 8;
-/** Bytes of the uniform window one group's input rows are read through (_x_uniform.wgsl). */
+/** Bytes of the uniform one group's input rows are read through (_x_uniform.wgsl, or matvec_rows' staged rows). */
 const WINDOW_BYTES = 65536;
 /** Usage an input buffer needs for the uniform window. */
 export const MATVEC_BATCH_INPUT_USAGE = STORAGE_USAGE | GPUBufferUsage.UNIFORM;
@@ -53,6 +65,12 @@ export interface MatvecBatchOptions {
   readonly accumulate?: boolean;
   /** Threads per workgroup, a power of two; default 8 on a CPU fallback adapter, 64 elsewhere. */
   readonly workgroupSize?: number;
+  /**
+   * Run matvec_rows.wgsl over staged groups of input rows (each thread owns
+   * whole weight rows; {@linkcode createRowsMatvecBatch}). Default: on a CPU
+   * fallback adapter where the weight {@linkcode matvecRowsFits}.
+   */
+  readonly rowsPerThread?: boolean;
   /**
    * Read each group's input rows through a 64 KiB uniform window
    * (_x_uniform.wgsl; faster on CPU drivers) rather than the storage binding.
@@ -120,6 +138,20 @@ export interface MatvecBatchDispatch extends OwnedDispatch {
 }
 
 /**
+ * The most rows for which the batched mat-vec of `weight` beats the tiled
+ * mat-mul on this adapter (measured on lavapipe,
+ * docs/results/2026-12-06-short-prompts.md): 64 through matvec_rows.wgsl
+ * (a CPU adapter, a weight {@linkcode matvecRowsFits}), 32 through
+ * matvec_batch.wgsl.
+ *
+ * @param rt runtime (its adapter)
+ * @param weight the weight
+ */
+export function matvecBatchBestRows(rt: GpuRuntime, weight: GpuWeight): number {
+  return rt.ctx.isFallback && matvecRowsFits(rt.device, weight) ? 64 : 32;
+}
+
+/**
  * Whether {@linkcode createMatvecBatch} takes `weight` (its rows must be whole 8-element groups).
  *
  * @param weight the weight
@@ -160,6 +192,14 @@ export function createMatvecBatch(
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
+  const rowsFit = matvecRowsFits(rt.device, weight);
+  const perThread = options.rowsPerThread ?? (rt.ctx.isFallback && rowsFit);
+  if (perThread && !rowsFit) {
+    throw new RangeError(
+      `Cannot run ${label} with a thread per row on weight "${weight.name}": it takes Q8_0, Q5_0, Q4_K or Q6_K rows of whole units`,
+    );
+  }
+  if (perThread) return createRowsMatvecBatch(rt, { ...options, label });
   const groupRows = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS);
   const fits = matvecBatchWindowFits(rt.device, x, maxRows, weight.cols);
   const windowed = options.inputWindow ?? (rt.ctx.isFallback && fits);
@@ -233,6 +273,113 @@ export function createMatvecBatch(
     encodeRows,
     destroy() {
       for (const op of built.values()) op.destroy();
+      if (!options.step) step.destroy();
+    },
+  };
+}
+
+/** One group of input rows over one span of columns, in createRowsMatvecBatch. */
+interface RowsPart {
+  /** The group (its first input row is g · group rows). */
+  readonly g: number;
+  /** The group's rows' staged columns, read as a uniform. */
+  readonly staged: GPUBuffer;
+  /** The dispatch that stages them. */
+  readonly staging: RowsStaging;
+  /** The mat-vec's params: the span's columns and first unit, the group's first row, accumulate. */
+  readonly at: Parameters<typeof rowsParams>[2];
+  /** The mat-vec for n real rows, by n (built on first use). */
+  readonly built: Map<number, OwnedDispatch>;
+}
+
+/**
+ * The batched mat-vec through matvec_rows.wgsl: the input rows in groups of
+ * up to {@linkcode MATVEC_BATCH_GROUP_ROWS}, their columns in spans that let
+ * a group's staged rows fit one 64 KiB uniform (2,048 columns for 8 rows).
+ * Per group and span, matvec_input.wgsl stages the rows' columns into a
+ * buffer of their own, then one dispatch per weight chunk reads each weight
+ * unit of the span once for all of the group's rows, adding into y after the
+ * first span. A last group of fewer rows runs a pipeline built for that many
+ * (compiled on first use).
+ */
+function createRowsMatvecBatch(
+  rt: GpuRuntime,
+  options: MatvecBatchOptions & { readonly label: string },
+): MatvecBatchDispatch {
+  const { weight, x, y, maxRows, label } = options;
+  const groupRows = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS);
+  const unitCols = rowsUnitCols(weight);
+  const span = Math.min(
+    weight.cols,
+    Math.floor(WINDOW_BYTES / (4 * groupRows * unitCols)) * unitCols,
+  );
+  const step = options.step ??
+    createFixedStep(rt.device, maxRows, `${label}:step:${weight.name}`);
+  const input = activationInput(weight.cols);
+  const parts: RowsPart[] = [];
+  for (let g = 0; g * groupRows < maxRows; g++) {
+    for (let firstCol = 0; firstCol < weight.cols; firstCol += span) {
+      const cols = Math.min(span, weight.cols - firstCol);
+      const staged = rt.device.createBuffer({
+        label: `${label}:staged:${g}:${firstCol}:${weight.name}`,
+        size: groupRows * span * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
+      });
+      const firstInput = g * groupRows;
+      const staging = createRowsStaging(rt, {
+        label,
+        weight,
+        x,
+        staged,
+        input,
+        firstInput,
+        firstCol,
+        cols,
+        sums: false,
+      });
+      const accumulate = firstCol > 0 || (options.accumulate ?? false);
+      const at = { accumulate, cols, firstInput, firstUnit: firstCol / unitCols };
+      parts.push({ g, staged, staging, at, built: new Map<number, OwnedDispatch>() });
+    }
+  }
+  // A part's mat-vec for a pipeline reading n staged rows, built on first use.
+  const dispatch = (part: RowsPart, n: number): OwnedDispatch => {
+    let op = part.built.get(n);
+    if (op) return op;
+    const kernel = rowsKernel(rt, weight, label, { inputs: n, cols: span });
+    op = createChunkDispatch(rt, {
+      label,
+      pipeline: kernel.pipeline,
+      weight,
+      buffers: [part.staged, y],
+      after: [step],
+      params: (chunk) => rowsParams(weight, chunk, part.at),
+      grid: kernel.grid,
+    });
+    part.built.set(n, op);
+    return op;
+  };
+  const encodeRows = (pass: GPUComputePassEncoder, rows: number) => {
+    if (!Number.isInteger(rows) || rows < 1 || rows > maxRows) {
+      throw new RangeError(`Cannot run ${label} for ${rows} rows: built for 1 to ${maxRows}`);
+    }
+    for (const part of parts) {
+      const n = Math.min(rows - part.g * groupRows, groupRows);
+      if (n <= 0) break;
+      part.staging.encode(pass, n);
+      dispatch(part, n).encode(pass);
+    }
+  };
+  for (const part of parts) if (part.g === 0) dispatch(part, groupRows); // compile now, not in the first step
+  return {
+    encode: (pass) => encodeRows(pass, maxRows),
+    encodeRows,
+    destroy() {
+      for (const { staged, staging, built } of parts) {
+        for (const op of built.values()) op.destroy();
+        staging.destroy();
+        staged.destroy();
+      }
       if (!options.step) step.destroy();
     },
   };
