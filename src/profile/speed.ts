@@ -61,18 +61,18 @@ export async function runSpeedTest(
 ): Promise<SpeedResult> {
   const tokens = testTokens(session, test, options.seed);
   const runMs: number[] = [];
-  const perToken: number[] = [];
   for (let rep = 0; rep <= options.reps; rep++) {
     session.reset();
-    const timed = test.nPrompt > 0
+    const ms = test.nPrompt > 0
       ? await timePrompt(session, tokens.depth, tokens.timed)
       : await timeGeneration(session, tokens.depth, test.nGen);
     options.onRun?.();
-    if (rep === 0) continue; // warm-up
-    runMs.push(timed.ms);
-    perToken.push(...timed.perToken);
+    if (rep > 0) runMs.push(ms); // the first is the warm-up
   }
   const n = test.nPrompt > 0 ? test.nPrompt : test.nGen;
+  // A run's time per token is its mean: a decode run's tokens arrive in bursts (run_ahead.ts
+  // keeps several steps in flight), so the gaps between them measure nothing.
+  const perToken = runMs.map((ms) => ms / n);
   return {
     reps: options.reps,
     tokensPerSecond: meanStd(runMs.map((ms) => n / (ms / 1000))),
@@ -162,29 +162,25 @@ async function timePrompt(
   session: Session,
   depth: readonly number[],
   timed: readonly number[],
-): Promise<{ ms: number; perToken: number[] }> {
+): Promise<number> {
   if (depth.length > 0) await session.prefill(depth);
   const t0 = performance.now();
   await session.prefill(timed);
-  const ms = performance.now() - t0;
-  return { ms, perToken: [ms / timed.length] };
+  return performance.now() - t0;
 }
 
 async function timeGeneration(
   session: Session,
   depth: readonly number[],
   nGen: number,
-): Promise<{ ms: number; perToken: number[] }> {
-  const perToken: number[] = [];
+): Promise<number> {
   let t0 = 0;
   let last = 0;
   let count = 0;
   // The first token comes from the (untimed) prefill; the next nGen are decode steps.
   for await (const _ of session.generate(depth, nGen + 1)) {
-    const now = performance.now();
-    if (count > 0) perToken.push(now - last);
-    else t0 = now;
-    last = now;
+    last = performance.now();
+    if (count === 0) t0 = last;
     count++;
   }
   if (count !== nGen + 1) {
@@ -192,5 +188,5 @@ async function timeGeneration(
       `Cannot time tg${nGen}: the context of ${session.nCtx} ended after ${count - 1} tokens`,
     );
   }
-  return { ms: last - t0, perToken };
+  return last - t0;
 }
