@@ -16,7 +16,7 @@ import { GgmlType, ggmlTypeName, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
 import { acquireGpu } from "../../src/gpu/device.ts";
 import { createStorageFrom } from "../../src/gpu/buffers.ts";
-import { createMatvec, matvecRowsFits } from "../../src/gpu/ops/matvec.ts";
+import { createMatvec, matvecRowsByDefault } from "../../src/gpu/ops/matvec.ts";
 import { createMatvecBatch } from "../../src/gpu/ops/matvec_batch.ts";
 import { createRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
@@ -60,7 +60,7 @@ for (const [model, name, type, rows, cols] of SHAPES) {
   const values = (n: number) => Float32Array.from({ length: n }, () => randn(rng));
   const x = createStorageFrom(rt.device, values(ROWS * cols), "x");
   const y = createStorageFrom(rt.device, values(ROWS * rows), "y");
-  const rowsFit = rt.ctx.isFallback && matvecRowsFits(rt.device, weight);
+  const rowsFit = matvecRowsByDefault(rt, weight);
   const ops = {
     one: createMatvec(rt, { weight, x, y }),
     rows: rowsFit ? createMatvecBatch(rt, { weight, x, y, maxRows: ROWS }) : undefined,

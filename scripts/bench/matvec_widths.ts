@@ -16,7 +16,7 @@
 import { GgmlType, ggmlTypeInfo, ggmlTypeName, rowBytes } from "../../src/gguf/ggml_type.ts";
 import { quantize } from "../../src/gguf/quantize.ts";
 import { createStorage, createStorageFrom } from "../../src/gpu/buffers.ts";
-import { createMatvec, matvecRowsFits } from "../../src/gpu/ops/matvec.ts";
+import { createMatvec, matvecRowsByDefault } from "../../src/gpu/ops/matvec.ts";
 import type { Dispatch, GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
@@ -148,7 +148,7 @@ async function benchWidth(
   );
   const y = createStorage(rt.device, rows * 4, "widths:y");
   // The adapter's default first: rows on a CPU adapter where it fits, else blocks.
-  const kernels: [string, Dispatch][] = rt.ctx.isFallback && matvecRowsFits(rt.device, weight)
+  const kernels: [string, Dispatch][] = matvecRowsByDefault(rt, weight)
     ? [
       ["rows", createMatvec(rt, { weight, x, y })],
       ["blocks", createMatvec(rt, { weight, x, y, rowsPerThread: false })],

@@ -139,6 +139,43 @@ export function matvecRowsFits(device: GPUDevice, weight: GpuWeight): boolean {
 }
 
 /**
+ * Whether a CPU fallback adapter runs `weight` through matvec_rows.wgsl by
+ * default (one row or a batch): the adapter is a fallback and the weight
+ * {@linkcode matvecRowsFits}.
+ *
+ * @param rt runtime (its adapter and device)
+ * @param weight the weight
+ */
+export function matvecRowsByDefault(rt: GpuRuntime, weight: GpuWeight): boolean {
+  return rt.ctx.isFallback && matvecRowsFits(rt.device, weight);
+}
+
+/**
+ * Whether a mat-vec op runs matvec_rows.wgsl: as asked, else by default
+ * ({@linkcode matvecRowsByDefault}).
+ *
+ * @param rt runtime
+ * @param weight the weight
+ * @param label the op's label, for the error
+ * @param asked the op's `rowsPerThread` option
+ * @throws {RangeError} when asked for a weight matvec_rows.wgsl cannot run
+ */
+export function choosesRowsKernel(
+  rt: GpuRuntime,
+  weight: GpuWeight,
+  label: string,
+  asked: boolean | undefined,
+): boolean {
+  if (asked === undefined) return matvecRowsByDefault(rt, weight);
+  if (asked && !matvecRowsFits(rt.device, weight)) {
+    throw new RangeError(
+      `Cannot run ${label} with a thread per row on weight "${weight.name}": it takes Q8_0, Q5_0, Q4_K or Q6_K rows of whole units (128 columns, 256 for K-quants) up to about 15,400 columns, got ${weight.cols}`,
+    );
+  }
+  return asked;
+}
+
+/**
  * Bytes matvec_input.wgsl stages for one input row of `cols` columns: x, then
  * one sum per 16 values.
  *
@@ -183,13 +220,7 @@ export function createMatvec(rt: GpuRuntime, options: MatvecOptions): OwnedDispa
   }
   checkBindable(rt.device, label, `input "x" for weight "${weight.name}"`, x);
   checkBindable(rt.device, label, `output "y" for weight "${weight.name}"`, y);
-  const fits = matvecRowsFits(rt.device, weight);
-  const rows = options.rowsPerThread ?? (rt.ctx.isFallback && fits);
-  if (rows && !fits) {
-    throw new RangeError(
-      `Cannot run ${label} with a thread per row on weight "${weight.name}": it takes Q8_0, Q5_0, Q4_K or Q6_K rows of whole units (128 columns, 256 for K-quants) up to about 15,400 columns, got ${weight.cols}`,
-    );
-  }
+  const rows = choosesRowsKernel(rt, weight, label, options.rowsPerThread);
   const input: ActivationInput = rmsNorm
     ? { code: xRmsNorm, suffix: "_rms_norm" }
     : siluUp

@@ -4,7 +4,7 @@
  * weight group once for the 8 rows of its group. Kernels:
  * kernels/matvec_batch.wgsl, and on a CPU fallback adapter for Q8_0, Q5_0,
  * Q4_K and Q6_K kernels/matvec_rows.wgsl over staged groups of rows (each
- * thread owns whole weight rows; 1.3-1.7x faster there).
+ * thread owns whole weight rows; 1.3-2.3x faster there at 8 rows).
  *
  * @module
  */
@@ -19,8 +19,9 @@ import type { GpuWeight } from "../weights.ts";
 import { gridFor, requireElements } from "./op_support.ts";
 import { checkBindable, checkLoopBudget } from "./silent_limits.ts";
 import {
+  choosesRowsKernel,
   createRowsStaging,
-  matvecRowsFits,
+  matvecRowsByDefault,
   rowsKernel,
   rowsParams,
   type RowsStaging,
@@ -68,7 +69,7 @@ export interface MatvecBatchOptions {
   /**
    * Run matvec_rows.wgsl over staged groups of input rows (each thread owns
    * whole weight rows; {@linkcode createRowsMatvecBatch}). Default: on a CPU
-   * fallback adapter where the weight {@linkcode matvecRowsFits}.
+   * fallback adapter where the weight fits it ({@linkcode matvecRowsByDefault}).
    */
   readonly rowsPerThread?: boolean;
   /**
@@ -141,14 +142,14 @@ export interface MatvecBatchDispatch extends OwnedDispatch {
  * The most rows for which the batched mat-vec of `weight` beats the tiled
  * mat-mul on this adapter (measured on lavapipe,
  * docs/results/2026-12-06-short-prompts.md): 64 through matvec_rows.wgsl
- * (a CPU adapter, a weight {@linkcode matvecRowsFits}), 32 through
+ * (its default on a CPU adapter, {@linkcode matvecRowsByDefault}), 32 through
  * matvec_batch.wgsl.
  *
  * @param rt runtime (its adapter)
  * @param weight the weight
  */
 export function matvecBatchBestRows(rt: GpuRuntime, weight: GpuWeight): number {
-  return rt.ctx.isFallback && matvecRowsFits(rt.device, weight) ? 64 : 32;
+  return matvecRowsByDefault(rt, weight) ? 64 : 32;
 }
 
 /**
@@ -192,14 +193,9 @@ export function createMatvecBatch(
       `Cannot run ${label}: workgroup size ${wg} is not a power of two within the device limit`,
     );
   }
-  const rowsFit = matvecRowsFits(rt.device, weight);
-  const perThread = options.rowsPerThread ?? (rt.ctx.isFallback && rowsFit);
-  if (perThread && !rowsFit) {
-    throw new RangeError(
-      `Cannot run ${label} with a thread per row on weight "${weight.name}": it takes Q8_0, Q5_0, Q4_K or Q6_K rows of whole units`,
-    );
+  if (choosesRowsKernel(rt, weight, label, options.rowsPerThread)) {
+    return createRowsMatvecBatch(rt, { ...options, label });
   }
-  if (perThread) return createRowsMatvecBatch(rt, { ...options, label });
   const groupRows = Math.min(maxRows, MATVEC_BATCH_GROUP_ROWS);
   const fits = matvecBatchWindowFits(rt.device, x, maxRows, weight.cols);
   const windowed = options.inputWindow ?? (rt.ctx.isFallback && fits);
