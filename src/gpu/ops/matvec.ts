@@ -181,7 +181,7 @@ export function choosesRowsKernel(
  *
  * @param cols the weight's columns
  */
-export function stagedBytes(cols: number): number {
+function stagedBytes(cols: number): number {
   return (cols / 4 + cols / 64) * 16;
 }
 
