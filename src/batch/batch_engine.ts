@@ -12,11 +12,8 @@
  * @module
  */
 
-import { GpuError } from "../errors.ts";
-import { readBuffer } from "../gpu/buffers.ts";
+import { createReadback, readBuffer, readTokenIds } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
-import { createTimer } from "../gpu/timing.ts";
-import { kvBytesPerToken } from "../kv/cache.ts";
 import { GpuModel, type GpuModelOptions } from "../model/gpu_model.ts";
 import type { ModelFile } from "../model/model_file.ts";
 import type { PromptProgress, Sequence } from "../model/sequence.ts";
@@ -50,10 +47,8 @@ export class BatchEngine {
     this.#gpu = gpu;
     this.sequences = Array.from({ length: parallel }, () => gpu.createSequence(false));
     const dev = gpu.runtime.device;
-    const readable = (size: number, label: string) =>
-      dev.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.#readback = readable(4 * parallel, "batch.tokens");
-    this.#firstToken = readable(4, "batch.first_token");
+    this.#readback = createReadback(dev, 4 * parallel, "batch.tokens");
+    this.#firstToken = createReadback(dev, 4, "batch.first_token");
   }
 
   /**
@@ -90,16 +85,8 @@ export class BatchEngine {
     return {
       weightBytes: this.#gpu.weights.byteSize,
       scratchBytes: this.#gpu.forward.scratchBytes,
-      sequenceKvBytes: this.sequences.map((s) =>
-        s.kv.memory(s.position).reduce((sum, l) => sum + l.allocatedBytes, 0)
-      ),
+      sequenceKvBytes: this.sequences.map((s) => s.kvBytes),
     };
-  }
-
-  /** Bytes of one token's K and V over every layer, in the caches' element types. */
-  get kvBytesPerToken(): number {
-    const hp = this.#gpu.hparams;
-    return kvBytesPerToken(hp, this.#gpu.kvTypes) * hp.nLayer;
   }
 
   /**
@@ -124,13 +111,9 @@ export class BatchEngine {
     seq.setSampler(params);
     seq.setHistory(tokens);
     await seq.submitPrompt(tokens, this.#firstToken, onProgress);
-    try {
-      const first = await this.#read(this.#firstToken, 1);
-      await seq.settle();
-      return first[0]!;
-    } catch (error) {
-      this.#checkGpu(error);
-    }
+    const [first] = await readTokenIds(this.runtime.ctx, this.#firstToken, 1);
+    await seq.settle();
+    return first!;
   }
 
   /**
@@ -142,44 +125,19 @@ export class BatchEngine {
    */
   async step(active: readonly number[]): Promise<Uint32Array> {
     const seqs = this.#active(active);
-    const dev = this.runtime.device;
-    const forward = this.#gpu.forward;
-    forward.writeDecode(seqs);
-    const encoder = dev.createCommandEncoder({ label: "batch.step" });
-    forward.encodeDecode(encoder, seqs, this.#readback);
-    dev.queue.submit([encoder.finish()]);
-    for (const s of seqs) s.position++;
-    try {
-      return await this.#read(this.#readback, seqs.length);
-    } catch (error) {
-      this.#checkGpu(error);
-    }
+    this.#gpu.forward.submitDecode(seqs, { readback: this.#readback });
+    return await readTokenIds(this.runtime.ctx, this.#readback, seqs.length);
   }
 
   /**
    * One decode step of `active` with every dispatch timed in its own pass
-   * (GPU timestamps when the adapter has them, else the step's wall clock
-   * under `total`): milliseconds by forward-pass step name, summed over
-   * layers and sequences. The sampled tokens stay on the GPU for the next step.
+   * (`GpuForward.profileDecode`). The sampled tokens stay on the GPU for the next step.
    *
    * @param active sequence indices, as for {@linkcode step}
-   * @returns milliseconds per step name
+   * @returns milliseconds per forward-pass step name, summed over layers and sequences
    */
-  async profileStep(active: readonly number[]): Promise<Map<string, number>> {
-    const seqs = this.#active(active);
-    const forward = this.#gpu.forward;
-    const timer = createTimer(this.runtime, forward.decodeDispatchCount(seqs));
-    try {
-      forward.writeDecode(seqs);
-      const encoder = this.runtime.device.createCommandEncoder({ label: "batch.profile" });
-      forward.encodeDecode(encoder, seqs, undefined, timer);
-      timer.resolve(encoder);
-      this.runtime.device.queue.submit([encoder.finish()]);
-      for (const s of seqs) s.position++;
-      return await timer.read();
-    } finally {
-      timer.destroy();
-    }
+  profileStep(active: readonly number[]): Promise<Map<string, number>> {
+    return this.#gpu.forward.profileDecode(this.#active(active));
   }
 
   /**
@@ -223,24 +181,5 @@ export class BatchEngine {
       if (!seq.fits) throw new RangeError(`Cannot decode sequence ${i}: its context is full`);
       return seq;
     });
-  }
-
-  /** Maps a read-back buffer and copies out its first `n` token ids. */
-  async #read(buffer: GPUBuffer, n: number): Promise<Uint32Array> {
-    await buffer.mapAsync(GPUMapMode.READ, 0, 4 * n);
-    const tokens = new Uint32Array(buffer.getMappedRange(0, 4 * n).slice(0));
-    buffer.unmap();
-    this.runtime.ctx.checkHealth();
-    return tokens;
-  }
-
-  #checkGpu(error: unknown): never {
-    this.runtime.ctx.checkHealth();
-    if (error instanceof Error && error.name === "OperationError") {
-      throw new GpuError(`Cannot read a result back from the GPU: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
   }
 }

@@ -4,11 +4,12 @@
  * active slot advances one token per decode step, and a sequence that ends
  * (end of generation, its token limit, a stop string, a full context) frees
  * its slot for the next queued request at once. Under a KV memory cap a
- * request is admitted only when its cache fits beside the running ones. Every
- * request ends with one line, in finishing order: its result; an error line
- * when it cannot run (its cache can never fit the cap, or its prompt hits a
- * limit while it runs) while the others go on; and after a stop request,
- * each running one as interrupted and each queued one as not started.
+ * request is admitted only when its cache fits beside the running ones (a
+ * request whose cache can never fit is refused before the run,
+ * `run_limits.ts`). Every request ends with one line, in finishing order: its
+ * result; an error line when its prompt hits a limit while it runs, while the
+ * others go on; and after a stop request, each running one as interrupted and
+ * each queued one as not started.
  *
  * @module
  */
@@ -37,9 +38,6 @@ export interface BatchRequest {
   readonly charge: number;
 }
 
-/** Why a request ended (the lone run's reasons, `generation.ts`). */
-export type BatchStopReason = StopReason;
-
 /** One finished request (or one a stop request cut short). */
 export interface BatchResult {
   /** The request's id. */
@@ -48,8 +46,8 @@ export interface BatchResult {
   text: string;
   /** The generated token ids. */
   tokens: number[];
-  /** Why it ended. */
-  stopReason: BatchStopReason;
+  /** Why it ended (the lone run's reasons, `generation.ts`). */
+  stopReason: StopReason;
   /** Prompt tokens. */
   promptTokens: number;
   /** The slot it ran in. */
@@ -123,20 +121,20 @@ export interface BatchRunOptions {
   readonly interrupted?: () => boolean;
 }
 
-/** A running request. */
+/** A running request: its prompt ran in `slot`. */
 interface Running {
   readonly request: BatchRequest;
   readonly slot: number;
   /** Its tokens, text and stop rules. */
   readonly gen: Generation;
-  /** Most tokens it generates (0: the prompt alone). */
-  readonly limit: number;
+  /** Milliseconds it waited for a slot. */
   readonly queuedMs: number;
+  /** Milliseconds its prompt took. */
   readonly promptMs: number;
+  /** When its decode started. */
   readonly t0: number;
-  /** The token the prompt sampled. */
-  readonly first: number;
-  charge: number;
+  /** Its budget; once compressed, what its cache really allocated if that is more. */
+  readonly charge: number;
 }
 
 /** Thrown between a prompt's submissions when a stop request came. */
@@ -157,8 +155,6 @@ export async function* runBatch(
   options: BatchRunOptions = {},
 ): AsyncGenerator<BatchLine> {
   const run = new BatchRun(engine, tokenizer, requests, options);
-  // A request whose cache can never fit the cap would wait for ever: its line at once.
-  yield* run.unfit();
   while (run.busy) {
     if (run.interrupted) return yield* run.stopAll();
     // admit: the next queued request takes a free slot when its cache fits
@@ -201,6 +197,14 @@ class BatchRun {
     this.#options = options;
     this.#total = requests.length;
     this.#cap = options.kvMemory ?? Infinity;
+    // It would wait for ever: checkRunLimits gives such a request its error line before the run.
+    const unfit = requests.find((r) => r.charge > this.#cap);
+    if (unfit) {
+      throw new RangeError(
+        `Cannot queue prompt ${JSON.stringify(unfit.id)}: its KV cache needs ${unfit.charge} ` +
+          `bytes, more than the cap of ${this.#cap}`,
+      );
+    }
     this.#queue = [...requests];
     this.#free = engine.sequences.map((_, i) => i);
   }
@@ -221,22 +225,6 @@ class BatchRun {
     return next !== undefined && this.#free.length > 0 && this.#charged + next.charge <= this.#cap;
   }
 
-  /** The lines of the requests whose cache is larger than the cap (taken out of the queue). */
-  *unfit(): Generator<BatchLine> {
-    const fit = this.#queue.filter((r) => r.charge <= this.#cap);
-    for (const r of this.#queue.filter((r) => r.charge > this.#cap)) {
-      this.#done++;
-      yield failure(
-        r,
-        new LimitError(
-          `Cannot run prompt ${JSON.stringify(r.id)}: its KV cache needs ${r.charge} bytes, ` +
-            `more than --kv-memory's ${this.#cap}`,
-        ),
-      );
-    }
-    this.#queue.splice(0, this.#queue.length, ...fit);
-  }
-
   /**
    * Runs the next queued request's prompt in a free slot.
    *
@@ -247,33 +235,31 @@ class BatchRun {
   async admitNext(): Promise<BatchLine | "stopped" | undefined> {
     const request = this.#queue.shift()!;
     const slot = this.#free.shift()!;
-    const engine = this.#engine;
-    let run: Running;
+    const seq = this.#engine.sequences[slot]!;
+    const t0 = performance.now();
+    let first: number;
     try {
-      run = await admit(engine, this.#tokenizer, request, slot, this.#start, {
-        ignoreEos: this.#options.ignoreEos ?? false,
-        onProgress: (done, total) => {
-          this.#options.onPromptProgress?.(request, done, total);
-          if (this.interrupted) throw new PromptStopped();
-        },
+      first = await this.#engine.start(slot, request.prompt, request.sampler, (done, total) => {
+        this.#options.onPromptProgress?.(request, done, total);
+        if (this.interrupted) throw new PromptStopped();
       });
     } catch (error) {
+      this.#release(slot);
+      this.#done++;
       if (error instanceof PromptStopped) {
-        this.#release(slot);
-        this.#done++;
-        this.#cutShort = cutShort(request, slot, performance.now() - this.#start);
+        // No token and no cache; its line comes first when stopAll ends the others.
+        this.#cutShort = line(this.#run(request, slot, t0, 0), "interrupted", 0, 0);
         return "stopped";
       }
       // A limit its prompt met while it ran (the kernels' bounds): its line; the others go on.
       if (!(error instanceof LimitError)) throw error;
-      this.#release(slot);
-      this.#done++;
-      return failure(request, error);
+      return failureLine(request.id, request.prompt.length, error);
     }
+    const run = this.#run(request, slot, t0, Math.max(request.charge, seq.kvBytes));
     this.#charged += run.charge;
     this.#running.set(slot, run);
     // n_predict 0: the prompt alone, no token.
-    const stop = run.limit === 0 ? run.gen.limitReason : accept(run, run.first, engine);
+    const stop = request.nPredict === 0 ? run.gen.limitReason : this.#accept(run, first);
     return stop ? this.#end(run, stop) : undefined;
   }
 
@@ -289,7 +275,7 @@ class BatchRun {
     const lines: BatchLine[] = [];
     for (const [i, slot] of active.entries()) {
       const run = this.#running.get(slot)!;
-      const stop = accept(run, next[i]!, this.#engine);
+      const stop = this.#accept(run, next[i]!);
       if (stop || stopping) lines.push(this.#end(run, stop ?? "interrupted"));
     }
     this.#options.onProgress?.({
@@ -318,14 +304,38 @@ class BatchRun {
   }
 
   /** Ends a running request: its line; its slot and charge go back. */
-  #end(run: Running, stopReason: BatchStopReason): BatchResult {
-    const seq = this.#engine.sequences[run.slot]!;
-    const kvBytes = seq.kv.memory(seq.position).reduce((s, l) => s + l.allocatedBytes, 0);
+  #end(run: Running, stopReason: StopReason): BatchResult {
+    const kvBytes = this.#engine.sequences[run.slot]!.kvBytes;
     run.gen.finish(stopReason);
     this.#release(run.slot);
     this.#charged -= run.charge;
     this.#done++;
-    return result(run, stopReason, kvBytes, performance.now() - run.t0);
+    return line(run, stopReason, kvBytes, performance.now() - run.t0);
+  }
+
+  /** Takes a sequence's next token; returns why it ends, if it does (the lone run's rules). */
+  #accept(run: Running, token: number): StopReason | undefined {
+    const { stop } = run.gen.push(token);
+    if (stop) return stop;
+    if (!this.#engine.sequences[run.slot]!.fits) return "context_full";
+    return undefined;
+  }
+
+  /**
+   * A request whose prompt ran in `slot` from `t0` until now, with its
+   * generation (token limit, stop strings, EOS handling).
+   */
+  #run(request: BatchRequest, slot: number, t0: number, charge: number): Running {
+    const { nPredict, prompt } = request;
+    const gen = new Generation(this.#tokenizer, {
+      nPredict,
+      limit: tokenLimit(nPredict, prompt.length, this.#engine.nCtx),
+      stop: request.stop,
+      ignoreEos: this.#options.ignoreEos ?? false,
+      emptyPrompt: request.emptyPrompt,
+    });
+    const t1 = performance.now();
+    return { request, slot, gen, queuedMs: t0 - this.#start, promptMs: t1 - t0, t0: t1, charge };
   }
 
   #release(slot: number): void {
@@ -336,12 +346,12 @@ class BatchRun {
   }
 }
 
-/** A finished (or cut short) request's line. */
-function result(
+/** A request's line when it ended, with its cache's bytes and its decode's milliseconds. */
+function line(
   run: Running,
-  stopReason: BatchStopReason,
+  stopReason: StopReason,
   kvBytes: number,
-  ms: number,
+  decodeMs: number,
 ): BatchResult {
   const { tokens, text } = run.gen;
   return {
@@ -354,81 +364,24 @@ function result(
     timings: {
       queuedMs: run.queuedMs,
       promptMs: run.promptMs,
-      decodeMs: ms,
-      decodeTokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / (ms / 1000) : 0,
+      decodeMs,
+      decodeTokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / (decodeMs / 1000) : 0,
     },
     kvBytes,
   };
 }
 
-/** The line of a request a stop request cut short during its prompt: no token. */
-function cutShort(request: BatchRequest, slot: number, queuedMs: number): BatchResult {
-  return {
-    id: request.id,
-    text: "",
-    tokens: [],
-    stopReason: "interrupted",
-    promptTokens: request.prompt.length,
-    slot,
-    timings: { queuedMs, promptMs: 0, decodeMs: 0, decodeTokensPerSecond: 0 },
-    kvBytes: 0,
-  };
-}
-
-/** The line of a request that cannot run. */
-function failure(request: BatchRequest, error: D2oError): BatchFailure {
-  return {
-    id: request.id,
-    stopReason: "error",
-    error: error.message,
-    exitCode: error.exitCode,
-    promptTokens: request.prompt.length,
-  };
-}
-
-/** Runs a request's prompt in `slot` and starts its state with the first token. */
-async function admit(
-  engine: BatchEngine,
-  tokenizer: Tokenizer,
-  request: BatchRequest,
-  slot: number,
-  start: number,
-  options: {
-    readonly ignoreEos: boolean;
-    readonly onProgress: (done: number, total: number) => void;
-  },
-): Promise<Running> {
-  const t0 = performance.now();
-  const first = await engine.start(slot, request.prompt, request.sampler, options.onProgress);
-  const t1 = performance.now();
-  const kv = engine.sequences[slot]!.kv;
-  const allocated = kv.memory(request.prompt.length).reduce((s, l) => s + l.allocatedBytes, 0);
-  const { nPredict, prompt } = request;
-  const limit = tokenLimit(nPredict, prompt.length, engine.nCtx);
-  return {
-    request,
-    slot,
-    limit,
-    gen: new Generation(tokenizer, {
-      nPredict,
-      limit,
-      stop: request.stop,
-      ignoreEos: options.ignoreEos,
-      emptyPrompt: request.emptyPrompt,
-    }),
-    queuedMs: t0 - start,
-    promptMs: t1 - t0,
-    t0: t1,
-    // Charged its budget; once compressed, what its cache really allocated if that is more.
-    charge: Math.max(request.charge, allocated),
-    first,
-  };
-}
-
-/** Takes a sequence's next token; returns why it ends, if it does (the lone run's rules). */
-function accept(run: Running, token: number, engine: BatchEngine): BatchStopReason | undefined {
-  const { stop } = run.gen.push(token);
-  if (stop) return stop;
-  if (!engine.sequences[run.slot]!.fits) return "context_full";
-  return undefined;
+/**
+ * The line of a request that cannot run.
+ *
+ * @param id the request's id
+ * @param promptTokens its prompt's tokens
+ * @param error why, with the exit code of its class
+ */
+export function failureLine(
+  id: string | number,
+  promptTokens: number,
+  error: D2oError,
+): BatchFailure {
+  return { id, stopReason: "error", error: error.message, exitCode: error.exitCode, promptTokens };
 }

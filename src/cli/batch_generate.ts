@@ -17,6 +17,7 @@ import {
   type BatchFailure,
   type BatchLine,
   type BatchRequest,
+  failureLine,
   runBatch,
 } from "../batch/scheduler.ts";
 import { D2oError, ExitCode, type ExitCodeName, UsageError } from "../errors.ts";
@@ -181,13 +182,7 @@ function planBatch(
     const prompt = tokens[i]!;
     const { error, kvBytes } = limits.prompts[i]!;
     if (error) {
-      failures.push({
-        id: e.id,
-        stopReason: "error",
-        error: error.message,
-        exitCode: error.exitCode,
-        promptTokens: prompt.length,
-      });
+      failures.push(failureLine(e.id, prompt.length, error));
       return;
     }
     requests.push({

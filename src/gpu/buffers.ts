@@ -4,6 +4,9 @@
  * @module
  */
 
+import { GpuError } from "../errors.ts";
+import type { GpuContext } from "./device.ts";
+
 /** Usage flags of a storage buffer that can also be copied from and to. */
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
   GPUBufferUsage.COPY_DST;
@@ -74,4 +77,51 @@ export async function readBuffer(
   staging.unmap();
   staging.destroy();
   return out;
+}
+
+/**
+ * Creates a buffer the CPU maps to read what a step copied into it.
+ *
+ * @param device owning device
+ * @param byteSize its size in bytes
+ * @param label GPU label naming what it receives
+ */
+export function createReadback(device: GPUDevice, byteSize: number, label: string): GPUBuffer {
+  const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+  return device.createBuffer({ label, size: byteSize, usage });
+}
+
+/**
+ * Maps a read-back buffer that a submitted step copies token ids into, and
+ * copies out its first `n`; then checks the device's health.
+ *
+ * @param ctx the device's context
+ * @param buffer a map-readable buffer of at least 4·n bytes
+ * @param n token ids to read
+ * @throws {GpuError} when the map fails (the device's own error when it reported one)
+ */
+export async function readTokenIds(
+  ctx: GpuContext,
+  buffer: GPUBuffer,
+  n: number,
+): Promise<Uint32Array> {
+  await buffer.mapAsync(GPUMapMode.READ, 0, 4 * n).catch((error) => readFailed(ctx, error));
+  const ids = new Uint32Array(buffer.getMappedRange(0, 4 * n).slice(0));
+  buffer.unmap();
+  ctx.checkHealth();
+  return ids;
+}
+
+/**
+ * A read-back failed: throws the device's own error if it reported one, else this one.
+ *
+ * @param ctx the device's context
+ * @param error the map failure
+ * @throws {GpuError} always
+ */
+export function readFailed(ctx: GpuContext, error: unknown): never {
+  ctx.checkHealth();
+  throw new GpuError(`Cannot read a result back from the GPU: ${(error as Error).message}`, {
+    cause: error,
+  });
 }

@@ -35,7 +35,7 @@ import { createRmsNorm } from "../gpu/ops/rms_norm.ts";
 import { createSiluMul } from "../gpu/ops/silu_mul.ts";
 import type { Dispatch, GpuRuntime } from "../gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../gpu/step.ts";
-import type { GpuTimer } from "../gpu/timing.ts";
+import { createTimer, type GpuTimer } from "../gpu/timing.ts";
 import type { GpuWeight } from "../gpu/weights.ts";
 import type { KvLayerBinding } from "../kv/cache.ts";
 import {
@@ -71,8 +71,12 @@ export interface ForwardOptions {
   readonly batchedRows?: number;
 }
 
-/** One sequence as a step runs it: its cache stage, its buffers, its sampler. */
+/** One sequence as a step runs it: its cache stage, its buffers, its sampler, its position. */
 export interface StepSequence {
+  /** Position of the next token fed (a decode step moves it on). */
+  position: number;
+  /** Its sampler's seed. */
+  readonly seed: number;
   /** Its buffers (the forward's own {@linkcode GpuForward.io} for a lone sequence). */
   readonly io: StageIo;
   /** Its decode stage: per layer, RoPE, the KV write, attention and after-attention ops. */
@@ -445,53 +449,66 @@ export class GpuForward {
   }
 
   /**
-   * Writes a decode step's uniforms: the forward's (its rows) and, for
-   * sequences with their own buffers, each one's (its position and seed).
+   * Submits one decode step: one token for each sequence (row i is
+   * `seqs[i]`, fed the token its sampler left in `io.token`), each one's next
+   * token sampled into its `io.token` and, with `readback`, copied to 4·i
+   * there; `after` records more into the step's encoder. With a timer, every
+   * dispatch runs in its own pass, timed under its step name. Each
+   * sequence's position moves on by one.
    *
-   * @param seqs the step's sequences with their positions and seeds
+   * @param seqs the step's sequences (1 to {@linkcode maxSeqs})
+   * @param options `readback`: a buffer of at least 4·seqs.length bytes; `after`: more commands;
+   *   `timer`: times each dispatch
    */
-  writeDecode(seqs: readonly { io: StageIo; position: number; seed: number }[]): void {
+  submitDecode(
+    seqs: readonly StepSequence[],
+    options: {
+      readonly readback?: GPUBuffer | undefined;
+      readonly after?: ((encoder: GPUCommandEncoder) => void) | undefined;
+      readonly timer?: GpuTimer;
+    } = {},
+  ): void {
     const dev = this.#rt.device;
     const n = seqs.length;
     if (n < 1 || n > this.maxSeqs) {
       throw new RangeError(`Cannot decode ${n} sequences: expected 1 to ${this.maxSeqs}`);
     }
+    // The uniforms: each sequence's own (its position and seed), and for a batch the step's rows.
     for (const s of seqs) {
       writeStep(dev, s.io.step, { pos: s.position, nTokens: 1, nKv: s.position + 1, seed: s.seed });
     }
     if (seqs[0]!.io !== this.io) {
       writeStep(dev, this.io.step, { pos: 0, nTokens: n, nKv: n, seed: 0 });
     }
+    const encoder = dev.createCommandEncoder({ label: "decode" });
+    this.#encodeItems(encoder, this.#decodeItems(seqs, options.readback), "decode", options.timer);
+    options.timer?.resolve(encoder);
+    options.after?.(encoder);
+    dev.queue.submit([encoder.finish()]);
+    for (const s of seqs) s.position++;
   }
 
   /**
-   * Records one decode step: one token for each sequence (row i is
-   * `seqs[i]`, fed the token its sampler left in `io.token`), each one's next
-   * token sampled into its `io.token` and, with `readback`, copied to 4·i
-   * there. With a timer, every dispatch runs in its own pass, timed under its
-   * step name.
-   *
-   * @param encoder the step's command encoder
-   * @param seqs the step's sequences, after {@linkcode writeDecode}
-   * @param readback a buffer of at least 4·seqs.length bytes, or undefined
-   * @param timer times each dispatch (at least {@linkcode decodeDispatchCount} passes)
-   */
-  encodeDecode(
-    encoder: GPUCommandEncoder,
-    seqs: readonly StepSequence[],
-    readback?: GPUBuffer,
-    timer?: GpuTimer,
-  ): void {
-    this.#encodeItems(encoder, this.#decodeItems(seqs, readback), "decode", timer);
-  }
-
-  /**
-   * Dispatches of one decode step of `seqs` (passes a timed step needs).
+   * Submits one decode step (as {@linkcode submitDecode}) with every dispatch
+   * timed in its own pass: GPU timestamps when the adapter has them, else the
+   * step's wall clock under `total` (`src/gpu/timing.ts`).
    *
    * @param seqs the step's sequences
+   * @param readback where the sampled token ids go, as for {@linkcode submitDecode}
+   * @returns milliseconds per step name, summed over layers and sequences
    */
-  decodeDispatchCount(seqs: readonly StepSequence[]): number {
-    return this.#decodeItems(seqs, undefined).filter((item) => !("copy" in item)).length;
+  async profileDecode(
+    seqs: readonly StepSequence[],
+    readback?: GPUBuffer,
+  ): Promise<Map<string, number>> {
+    const passes = this.#decodeItems(seqs, undefined).filter((item) => !("copy" in item)).length;
+    const timer = createTimer(this.#rt, passes);
+    try {
+      this.submitDecode(seqs, { readback, timer });
+      return await timer.read();
+    } finally {
+      timer.destroy();
+    }
   }
 
   /** Frees the buffers and ops this forward pass created (not the weights, not the sequences'). */

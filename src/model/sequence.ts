@@ -84,6 +84,11 @@ export class Sequence implements StepSequence {
     return this.#sampler;
   }
 
+  /** KV bytes its cache holds allocated now. */
+  get kvBytes(): number {
+    return this.kv.memory(this.position).reduce((sum, l) => sum + l.allocatedBytes, 0);
+  }
+
   /** Whether one more token fits its context (a cache whose every layer evicts has no end). */
   get fits(): boolean {
     return this.kv.unbounded || this.position + 1 <= this.#forward.nCtx;

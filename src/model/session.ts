@@ -8,10 +8,10 @@
  * @module
  */
 
-import { GpuError, LimitError } from "../errors.ts";
-import { readBuffer } from "../gpu/buffers.ts";
+import { LimitError } from "../errors.ts";
+import { createReadback, readBuffer, readFailed, readTokenIds } from "../gpu/buffers.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
-import { createTimer, TOTAL_LABEL } from "../gpu/timing.ts";
+import { TOTAL_LABEL } from "../gpu/timing.ts";
 import { kvBytesPerToken, type KvStore, type LayerKvMemory } from "../kv/cache.ts";
 import { type SamplerParams, samplerParams } from "../sample/params.ts";
 import { tokenizerFromMetadata } from "../tokenizer/mod.ts";
@@ -243,24 +243,11 @@ export class Session {
     // A cache still settling takes its step first (untimed): the timed step is the next.
     if (!this.#seq.kv.settled) token = await this.decode(token);
     this.#checkFits(1);
-    const forward = this.#gpu.forward;
-    const seqs = [this.#seq];
-    const timer = createTimer(this.runtime, forward.decodeDispatchCount(seqs));
-    try {
-      const dev = this.runtime.device;
-      this.#writeToken(token);
-      forward.writeDecode(seqs);
-      const encoder = dev.createCommandEncoder({ label: "profile" });
-      forward.encodeDecode(encoder, seqs, this.#readback[0]!, timer);
-      timer.resolve(encoder);
-      dev.queue.submit([encoder.finish()]);
-      this.#seq.position++;
-      const ms = await timer.read();
-      ms.delete(TOTAL_LABEL);
-      return { token: await this.#readToken(this.#readback[0]!), ms };
-    } finally {
-      timer.destroy();
-    }
+    this.#writeToken(token);
+    const buffer = this.#readback[0]!;
+    const ms = await this.#gpu.forward.profileDecode([this.#seq], buffer);
+    ms.delete(TOTAL_LABEL);
+    return { token: await this.#readToken(buffer), ms };
   }
 
   /** Forgets the sequence: the next token goes to position 0. */
@@ -378,7 +365,7 @@ export class Session {
     return {
       ring,
       depth: LOOKAHEAD,
-      failed: (error: unknown) => this.#gpuFailed(error),
+      failed: (error: unknown) => readFailed(this.runtime.ctx, error),
       checkHealth: () => this.runtime.ctx.checkHealth(),
     };
   }
@@ -393,16 +380,8 @@ export class Session {
     readback: GPUBuffer | undefined,
     after?: (encoder: GPUCommandEncoder) => void,
   ): void {
-    const forward = this.#gpu.forward;
-    const dev = this.runtime.device;
     if (token !== undefined) this.#writeToken(token);
-    const seqs = [this.#seq];
-    forward.writeDecode(seqs);
-    const encoder = dev.createCommandEncoder({ label: "decode" });
-    forward.encodeDecode(encoder, seqs, readback);
-    after?.(encoder);
-    dev.queue.submit([encoder.finish()]);
-    this.#seq.position++;
+    this.#gpu.forward.submitDecode([this.#seq], { readback, after });
   }
 
   /** Writes the token the next decode step is fed. */
@@ -411,19 +390,7 @@ export class Session {
   }
 
   async #readToken(buffer: GPUBuffer): Promise<number> {
-    await buffer.mapAsync(GPUMapMode.READ).catch((error) => this.#gpuFailed(error));
-    const token = new Uint32Array(buffer.getMappedRange(0, 4))[0]!;
-    buffer.unmap();
-    this.runtime.ctx.checkHealth();
-    return token;
-  }
-
-  /** A read-back failed: report the device's own error if it has one, else this one. */
-  #gpuFailed(error: unknown): never {
-    this.runtime.ctx.checkHealth();
-    throw new GpuError(`Cannot read a result back from the GPU: ${(error as Error).message}`, {
-      cause: error,
-    });
+    return (await readTokenIds(this.runtime.ctx, buffer, 1))[0]!;
   }
 
   #fits(n: number): boolean {
@@ -450,10 +417,8 @@ export const LOOKAHEAD = 8;
 
 /** {@linkcode LOOKAHEAD} map-readable buffers of `bytes` each. */
 function readbackRing(device: GPUDevice, label: string, bytes: number): GPUBuffer[] {
-  return Array.from({ length: LOOKAHEAD }, (_, i) =>
-    device.createBuffer({
-      label: `${label}.${i}`,
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    }));
+  return Array.from(
+    { length: LOOKAHEAD },
+    (_, i) => createReadback(device, bytes, `${label}.${i}`),
+  );
 }
