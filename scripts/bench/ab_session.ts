@@ -21,6 +21,7 @@ import { resolve } from "node:path";
 import { acquireGpu } from "../../src/gpu/device.ts";
 import { createRuntime } from "../../src/gpu/runtime.ts";
 import { Session } from "../../src/model/session.ts";
+import { flagValue, positionals } from "./args.ts";
 import { benchPrompt } from "./engine.ts";
 import { median } from "./machine.ts";
 
@@ -46,21 +47,12 @@ async function round(s: TimedSession, pp: number, tg: number): Promise<[number, 
   return [pp / ((first - start) / 1000), tg / ((performance.now() - first) / 1000)];
 }
 
-function flag(args: string[], name: string, fallback?: string): string {
-  const at = args.indexOf(name);
-  if (at < 0 || at + 1 >= args.length) {
-    if (fallback === undefined) throw new Error(`ab_session: ${name} is required`);
-    return fallback;
-  }
-  return args.splice(at, 2)[1]!;
-}
-
-const args = [...Deno.args];
-const base = resolve(flag(args, "--base"));
-const pp = Number(flag(args, "--pp", "128"));
-const tg = Number(flag(args, "--tg", "64"));
-const rounds = Number(flag(args, "--rounds", "3"));
-const files = args;
+const args = Deno.args;
+const base = resolve(flagValue(args, "--base"));
+const pp = Number(flagValue(args, "--pp", "128"));
+const tg = Number(flagValue(args, "--tg", "64"));
+const rounds = Number(flagValue(args, "--rounds", "3"));
+const files = positionals(args, ["--base", "--pp", "--tg", "--rounds"]);
 
 const ctx = await acquireGpu();
 const oldSession = await import(pathToFileURL(`${base}/src/model/session.ts`).href);

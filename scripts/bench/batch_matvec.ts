@@ -21,6 +21,7 @@ import { createMatvecBatch } from "../../src/gpu/ops/matvec_batch.ts";
 import { createRuntime } from "../../src/gpu/runtime.ts";
 import { createGpuWeight, destroyGpuWeight } from "../../src/gpu/weights.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
+import { flagValue } from "./args.ts";
 import { machineLine, median } from "./machine.ts";
 import { timeDispatch } from "./roofline.ts";
 
@@ -35,13 +36,8 @@ const SHAPES: readonly [string, string, GgmlType, number, number][] = [
   ["1B", "down", GgmlType.Q6_K, 2048, 8192],
 ];
 
-const args = Deno.args;
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const ROWS = flag("--rows", 8);
-const ROUNDS = flag("--rounds", 3);
+const ROWS = Number(flagValue(Deno.args, "--rows", "8"));
+const ROUNDS = Number(flagValue(Deno.args, "--rounds", "3"));
 
 const rt = createRuntime(await acquireGpu());
 console.log(`machine: ${machineLine()}; adapter: ${rt.ctx.description}`);

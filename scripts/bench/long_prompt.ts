@@ -21,21 +21,18 @@ import { loadavg } from "node:os";
 import { ensureRealShape, FULL_WIDTH_SHAPES } from "../../fixtures/real_shapes.ts";
 import { resolveKvOptions } from "../../src/kv/options.ts";
 import { Session } from "../../src/model/session.ts";
+import { flagValue } from "./args.ts";
 import { benchPrompt } from "./engine.ts";
 import { closePeers, type PeerBackend, peerVersion, runPeer } from "./peer.ts";
 import { median } from "./machine.ts";
 
 const args = Deno.args;
-const flag = (name: string, fallback: string) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1]! : fallback;
-};
-const POLICIES = flag("--kv", "full,d2o").split(",").filter((p) => p !== "");
-const LENGTHS = flag("--pp", "512,2000").split(",").map(Number);
-const N_CTX = Number(flag("--ctx", "4096"));
-const BATCH = Number(flag("-b", "128"));
-const ROUNDS = Number(flag("--rounds", "1"));
-const PEERS = flag("--peer", "").split(",").filter((p) => p !== "") as PeerBackend[];
+const POLICIES = flagValue(args, "--kv", "full,d2o").split(",").filter((p) => p !== "");
+const LENGTHS = flagValue(args, "--pp", "512,2000").split(",").map(Number);
+const N_CTX = Number(flagValue(args, "--ctx", "4096"));
+const BATCH = Number(flagValue(args, "-b", "128"));
+const ROUNDS = Number(flagValue(args, "--rounds", "1"));
+const PEERS = flagValue(args, "--peer", "").split(",").filter((p) => p !== "") as PeerBackend[];
 const CHUNKS = args.includes("--chunks");
 
 /** Peak resident set of this process so far (Linux `VmHWM`), in MiB. */
@@ -51,7 +48,9 @@ function load(): string {
 
 const qwen = FULL_WIDTH_SHAPES.find((s) => s.name.startsWith("full-qwen2.5-0.5b"))!;
 const vocabDir = new URL("../../../shared/vocab/", import.meta.url).pathname;
-const path = args.includes("--model") ? flag("--model", "") : await ensureRealShape(qwen, vocabDir);
+const path = args.includes("--model")
+  ? flagValue(args, "--model")
+  : await ensureRealShape(qwen, vocabDir);
 console.log(
   `long prompt: ${path}; -c ${N_CTX} -b ${BATCH}; ${ROUNDS} round(s), medians; load at start ${load()}`,
 );

@@ -21,17 +21,13 @@ import { acquireGpu } from "../../src/gpu/device.ts";
 import { createRuntime, type Dispatch, type GpuRuntime } from "../../src/gpu/runtime.ts";
 import { createStepBuffer, writeStep } from "../../src/gpu/step.ts";
 import { makeRng, randn } from "../../src/reference/prng.ts";
+import { flagValue } from "./args.ts";
 import { cpuSample, median } from "./machine.ts";
 
-const args = Deno.args;
-const flag = (name: string, fallback: string) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1]! : fallback;
-};
-const ROUNDS = Number(flag("--rounds", "3"));
-const ROWS = Number(flag("--rows", "128"));
-const KV_TYPE = flag("--kv", "f32") as KvType;
-const DEPTHS = flag("--depths", "0,512,1024,1920").split(",").map(Number);
+const ROUNDS = Number(flagValue(Deno.args, "--rounds", "3"));
+const ROWS = Number(flagValue(Deno.args, "--rows", "128"));
+const KV_TYPE = flagValue(Deno.args, "--kv", "f32") as KvType;
+const DEPTHS = flagValue(Deno.args, "--depths", "0,512,1024,1920").split(",").map(Number);
 
 /** The layer shape: Qwen2.5-0.5B. */
 const SHAPE = { nHead: 14, nHeadKv: 2, headDim: 64 };
