@@ -24,6 +24,7 @@ import { openGguf } from "../src/gguf/reader.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
 import { createRuntime, type GpuRuntime } from "../src/gpu/runtime.ts";
 import { tokenizerFromMetadata } from "../src/tokenizer/mod.ts";
+import { flagValue } from "./bench/args.ts";
 import { decodeBound } from "./bench/decode_bound.ts";
 import { type EngineFigures, runEngine } from "./bench/engine.ts";
 import { kernelLabel, timeWeightKernel } from "./bench/kernels.ts";
@@ -40,10 +41,10 @@ const skipLarge = args.includes("--skip-large");
 const peer = args.includes("--peer");
 const real = args.includes("--real");
 const widthsOnly = args.includes("--matvec-widths");
-const roundsAt = args.indexOf("--rounds");
-const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : quick ? 1 : 3;
-const modelsAt = args.indexOf("--models");
-const only = modelsAt >= 0 ? args[modelsAt + 1]!.toLowerCase().split(",") : undefined;
+const rounds = Number(flagValue(args, "--rounds", quick ? "1" : "3"));
+const only = args.includes("--models")
+  ? flagValue(args, "--models").toLowerCase().split(",")
+  : undefined;
 const SHARED = new URL("../../shared/", import.meta.url);
 
 async function exists(url: URL): Promise<boolean> {
